@@ -1,0 +1,2 @@
+//! Hiatus: a maintenance gateway. See ARCHITECTURE.md for the map.
+pub mod schedule;
