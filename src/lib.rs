@@ -1,2 +1,12 @@
 //! Hiatus: a maintenance gateway. See ARCHITECTURE.md for the map.
+//!
+//! Configuration files are validated into a `Config` (`config`), compiled with the schedules
+//! (`schedule`) and host patterns (`hosts`) into one immutable `Snapshot` (`engine`), which
+//! answers for every request whether its tenant is in maintenance at `now` (`clock`).
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod hosts;
 pub mod schedule;

@@ -1,0 +1,105 @@
+//! The command line: `hiatus check | explain | upcoming | run`.
+//!
+//! Owns argument parsing (clap types, the raw arguments) and the exit codes: 0 success, 2 a
+//! configuration with errors, 1 anything else that failed. Each subcommand lives in its own
+//! module and prints; none of them holds logic the library does not offer.
+//! The names, flags and JSON keys of `check`, `explain` and `upcoming` are a contract.
+
+mod check;
+mod explain;
+mod upcoming;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hiatus",
+    version,
+    about = "A maintenance gateway: an edge proxy that knows its tenants' maintenance windows"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a configuration: exit 0 when valid (warnings on stderr), 2 with every error.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Say what the gateway would decide for a host (and path) at an instant.
+    Explain {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// RFC 3339 instant, e.g. 2024-11-14T00:40:00+01:00 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the coming occurrences, local and UTC, with DST changes marked.
+    Upcoming {
+        #[arg(long)]
+        config: PathBuf,
+        /// Only windows that apply to this host.
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// RFC 3339 instant to start from (default: now).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check::run(&config),
+        Command::Explain { config, host, path, at, json } => explain::run(&config, &host, &path, at.as_deref(), json),
+        Command::Upcoming { config, host, path, from, days, json } => {
+            upcoming::run(&config, host.as_deref(), &path, from.as_deref(), days, json)
+        }
+    }
+}
+
+/// Parses `--at`/`--from`, defaulting to now.
+fn instant(text: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match text {
+        None => Ok(chrono::Utc::now()),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("{t:?} is not an RFC 3339 instant (e.g. 2024-11-14T00:40:00+01:00): {e}")),
+    }
+}
+
+/// Loads a configuration or prints every error and says which exit code to use.
+fn load(path: &std::path::Path) -> Result<crate::config::Loaded, ExitCode> {
+    crate::config::load(path).map_err(|report| {
+        eprint!("{report}");
+        eprintln!("{}: {} error(s)", path.display(), report.errors.len());
+        ExitCode::from(2)
+    })
+}
+
+fn rfc3339(t: crate::schedule::UnixTime) -> Option<String> {
+    crate::schedule::occurrence::from_unix(t).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn local(t: crate::schedule::UnixTime, zone: chrono_tz::Tz) -> String {
+    crate::schedule::occurrence::from_unix(t)
+        .map(|d| d.with_timezone(&zone).format("%a %Y-%m-%d %H:%M %Z").to_string())
+        .unwrap_or_else(|| "open-ended".to_string())
+}

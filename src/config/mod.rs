@@ -1,0 +1,301 @@
+//! Configuration: from TOML files to one validated [`Config`].
+//!
+//! ```text
+//! file.toml ──parse──▶ toml::Table ──serde, per item──▶ file::File* ──validate──▶ model::Config
+//!     └─ include = ["windows/*.toml"] ─▶ the same, per included file ─┘        └─ lint ─▶ warnings
+//! ```
+//! `load` reads the main file and its includes and runs every stage, collecting *every* error with
+//! its file and key path (STYLE.md 2); a configuration with errors produces no `Config`. It does
+//! not build the hot-path structures (that is the `engine`'s snapshot) nor watch files.
+
+pub mod diagnostic;
+pub mod file;
+pub mod lint;
+pub mod model;
+pub mod validate;
+pub mod values;
+
+pub use diagnostic::{Diagnostic, Report};
+pub use model::{Config, Defaults, Language, Scope, Tenant, Texts, Upstream, Window};
+
+use file::{FileDefaults as RawDefaults, FileTenant, FileWindow};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use validate::{Checker, FileDefaults};
+
+/// A loaded configuration and its warnings.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads, parses and validates `path` and its includes. `Err` holds every error (and warning).
+pub fn load(path: &Path) -> Result<Loaded, Report> {
+    let mut report = Report::default();
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            report.error(&name, "", format!("cannot read the file: {e}"));
+            return Err(report);
+        }
+    };
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    load_text(&text, &name, &base, path.to_path_buf(), report)
+}
+
+/// Parses and validates configuration text; includes are resolved against `base`.
+pub fn load_str(text: &str, name: &str, base: &Path) -> Result<Loaded, Report> {
+    load_text(text, name, base, PathBuf::from(name), Report::default())
+}
+
+fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Report) -> Result<Loaded, Report> {
+    let Some(table) = parse_toml(text, name, &mut report) else { return Err(report) };
+    let mut docs = vec![(name.to_string(), main, table)];
+    let includes = docs[0].2.remove("include");
+    if let Some(includes) = includes {
+        for file in include_files(&includes, base, name, &mut report) {
+            let fname = file.display().to_string();
+            match std::fs::read_to_string(&file) {
+                Ok(t) => {
+                    if let Some(mut table) = parse_toml(&t, &fname, &mut report) {
+                        if table.remove("include").is_some() {
+                            report.error(&fname, "include", "includes do not nest; list every file in the main file");
+                        }
+                        docs.push((fname, file, table));
+                    }
+                }
+                Err(e) => report.error(&fname, "", format!("cannot read the file: {e}")),
+            }
+        }
+    }
+
+    // The main file's defaults are everyone's; an included file may override them for itself.
+    let main_defaults = docs[0].2.get("defaults").cloned();
+    let main_defaults = resolve_defaults(main_defaults, name, None, &mut report);
+    let mut tenants = Vec::new();
+    let mut windows = Vec::new();
+    let mut sources = Vec::new();
+    for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
+        sources.push(path);
+        let defaults = if index == 0 {
+            main_defaults
+        } else {
+            resolve_defaults(table.get("defaults").cloned(), &fname, Some(main_defaults), &mut report)
+        };
+        table.remove("defaults");
+        let items_t = take_array(&mut table, "tenants", &fname, &mut report);
+        let items_w = take_array(&mut table, "windows", &fname, &mut report);
+        for key in table.keys() {
+            report.error(&fname, key, format!("unknown key `{key}`; expected include, defaults, tenants or windows"));
+        }
+        for (i, item) in items_t.into_iter().enumerate() {
+            let path = format!("tenants[{i}]");
+            if let Some(t) = deserialize::<FileTenant>(item, &fname, &path, &mut report) {
+                let mut checker = Checker { file: fname.clone(), report: &mut report };
+                if let Some(t) = checker.tenant(&path, &t, defaults) {
+                    tenants.push((fname.clone(), path, t));
+                }
+            }
+        }
+        for (i, item) in items_w.into_iter().enumerate() {
+            let path = format!("windows[{i}]");
+            if let Some(w) = deserialize::<FileWindow>(item, &fname, &path, &mut report) {
+                let mut checker = Checker { file: fname.clone(), report: &mut report };
+                if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
+                    windows.push((fname.clone(), path, w));
+                }
+            }
+        }
+    }
+    validate::cross_check(&mut report, &tenants, &windows);
+    let config = Config {
+        defaults: model::Defaults {
+            zone: main_defaults.zone.unwrap_or(chrono_tz::Tz::UTC),
+            language: main_defaults.language,
+        },
+        tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
+        windows: windows.into_iter().map(|(_, _, w)| w).collect(),
+        sources,
+    };
+    lint::quick(&config, &mut report);
+    if report.has_errors() {
+        return Err(report);
+    }
+    Ok(Loaded { config, warnings: report.warnings })
+}
+
+fn parse_toml(text: &str, name: &str, report: &mut Report) -> Option<toml::Table> {
+    match text.parse::<toml::Table>() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!("line {l}, column {c}"));
+            report.error(name, at.unwrap_or_default(), format!("not valid TOML: {}", e.message().trim()));
+            None
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn resolve_defaults(
+    value: Option<toml::Value>,
+    file: &str,
+    inherit: Option<FileDefaults>,
+    report: &mut Report,
+) -> FileDefaults {
+    let mut out = inherit.unwrap_or(FileDefaults { zone: None, language: Language::En });
+    let Some(value) = value else { return out };
+    let Some(raw) = deserialize::<RawDefaults>(value, file, "defaults", report) else { return out };
+    if let Some(z) = raw.zone {
+        match values::zone(&z) {
+            Ok(z) => out.zone = Some(z),
+            Err(e) => report.error(file, "defaults.zone", e),
+        }
+    }
+    if let Some(l) = raw.language {
+        match values::language(&l) {
+            Ok(l) => out.language = l,
+            Err(e) => report.error(file, "defaults.language", e),
+        }
+    }
+    out
+}
+
+fn take_array(table: &mut toml::Table, key: &str, file: &str, report: &mut Report) -> Vec<toml::Value> {
+    match table.remove(key) {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items,
+        Some(other) => {
+            report.error(file, key, format!("expected an array of tables ([[{key}]]), found a {}", other.type_str()));
+            Vec::new()
+        }
+    }
+}
+
+/// Deserialises one item, keeping the key path of the first structural error in it.
+fn deserialize<T: DeserializeOwned>(value: toml::Value, file: &str, path: &str, report: &mut Report) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let full = if inner == "." || inner.is_empty() { path.to_string() } else { format!("{path}.{inner}") };
+            report.error(file, full, friendly(e.inner().to_string()));
+            None
+        }
+    }
+}
+
+/// Untagged enums fail with serde's generic sentence; say what the key accepts instead.
+fn friendly(message: String) -> String {
+    let message = message.trim().to_string();
+    let hints = [
+        ("FileScope", "expected \"all\" or a table like { tenants = [\"a\"], hosts = [\"www{1..9}.example.de\"] }"),
+        ("FileWhen", "expected a date or time as a string, e.g. \"2024-11-14T00:34\", \"2024-12-04\" or \"04:30\""),
+        ("OneOrMany", "expected a weekday or a list of weekdays, e.g. \"tue\" or [\"tue\", \"wed\"]"),
+        ("FileMonthDay", "expected a day number (15, -1) or a text such as \"last\", \"4th tue\", \"last fri\""),
+    ];
+    for (name, hint) in hints {
+        if message.contains(&format!("untagged enum {name}")) {
+            return hint.to_string();
+        }
+    }
+    message
+}
+
+/// Files named by `include`: literal paths, or globs with `*`/`?` in the file name.
+fn include_files(value: &toml::Value, base: &Path, file: &str, report: &mut Report) -> Vec<PathBuf> {
+    let Some(items) = value.as_array() else {
+        report.error(file, "include", "expected a list of file patterns, e.g. [\"windows/*.toml\"]");
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("include[{i}]");
+        let Some(pattern) = item.as_str() else {
+            report.error(file, &path, format!("expected a file pattern string, found a {}", item.type_str()));
+            continue;
+        };
+        let full = base.join(pattern);
+        let name = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !name.contains(['*', '?']) {
+            if full.is_file() {
+                out.push(full);
+            } else {
+                report.error(file, &path, format!("{pattern:?}: no such file"));
+            }
+            continue;
+        }
+        let dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+        if dir.to_string_lossy().contains(['*', '?']) {
+            report.error(file, &path, format!("{pattern:?}: wildcards are allowed in the file name only"));
+            continue;
+        }
+        // A glob that matches nothing is fine (an empty emergency folder); a missing folder is not.
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file())
+                    .filter(|p| p.file_name().is_some_and(|n| glob_match(&name, &n.to_string_lossy())))
+                    .collect();
+                found.sort();
+                out.extend(found);
+            }
+            Err(e) => report.error(file, &path, format!("{pattern:?}: cannot read the folder: {e}")),
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// `*` matches any run of characters, `?` one character.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ni;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        for (p, n, ok) in [
+            ("*.toml", "a.toml", true),
+            ("*.toml", "a.toml.bak", false),
+            ("e?.toml", "e1.toml", true),
+            ("*", "x", true),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXbY", false),
+        ] {
+            assert_eq!(glob_match(p, n), ok, "{p} {n}");
+        }
+    }
+}

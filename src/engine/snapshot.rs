@@ -1,0 +1,320 @@
+//! [`Snapshot`]: built once per configuration, read by every request.
+
+use super::matcher::{Owner, PatternOwners, Specificity};
+use crate::config::{Config, Scope, Tenant, Window};
+use crate::hosts::HostIndex;
+use crate::schedule::{Expanded, Occurrence, Timeline, UnixTime, Verdict};
+use std::collections::HashMap;
+
+/// How far the timelines reach around the instant a snapshot is built for.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// The instant the horizon is centred on (usually now).
+    pub around: UnixTime,
+    pub back_days: i64,
+    pub ahead_days: i64,
+    /// How far past the horizon to look for a "next start" when none lies inside it.
+    pub next_start_limit_days: i64,
+}
+
+impl BuildOptions {
+    pub fn around(t: UnixTime) -> BuildOptions {
+        BuildOptions { around: t, back_days: 2, ahead_days: 35, next_start_limit_days: 3 * 366 }
+    }
+    fn horizon(&self) -> (UnixTime, UnixTime) {
+        (self.around - self.back_days * 86_400, self.around + self.ahead_days * 86_400)
+    }
+}
+
+/// One tenant reachable under a host, by path prefix.
+#[derive(Debug)]
+struct RouteEntry {
+    /// `None`: the whole host.
+    prefix: Option<Box<str>>,
+    tenant: u32,
+    timeline: u32,
+}
+
+/// What a host key resolves to: tenants by path prefix (longest first) and the timeline for a
+/// path that matches none of them.
+#[derive(Debug)]
+struct Routes {
+    entries: Box<[RouteEntry]>,
+    unclaimed: u32,
+}
+
+/// Where a request goes: its tenant (if any), the timeline that applies, and the host number
+/// when the host matched a numeric range (for `{n}` upstreams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub tenant: Option<u32>,
+    pub timeline: u32,
+    pub number: Option<u32>,
+}
+
+/// The answer for one request at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub route: Route,
+    pub verdict: Verdict,
+}
+
+/// The compiled configuration (see the module doc of `engine`).
+#[derive(Debug)]
+pub struct Snapshot {
+    pub config: Config,
+    hosts: HostIndex<Routes>,
+    /// For hosts that match no pattern at all: windows scoped to everything.
+    elsewhere: Routes,
+    timelines: Vec<Timeline>,
+    /// The windows of each timeline, for evaluating afresh outside the horizon.
+    timeline_windows: Vec<Box<[u32]>>,
+    options: BuildOptions,
+}
+
+fn path_matches(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl Routes {
+    fn find(&self, path: &str) -> (Option<u32>, u32) {
+        for e in self.entries.iter() {
+            match &e.prefix {
+                None => return (Some(e.tenant), e.timeline),
+                Some(p) if path_matches(p, path) => return (Some(e.tenant), e.timeline),
+                Some(_) => {}
+            }
+        }
+        (None, self.unclaimed)
+    }
+}
+
+/// Collects window sets into deduplicated timelines while the snapshot is built.
+struct TimelineSets {
+    ids: HashMap<Box<[u32]>, u32>,
+    sets: Vec<Box<[u32]>>,
+}
+
+impl TimelineSets {
+    fn id(&mut self, mut windows: Vec<u32>) -> u32 {
+        windows.sort_unstable();
+        windows.dedup();
+        let key: Box<[u32]> = windows.into_boxed_slice();
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        let id = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
+        self.sets.push(key.clone());
+        self.ids.insert(key, id);
+        id
+    }
+}
+
+impl Snapshot {
+    /// Compiles `config`; the timelines cover the horizon of `options`.
+    pub fn build(config: Config, options: BuildOptions) -> Snapshot {
+        let mut owners = PatternOwners::default();
+        for (i, t) in config.tenants.iter().enumerate() {
+            for h in &t.hosts {
+                owners.add(h, Owner::Tenant(i as u32));
+            }
+        }
+        let mut everywhere = Vec::new();
+        let mut by_tenant: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, w) in config.windows.iter().enumerate() {
+            match &w.scope {
+                Scope::All => everywhere.push(i as u32),
+                Scope::Some { tenants, hosts } => {
+                    for t in tenants {
+                        by_tenant.entry(t.as_str()).or_default().push(i as u32);
+                    }
+                    for h in hosts {
+                        owners.add(h, Owner::Window(i as u32));
+                    }
+                }
+            }
+        }
+        let mut sets = TimelineSets { ids: HashMap::new(), sets: Vec::new() };
+        let elsewhere = Routes { entries: Box::new([]), unclaimed: sets.id(everywhere.clone()) };
+        let patterns = std::mem::take(&mut owners.patterns);
+        let hosts = HostIndex::build(patterns, |rep: &str| {
+            resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
+        });
+        let timelines = materialise(&config.windows, &sets.sets, &options);
+        Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, options }
+    }
+
+    pub fn options(&self) -> &BuildOptions {
+        &self.options
+    }
+
+    pub fn timelines(&self) -> &[Timeline] {
+        &self.timelines
+    }
+
+    /// Routes a normalised host and a request path.
+    pub fn route(&self, host: &str, path: &str) -> Route {
+        let (routes, number) = match self.hosts.lookup(host) {
+            Some((r, n)) => (r, n),
+            None => (&self.elsewhere, None),
+        };
+        let (tenant, timeline) = routes.find(path);
+        Route { tenant, timeline, number }
+    }
+
+    pub fn tenant(&self, route: &Route) -> Option<&Tenant> {
+        route.tenant.and_then(|t| self.config.tenants.get(t as usize))
+    }
+
+    /// Indexes of the windows that apply to a route.
+    pub fn windows_of(&self, route: &Route) -> &[u32] {
+        self.timeline_windows.get(route.timeline as usize).map_or(&[], |w| &w[..])
+    }
+
+    pub fn window(&self, index: u32) -> Option<&Window> {
+        self.config.windows.get(index as usize)
+    }
+
+    /// The verdict for a route at `now`: from the materialised timeline when `now` lies within
+    /// its horizon (the hot path), else evaluated afresh around `now` (slow, exact).
+    pub fn verdict(&self, route: &Route, now: UnixTime) -> Verdict {
+        let timeline = self.timelines.get(route.timeline as usize);
+        if let Some(v) = timeline.and_then(|t| t.verdict(now)) {
+            return v;
+        }
+        self.verdict_afresh(route.timeline, now)
+    }
+
+    /// `route` + `verdict` in one call: the whole decision for a request.
+    pub fn decide(&self, host: &str, path: &str, now: UnixTime) -> Decision {
+        let route = self.route(host, path);
+        Decision { route, verdict: self.verdict(&route, now) }
+    }
+
+    fn verdict_afresh(&self, timeline: u32, now: UnixTime) -> Verdict {
+        let windows = self.timeline_windows.get(timeline as usize).map_or(&[][..], |w| &w[..]);
+        // Widen until the answer is not cut short by the horizon (a long chain of touching
+        // occurrences); after three years an unknown end is reported as open-ended.
+        let mut ahead = 60;
+        loop {
+            let options = BuildOptions { around: now, back_days: 8, ahead_days: ahead, ..self.options };
+            let t = timeline_for(&self.config.windows, windows, &options);
+            if let Some(v) = t.verdict(now) {
+                return v;
+            }
+            if ahead >= 3 * 366 {
+                let mut v =
+                    Timeline::new(Vec::new(), (now, now + 1), None).verdict(now).unwrap_or_else(|| unreachable_open());
+                // In maintenance for as far as we look: say so, with an unknown end.
+                if let Some(o) = t.occurrences().iter().find(|o| o.contains(now)) {
+                    v.state = crate::schedule::State::Maintenance;
+                    v.window = Some(o.window);
+                    v.since = Some(o.start);
+                }
+                return v;
+            }
+            ahead *= 4;
+        }
+    }
+}
+
+fn unreachable_open() -> Verdict {
+    Verdict {
+        state: crate::schedule::State::Open,
+        window: None,
+        since: None,
+        until: None,
+        firm_until: None,
+        next_start: None,
+        next_window: None,
+        tentative: false,
+    }
+}
+
+/// Builds the routes for one host key from its representative string.
+fn resolve_routes(
+    rep: &str,
+    owners: &PatternOwners,
+    tenants: &[Tenant],
+    everywhere: &[u32],
+    by_tenant: &HashMap<&str, Vec<u32>>,
+    sets: &mut TimelineSets,
+) -> Routes {
+    let mut claims: Vec<(u32, Specificity)> = Vec::new();
+    let mut host_windows: Vec<u32> = Vec::new();
+    owners.for_each_match(rep, |o, spec| match o {
+        Owner::Tenant(t) => claims.push((t, spec)),
+        Owner::Window(w) => host_windows.push(w),
+    });
+    let base: Vec<u32> = everywhere.iter().chain(host_windows.iter()).copied().collect();
+    // Longest path prefix first, then the most specific host pattern, then config order.
+    claims.sort_by(|a, b| {
+        let pa = tenants.get(a.0 as usize).and_then(|t| t.path_prefix.as_deref()).map_or(0, str::len);
+        let pb = tenants.get(b.0 as usize).and_then(|t| t.path_prefix.as_deref()).map_or(0, str::len);
+        pb.cmp(&pa).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0))
+    });
+    let mut entries: Vec<RouteEntry> = Vec::new();
+    for (t, _) in claims {
+        let Some(tenant) = tenants.get(t as usize) else { continue };
+        let prefix = tenant.path_prefix.as_deref().map(Box::from);
+        if entries.iter().any(|e| e.prefix == prefix) {
+            continue; // a less specific claim on the same path: shadowed
+        }
+        let mut windows = base.clone();
+        if let Some(ws) = by_tenant.get(tenant.id.as_str()) {
+            windows.extend(ws);
+        }
+        entries.push(RouteEntry { prefix, tenant: t, timeline: sets.id(windows) });
+    }
+    Routes { entries: entries.into_boxed_slice(), unclaimed: sets.id(base) }
+}
+
+fn window_occurrences(w: &Window, index: u32, horizon: (UnixTime, UnixTime)) -> Vec<Occurrence> {
+    let mut out = Vec::new();
+    w.schedule.expand(index, horizon.0, horizon.1, |_, e| {
+        if let Expanded::Kept(o) = e {
+            out.push(o);
+        }
+    });
+    out
+}
+
+fn timeline_for(windows: &[Window], set: &[u32], options: &BuildOptions) -> Timeline {
+    let horizon = options.horizon();
+    let mut occ = Vec::new();
+    let mut beyond: Option<(UnixTime, u32)> = None;
+    for &i in set {
+        let Some(w) = windows.get(i as usize) else { continue };
+        occ.extend(window_occurrences(w, i, horizon));
+        if let Some(s) = w.schedule.first_start_at_or_after(i, horizon.1, options.next_start_limit_days) {
+            beyond = Some(beyond.map_or((s, i), |b| if s < b.0 { (s, i) } else { b }));
+        }
+    }
+    Timeline::new(occ, horizon, beyond)
+}
+
+/// Expands each window once and assembles every distinct window set's timeline.
+fn materialise(windows: &[Window], sets: &[Box<[u32]>], options: &BuildOptions) -> Vec<Timeline> {
+    let horizon = options.horizon();
+    let mut per_window: Vec<Option<(Vec<Occurrence>, Option<UnixTime>)>> = vec![None; windows.len()];
+    sets.iter()
+        .map(|set| {
+            let mut occ = Vec::new();
+            let mut beyond: Option<(UnixTime, u32)> = None;
+            for &i in set.iter() {
+                let Some(w) = windows.get(i as usize) else { continue };
+                let slot = &mut per_window[i as usize];
+                let (o, next) = slot.get_or_insert_with(|| {
+                    let o = window_occurrences(w, i, horizon);
+                    let next = w.schedule.first_start_at_or_after(i, horizon.1, options.next_start_limit_days);
+                    (o, next)
+                });
+                occ.extend_from_slice(o);
+                if let Some(s) = *next {
+                    beyond = Some(beyond.map_or((s, i), |b| if s < b.0 { (s, i) } else { b }));
+                }
+            }
+            Timeline::new(occ, horizon, beyond)
+        })
+        .collect()
+}
