@@ -28,6 +28,12 @@ pub struct FileTenant {
     pub upstreams: Vec<String>,
     pub zone: Option<String>,
     pub language: Option<String>,
+    // Proxy keys, validated by `gateway::tenant_options`.
+    pub connect_timeout: Option<String>,
+    pub read_timeout: Option<String>,
+    pub pages: Option<String>,
+    #[serde(default)]
+    pub replace_upstream_errors: bool,
 }
 
 /// A window's scope: `"all"`, or a table naming tenants and/or host patterns.

@@ -10,6 +10,7 @@
 
 pub mod diagnostic;
 pub mod file;
+pub mod gateway;
 pub mod lint;
 pub mod model;
 pub mod validate;
@@ -74,6 +75,12 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
     // The main file's defaults are everyone's; an included file may override them for itself.
     let main_defaults = docs[0].2.get("defaults").cloned();
     let main_defaults = resolve_defaults(main_defaults, name, None, &mut report);
+    let gateway = match docs[0].2.remove("gateway") {
+        Some(v) => deserialize::<gateway::FileGateway>(v, name, "gateway", &mut report)
+            .map(|g| gateway::settings(&g, base, name, &mut report))
+            .unwrap_or_default(),
+        None => gateway::GatewaySettings::default(),
+    };
     let mut tenants = Vec::new();
     let mut windows = Vec::new();
     let mut sources = Vec::new();
@@ -85,15 +92,22 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
             resolve_defaults(table.get("defaults").cloned(), &fname, Some(main_defaults), &mut report)
         };
         table.remove("defaults");
+        if index > 0 && table.remove("gateway").is_some() {
+            report.error(&fname, "gateway", "[gateway] belongs in the main file only");
+        }
         let items_t = take_array(&mut table, "tenants", &fname, &mut report);
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
         for key in table.keys() {
-            report.error(&fname, key, format!("unknown key `{key}`; expected include, defaults, tenants or windows"));
+            report.error(
+                &fname,
+                key,
+                format!("unknown key `{key}`; expected include, defaults, gateway, tenants or windows"),
+            );
         }
         for (i, item) in items_t.into_iter().enumerate() {
             let path = format!("tenants[{i}]");
             if let Some(t) = deserialize::<FileTenant>(item, &fname, &path, &mut report) {
-                let mut checker = Checker { file: fname.clone(), report: &mut report };
+                let mut checker = Checker { file: fname.clone(), report: &mut report, base: base.to_path_buf() };
                 if let Some(t) = checker.tenant(&path, &t, defaults) {
                     tenants.push((fname.clone(), path, t));
                 }
@@ -102,7 +116,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         for (i, item) in items_w.into_iter().enumerate() {
             let path = format!("windows[{i}]");
             if let Some(w) = deserialize::<FileWindow>(item, &fname, &path, &mut report) {
-                let mut checker = Checker { file: fname.clone(), report: &mut report };
+                let mut checker = Checker { file: fname.clone(), report: &mut report, base: base.to_path_buf() };
                 if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
                     windows.push((fname.clone(), path, w));
                 }
@@ -110,6 +124,11 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         }
     }
     validate::cross_check(&mut report, &tenants, &windows);
+    if let Some(d) = &gateway.default_tenant {
+        if !tenants.iter().any(|(_, _, t)| &t.id == d) {
+            report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
+        }
+    }
     let config = Config {
         defaults: model::Defaults {
             zone: main_defaults.zone.unwrap_or(chrono_tz::Tz::UTC),
@@ -117,6 +136,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         },
         tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
+        gateway,
         sources,
     };
     lint::quick(&config, &mut report);

@@ -3,6 +3,7 @@
 //! Owns [`Config`], [`Tenant`], [`Window`], [`Scope`], [`Texts`], [`Language`], [`Upstream`].
 //! A value of these types is well-formed by construction: `validate` is the only producer.
 
+use super::gateway::{GatewaySettings, TenantOptions};
 use crate::hosts::HostPattern;
 use crate::schedule::Schedule;
 use chrono_tz::Tz;
@@ -98,6 +99,7 @@ pub struct Tenant {
     pub upstreams: Vec<Upstream>,
     pub zone: Tz,
     pub language: Language,
+    pub options: TenantOptions,
 }
 
 impl Tenant {
@@ -154,6 +156,7 @@ pub struct Config {
     pub defaults: Defaults,
     pub tenants: Vec<Tenant>,
     pub windows: Vec<Window>,
+    pub gateway: GatewaySettings,
     /// Every file read, the main file first: what a reload watches.
     pub sources: Vec<PathBuf>,
 }

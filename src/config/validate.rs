@@ -29,6 +29,8 @@ pub struct FileDefaults {
 pub struct Checker<'r> {
     pub file: String,
     pub report: &'r mut Report,
+    /// Folder that relative paths in this file are resolved against.
+    pub base: std::path::PathBuf,
 }
 
 impl Checker<'_> {
@@ -111,6 +113,13 @@ impl Checker<'_> {
             Some(l) => self.ok(&format!("{path}.language"), values::language(l)),
             None => Some(defaults.language),
         };
+        let options = super::gateway::FileTenantOptions {
+            connect_timeout: t.connect_timeout.clone(),
+            read_timeout: t.read_timeout.clone(),
+            pages: t.pages.clone(),
+            replace_upstream_errors: t.replace_upstream_errors,
+        };
+        let options = super::gateway::tenant_options(&options, &self.base, &self.file, path, self.report);
         if self.report.errors.len() > before {
             return None;
         }
@@ -122,6 +131,7 @@ impl Checker<'_> {
             upstreams,
             zone: zone?,
             language: language?,
+            options,
         })
     }
 

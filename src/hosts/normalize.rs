@@ -22,39 +22,58 @@ const MAX_LABEL_LEN: usize = 63;
 /// a legitimate request, it just can never match a host pattern.
 pub fn normalize_host<'b>(raw: &str, buf: &'b mut [u8; HOST_BUF_LEN]) -> Option<&'b str> {
     let bytes = raw.as_bytes();
-    let name = if bytes.first() == Some(&b'[') {
-        let close = bytes.iter().position(|&b| b == b']')?;
-        let literal = bytes.get(..=close)?;
-        let inner = bytes.get(1..close)?;
-        if !valid_port_part(bytes.get(close + 1..)?) {
-            return None;
-        }
-        let ipv6_char = |b: &u8| b.is_ascii_hexdigit() || *b == b':' || *b == b'.';
-        if !inner.contains(&b':') || !inner.iter().all(ipv6_char) {
-            return None;
-        }
-        literal
-    } else {
-        // The last colon starts the port; any other colon is left in the name and refused below.
-        let name = match bytes.iter().rposition(|&b| b == b':') {
-            Some(colon) => {
-                if !valid_port_part(bytes.get(colon..)?) {
-                    return None;
-                }
-                bytes.get(..colon)?
+    if bytes.first() == Some(&b'[') {
+        return ipv6_literal(bytes, buf);
+    }
+    // The last colon starts the port; any other colon is left in the name and refused below.
+    let name = match bytes.iter().rposition(|&b| b == b':') {
+        Some(colon) => {
+            if !valid_port_part(bytes.get(colon..)?) {
+                return None;
             }
-            None => bytes,
-        };
-        let name = name.strip_suffix(b".").unwrap_or(name);
-        if !valid_name(name) {
+            bytes.get(..colon)?
+        }
+        None => bytes,
+    };
+    let name = name.strip_suffix(b".").unwrap_or(name);
+    if name.len() > MAX_HOST_LEN {
+        return None;
+    }
+    let out = buf.get_mut(..name.len())?;
+    // One pass: check each byte, count the label it is in, write it lowercased.
+    let mut label = 0;
+    for (dst, &b) in out.iter_mut().zip(name) {
+        match b {
+            b'.' if label == 0 => return None,
+            b'.' => label = 0,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' => label += 1,
+            _ => return None,
+        }
+        if label > MAX_LABEL_LEN {
             return None;
         }
-        name
-    };
-    let out = buf.get_mut(..name.len())?;
-    out.copy_from_slice(name);
-    out.make_ascii_lowercase();
+        *dst = b.to_ascii_lowercase();
+    }
+    // Also catches the empty name.
+    if label == 0 {
+        return None;
+    }
     // Always ASCII here, so this never fails; it is the safe way from bytes back to `&str`.
+    std::str::from_utf8(out).ok()
+}
+
+/// `[` hex digits, colons and dots `]`, optionally followed by a port.
+fn ipv6_literal<'b>(bytes: &[u8], buf: &'b mut [u8; HOST_BUF_LEN]) -> Option<&'b str> {
+    let close = bytes.iter().position(|&b| b == b']')?;
+    let inner = bytes.get(1..close)?;
+    let ipv6_char = |b: &u8| b.is_ascii_hexdigit() || *b == b':' || *b == b'.';
+    if !valid_port_part(bytes.get(close + 1..)?) || !inner.contains(&b':') || !inner.iter().all(ipv6_char) {
+        return None;
+    }
+    let literal = bytes.get(..=close)?;
+    let out = buf.get_mut(..literal.len())?;
+    out.copy_from_slice(literal);
+    out.make_ascii_lowercase();
     std::str::from_utf8(out).ok()
 }
 
@@ -69,13 +88,6 @@ fn valid_port_part(part: &[u8]) -> bool {
         }
         Some(_) => false,
     }
-}
-
-fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_HOST_LEN
-        && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.')
-        && name.split(|&b| b == b'.').all(|label| !label.is_empty() && label.len() <= MAX_LABEL_LEN)
 }
 
 #[cfg(test)]

@@ -1,0 +1,382 @@
+//! The gateway's own settings: `[gateway]`, `[gateway.bypass]` and the per-tenant proxy keys.
+//!
+//! Owns their file types, domain types ([`GatewaySettings`], [`Bypass`], [`TenantOptions`],
+//! [`Cidr`]) and validation. Nothing here touches a socket: addresses are parsed, not bound.
+
+use super::diagnostic::Report;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGateway {
+    pub listen: Option<Vec<String>>,
+    pub threads: Option<usize>,
+    /// 421 or 404 for hosts no tenant claims.
+    pub unknown_host_status: Option<u16>,
+    /// A tenant id that gets unknown hosts instead of the unknown-host page.
+    pub default_tenant: Option<String>,
+    /// Linked from every page ("status and upcoming maintenance").
+    pub status_url: Option<String>,
+    pub keepalive_timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub read_timeout: Option<String>,
+    pub write_timeout: Option<String>,
+    /// `Retry-After` for an open-ended emergency; none when unset (SCHEDULES.md rule 9).
+    pub retry_after_open_ended: Option<String>,
+    /// Folder with templates that replace the built-in pages (relative to the config file).
+    pub pages: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub bypass: Option<FileBypass>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBypass {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Visiting `/.hiatus/bypass/<secret>` sets a signed cookie that lets a browser through.
+    pub secret: Option<String>,
+    pub cookie_ttl: Option<String>,
+    /// Path prefixes that always pass to the upstream, maintenance or not.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+/// Per-tenant proxy keys in `[[tenants]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTenantOptions {
+    pub connect_timeout: Option<String>,
+    pub read_timeout: Option<String>,
+    pub pages: Option<String>,
+    #[serde(default)]
+    pub replace_upstream_errors: bool,
+}
+
+/// An address block: `10.0.0.0/8`, `2001:db8::/32`, or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("{text:?} is not an address block; write e.g. \"10.0.0.0/8\" or \"192.0.2.7\"");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().map_err(|_| bad())?, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (text.trim().parse::<IpAddr>().map_err(|_| bad())?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client may arrive as an IPv4-mapped IPv6 address on a dual-stack socket.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Operator access during maintenance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bypass {
+    pub allow: Vec<Cidr>,
+    pub secret: Option<String>,
+    pub cookie_ttl: Duration,
+    pub paths: Vec<String>,
+}
+
+/// The validated `[gateway]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySettings {
+    pub listen: Vec<SocketAddr>,
+    pub threads: usize,
+    pub unknown_host_status: u16,
+    pub default_tenant: Option<String>,
+    pub status_url: Option<String>,
+    pub keepalive_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub retry_after_open_ended: Option<Duration>,
+    pub pages: Option<PathBuf>,
+    pub trusted_proxies: Vec<Cidr>,
+    pub bypass: Bypass,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            threads: 2,
+            unknown_host_status: 421,
+            default_tenant: None,
+            status_url: None,
+            keepalive_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
+            retry_after_open_ended: None,
+            pages: None,
+            trusted_proxies: Vec::new(),
+            bypass: Bypass { cookie_ttl: Duration::from_secs(8 * 3600), ..Bypass::default() },
+        }
+    }
+}
+
+/// Validated per-tenant proxy settings; `None` falls back to the gateway's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantOptions {
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub pages: Option<PathBuf>,
+    pub replace_upstream_errors: bool,
+}
+
+/// `500ms`, `2s`, `1m`, `1h`, `1m30s`: a network timeout.
+pub fn timeout(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration; write e.g. \"500ms\", \"2s\", \"1m30s\"");
+    let mut total = Duration::ZERO;
+    let mut digits = String::new();
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let c = rest.chars().next().ok_or_else(bad)?;
+        if c.is_ascii_digit() {
+            digits.push(c);
+            rest = &rest[1..];
+            continue;
+        }
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        let (unit, len) = if rest.starts_with("ms") {
+            (Duration::from_millis(n), 2)
+        } else if rest.starts_with('s') {
+            (Duration::from_secs(n), 1)
+        } else if rest.starts_with('m') {
+            (Duration::from_secs(n.saturating_mul(60)), 1)
+        } else if rest.starts_with('h') {
+            (Duration::from_secs(n.saturating_mul(3600)), 1)
+        } else {
+            return Err(bad());
+        };
+        total = total.saturating_add(unit);
+        rest = &rest[len..];
+    }
+    if !digits.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+fn check<T>(report: &mut Report, file: &str, path: &str, r: Result<T, String>) -> Option<T> {
+    r.map_err(|e| report.error(file, path, e)).ok()
+}
+
+fn positive(report: &mut Report, file: &str, path: &str, text: Option<&String>, default: Duration) -> Duration {
+    match text.map(|t| timeout(t)) {
+        None => default,
+        Some(Ok(d)) if d > Duration::ZERO => d,
+        Some(Ok(_)) => {
+            report.error(file, path, "must be longer than zero");
+            default
+        }
+        Some(Err(e)) => {
+            report.error(file, path, e);
+            default
+        }
+    }
+}
+
+/// Validates `[gateway]`; paths are resolved against `base` (the main file's folder).
+pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mut Report) -> GatewaySettings {
+    let d = GatewaySettings::default();
+    let mut listen = Vec::new();
+    for (i, l) in g.listen.clone().unwrap_or_default().iter().enumerate() {
+        let r = l
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{l:?} is not a listen address; write \"ip:port\", e.g. \"127.0.0.1:8080\""));
+        if let Some(a) = check(report, file, &format!("gateway.listen[{i}]"), r) {
+            listen.push(a);
+        }
+    }
+    if g.listen.is_none() {
+        listen = d.listen.clone();
+    } else if g.listen.as_ref().is_some_and(Vec::is_empty) {
+        report.error(file, "gateway.listen", "name at least one address to listen on");
+    }
+    let threads = match g.threads {
+        Some(0) => {
+            report.error(file, "gateway.threads", "0 threads cannot serve; use 1 or more");
+            1
+        }
+        Some(n) => n.min(256),
+        None => d.threads,
+    };
+    let unknown_host_status = match g.unknown_host_status {
+        None => d.unknown_host_status,
+        Some(s @ (404 | 421)) => s,
+        Some(s) => {
+            report.error(file, "gateway.unknown_host_status", format!("{s}: use 421 (misdirected) or 404"));
+            d.unknown_host_status
+        }
+    };
+    let mut trusted = Vec::new();
+    for (i, c) in g.trusted_proxies.iter().enumerate() {
+        if let Some(c) = check(report, file, &format!("gateway.trusted_proxies[{i}]"), Cidr::parse(c)) {
+            trusted.push(c);
+        }
+    }
+    let mut bypass = d.bypass.clone();
+    if let Some(b) = &g.bypass {
+        for (i, c) in b.allow.iter().enumerate() {
+            if let Some(c) = check(report, file, &format!("gateway.bypass.allow[{i}]"), Cidr::parse(c)) {
+                bypass.allow.push(c);
+            }
+        }
+        if let Some(s) = &b.secret {
+            if s.len() < 16 || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                report.error(
+                    file,
+                    "gateway.bypass.secret",
+                    "use at least 16 characters from A-Z, a-z, 0-9, '-' and '_' (it is part of a URL)",
+                );
+            } else {
+                bypass.secret = Some(s.clone());
+            }
+        }
+        bypass.cookie_ttl =
+            positive(report, file, "gateway.bypass.cookie_ttl", b.cookie_ttl.as_ref(), bypass.cookie_ttl);
+        for (i, p) in b.paths.iter().enumerate() {
+            if !p.starts_with('/') {
+                report.error(file, format!("gateway.bypass.paths[{i}]"), format!("{p:?}: a path starts with '/'"));
+            } else {
+                bypass.paths.push(p.clone());
+            }
+        }
+    }
+    let status_url = g.status_url.clone();
+    if let Some(u) = &status_url {
+        if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/')) {
+            report.error(file, "gateway.status_url", format!("{u:?}: write an absolute URL or a path"));
+        }
+    }
+    GatewaySettings {
+        listen,
+        threads,
+        unknown_host_status,
+        default_tenant: g.default_tenant.clone(),
+        status_url,
+        keepalive_timeout: positive(
+            report,
+            file,
+            "gateway.keepalive_timeout",
+            g.keepalive_timeout.as_ref(),
+            d.keepalive_timeout,
+        ),
+        connect_timeout: positive(
+            report,
+            file,
+            "gateway.connect_timeout",
+            g.connect_timeout.as_ref(),
+            d.connect_timeout,
+        ),
+        read_timeout: positive(report, file, "gateway.read_timeout", g.read_timeout.as_ref(), d.read_timeout),
+        write_timeout: positive(report, file, "gateway.write_timeout", g.write_timeout.as_ref(), d.write_timeout),
+        retry_after_open_ended: g
+            .retry_after_open_ended
+            .as_ref()
+            .and_then(|t| check(report, file, "gateway.retry_after_open_ended", timeout(t))),
+        pages: g.pages.as_ref().map(|p| base.join(p)),
+        trusted_proxies: trusted,
+        bypass,
+    }
+}
+
+/// Validates the per-tenant proxy keys.
+pub fn tenant_options(
+    t: &FileTenantOptions,
+    base: &std::path::Path,
+    file: &str,
+    path: &str,
+    report: &mut Report,
+) -> TenantOptions {
+    let opt = |report: &mut Report, key: &str, v: &Option<String>| {
+        v.as_ref().and_then(|t| {
+            check(
+                report,
+                file,
+                &format!("{path}.{key}"),
+                timeout(t).and_then(|d| if d.is_zero() { Err("must be longer than zero".to_string()) } else { Ok(d) }),
+            )
+        })
+    };
+    TenantOptions {
+        connect_timeout: opt(report, "connect_timeout", &t.connect_timeout),
+        read_timeout: opt(report, "read_timeout", &t.read_timeout),
+        pages: t.pages.as_ref().map(|p| base.join(p)),
+        replace_upstream_errors: t.replace_upstream_errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        let cases = [
+            ("10.0.0.0/8", "10.200.1.1", true),
+            ("10.0.0.0/8", "11.0.0.1", false),
+            ("192.0.2.7", "192.0.2.7", true),
+            ("192.0.2.7", "192.0.2.8", false),
+            ("0.0.0.0/0", "203.0.113.9", true),
+            ("2001:db8::/32", "2001:db8:1::1", true),
+            ("2001:db8::/32", "2001:db9::1", false),
+            ("127.0.0.1/32", "::ffff:127.0.0.1", true),
+        ];
+        for (net, ip, inside) in cases {
+            let c = Cidr::parse(net).expect("valid in test");
+            assert_eq!(c.contains(ip.parse().expect("ip")), inside, "{net} ∋ {ip}");
+        }
+        for bad in ["10.0.0.0/33", "10.0.0/8", "x", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts() {
+        let ok = [("500ms", 500), ("2s", 2000), ("1m30s", 90_000), ("1h", 3_600_000)];
+        for (t, ms) in ok {
+            assert_eq!(timeout(t).map(|d| d.as_millis()), Ok(ms), "{t}");
+        }
+        for bad in ["", "5", "1d", "s", "1.5s", "-1s"] {
+            assert!(timeout(bad).is_err(), "{bad}");
+        }
+    }
+}
