@@ -8,5 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod gateway;
 pub mod hosts;
+pub mod pages;
 pub mod schedule;

@@ -1,4 +1,4 @@
-//! The command line: `hiatus check | explain | upcoming | run`.
+//! The command line: `hiatus check | explain | upcoming | run | demo`.
 //!
 //! Owns argument parsing (clap types, the raw arguments) and the exit codes: 0 success, 2 a
 //! configuration with errors, 1 anything else that failed. Each subcommand lives in its own
@@ -7,6 +7,7 @@
 
 mod check;
 mod explain;
+mod run;
 mod upcoming;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +63,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the gateway on the configured listeners until SIGTERM (graceful) or SIGINT.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// Take over the listening sockets of a running Hiatus (zero-downtime upgrade).
+        #[arg(long, short = 'u')]
+        upgrade: bool,
+        /// Socket for the upgrade hand-over.
+        #[arg(long)]
+        upgrade_sock: Option<String>,
+    },
+    /// The self-contained demo: the gateway plus a built-in origin server.
+    Demo {
+        #[arg(long, default_value = "config/hiatus.toml")]
+        config: PathBuf,
+        /// Where the built-in origin listens (the demo config's upstream).
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        origin: std::net::SocketAddr,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -72,6 +92,10 @@ pub fn main() -> ExitCode {
         Command::Upcoming { config, host, path, from, days, json } => {
             upcoming::run(&config, host.as_deref(), &path, from.as_deref(), days, json)
         }
+        Command::Run { config, upgrade, upgrade_sock } => {
+            run::run(&config, crate::gateway::server::RunOptions { upgrade, upgrade_sock })
+        }
+        Command::Demo { config, origin } => run::demo(&config, origin),
     }
 }
 

@@ -1,0 +1,208 @@
+//! [`Compiled`]: everything a request needs, built once per configuration and swapped whole.
+//!
+//! Wraps the engine's [`Snapshot`] with what only the gateway needs: resolved upstream
+//! addresses, per-tenant templates and timeouts, the pre-split pages that do not depend on a
+//! tenant, and per-tenant page caches (a maintenance page is rendered once per block, language
+//! and format, then served as shared bytes). One value behind one `ArcSwap`: a request loads it
+//! once and every phase of that request sees the same generation.
+
+use super::respond::PageCache;
+use crate::config::{Config, Language};
+use crate::engine::{BuildOptions, Snapshot};
+use crate::pages::{Escape, Pages, Split, Strings, HOST, REQUEST_ID};
+use crate::schedule::UnixTime;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where a tenant's requests go.
+#[derive(Debug)]
+pub enum Upstreams {
+    /// Resolved when the configuration was compiled; an entry that did not resolve says why.
+    Fixed(Vec<Result<SocketAddr, String>>),
+    /// `{n}` templates, filled with the host's number per request (IP literals only).
+    PerHost(Vec<String>),
+}
+
+/// A tenant as the proxy sees it.
+#[derive(Debug)]
+pub struct TenantRuntime {
+    pub upstreams: Upstreams,
+    /// Round-robin position.
+    pub next: AtomicUsize,
+    pub pages: Arc<Pages>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub cache: PageCache,
+}
+
+impl TenantRuntime {
+    /// The upstream for attempt `attempt` (0 = first): round robin, then the next ones on retry.
+    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>) -> Result<SocketAddr, String> {
+        match &self.upstreams {
+            Upstreams::Fixed(list) if !list.is_empty() => list[(start + attempt) % list.len()].clone(),
+            Upstreams::PerHost(list) if !list.is_empty() => {
+                let template = &list[(start + attempt) % list.len()];
+                let n = number.ok_or_else(|| format!("{template} needs a host number"))?;
+                let address = template.replace("{n}", &n.to_string());
+                address.parse().map_err(|_| format!("{address} is not an IP address and port"))
+            }
+            _ => Err("no upstream configured".to_string()),
+        }
+    }
+
+    pub fn upstream_count(&self) -> usize {
+        match &self.upstreams {
+            Upstreams::Fixed(l) => l.len(),
+            Upstreams::PerHost(l) => l.len(),
+        }
+    }
+}
+
+/// Pages that need no tenant: one per language and format (`[html, json]`).
+#[derive(Debug)]
+pub struct SharedPages {
+    pub unknown_host: Vec<[Split; 2]>,
+    pub bad_request: Vec<[Split; 2]>,
+    pub not_found: Vec<[Split; 2]>,
+}
+
+/// The gateway's compiled configuration (see the module doc).
+#[derive(Debug)]
+pub struct Compiled {
+    pub engine: Snapshot,
+    pub tenants: Vec<TenantRuntime>,
+    pub shared: SharedPages,
+    /// Incremented by every successful load; tells responses apart by configuration.
+    pub generation: u64,
+    /// When this was built.
+    pub built_at: UnixTime,
+}
+
+fn lang_index(lang: Language) -> usize {
+    Language::ALL.iter().position(|l| *l == lang).unwrap_or(0)
+}
+
+impl Compiled {
+    /// Compiles a validated configuration. Fails only on templates that do not compile.
+    pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, String> {
+        let default_pages = Arc::new(Pages::load(config.gateway.pages.as_deref())?);
+        let mut tenants = Vec::with_capacity(config.tenants.len());
+        for t in &config.tenants {
+            let pages = match &t.options.pages {
+                Some(dir) => Arc::new(Pages::load(Some(dir)).map_err(|e| format!("tenant {}: {e}", t.id))?),
+                None => default_pages.clone(),
+            };
+            let upstreams = if t.upstreams.iter().any(|u| u.is_template()) {
+                Upstreams::PerHost(t.upstreams.iter().map(|u| u.address.clone()).collect())
+            } else {
+                Upstreams::Fixed(t.upstreams.iter().map(|u| resolve(&u.address)).collect())
+            };
+            tenants.push(TenantRuntime {
+                upstreams,
+                next: AtomicUsize::new(0),
+                pages,
+                connect_timeout: t.options.connect_timeout.unwrap_or(config.gateway.connect_timeout),
+                read_timeout: t.options.read_timeout.unwrap_or(config.gateway.read_timeout),
+                cache: PageCache::default(),
+            });
+        }
+        let shared = shared_pages(&default_pages, &config)?;
+        let engine = Snapshot::build(config, BuildOptions::around(now));
+        Ok(Compiled { engine, tenants, shared, generation, built_at: now })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.engine.config
+    }
+
+    /// Whether `now` is close enough to the horizon's edge that a rebuild is due.
+    pub fn horizon_due(&self, now: UnixTime) -> bool {
+        let (lo, hi) = self.engine.timelines().first().map_or((now, now + 1), |t| t.horizon());
+        now < lo + 86_400 || now > hi - 7 * 86_400
+    }
+
+    pub fn lang_index(lang: Language) -> usize {
+        lang_index(lang)
+    }
+}
+
+/// Resolves `host:port` once, at compile time (never on the request path).
+fn resolve(address: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = address.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    match address.to_socket_addrs() {
+        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("{address} resolves to no address")),
+        Err(e) => Err(format!("{address} cannot be resolved: {e}")),
+    }
+}
+
+fn shared_pages(pages: &Pages, config: &Config) -> Result<SharedPages, String> {
+    let status_url = config.gateway.status_url.as_deref();
+    let status = config.gateway.unknown_host_status;
+    let mut unknown_host = Vec::new();
+    let mut bad_request = Vec::new();
+    let mut not_found = Vec::new();
+    for lang in Language::ALL {
+        let t = crate::pages::strings(lang);
+        unknown_host.push(simple(
+            pages,
+            t,
+            lang,
+            status,
+            t.unknown_host_title,
+            t.unknown_host_text,
+            "unknown_host",
+            status_url,
+        )?);
+        bad_request.push(simple(
+            pages,
+            t,
+            lang,
+            400,
+            t.bad_request_title,
+            t.bad_request_text,
+            "bad_request",
+            status_url,
+        )?);
+        not_found.push(simple(pages, t, lang, 404, t.not_found_title, t.not_found_title, "not_found", status_url)?);
+    }
+    Ok(SharedPages { unknown_host, bad_request, not_found })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simple(
+    pages: &Pages,
+    t: &'static Strings,
+    lang: Language,
+    status: u16,
+    heading: &str,
+    text: &str,
+    kind: &str,
+    status_url: Option<&str>,
+) -> Result<[Split; 2], String> {
+    let text = text.replace("{host}", HOST);
+    let view = serde_json::json!({
+        "lang": lang.code(), "t": t, "status": status, "heading": heading, "text": text,
+        "status_url": status_url, "request_id": REQUEST_ID,
+    });
+    let html = pages.render("unknown-host.html", &view)?;
+    let json = serde_json::json!({
+        "type": format!("urn:hiatus:{kind}"), "title": heading, "status": status, "detail": text,
+        "host": HOST, "request_id": REQUEST_ID,
+    });
+    Ok([Split::new(&html, Escape::Html), Split::new(&json.to_string(), Escape::Json)])
+}
+
+/// Used by `Compiled::build` callers that only have the settings.
+pub fn lang_of(index: usize) -> Language {
+    Language::ALL.get(index).copied().unwrap_or(Language::En)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Compiled>();
+}

@@ -1,0 +1,18 @@
+//! The gateway: Hiatus as the edge proxy in front of the tenant servers (pingora).
+//!
+//! `compiled` builds what requests read (one `ArcSwap`), `proxy` is the request path,
+//! `respond` writes the gateway's own answers, `negotiate` picks language and format,
+//! `bypass` decides who passes during maintenance, `server` wires pingora's server and the
+//! background tasks, `demo` is the self-contained demo. Schedules, hosts and pages come from
+//! their own modules; nothing here parses configuration files.
+
+pub mod bypass;
+pub mod compiled;
+pub mod negotiate;
+pub mod proxy;
+pub mod respond;
+
+pub use compiled::Compiled;
+pub use proxy::{Gateway, Outcome, RequestCtx};
+pub mod demo;
+pub mod server;

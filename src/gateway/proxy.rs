@@ -1,0 +1,485 @@
+//! The data path: pingora's `ProxyHttp` hooks, each a request phase with one job.
+//!
+//! - `new_ctx`: load the one [`Compiled`] this request will see (one `ArcSwap` load).
+//! - `request_filter`: host → tenant → verdict at the coarse `now`; answer maintenance, unknown
+//!   hosts, bad requests and `/.hiatus/` assets ourselves, or let the request through.
+//! - `upstream_peer`: round robin over the tenant's upstreams, the next one on a retry.
+//! - `fail_to_connect`: retry an idempotent request on another upstream.
+//! - `upstream_request_filter`: `X-Forwarded-*` and the request id.
+//! - `response_filter` / `response_body_filter`: mark proxied responses; optionally replace an
+//!   upstream's 502/503/504 body by ours (its 503 is still *not* maintenance).
+//! - `fail_to_proxy`: a failure page that says what happened.
+//! - `logging`: the one place a finished request is seen (metrics and access log hang here).
+
+use super::bypass::{self, BYPASS_PATH, COOKIE};
+use super::compiled::Compiled;
+use super::negotiate;
+use super::respond::{self, Marker, HTML, JSON};
+use crate::clock::Clock;
+use crate::config::Language;
+use crate::hosts::{normalize_host, HOST_BUF_LEN};
+use crate::pages::{Failure, ASSETS};
+use crate::schedule::Verdict;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorSource, ErrorType};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the gateway did with a request: the label of logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not decided yet (the request failed before routing).
+    Pending,
+    Proxied,
+    Maintenance,
+    /// In maintenance, let through by the bypass rules.
+    Bypass,
+    UpstreamError(Failure),
+    UnknownHost,
+    BadRequest,
+    /// Served by the gateway itself (`/.hiatus/` assets, bypass cookie).
+    Gateway,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Proxied => "proxied",
+            Outcome::Maintenance => "maintenance",
+            Outcome::Bypass => "bypass",
+            Outcome::UpstreamError(_) => "upstream_error",
+            Outcome::UnknownHost => "unknown_host",
+            Outcome::BadRequest => "bad_request",
+            Outcome::Gateway => "gateway",
+        }
+    }
+}
+
+/// Per-request state; every phase reads the same `compiled`.
+#[derive(Debug)]
+pub struct RequestCtx {
+    pub compiled: Arc<Compiled>,
+    pub request_id: String,
+    pub started: Instant,
+    pub tenant: Option<u32>,
+    pub number: Option<u32>,
+    pub verdict: Option<Verdict>,
+    pub outcome: Outcome,
+    pub lang: Language,
+    pub format: usize,
+    pub client: Option<IpAddr>,
+    pub peer_trusted: bool,
+    pub tries: usize,
+    rr_start: usize,
+    pub upstream: Option<SocketAddr>,
+    pub upstream_started: Option<Instant>,
+    pub upstream_status: Option<u16>,
+    /// An upstream 5xx whose body is being replaced by ours.
+    replacing: Option<Bytes>,
+}
+
+/// The gateway service: shared state of all requests.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub current: Arc<ArcSwap<Compiled>>,
+    pub clock: Clock,
+    ids: Arc<RequestIds>,
+}
+
+#[derive(Debug)]
+struct RequestIds {
+    prefix: u32,
+    counter: AtomicU64,
+}
+
+impl Gateway {
+    pub fn new(current: Arc<ArcSwap<Compiled>>, clock: Clock) -> Gateway {
+        // Distinct per process start so ids from restarts do not repeat.
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let prefix = seed ^ std::process::id().rotate_left(16);
+        Gateway { current, clock, ids: Arc::new(RequestIds { prefix, counter: AtomicU64::new(0) }) }
+    }
+
+    fn next_id(&self) -> String {
+        let n = self.ids.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}{:010x}", self.ids.prefix, n & 0xff_ffff_ffff)
+    }
+}
+
+/// The host a request names: HTTP/2's `:authority`, else the `Host` header.
+fn host_of(req: &RequestHeader) -> Option<&str> {
+    req.uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
+}
+
+fn header_str<'a>(req: &'a RequestHeader, name: http::header::HeaderName) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn is_idempotent(m: &http::Method) -> bool {
+    matches!(
+        *m,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PUT
+            | http::Method::DELETE
+            | http::Method::TRACE
+    )
+}
+
+/// Maps pingora's error types to what we tell the user, and the status for it.
+pub fn classify(e: &Error) -> (Failure, u16) {
+    match e.etype() {
+        ErrorType::ConnectRefused => (Failure::Refused, 502),
+        ErrorType::ConnectTimedout => (Failure::ConnectTimeout, 504),
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout => (Failure::ReadTimeout, 504),
+        ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError => (Failure::Reset, 502),
+        ErrorType::InvalidHTTPHeader | ErrorType::H1Error | ErrorType::H2Error | ErrorType::InvalidH2 => {
+            (Failure::BadResponse, 502)
+        }
+        _ => (Failure::Unavailable, 502),
+    }
+}
+
+impl Gateway {
+    /// Sends one of the gateway's own pages; `Ok(true)` for `request_filter`.
+    async fn send(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        status: u16,
+        body: Bytes,
+        marker: Marker,
+        retry_after: Option<&str>,
+    ) -> pingora::Result<bool> {
+        let h = respond::header(status, ctx.format, Some(ctx.lang), body.len(), marker, &ctx.request_id, retry_after)?;
+        respond::write(session, h, body).await?;
+        Ok(true)
+    }
+
+    async fn serve_own(&self, session: &mut Session, ctx: &mut RequestCtx, path: &str) -> pingora::Result<bool> {
+        ctx.outcome = Outcome::Gateway;
+        let rest = &path["/.hiatus/".len()..];
+        if let Some((_, content_type, bytes)) = ASSETS.iter().find(|(name, _, _)| *name == rest) {
+            let mut h = ResponseHeader::build(200, Some(4))?;
+            h.insert_header(http::header::CONTENT_TYPE, *content_type)?;
+            h.insert_header(http::header::CONTENT_LENGTH, bytes.len())?;
+            h.insert_header(http::header::CACHE_CONTROL, "public, max-age=3600")?;
+            h.insert_header("x-hiatus", "gateway")?;
+            respond::write(session, h, Bytes::from_static(bytes)).await?;
+            return Ok(true);
+        }
+        let settings = &ctx.compiled.config().gateway;
+        if let (Some(presented), Some(secret)) = (path.strip_prefix(BYPASS_PATH), settings.bypass.secret.as_deref()) {
+            if bypass::secret_matches(presented, secret) {
+                let ttl = settings.bypass.cookie_ttl.as_secs() as i64;
+                let value = bypass::issue(secret, self.clock.now() + ttl);
+                let mut h = ResponseHeader::build(303, Some(5))?;
+                h.insert_header(http::header::LOCATION, "/")?;
+                h.insert_header(
+                    http::header::SET_COOKIE,
+                    format!("{COOKIE}={value}; Path=/; Max-Age={ttl}; HttpOnly; SameSite=Lax"),
+                )?;
+                h.insert_header(http::header::CONTENT_LENGTH, 0)?;
+                h.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+                h.insert_header("x-hiatus", "gateway")?;
+                respond::write(session, h, Bytes::new()).await?;
+                return Ok(true);
+            }
+        }
+        let page = &ctx.compiled.shared.not_found[Compiled::lang_index(ctx.lang)][ctx.format];
+        let body = page.fill(&ctx.request_id, "");
+        self.send(session, ctx, 404, body, Marker::Own, None).await
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        let compiled = self.current.load_full();
+        let lang = compiled.config().defaults.language;
+        RequestCtx {
+            compiled,
+            request_id: self.next_id(),
+            started: Instant::now(),
+            tenant: None,
+            number: None,
+            verdict: None,
+            outcome: Outcome::Pending,
+            lang,
+            format: HTML,
+            client: None,
+            peer_trusted: false,
+            tries: 0,
+            rr_start: 0,
+            upstream: None,
+            upstream_started: None,
+            upstream_status: None,
+            replacing: None,
+        }
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+        // Downstream keep-alive idles forever unless set per request (pingora #447); do not
+        // switch an HTTP/1.0 request that did not ask for keep-alive to it.
+        if session.get_keepalive().is_some() {
+            session.set_keepalive(Some(ctx.compiled.config().gateway.keepalive_timeout.as_secs()));
+        }
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+        let compiled = ctx.compiled.clone();
+        let settings = &compiled.config().gateway;
+        let req = session.req_header();
+        ctx.format = if negotiate::prefers_json(header_str(req, http::header::ACCEPT)) { JSON } else { HTML };
+        let asked_lang = negotiate::language(header_str(req, http::header::ACCEPT_LANGUAGE));
+        if let Some(l) = asked_lang {
+            ctx.lang = l;
+        }
+        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let req = session.req_header();
+        ctx.peer_trusted = peer.is_some_and(|p| settings.trusted_proxies.iter().any(|c| c.contains(p)));
+        ctx.client = bypass::client_ip(
+            peer,
+            header_str(req, http::header::HeaderName::from_static("x-forwarded-for")),
+            &settings.trusted_proxies,
+        );
+        let path = req.uri.path().to_string();
+        let mut buf = [0u8; HOST_BUF_LEN];
+        let host = host_of(req).and_then(|h| normalize_host(h, &mut buf)).map(str::to_string);
+        let Some(host) = host else {
+            ctx.outcome = Outcome::BadRequest;
+            let page = &compiled.shared.bad_request[Compiled::lang_index(ctx.lang)][ctx.format];
+            let body = page.fill(&ctx.request_id, "");
+            return self.send(session, ctx, 400, body, Marker::BadRequest, None).await;
+        };
+        if path.starts_with("/.hiatus/") {
+            return self.serve_own(session, ctx, &path).await;
+        }
+        let mut route = compiled.engine.route(&host, &path);
+        if route.tenant.is_none() {
+            if let Some(default) = &settings.default_tenant {
+                let index = compiled.config().tenants.iter().position(|t| &t.id == default);
+                if let Some(i) = index {
+                    route.tenant = Some(i as u32);
+                }
+            }
+        }
+        let Some(tenant) = route.tenant else {
+            ctx.outcome = Outcome::UnknownHost;
+            let page = &compiled.shared.unknown_host[Compiled::lang_index(ctx.lang)][ctx.format];
+            let raw = host_of(session.req_header()).unwrap_or("").to_string();
+            let body = page.fill(&ctx.request_id, &raw);
+            return self.send(session, ctx, settings.unknown_host_status, body, Marker::UnknownHost, None).await;
+        };
+        ctx.tenant = Some(tenant);
+        ctx.number = route.number;
+        if asked_lang.is_none() {
+            if let Some(t) = compiled.config().tenants.get(tenant as usize) {
+                ctx.lang = t.language;
+            }
+        }
+        let now = self.clock.now();
+        let verdict = compiled.engine.verdict(&route, now);
+        ctx.verdict = Some(verdict);
+        if verdict.is_maintenance() {
+            let cookie = header_str(session.req_header(), http::header::COOKIE);
+            if bypass::passes(&settings.bypass, &path, ctx.client, cookie, now) {
+                ctx.outcome = Outcome::Bypass;
+                return Ok(false);
+            }
+            ctx.outcome = Outcome::Maintenance;
+            let page = respond::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
+                .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+            let body = page.body.fill(&ctx.request_id, &host);
+            return self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_deref()).await;
+        }
+        ctx.outcome = Outcome::Proxied;
+        Ok(false)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
+        let tenant = ctx.tenant.ok_or_else(|| Error::explain(ErrorType::InternalError, "no tenant"))?;
+        let runtime = ctx
+            .compiled
+            .tenants
+            .get(tenant as usize)
+            .ok_or_else(|| Error::explain(ErrorType::InternalError, "no tenant runtime"))?;
+        if ctx.tries == 0 {
+            ctx.rr_start = runtime.next.fetch_add(1, Ordering::Relaxed);
+        }
+        let addr = runtime
+            .pick(ctx.rr_start, ctx.tries, ctx.number)
+            .map_err(|e| Error::explain(ErrorType::ConnectNoRoute, e))?;
+        ctx.tries += 1;
+        ctx.upstream = Some(addr);
+        ctx.upstream_started = Some(Instant::now());
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        peer.options.connection_timeout = Some(runtime.connect_timeout);
+        peer.options.read_timeout = Some(runtime.read_timeout);
+        peer.options.write_timeout = Some(ctx.compiled.config().gateway.write_timeout);
+        peer.options.idle_timeout = Some(std::time::Duration::from_secs(60));
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let upstreams = ctx.tenant.and_then(|t| ctx.compiled.tenants.get(t as usize)).map_or(1, |r| r.upstream_count());
+        // Another upstream, once each, for requests that may be repeated.
+        if ctx.tries < upstreams.min(3) && is_idempotent(&session.req_header().method) {
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        up: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        let req = session.req_header();
+        let client = ctx.client.map(|c| c.to_string()).unwrap_or_default();
+        // A trusted proxy's chain is extended; anyone else's is replaced (no spoofing).
+        let xff = match (ctx.peer_trusted, header_str(req, http::header::HeaderName::from_static("x-forwarded-for"))) {
+            (true, Some(chain)) => {
+                let peer =
+                    session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip().to_string()).unwrap_or_default();
+                format!("{chain}, {peer}")
+            }
+            _ => client,
+        };
+        up.insert_header("x-forwarded-for", xff)?;
+        let proto =
+            match (ctx.peer_trusted, header_str(req, http::header::HeaderName::from_static("x-forwarded-proto"))) {
+                (true, Some(p)) => p.to_string(),
+                _ => "http".to_string(),
+            };
+        up.insert_header("x-forwarded-proto", proto)?;
+        let host = match (ctx.peer_trusted, header_str(req, http::header::HeaderName::from_static("x-forwarded-host")))
+        {
+            (true, Some(h)) => Some(h.to_string()),
+            _ => host_of(req).map(str::to_string),
+        };
+        if let Some(h) = host {
+            up.insert_header("x-forwarded-host", h)?;
+        }
+        up.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<()> {
+        let status = resp.status.as_u16();
+        ctx.upstream_status = Some(status);
+        let replace = ctx
+            .tenant
+            .and_then(|t| ctx.compiled.config().tenants.get(t as usize))
+            .is_some_and(|t| t.options.replace_upstream_errors);
+        if replace && matches!(status, 502..=504) {
+            if let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) {
+                let page = respond::failure_page(
+                    &ctx.compiled,
+                    tenant,
+                    &verdict,
+                    Failure::UpstreamStatus,
+                    status,
+                    ctx.lang,
+                    ctx.format,
+                )
+                .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+                let body = page.body.fill(&ctx.request_id, "");
+                let h = respond::header(
+                    status,
+                    ctx.format,
+                    Some(ctx.lang),
+                    body.len(),
+                    Marker::Failure(Failure::UpstreamStatus),
+                    &ctx.request_id,
+                    None,
+                )?;
+                *resp = h;
+                ctx.replacing = Some(body);
+                return Ok(());
+            }
+        }
+        // Upstream answers are marked as such: an upstream's own 503 is never "maintenance".
+        resp.insert_header("x-hiatus", "proxied")?;
+        resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<Option<std::time::Duration>> {
+        if ctx.replacing.is_some() {
+            let head = session.req_header().method == http::Method::HEAD;
+            *body = if end_of_stream && !head { ctx.replacing.take() } else { None };
+        }
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        if session.response_written().is_some() || *e.esource() == ErrorSource::Downstream {
+            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+        }
+        let (failure, status) = match e.etype() {
+            ErrorType::HTTPStatus(code) => (Failure::Unavailable, *code),
+            _ => classify(e),
+        };
+        ctx.outcome = Outcome::UpstreamError(failure);
+        // After an upstream failure pingora closes the client connection; say so.
+        if ctx.tries > 0 {
+            session.set_keepalive(None);
+        }
+        let body = match (ctx.tenant, ctx.verdict) {
+            (Some(tenant), Some(verdict)) => {
+                respond::failure_page(&ctx.compiled, tenant, &verdict, failure, status, ctx.lang, ctx.format)
+                    .map(|p| p.body.fill(&ctx.request_id, ""))
+                    .unwrap_or_else(|_| Bytes::from_static(b"upstream failure"))
+            }
+            _ => Bytes::from_static(b"gateway failure"),
+        };
+        if let Ok(h) = respond::header(
+            status,
+            ctx.format,
+            Some(ctx.lang),
+            body.len(),
+            Marker::Failure(failure),
+            &ctx.request_id,
+            None,
+        ) {
+            let _ = respond::write(session, h, body).await;
+        }
+        FailToProxy { error_code: status, can_reuse_downstream: ctx.tries == 0 }
+    }
+
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, _ctx: &mut RequestCtx) {}
+}

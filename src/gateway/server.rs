@@ -1,0 +1,148 @@
+//! Wiring: pingora's server with our proxy service, listeners (HTTP/1.1 and h2c on each), and
+//! the background ticker that keeps the coarse clock and the schedule horizon fresh.
+//!
+//! Also [`serve`]: the same proxy on an already-bound tokio listener without pingora's
+//! `Server` (no signals, no process exit), which the integration tests and benchmarks use to
+//! run the real request path in-process on an ephemeral port.
+
+use super::compiled::Compiled;
+use super::proxy::Gateway;
+use crate::clock::Clock;
+use crate::config::Config;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::apps::{HttpServerOptions, ServerApp};
+use pingora::proxy::{http_proxy, http_proxy_service};
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What `hiatus run` was asked to do beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Take the listening sockets over from a running Hiatus (pingora's upgrade).
+    pub upgrade: bool,
+    /// Path of the socket the listening sockets are handed over on.
+    pub upgrade_sock: Option<String>,
+}
+
+fn server_options() -> HttpServerOptions {
+    let mut o = HttpServerOptions::default();
+    o.h2c = true;
+    o
+}
+
+/// Keeps the coarse clock ticking and rebuilds the snapshot before its horizon runs out.
+#[derive(Debug)]
+pub struct Ticker {
+    pub current: Arc<ArcSwap<Compiled>>,
+    pub clock: Clock,
+}
+
+impl Ticker {
+    /// One tick: read the clock; rebuild the timelines around `now` when the horizon is due.
+    pub fn tick(&self) {
+        self.clock.tick();
+        let now = self.clock.now();
+        let current = self.current.load();
+        if current.horizon_due(now) {
+            let config: Config = current.config().clone();
+            match Compiled::build(config, now, current.generation) {
+                Ok(c) => self.current.store(Arc::new(c)),
+                Err(e) => log::error!("re-materialising the schedule failed, keeping the old one: {e}"),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Ticker {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut every = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        return;
+                    }
+                }
+                _ = every.tick() => self.tick(),
+            }
+        }
+    }
+}
+
+/// Checks that every address can be bound now: pingora would otherwise keep running with no
+/// listener after a failed bind.
+pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> {
+    let mut out = Vec::new();
+    for a in addrs {
+        let l = std::net::TcpListener::bind(a).map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        // Port 0: take the port the system chose (released again just before pingora binds).
+        out.push(l.local_addr().map_err(|e| format!("{a}: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// Runs the gateway until a signal stops it. Never returns on success (pingora exits).
+pub fn run(compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
+    let settings = compiled.config().gateway.clone();
+    let listen = if options.upgrade { settings.listen.clone() } else { check_listeners(&settings.listen)? };
+    let conf = ServerConf {
+        threads: settings.threads,
+        work_stealing: true,
+        grace_period_seconds: Some(5),
+        graceful_shutdown_timeout_seconds: Some(5),
+        upgrade_sock: options.upgrade_sock.clone().unwrap_or_else(|| "/tmp/hiatus-upgrade.sock".to_string()),
+        daemon: false,
+        max_retries: 4,
+        ..ServerConf::default()
+    };
+    let opt = Opt { upgrade: options.upgrade, ..Opt::default() };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    server.bootstrap();
+    let current = Arc::new(ArcSwap::from_pointee(compiled));
+    let gateway = Gateway::new(current.clone(), clock.clone());
+    let mut proxy = http_proxy_service(&server.configuration, gateway);
+    if let Some(app) = proxy.app_logic_mut() {
+        app.server_options = Some(server_options());
+    }
+    for a in &listen {
+        proxy.add_tcp(&a.to_string());
+        println!("hiatus: listening on http://{a} (HTTP/1.1 and h2c)");
+    }
+    let ticker = background_service("ticker", Ticker { current, clock });
+    server.add_service(ticker);
+    server.add_service(proxy);
+    server.run_forever()
+}
+
+/// Serves the gateway on `listener` in this process until `shutdown` turns true.
+pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let conf = Arc::new(ServerConf::default());
+    let mut proxy = http_proxy(&conf, gateway);
+    proxy.server_options = Some(server_options());
+    let proxy = Arc::new(proxy);
+    let listener = pingora::protocols::l4::listener::Listener::from(listener);
+    let mut stop = shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok(stream) = accepted else { continue };
+                let io: pingora::protocols::Stream = Box::new(stream);
+                let (p, sd) = (proxy.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    let mut next = p.process_new(io, &sd).await;
+                    while let Some(io) = next {
+                        next = p.process_new(io, &sd).await;
+                    }
+                });
+            }
+        }
+    }
+    proxy.cleanup().await;
+}

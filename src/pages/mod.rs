@@ -1,0 +1,189 @@
+//! Pages: the HTML the gateway answers with itself (maintenance, errors, unknown hosts).
+//!
+//! Owns the templates (built into the binary from `pages/`, replaceable per gateway or tenant
+//! by a folder of files with the same names), the words (`strings`), and [`Split`]: a page
+//! rendered once with markers where per-request values go, cut at the markers, so a request
+//! only copies bytes and escapes its own few values (STYLE.md 5). Does not decide *which* page
+//! a request gets, nor write responses (that is the gateway).
+
+pub mod strings;
+
+use bytes::{Bytes, BytesMut};
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+use std::path::Path;
+
+pub use strings::{local_time, strings, Failure, Strings};
+
+/// Template files, built in, each replaceable by a file of the same name in an override folder.
+const TEMPLATES: [(&str, &str); 4] = [
+    ("base.html", include_str!("../../pages/base.html")),
+    ("maintenance.html", include_str!("../../pages/maintenance.html")),
+    ("error.html", include_str!("../../pages/error.html")),
+    ("unknown-host.html", include_str!("../../pages/unknown-host.html")),
+];
+
+/// Files served under `/.hiatus/` so pages render while the upstream is down.
+pub const ASSETS: [(&str, &str, &[u8]); 2] = [
+    ("hiatus.css", "text/css; charset=utf-8", include_bytes!("../../pages/assets/hiatus.css")),
+    ("logo.svg", "image/svg+xml", include_bytes!("../../pages/assets/logo.svg")),
+];
+
+/// Marker for the request id inside a rendered page (control characters survive escaping).
+pub const REQUEST_ID: &str = "\u{1}request-id\u{1}";
+/// Marker for the requested host.
+pub const HOST: &str = "\u{1}host\u{1}";
+
+/// A set of compiled templates.
+#[derive(Debug)]
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+impl Pages {
+    /// The built-in templates, with files from `dir` replacing those of the same name.
+    pub fn load(dir: Option<&Path>) -> Result<Pages, String> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
+        for (name, builtin) in TEMPLATES {
+            let source = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
+                Some(p) => std::fs::read_to_string(&p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?,
+                None => builtin.to_string(),
+            };
+            env.add_template_owned(name, source).map_err(|e| format!("template {name}: {e}"))?;
+        }
+        Ok(Pages { env })
+    }
+
+    pub fn render(&self, name: &str, view: impl Serialize) -> Result<String, String> {
+        let template = self.env.get_template(name).map_err(|e| format!("template {name}: {e}"))?;
+        template.render(view).map_err(|e| format!("template {name}: {e:#}"))
+    }
+}
+
+/// How a per-request value is escaped when it is spliced in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    Html,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    RequestId,
+    Host,
+}
+
+/// A rendered page cut at its markers: `chunks[0] slot[0] chunks[1] … chunks[n]`.
+#[derive(Debug, Clone)]
+pub struct Split {
+    chunks: Vec<Bytes>,
+    slots: Vec<Slot>,
+    escape: Escape,
+    len: usize,
+}
+
+impl Split {
+    pub fn new(rendered: &str, escape: Escape) -> Split {
+        // JSON encoders write the markers' control characters as `\u0001`: turn them back.
+        let unescaped;
+        let rendered = if escape == Escape::Json && rendered.contains("\\u0001") {
+            unescaped = rendered.replace("\\u0001", "\u{1}");
+            unescaped.as_str()
+        } else {
+            rendered
+        };
+        let mut chunks = Vec::new();
+        let mut slots = Vec::new();
+        let mut rest = rendered;
+        loop {
+            let next =
+                [(rest.find(REQUEST_ID), Slot::RequestId, REQUEST_ID.len()), (rest.find(HOST), Slot::Host, HOST.len())]
+                    .into_iter()
+                    .filter_map(|(at, slot, len)| at.map(|a| (a, slot, len)))
+                    .min_by_key(|(a, _, _)| *a);
+            match next {
+                Some((at, slot, len)) => {
+                    chunks.push(Bytes::copy_from_slice(&rest.as_bytes()[..at]));
+                    slots.push(slot);
+                    rest = &rest[at + len..];
+                }
+                None => {
+                    chunks.push(Bytes::copy_from_slice(rest.as_bytes()));
+                    break;
+                }
+            }
+        }
+        let len = chunks.iter().map(Bytes::len).sum();
+        Split { chunks, slots, escape, len }
+    }
+
+    /// The page with the request's values in place. A page without slots costs no copy.
+    pub fn fill(&self, request_id: &str, host: &str) -> Bytes {
+        if self.slots.is_empty() {
+            return self.chunks.first().cloned().unwrap_or_default();
+        }
+        let mut out = BytesMut::with_capacity(self.len + 64 * self.slots.len());
+        for (i, chunk) in self.chunks.iter().enumerate() {
+            out.extend_from_slice(chunk);
+            if let Some(slot) = self.slots.get(i) {
+                let value = match slot {
+                    Slot::RequestId => request_id,
+                    Slot::Host => host,
+                };
+                escape_into(&mut out, value, self.escape);
+            }
+        }
+        out.freeze()
+    }
+}
+
+fn escape_into(out: &mut BytesMut, value: &str, how: Escape) {
+    for c in value.chars() {
+        match (how, c) {
+            (Escape::Html, '&') => out.extend_from_slice(b"&amp;"),
+            (Escape::Html, '<') => out.extend_from_slice(b"&lt;"),
+            (Escape::Html, '>') => out.extend_from_slice(b"&gt;"),
+            (Escape::Html, '"') => out.extend_from_slice(b"&quot;"),
+            (Escape::Html, '\'') => out.extend_from_slice(b"&#39;"),
+            (Escape::Json, '"') => out.extend_from_slice(b"\\\""),
+            (Escape::Json, '\\') => out.extend_from_slice(b"\\\\"),
+            (_, c) if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            (_, c) => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_fill_escapes_request_values() {
+        let page = format!("<p>{HOST}</p><code>{REQUEST_ID}</code><i>{HOST}</i>");
+        let s = Split::new(&page, Escape::Html);
+        assert_eq!(
+            &s.fill("r1", "<script>x</script>")[..],
+            b"<p>&lt;script&gt;x&lt;/script&gt;</p><code>r1</code><i>&lt;script&gt;x&lt;/script&gt;</i>"
+        );
+        let j = Split::new(&format!("{{\"host\":\"{HOST}\"}}"), Escape::Json);
+        assert_eq!(&j.fill("", "a\"b\\")[..], b"{\"host\":\"a\\\"b\\\\\"}");
+        let plain = Split::new("static", Escape::Html);
+        assert_eq!(&plain.fill("x", "y")[..], b"static");
+    }
+
+    #[test]
+    fn builtin_templates_render_and_escape() {
+        let pages = Pages::load(None).expect("built-in templates compile");
+        let view = serde_json::json!({
+            "lang": "en", "t": strings(crate::config::Language::En), "tenant": "<b>T</b>", "title": "Update",
+            "intro": "x", "until": "Thursday", "refresh_secs": 60, "until_epoch": 5,
+        });
+        let html = pages.render("maintenance.html", &view).expect("renders");
+        assert!(html.contains("&lt;b&gt;T&lt;&#x2f;b&gt;") || html.contains("&lt;b&gt;T&lt;/b&gt;"), "{html}");
+        assert!(html.contains("Expected end") && html.contains("Thursday"));
+    }
+}
