@@ -23,7 +23,7 @@ pub fn run(config: &Path, options: RunOptions) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match server::run(compiled, Clock::system(), options) {
+    match server::run(config, compiled, Clock::system(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -68,11 +68,7 @@ pub fn demo(config: &Path, origin: SocketAddr) -> ExitCode {
     }
     println!("  curl -i -H 'Host: nobody.example' http://{at}/        # unknown host: never forwarded");
     println!("Open in a browser: http://maint.localhost:{}/ (*.localhost names point to this machine)", at.port());
-    run_compiled(compiled)
-}
-
-fn run_compiled(compiled: Compiled) -> ExitCode {
-    match server::run(compiled, Clock::system(), RunOptions::default()) {
+    match server::run(config, compiled, Clock::system(), RunOptions::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

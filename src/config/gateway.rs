@@ -32,6 +32,14 @@ pub struct FileGateway {
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
     pub bypass: Option<FileBypass>,
+    /// The admin listener (metrics, health, reload, state); loopback unless configured.
+    pub admin: Option<String>,
+    /// Required on every admin request when the admin listener is not on loopback.
+    pub admin_token: Option<String>,
+    /// `"stdout"`, `"off"`, or a file path for the JSON access log.
+    pub access_log: Option<String>,
+    /// How long a graceful stop waits for requests in flight.
+    pub grace_period: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +133,19 @@ pub struct GatewaySettings {
     pub pages: Option<PathBuf>,
     pub trusted_proxies: Vec<Cidr>,
     pub bypass: Bypass,
+    /// `None`: no admin listener.
+    pub admin: Option<SocketAddr>,
+    pub admin_token: Option<String>,
+    pub access_log: AccessLogTarget,
+    pub grace_period: Duration,
+}
+
+/// Where access log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    Off,
+    Stdout,
+    File(PathBuf),
 }
 
 impl Default for GatewaySettings {
@@ -143,6 +164,10 @@ impl Default for GatewaySettings {
             pages: None,
             trusted_proxies: Vec::new(),
             bypass: Bypass { cookie_ttl: Duration::from_secs(8 * 3600), ..Bypass::default() },
+            admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+            admin_token: None,
+            access_log: AccessLogTarget::Off,
+            grace_period: Duration::from_secs(10),
         }
     }
 }
@@ -286,7 +311,36 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             report.error(file, "gateway.status_url", format!("{u:?}: write an absolute URL or a path"));
         }
     }
+    let admin = match g.admin.as_deref() {
+        None => d.admin,
+        Some("off") => None,
+        Some(a) => check(
+            report,
+            file,
+            "gateway.admin",
+            a.parse::<SocketAddr>()
+                .map_err(|_| format!("{a:?} is not an address; write \"127.0.0.1:9090\" or \"off\"")),
+        ),
+    };
+    let admin_token = g.admin_token.clone();
+    if let Some(t) = &admin_token {
+        if t.len() < 16 {
+            report.error(file, "gateway.admin_token", "use at least 16 characters");
+        }
+    }
+    if admin.is_some_and(|a| !a.ip().is_loopback()) && admin_token.is_none() {
+        report.error(file, "gateway.admin", "an admin listener off loopback needs `admin_token` (bearer token)");
+    }
+    let access_log = match g.access_log.as_deref() {
+        None | Some("off") => AccessLogTarget::Off,
+        Some("stdout") => AccessLogTarget::Stdout,
+        Some(p) => AccessLogTarget::File(base.join(p)),
+    };
     GatewaySettings {
+        admin,
+        admin_token,
+        access_log,
+        grace_period: positive(report, file, "gateway.grace_period", g.grace_period.as_ref(), d.grace_period),
         listen,
         threads,
         unknown_host_status,

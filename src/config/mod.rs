@@ -55,8 +55,9 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
     let Some(table) = parse_toml(text, name, &mut report) else { return Err(report) };
     let mut docs = vec![(name.to_string(), main, table)];
     let includes = docs[0].2.remove("include");
+    let mut include_dirs = Vec::new();
     if let Some(includes) = includes {
-        for file in include_files(&includes, base, name, &mut report) {
+        for file in include_files(&includes, base, name, &mut report, &mut include_dirs) {
             let fname = file.display().to_string();
             match std::fs::read_to_string(&file) {
                 Ok(t) => {
@@ -83,6 +84,9 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
     };
     let mut tenants = Vec::new();
     let mut windows = Vec::new();
+    // Every id that parsed, valid or not: for the cross-checks (see `validate::cross_check`).
+    let mut tenant_ids: Vec<validate::Declared> = Vec::new();
+    let mut window_ids: Vec<validate::Declared> = Vec::new();
     let mut sources = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
@@ -107,6 +111,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         for (i, item) in items_t.into_iter().enumerate() {
             let path = format!("tenants[{i}]");
             if let Some(t) = deserialize::<FileTenant>(item, &fname, &path, &mut report) {
+                tenant_ids.push((fname.clone(), path.clone(), t.id.clone()));
                 let mut checker = Checker { file: fname.clone(), report: &mut report, base: base.to_path_buf() };
                 if let Some(t) = checker.tenant(&path, &t, defaults) {
                     tenants.push((fname.clone(), path, t));
@@ -116,6 +121,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         for (i, item) in items_w.into_iter().enumerate() {
             let path = format!("windows[{i}]");
             if let Some(w) = deserialize::<FileWindow>(item, &fname, &path, &mut report) {
+                window_ids.push((fname.clone(), path.clone(), w.id.clone()));
                 let mut checker = Checker { file: fname.clone(), report: &mut report, base: base.to_path_buf() };
                 if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
                     windows.push((fname.clone(), path, w));
@@ -123,9 +129,9 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
             }
         }
     }
-    validate::cross_check(&mut report, &tenants, &windows);
+    validate::cross_check(&mut report, &tenant_ids, &window_ids, &tenants, &windows);
     if let Some(d) = &gateway.default_tenant {
-        if !tenants.iter().any(|(_, _, t)| &t.id == d) {
+        if !tenant_ids.iter().any(|(_, _, id)| id == d) {
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
         }
     }
@@ -138,6 +144,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
         sources,
+        include_dirs,
     };
     lint::quick(&config, &mut report);
     if report.has_errors() {
@@ -230,7 +237,13 @@ fn friendly(message: String) -> String {
 }
 
 /// Files named by `include`: literal paths, or globs with `*`/`?` in the file name.
-fn include_files(value: &toml::Value, base: &Path, file: &str, report: &mut Report) -> Vec<PathBuf> {
+fn include_files(
+    value: &toml::Value,
+    base: &Path,
+    file: &str,
+    report: &mut Report,
+    dirs: &mut Vec<PathBuf>,
+) -> Vec<PathBuf> {
     let Some(items) = value.as_array() else {
         report.error(file, "include", "expected a list of file patterns, e.g. [\"windows/*.toml\"]");
         return Vec::new();
@@ -258,6 +271,7 @@ fn include_files(value: &toml::Value, base: &Path, file: &str, report: &mut Repo
             continue;
         }
         // A glob that matches nothing is fine (an empty emergency folder); a missing folder is not.
+        dirs.push(dir.clone());
         match std::fs::read_dir(&dir) {
             Ok(entries) => {
                 let mut found: Vec<PathBuf> = entries
@@ -317,5 +331,43 @@ mod tests {
         ] {
             assert_eq!(glob_match(p, n), ok, "{p} {n}");
         }
+    }
+
+    #[test]
+    fn duplicate_ids_are_found_next_to_other_errors() {
+        // The first "w" and the first "t" have errors of their own; the duplicates must still
+        // be reported, and the scope naming "t" must not claim that no tenant has that id.
+        let text = r#"
+[defaults]
+zone = "UTC"
+[[tenants]]
+id = "t"
+hosts = ["a.example"]
+upstreams = ["no-port"]
+[[tenants]]
+id = "t"
+hosts = ["b.example"]
+upstreams = ["b.internal:80"]
+[[windows]]
+id = "w"
+zone = "Mars/Olympus"
+daily = { at = "01:00", until = "02:00" }
+[[windows]]
+id = "w"
+scope = { tenants = ["t"] }
+daily = { at = "01:00", until = "02:00" }
+"#;
+        let Err(report) = load_str(text, "t.toml", Path::new(".")) else { panic!("must be refused") };
+        let errors: Vec<String> = report.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+        assert!(
+            errors.contains(&"tenants[1].id: tenant id \"t\" is already used by tenants[0]".to_string()),
+            "{errors:#?}"
+        );
+        assert!(
+            errors.contains(&"windows[1].id: window id \"w\" is already used by windows[0]".to_string()),
+            "{errors:#?}"
+        );
+        assert!(!errors.iter().any(|e| e.contains("no tenant has the id")), "{errors:#?}");
+        assert_eq!(errors.len(), 4, "{errors:#?}");
     }
 }

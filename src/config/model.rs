@@ -159,4 +159,6 @@ pub struct Config {
     pub gateway: GatewaySettings,
     /// Every file read, the main file first: what a reload watches.
     pub sources: Vec<PathBuf>,
+    /// Folders named by include globs: a file appearing there is a change too.
+    pub include_dirs: Vec<PathBuf>,
 }

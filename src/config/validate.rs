@@ -460,22 +460,36 @@ fn upstream(text: &str) -> Result<Upstream, String> {
     Ok(Upstream { address: text.to_string() })
 }
 
+/// Where an id was written: file, key path of the item (`windows[3]`) and the id.
+pub type Declared = (String, String, String);
+
 /// Checks across files: unique ids, scopes naming existing tenants, one tenant per host+path.
-pub fn cross_check(report: &mut Report, tenants: &[(String, String, Tenant)], windows: &[(String, String, Window)]) {
-    let mut seen: HashMap<&str, &str> = HashMap::new();
-    for (file, path, t) in tenants {
-        if let Some(first) = seen.insert(&t.id, file) {
-            report.error(file, format!("{path}.id"), format!("tenant id {:?} is already used (in {first})", t.id));
+///
+/// Ids come from every item that parsed, valid or not (`tenant_ids`, `window_ids`): a
+/// duplicate is reported even when one of the pair has other errors, and a scope naming a
+/// tenant that has errors of its own does not get a misleading "no tenant" error on top.
+pub fn cross_check(
+    report: &mut Report,
+    tenant_ids: &[Declared],
+    window_ids: &[Declared],
+    tenants: &[(String, String, Tenant)],
+    windows: &[(String, String, Window)],
+) {
+    for (kind, ids) in [("tenant", tenant_ids), ("window", window_ids)] {
+        let mut seen: HashMap<&str, (&str, &str)> = HashMap::new();
+        for (file, path, id) in ids {
+            let (first_file, first_path) = *seen.entry(id).or_insert((file, path));
+            if (first_file, first_path) != (file.as_str(), path.as_str()) {
+                let place =
+                    if first_file == file { first_path.to_string() } else { format!("{first_path} in {first_file}") };
+                report.error(file, format!("{path}.id"), format!("{kind} id {id:?} is already used by {place}"));
+            }
         }
     }
-    let mut seen: HashMap<&str, &str> = HashMap::new();
     for (file, path, w) in windows {
-        if let Some(first) = seen.insert(&w.id, file) {
-            report.error(file, format!("{path}.id"), format!("window id {:?} is already used (in {first})", w.id));
-        }
         if let Scope::Some { tenants: names, .. } = &w.scope {
             for (i, name) in names.iter().enumerate() {
-                if !tenants.iter().any(|(_, _, t)| &t.id == name) {
+                if !tenant_ids.iter().any(|(_, _, id)| id == name) {
                     report.error(file, format!("{path}.scope.tenants[{i}]"), format!("no tenant has the id {name:?}"));
                 }
             }

@@ -35,11 +35,17 @@ struct RouteEntry {
     timeline: u32,
 }
 
-/// What a host key resolves to: tenants by path prefix (longest first) and the timeline for a
-/// path that matches none of them.
+/// What a host key resolves to: tenants by path prefix (longest first), the tenant of the whole
+/// host, and the timeline for a path that matches none of them.
+///
+/// The whole-host tenant (by far the most common case, often the only one) is kept inline: the
+/// value lives in the host index's table, so a lookup that lands here needs no further pointer.
 #[derive(Debug)]
 struct Routes {
-    entries: Box<[RouteEntry]>,
+    /// Entries with a path prefix that come before any whole-host claim.
+    prefixed: Box<[RouteEntry]>,
+    /// `(tenant, timeline)` for every other path.
+    whole: Option<(u32, u32)>,
     unclaimed: u32,
 }
 
@@ -69,6 +75,9 @@ pub struct Snapshot {
     timelines: Vec<Timeline>,
     /// The windows of each timeline, for evaluating afresh outside the horizon.
     timeline_windows: Vec<Box<[u32]>>,
+    /// Per tenant, the timeline of the windows that apply to it on every host (scope all and
+    /// scope naming it): the tenant-wide view of status pages and metrics.
+    tenant_timelines: Vec<u32>,
     options: BuildOptions,
 }
 
@@ -77,15 +86,31 @@ fn path_matches(prefix: &str, path: &str) -> bool {
 }
 
 impl Routes {
+    /// From entries in precedence order; those after the first whole-host entry can never be
+    /// chosen and are left out.
+    fn new(entries: Vec<RouteEntry>, unclaimed: u32) -> Routes {
+        let mut prefixed = Vec::new();
+        let mut whole = None;
+        for e in entries {
+            if e.prefix.is_none() {
+                whole = Some((e.tenant, e.timeline));
+                break;
+            }
+            prefixed.push(e);
+        }
+        Routes { prefixed: prefixed.into_boxed_slice(), whole, unclaimed }
+    }
+
     fn find(&self, path: &str) -> (Option<u32>, u32) {
-        for e in self.entries.iter() {
-            match &e.prefix {
-                None => return (Some(e.tenant), e.timeline),
-                Some(p) if path_matches(p, path) => return (Some(e.tenant), e.timeline),
-                Some(_) => {}
+        for e in self.prefixed.iter() {
+            if e.prefix.as_deref().is_none_or(|p| path_matches(p, path)) {
+                return (Some(e.tenant), e.timeline);
             }
         }
-        (None, self.unclaimed)
+        match self.whole {
+            Some((tenant, timeline)) => (Some(tenant), timeline),
+            None => (None, self.unclaimed),
+        }
     }
 }
 
@@ -135,13 +160,22 @@ impl Snapshot {
             }
         }
         let mut sets = TimelineSets { ids: HashMap::new(), sets: Vec::new() };
-        let elsewhere = Routes { entries: Box::new([]), unclaimed: sets.id(everywhere.clone()) };
+        let elsewhere = Routes::new(Vec::new(), sets.id(everywhere.clone()));
         let patterns = std::mem::take(&mut owners.patterns);
         let hosts = HostIndex::build(patterns, |rep: &str| {
             resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
         });
+        let tenant_timelines = config
+            .tenants
+            .iter()
+            .map(|t| {
+                let mut windows = everywhere.clone();
+                windows.extend(by_tenant.get(t.id.as_str()).into_iter().flatten());
+                sets.id(windows)
+            })
+            .collect();
         let timelines = materialise(&config.windows, &sets.sets, &options);
-        Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, options }
+        Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, options }
     }
 
     pub fn options(&self) -> &BuildOptions {
@@ -160,6 +194,12 @@ impl Snapshot {
         };
         let (tenant, timeline) = routes.find(path);
         Route { tenant, timeline, number }
+    }
+
+    /// The tenant-wide route of tenant `index` (windows on all its hosts; no host number).
+    pub fn route_of_tenant(&self, index: u32) -> Route {
+        let timeline = self.tenant_timelines.get(index as usize).copied().unwrap_or(self.elsewhere.unclaimed);
+        Route { tenant: Some(index), timeline, number: None }
     }
 
     pub fn tenant(&self, route: &Route) -> Option<&Tenant> {
@@ -266,55 +306,117 @@ fn resolve_routes(
         }
         entries.push(RouteEntry { prefix, tenant: t, timeline: sets.id(windows) });
     }
-    Routes { entries: entries.into_boxed_slice(), unclaimed: sets.id(base) }
+    Routes::new(entries, sets.id(base))
 }
 
-fn window_occurrences(w: &Window, index: u32, horizon: (UnixTime, UnixTime)) -> Vec<Occurrence> {
-    let mut out = Vec::new();
-    w.schedule.expand(index, horizon.0, horizon.1, |_, e| {
+/// How far past the horizon one expansion also looks for the next start (the first step of
+/// `Schedule::first_start_at_or_after`), so that most windows are expanded only once.
+const BEYOND_SPAN: i64 = 8 * 86_400;
+
+/// One window over a horizon: the occurrences that intersect it and the first start at or
+/// after its end (searching at most `limit_days` ahead), as `first_start_at_or_after` gives it.
+fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_days: i64) -> Expanded1 {
+    let (t0, t1) = horizon;
+    let reach = t1.saturating_add(BEYOND_SPAN.min(limit_days.saturating_mul(86_400)));
+    let mut occurrences = Vec::new();
+    let mut next: Option<UnixTime> = None;
+    // Expanding up to `reach` visits a superset of the local dates that expanding up to `t1`
+    // would, and the filters below keep exactly what each of the two separate calls keeps.
+    w.schedule.expand(index, t0, reach, |_, e| {
         if let Expanded::Kept(o) = e {
-            out.push(o);
+            if o.start < t1 && o.end > t0 {
+                occurrences.push(o);
+            }
+            if o.start >= t1 && o.start < reach {
+                next = Some(next.map_or(o.start, |n| n.min(o.start)));
+            }
         }
     });
-    out
+    // Nothing in the first step: the full search, which starts with that same step again.
+    let next = next.or_else(|| w.schedule.first_start_at_or_after(index, t1, limit_days));
+    (occurrences, next)
 }
 
-fn timeline_for(windows: &[Window], set: &[u32], options: &BuildOptions) -> Timeline {
-    let horizon = options.horizon();
-    let mut occ = Vec::new();
+/// A window's occurrences in the horizon and its next start after it.
+type Expanded1 = (Vec<Occurrence>, Option<UnixTime>);
+
+/// The timeline of one window set from its windows' expansions.
+fn assemble(set: &[u32], per_window: &[Option<Expanded1>], horizon: (UnixTime, UnixTime)) -> Timeline {
+    let expansions = || set.iter().filter_map(|&i| Some((i, per_window.get(i as usize)?.as_ref()?)));
+    let mut occ = Vec::with_capacity(expansions().map(|(_, (o, _))| o.len()).sum());
     let mut beyond: Option<(UnixTime, u32)> = None;
-    for &i in set {
-        let Some(w) = windows.get(i as usize) else { continue };
-        occ.extend(window_occurrences(w, i, horizon));
-        if let Some(s) = w.schedule.first_start_at_or_after(i, horizon.1, options.next_start_limit_days) {
+    for (i, (o, next)) in expansions() {
+        occ.extend_from_slice(o);
+        if let Some(s) = *next {
             beyond = Some(beyond.map_or((s, i), |b| if s < b.0 { (s, i) } else { b }));
         }
     }
     Timeline::new(occ, horizon, beyond)
 }
 
-/// Expands each window once and assembles every distinct window set's timeline.
+fn timeline_for(windows: &[Window], set: &[u32], options: &BuildOptions) -> Timeline {
+    let horizon = options.horizon();
+    let mut per_window: Vec<Option<Expanded1>> = vec![None; windows.len()];
+    for &i in set {
+        if let (Some(w), Some(slot)) = (windows.get(i as usize), per_window.get_mut(i as usize)) {
+            *slot = Some(expand_window(w, i, horizon, options.next_start_limit_days));
+        }
+    }
+    assemble(set, &per_window, horizon)
+}
+
+/// Below this many windows a snapshot is built on the calling thread alone.
+const PARALLEL_FROM: usize = 512;
+/// A reload runs next to the request path: it may take a second core, not the machine.
+const MAX_THREADS: usize = 2;
+
+/// Runs `f` over `items` in contiguous chunks on up to [`MAX_THREADS`] threads, and returns the
+/// results in the order of `items`.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
+    if threads < 2 || items.len() < PARALLEL_FROM {
+        return items.iter().enumerate().map(|(i, x)| f(i, x)).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut parts = items.chunks(chunk).enumerate();
+        // The first chunk runs here, the others on their own threads.
+        let first = parts.next();
+        let handles: Vec<_> = parts
+            .map(|(n, part)| {
+                scope.spawn(move || part.iter().enumerate().map(|(i, x)| f(n * chunk + i, x)).collect::<Vec<R>>())
+            })
+            .collect();
+        let mut out: Vec<R> = match first {
+            Some((_, part)) => part.iter().enumerate().map(|(i, x)| f(i, x)).collect(),
+            None => Vec::new(),
+        };
+        out.reserve(items.len().saturating_sub(out.len()));
+        for h in handles {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                // A panic in `f` is a bug, not bad input: pass it on as it is.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+/// Expands each window that some set uses, once, and assembles every distinct window set's
+/// timeline. Both steps are independent per item, so they are spread over two threads.
 fn materialise(windows: &[Window], sets: &[Box<[u32]>], options: &BuildOptions) -> Vec<Timeline> {
     let horizon = options.horizon();
-    let mut per_window: Vec<Option<(Vec<Occurrence>, Option<UnixTime>)>> = vec![None; windows.len()];
-    sets.iter()
-        .map(|set| {
-            let mut occ = Vec::new();
-            let mut beyond: Option<(UnixTime, u32)> = None;
-            for &i in set.iter() {
-                let Some(w) = windows.get(i as usize) else { continue };
-                let slot = &mut per_window[i as usize];
-                let (o, next) = slot.get_or_insert_with(|| {
-                    let o = window_occurrences(w, i, horizon);
-                    let next = w.schedule.first_start_at_or_after(i, horizon.1, options.next_start_limit_days);
-                    (o, next)
-                });
-                occ.extend_from_slice(o);
-                if let Some(s) = *next {
-                    beyond = Some(beyond.map_or((s, i), |b| if s < b.0 { (s, i) } else { b }));
-                }
-            }
-            Timeline::new(occ, horizon, beyond)
-        })
-        .collect()
+    let mut used = vec![false; windows.len()];
+    for &i in sets.iter().flat_map(|s| s.iter()) {
+        if let Some(u) = used.get_mut(i as usize) {
+            *u = true;
+        }
+    }
+    let per_window: Vec<Option<Expanded1>> = par_map(windows, |i, w| {
+        let index = u32::try_from(i).ok()?;
+        used.get(i).copied().unwrap_or(false).then(|| expand_window(w, index, horizon, options.next_start_limit_days))
+    });
+    par_map(sets, |_, set| assemble(set, &per_window, horizon))
 }

@@ -17,6 +17,8 @@ use super::negotiate;
 use super::respond::{self, Marker, HTML, JSON};
 use crate::clock::Clock;
 use crate::config::Language;
+use crate::control::accesslog::{AccessLog, Entry};
+use crate::control::metrics::Metrics;
 use crate::hosts::{normalize_host, HOST_BUF_LEN};
 use crate::pages::{Failure, ASSETS};
 use crate::schedule::Verdict;
@@ -51,7 +53,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn label(self) -> &'static str {
         match self {
-            Outcome::Pending => "pending",
+            Outcome::Pending => "incomplete",
             Outcome::Proxied => "proxied",
             Outcome::Maintenance => "maintenance",
             Outcome::Bypass => "bypass",
@@ -92,6 +94,8 @@ pub struct Gateway {
     pub current: Arc<ArcSwap<Compiled>>,
     pub clock: Clock,
     ids: Arc<RequestIds>,
+    pub metrics: Option<Arc<Metrics>>,
+    pub access_log: Option<AccessLog>,
 }
 
 #[derive(Debug)]
@@ -105,7 +109,25 @@ impl Gateway {
         // Distinct per process start so ids from restarts do not repeat.
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let prefix = seed ^ std::process::id().rotate_left(16);
-        Gateway { current, clock, ids: Arc::new(RequestIds { prefix, counter: AtomicU64::new(0) }) }
+        Gateway {
+            current,
+            clock,
+            ids: Arc::new(RequestIds { prefix, counter: AtomicU64::new(0) }),
+            metrics: None,
+            access_log: None,
+        }
+    }
+
+    /// Counts requests into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Gateway {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Writes one access log line per request.
+    pub fn with_access_log(mut self, log: Option<AccessLog>) -> Gateway {
+        self.access_log = log;
+        self
     }
 
     fn next_id(&self) -> String {
@@ -423,6 +445,7 @@ impl ProxyHttp for Gateway {
                 )?;
                 *resp = h;
                 ctx.replacing = Some(body);
+                ctx.outcome = Outcome::UpstreamError(Failure::UpstreamStatus);
                 return Ok(());
             }
         }
@@ -481,5 +504,43 @@ impl ProxyHttp for Gateway {
         FailToProxy { error_code: status, can_reuse_downstream: ctx.tries == 0 }
     }
 
-    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, _ctx: &mut RequestCtx) {}
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let config = ctx.compiled.config();
+        let tenant = ctx.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
+        let label = tenant.unwrap_or("-");
+        let upstream_time = ctx.upstream_started.map(|s| s.elapsed());
+        if let Some(m) = &self.metrics {
+            m.requests.with_label_values(&[label, ctx.outcome.label()]).inc();
+            if let Some(d) = upstream_time {
+                m.upstream_seconds.with_label_values(&[label]).observe(d.as_secs_f64());
+            }
+            if let Outcome::UpstreamError(f) = ctx.outcome {
+                m.upstream_errors.with_label_values(&[label, f.code()]).inc();
+            }
+        }
+        if let Some(log) = &self.access_log {
+            let req = session.req_header();
+            let window =
+                ctx.verdict.and_then(|v| v.window).and_then(|w| ctx.compiled.engine.window(w)).map(|w| w.id.as_str());
+            let entry = Entry {
+                time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                tenant,
+                host: host_of(req).unwrap_or(""),
+                method: req.method.as_str(),
+                path: req.uri.path(),
+                status: session.response_written().map_or(0, |r| r.status.as_u16()),
+                decision: ctx.outcome.label(),
+                window,
+                upstream: ctx.upstream.map(|u| u.to_string()),
+                upstream_ms: upstream_time.map(|d| d.as_secs_f64() * 1000.0),
+                total_ms: ctx.started.elapsed().as_secs_f64() * 1000.0,
+                request_id: &ctx.request_id,
+            };
+            if !log.log(&entry) {
+                if let Some(m) = &self.metrics {
+                    m.access_log_dropped.inc();
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! Wiring: pingora's server with our proxy service, listeners (HTTP/1.1 and h2c on each), and
-//! the background ticker that keeps the coarse clock and the schedule horizon fresh.
+//! Wiring: pingora's server with our proxy service and listeners (HTTP/1.1 and h2c on each),
+//! started after the control plane (`control::start`: reloads, admin, ticker).
 //!
 //! Also [`serve`]: the same proxy on an already-bound tokio listener without pingora's
 //! `Server` (no signals, no process exit), which the integration tests and benchmarks use to
@@ -9,16 +9,18 @@ use super::compiled::Compiled;
 use super::proxy::Gateway;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::control::accesslog::AccessLog;
+use crate::control::admin::Admin;
+use crate::control::metrics::Metrics;
+use crate::control::reload::Reloader;
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use pingora::apps::{HttpServerOptions, ServerApp};
 use pingora::proxy::{http_proxy, http_proxy_service};
 use pingora::server::configuration::{Opt, ServerConf};
-use pingora::server::{Server, ShutdownWatch};
-use pingora::services::background::{background_service, BackgroundService};
+use pingora::server::Server;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What `hiatus run` was asked to do beyond the configuration.
 #[derive(Debug, Clone, Default)]
@@ -58,23 +60,6 @@ impl Ticker {
     }
 }
 
-#[async_trait]
-impl BackgroundService for Ticker {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut every = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        return;
-                    }
-                }
-                _ = every.tick() => self.tick(),
-            }
-        }
-    }
-}
-
 /// Checks that every address can be bound now: pingora would otherwise keep running with no
 /// listener after a failed bind.
 pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> {
@@ -88,13 +73,13 @@ pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> 
 }
 
 /// Runs the gateway until a signal stops it. Never returns on success (pingora exits).
-pub fn run(compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
+pub fn run(config_path: &std::path::Path, compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
     let settings = compiled.config().gateway.clone();
     let listen = if options.upgrade { settings.listen.clone() } else { check_listeners(&settings.listen)? };
     let conf = ServerConf {
         threads: settings.threads,
         work_stealing: true,
-        grace_period_seconds: Some(5),
+        grace_period_seconds: Some(settings.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(5),
         upgrade_sock: options.upgrade_sock.clone().unwrap_or_else(|| "/tmp/hiatus-upgrade.sock".to_string()),
         daemon: false,
@@ -105,7 +90,23 @@ pub fn run(compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), 
     let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
     let current = Arc::new(ArcSwap::from_pointee(compiled));
-    let gateway = Gateway::new(current.clone(), clock.clone());
+    let metrics = Metrics::new().map(Arc::new).map_err(|e| format!("metrics: {e}"))?;
+    let access_log = AccessLog::start(&settings.access_log).map_err(|e| format!("access log: {e}"))?;
+    let reloader =
+        Arc::new(Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone())));
+    let admin = Arc::new(Admin {
+        reloader,
+        metrics: Some(metrics.clone()),
+        clock: clock.clone(),
+        token: settings.admin_token.clone(),
+        draining: AtomicBool::new(false),
+    });
+    // The control plane first: it installs the SIGHUP handler before anything can send one.
+    let admin_at = crate::control::start(admin, settings.admin).map_err(|e| format!("admin listener: {e}"))?;
+    if settings.admin.is_some() {
+        println!("hiatus: admin on http://{admin_at} (/metrics /healthz /readyz /state, POST /reload)");
+    }
+    let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log);
     let mut proxy = http_proxy_service(&server.configuration, gateway);
     if let Some(app) = proxy.app_logic_mut() {
         app.server_options = Some(server_options());
@@ -114,8 +115,6 @@ pub fn run(compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), 
         proxy.add_tcp(&a.to_string());
         println!("hiatus: listening on http://{a} (HTTP/1.1 and h2c)");
     }
-    let ticker = background_service("ticker", Ticker { current, clock });
-    server.add_service(ticker);
     server.add_service(proxy);
     server.run_forever()
 }

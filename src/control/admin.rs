@@ -1,0 +1,147 @@
+//! The admin listener: what operators and monitoring ask the running gateway.
+//!
+//! Endpoints (one flat `match`):
+//! - `GET /metrics`  Prometheus text format from the gateway's own registry.
+//! - `GET /healthz`  200 while the process serves.
+//! - `GET /readyz`   200 once a configuration is in force; 503 while draining.
+//! - `POST /reload`  reload now; 200 with the new generation, 422 with every error (the running
+//!   configuration stays).
+//! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
+//!   tenant the state, the window in force and the next window.
+//!
+//! Bound to loopback by default; anywhere else every request needs `Authorization: Bearer
+//! <admin_token>` (validation refuses a non-loopback admin address without a token).
+
+use super::http::{read_request, respond, Request};
+use super::metrics::Metrics;
+use super::reload::Reloader;
+use crate::clock::Clock;
+use crate::schedule::occurrence::from_unix;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::io::BufReader;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Shared state of the admin endpoints.
+#[derive(Debug)]
+pub struct Admin {
+    pub reloader: Arc<Reloader>,
+    pub metrics: Option<Arc<Metrics>>,
+    pub clock: Clock,
+    pub token: Option<String>,
+    pub draining: AtomicBool,
+}
+
+fn rfc3339(t: Option<i64>) -> Option<String> {
+    t.and_then(from_unix).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+impl Admin {
+    /// Per-tenant state now, also used to set the maintenance gauge before a scrape.
+    pub fn tenants_json(&self) -> Vec<serde_json::Value> {
+        let compiled = self.reloader.current().load_full();
+        let now = self.clock.now();
+        let engine = &compiled.engine;
+        compiled
+            .config()
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let route = engine.route_of_tenant(i as u32);
+                let v = engine.verdict(&route, now);
+                if let Some(m) = &self.metrics {
+                    m.maintenance_active.with_label_values(&[&t.id]).set(i64::from(v.is_maintenance()));
+                }
+                let window = |w: Option<u32>| w.and_then(|w| engine.window(w)).map(|w| w.id.clone());
+                serde_json::json!({
+                    "tenant": t.id,
+                    "state": if v.is_maintenance() { "maintenance" } else { "open" },
+                    "window": window(v.window),
+                    "until": rfc3339(v.until),
+                    "tentative": v.tentative,
+                    "next_window": window(v.next_window),
+                    "next_start": rfc3339(v.next_start),
+                })
+            })
+            .collect()
+    }
+
+    async fn handle(&self, req: &Request) -> (u16, &'static str, Vec<u8>) {
+        const JSON: &str = "application/json";
+        if self.token.is_some() {
+            let presented = req.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+            let ok =
+                matches!((presented, &self.token), (Some(p), Some(t)) if crate::gateway::bypass::secret_matches(p, t));
+            if !ok {
+                return (401, "text/plain", b"a bearer token is required\n".to_vec());
+            }
+        }
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/metrics") => {
+                self.tenants_json();
+                let body = self.metrics.as_ref().map(|m| m.encode()).unwrap_or_default();
+                (200, "text/plain; version=0.0.4", body)
+            }
+            ("GET", "/healthz") => (200, "text/plain", b"ok\n".to_vec()),
+            ("GET", "/readyz") if self.draining.load(Ordering::Relaxed) => (503, "text/plain", b"draining\n".to_vec()),
+            ("GET", "/readyz") => (200, "text/plain", b"ready\n".to_vec()),
+            ("POST", "/reload") => {
+                let reloader = self.reloader.clone();
+                let result = tokio::task::spawn_blocking(move || reloader.reload("admin")).await;
+                match result {
+                    Ok(Ok(g)) => (200, JSON, serde_json::json!({"ok": true, "generation": g}).to_string().into_bytes()),
+                    Ok(Err(errors)) => {
+                        (422, JSON, serde_json::json!({"ok": false, "errors": errors}).to_string().into_bytes())
+                    }
+                    Err(e) => (
+                        503,
+                        JSON,
+                        serde_json::json!({"ok": false, "errors": [e.to_string()]}).to_string().into_bytes(),
+                    ),
+                }
+            }
+            ("GET", "/state") => {
+                let s = self.reloader.status();
+                let body = serde_json::json!({
+                    "generation": s.generation,
+                    "hash": s.hash,
+                    "loaded_at": s.loaded_at,
+                    "files": s.files,
+                    "last_reload": s.last,
+                    "tenants": self.tenants_json(),
+                });
+                (200, JSON, body.to_string().into_bytes())
+            }
+            (_, "/metrics" | "/healthz" | "/readyz" | "/reload" | "/state") => {
+                (405, "text/plain", b"method not allowed\n".to_vec())
+            }
+            _ => (404, "text/plain", b"endpoints: /metrics /healthz /readyz /state, POST /reload\n".to_vec()),
+        }
+    }
+
+    async fn connection(self: Arc<Self>, stream: TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        while let Some(req) = read_request(&mut read).await? {
+            let (status, content_type, body) = self.handle(&req).await;
+            let close = req.wants_close();
+            respond(&mut write, status, content_type, &[("cache-control", "no-store")], &body, close).await?;
+            if close {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves the admin endpoints on `listener` forever.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let me = self.clone();
+            tokio::spawn(async move {
+                let _ = me.connection(stream).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The control plane: everything that changes or reports on the running gateway without being
+//! on the request path — reloads (file watch, SIGHUP, admin), the admin listener, metrics,
+//! the access log writer, the coarse clock's ticker, and the emergency switch's file edits.
+//!
+//! [`start`] runs the loops on a thread and tokio runtime of their own, so nothing here
+//! competes with pingora's request runtimes and a slow reload never delays a request.
+
+pub mod accesslog;
+pub mod admin;
+pub mod http;
+pub mod metrics;
+pub mod reload;
+
+use crate::gateway::server::Ticker;
+use admin::Admin;
+use reload::{Fingerprint, Reloader};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often files are looked at; a change is taken once it is stable for one more look,
+/// which keeps a reload within a second of the write and never reads a half-saved set.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Starts the control plane; returns once SIGHUP is handled and the admin listener is bound.
+pub fn start(admin: Arc<Admin>, admin_addr: Option<SocketAddr>) -> std::io::Result<SocketAddr> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Install the SIGHUP handler now: until a handler exists, SIGHUP kills the process.
+    let (hup, listener) = runtime.block_on(async {
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let listener = match admin_addr {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
+            None => None,
+        };
+        Ok::<_, std::io::Error>((hup, listener))
+    })?;
+    let bound = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+    std::thread::Builder::new().name("hiatus-control".into()).spawn(move || {
+        runtime.block_on(async move {
+            if let Some(l) = listener {
+                tokio::spawn(admin.clone().serve(l));
+            }
+            tokio::spawn(on_sighup(admin.reloader.clone(), hup));
+            tokio::spawn(ticker(admin.clone()));
+            watch(admin.reloader.clone()).await;
+        })
+    })?;
+    Ok(bound)
+}
+
+async fn reload_off_thread(reloader: Arc<Reloader>, trigger: &'static str) {
+    let _ = tokio::task::spawn_blocking(move || reloader.reload(trigger)).await;
+}
+
+async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal) {
+    while hup.recv().await.is_some() {
+        reload_off_thread(reloader.clone(), "SIGHUP").await;
+    }
+}
+
+async fn ticker(admin: Arc<Admin>) {
+    let ticker = Ticker { current: admin.reloader.current().clone(), clock: admin.clock.clone() };
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        every.tick().await;
+        ticker.tick();
+    }
+}
+
+/// Polls the configuration's files; reloads when they changed and then held still.
+async fn watch(reloader: Arc<Reloader>) {
+    let mut every = tokio::time::interval(WATCH_EVERY);
+    let fingerprint = |r: &Reloader| {
+        let (files, dirs) = r.watched();
+        Fingerprint::of(&files, &dirs)
+    };
+    let mut seen = fingerprint(&reloader);
+    let mut pending: Option<Fingerprint> = None;
+    loop {
+        every.tick().await;
+        let now = fingerprint(&reloader);
+        match &pending {
+            Some(p) if *p == now => {
+                pending = None;
+                reload_off_thread(reloader.clone(), "file change").await;
+                // What the new configuration reads may differ (includes): look afresh.
+                seen = fingerprint(&reloader);
+            }
+            _ if now != seen => pending = Some(now),
+            _ => pending = None,
+        }
+    }
+}
