@@ -136,6 +136,11 @@ impl Gateway {
     }
 }
 
+/// Marks a response with the configuration generation that decided it.
+fn stamp(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
+    h.insert_header("x-hiatus-generation", ctx.compiled.generation)
+}
+
 /// The host a request names: HTTP/2's `:authority`, else the `Host` header.
 fn host_of(req: &RequestHeader) -> Option<&str> {
     req.uri
@@ -185,7 +190,9 @@ impl Gateway {
         marker: Marker,
         retry_after: Option<&str>,
     ) -> pingora::Result<bool> {
-        let h = respond::header(status, ctx.format, Some(ctx.lang), body.len(), marker, &ctx.request_id, retry_after)?;
+        let mut h =
+            respond::header(status, ctx.format, Some(ctx.lang), body.len(), marker, &ctx.request_id, retry_after)?;
+        stamp(&mut h, ctx)?;
         respond::write(session, h, body).await?;
         Ok(true)
     }
@@ -444,6 +451,7 @@ impl ProxyHttp for Gateway {
                     None,
                 )?;
                 *resp = h;
+                stamp(resp, ctx)?;
                 ctx.replacing = Some(body);
                 ctx.outcome = Outcome::UpstreamError(Failure::UpstreamStatus);
                 return Ok(());
@@ -452,7 +460,7 @@ impl ProxyHttp for Gateway {
         // Upstream answers are marked as such: an upstream's own 503 is never "maintenance".
         resp.insert_header("x-hiatus", "proxied")?;
         resp.insert_header("x-request-id", ctx.request_id.as_str())?;
-        Ok(())
+        stamp(resp, ctx)
     }
 
     fn response_body_filter(
@@ -490,7 +498,7 @@ impl ProxyHttp for Gateway {
             }
             _ => Bytes::from_static(b"gateway failure"),
         };
-        if let Ok(h) = respond::header(
+        if let Ok(mut h) = respond::header(
             status,
             ctx.format,
             Some(ctx.lang),
@@ -499,6 +507,7 @@ impl ProxyHttp for Gateway {
             &ctx.request_id,
             None,
         ) {
+            let _ = stamp(&mut h, ctx);
             let _ = respond::write(session, h, body).await;
         }
         FailToProxy { error_code: status, can_reuse_downstream: ctx.tries == 0 }
