@@ -3,7 +3,7 @@
 //! Endpoints (one flat `match`):
 //! - `GET /metrics`  Prometheus text format from the gateway's own registry.
 //! - `GET /healthz`  200 while the process serves.
-//! - `GET /readyz`   200 once a configuration is in force; 503 while draining.
+//! - `GET /readyz`   200 once every gateway listener accepts connections; 503 before.
 //! - `POST /reload`  reload now; 200 with the new generation, 422 with every error (the running
 //!   configuration stays).
 //! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
@@ -29,7 +29,8 @@ pub struct Admin {
     pub metrics: Option<Arc<Metrics>>,
     pub clock: Clock,
     pub token: Option<String>,
-    pub draining: AtomicBool,
+    /// Set once every gateway listener accepts connections.
+    pub ready: AtomicBool,
 }
 
 fn rfc3339(t: Option<i64>) -> Option<String> {
@@ -84,8 +85,8 @@ impl Admin {
                 (200, "text/plain; version=0.0.4", body)
             }
             ("GET", "/healthz") => (200, "text/plain", b"ok\n".to_vec()),
-            ("GET", "/readyz") if self.draining.load(Ordering::Relaxed) => (503, "text/plain", b"draining\n".to_vec()),
-            ("GET", "/readyz") => (200, "text/plain", b"ready\n".to_vec()),
+            ("GET", "/readyz") if self.ready.load(Ordering::Relaxed) => (200, "text/plain", b"ready\n".to_vec()),
+            ("GET", "/readyz") => (503, "text/plain", b"starting\n".to_vec()),
             ("POST", "/reload") => {
                 let reloader = self.reloader.clone();
                 let result = tokio::task::spawn_blocking(move || reloader.reload("admin")).await;

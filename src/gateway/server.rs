@@ -99,10 +99,10 @@ pub fn run(config_path: &std::path::Path, compiled: Compiled, clock: Clock, opti
         metrics: Some(metrics.clone()),
         clock: clock.clone(),
         token: settings.admin_token.clone(),
-        draining: AtomicBool::new(false),
+        ready: AtomicBool::new(false),
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
-    let admin_at = crate::control::start(admin, settings.admin).map_err(|e| format!("admin listener: {e}"))?;
+    let admin_at = crate::control::start(admin.clone(), settings.admin).map_err(|e| format!("admin listener: {e}"))?;
     if settings.admin.is_some() {
         println!("hiatus: admin on http://{admin_at} (/metrics /healthz /readyz /state, POST /reload)");
     }
@@ -113,10 +113,29 @@ pub fn run(config_path: &std::path::Path, compiled: Compiled, clock: Clock, opti
     }
     for a in &listen {
         proxy.add_tcp(&a.to_string());
-        println!("hiatus: listening on http://{a} (HTTP/1.1 and h2c)");
     }
     server.add_service(proxy);
+    announce_when_listening(listen, admin);
     server.run_forever()
+}
+
+/// Says "listening" (stdout, `/readyz`) only once every listener accepts connections: pingora
+/// binds inside `run_forever`, after this function has handed over control.
+fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for a in &listen {
+            while std::net::TcpStream::connect_timeout(a, std::time::Duration::from_millis(200)).is_err() {
+                if std::time::Instant::now() > deadline {
+                    eprintln!("hiatus: {a} is not accepting connections; is the address in use?");
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            println!("hiatus: listening on http://{a} (HTTP/1.1 and h2c)");
+        }
+        admin.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }
 
 /// Serves the gateway on `listener` in this process until `shutdown` turns true.
