@@ -74,6 +74,8 @@ pub struct Compiled {
     pub engine: Snapshot,
     pub tenants: Vec<TenantRuntime>,
     pub shared: SharedPages,
+    /// The tenant that gets unknown hosts, when configured.
+    pub default_tenant: Option<u32>,
     /// Incremented by every successful load; tells responses apart by configuration.
     pub generation: u64,
     /// When this was built.
@@ -109,8 +111,14 @@ impl Compiled {
             });
         }
         let shared = shared_pages(&default_pages, &config)?;
+        let default_tenant = config
+            .gateway
+            .default_tenant
+            .as_ref()
+            .and_then(|d| config.tenants.iter().position(|t| &t.id == d))
+            .map(|i| i as u32);
         let engine = Snapshot::build(config, BuildOptions::around(now));
-        Ok(Compiled { engine, tenants, shared, generation, built_at: now })
+        Ok(Compiled { engine, tenants, shared, default_tenant, generation, built_at: now })
     }
 
     pub fn config(&self) -> &Config {

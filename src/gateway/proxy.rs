@@ -179,6 +179,97 @@ pub fn classify(e: &Error) -> (Failure, u16) {
     }
 }
 
+/// The parts of a request the decision reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `:authority` or `Host`, as sent.
+    pub host: Option<&'a str>,
+    pub path: &'a str,
+    pub accept: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    pub forwarded_for: Option<&'a str>,
+    pub cookie: Option<&'a str>,
+    /// The socket peer.
+    pub peer: Option<IpAddr>,
+}
+
+/// What to do with a request before any upstream is involved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// No usable host: 400.
+    BadRequest,
+    /// `/.hiatus/…`: served by the gateway itself.
+    Own,
+    /// No tenant claims the host: never forwarded.
+    UnknownHost,
+    /// The maintenance page.
+    Maintenance,
+    /// To the upstream; `bypass` when in maintenance but let through.
+    Proxy { bypass: bool },
+}
+
+/// The decision and what it was made from.
+#[derive(Debug, Clone, Copy)]
+pub struct Decided {
+    pub action: Action,
+    pub lang: Language,
+    pub format: usize,
+    pub client: Option<IpAddr>,
+    pub peer_trusted: bool,
+    pub route: Option<crate::engine::Route>,
+    pub verdict: Option<Verdict>,
+}
+
+/// The request phase as a pure function of the snapshot, the request and `now`: routing,
+/// the verdict, bypass, language and format. `request_filter` acts on it; benchmarks call it.
+pub fn decide(compiled: &Compiled, req: &Request<'_>, now: crate::schedule::UnixTime) -> Decided {
+    let config = compiled.config();
+    let settings = &config.gateway;
+    let format = if negotiate::prefers_json(req.accept) { JSON } else { HTML };
+    let asked = negotiate::language(req.accept_language);
+    let peer_trusted = req.peer.is_some_and(|p| settings.trusted_proxies.iter().any(|c| c.contains(p)));
+    let client = bypass::client_ip(req.peer, req.forwarded_for, &settings.trusted_proxies);
+    let mut d = Decided {
+        action: Action::BadRequest,
+        lang: asked.unwrap_or(config.defaults.language),
+        format,
+        client,
+        peer_trusted,
+        route: None,
+        verdict: None,
+    };
+    let mut buf = [0u8; HOST_BUF_LEN];
+    let Some(host) = req.host.and_then(|h| normalize_host(h, &mut buf)) else { return d };
+    if req.path.starts_with("/.hiatus/") {
+        d.action = Action::Own;
+        return d;
+    }
+    let mut route = compiled.engine.route(host, req.path);
+    if route.tenant.is_none() {
+        route.tenant = compiled.default_tenant;
+    }
+    d.route = Some(route);
+    let Some(tenant) = route.tenant else {
+        d.action = Action::UnknownHost;
+        return d;
+    };
+    if asked.is_none() {
+        if let Some(t) = config.tenants.get(tenant as usize) {
+            d.lang = t.language;
+        }
+    }
+    let verdict = compiled.engine.verdict(&route, now);
+    d.verdict = Some(verdict);
+    d.action = if !verdict.is_maintenance() {
+        Action::Proxy { bypass: false }
+    } else if bypass::passes(&settings.bypass, req.path, client, req.cookie, now) {
+        Action::Proxy { bypass: true }
+    } else {
+        Action::Maintenance
+    };
+    d
+}
+
 impl Gateway {
     /// Sends one of the gateway's own pages; `Ok(true)` for `request_filter`.
     async fn send(
@@ -272,73 +363,59 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
         let compiled = ctx.compiled.clone();
-        let settings = &compiled.config().gateway;
-        let req = session.req_header();
-        ctx.format = if negotiate::prefers_json(header_str(req, http::header::ACCEPT)) { JSON } else { HTML };
-        let asked_lang = negotiate::language(header_str(req, http::header::ACCEPT_LANGUAGE));
-        if let Some(l) = asked_lang {
-            ctx.lang = l;
-        }
-        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        let req = session.req_header();
-        ctx.peer_trusted = peer.is_some_and(|p| settings.trusted_proxies.iter().any(|c| c.contains(p)));
-        ctx.client = bypass::client_ip(
-            peer,
-            header_str(req, http::header::HeaderName::from_static("x-forwarded-for")),
-            &settings.trusted_proxies,
-        );
-        let path = req.uri.path().to_string();
-        let mut buf = [0u8; HOST_BUF_LEN];
-        let host = host_of(req).and_then(|h| normalize_host(h, &mut buf)).map(str::to_string);
-        let Some(host) = host else {
-            ctx.outcome = Outcome::BadRequest;
-            let page = &compiled.shared.bad_request[Compiled::lang_index(ctx.lang)][ctx.format];
-            let body = page.fill(&ctx.request_id, "");
-            return self.send(session, ctx, 400, body, Marker::BadRequest, None).await;
-        };
-        if path.starts_with("/.hiatus/") {
-            return self.serve_own(session, ctx, &path).await;
-        }
-        let mut route = compiled.engine.route(&host, &path);
-        if route.tenant.is_none() {
-            if let Some(default) = &settings.default_tenant {
-                let index = compiled.config().tenants.iter().position(|t| &t.id == default);
-                if let Some(i) = index {
-                    route.tenant = Some(i as u32);
-                }
-            }
-        }
-        let Some(tenant) = route.tenant else {
-            ctx.outcome = Outcome::UnknownHost;
-            let page = &compiled.shared.unknown_host[Compiled::lang_index(ctx.lang)][ctx.format];
-            let raw = host_of(session.req_header()).unwrap_or("").to_string();
-            let body = page.fill(&ctx.request_id, &raw);
-            return self.send(session, ctx, settings.unknown_host_status, body, Marker::UnknownHost, None).await;
-        };
-        ctx.tenant = Some(tenant);
-        ctx.number = route.number;
-        if asked_lang.is_none() {
-            if let Some(t) = compiled.config().tenants.get(tenant as usize) {
-                ctx.lang = t.language;
-            }
-        }
         let now = self.clock.now();
-        let verdict = compiled.engine.verdict(&route, now);
-        ctx.verdict = Some(verdict);
-        if verdict.is_maintenance() {
-            let cookie = header_str(session.req_header(), http::header::COOKIE);
-            if bypass::passes(&settings.bypass, &path, ctx.client, cookie, now) {
-                ctx.outcome = Outcome::Bypass;
-                return Ok(false);
+        let req = session.req_header();
+        let input = Request {
+            host: host_of(req),
+            path: req.uri.path(),
+            accept: header_str(req, http::header::ACCEPT),
+            accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
+            forwarded_for: header_str(req, http::header::HeaderName::from_static("x-forwarded-for")),
+            cookie: header_str(req, http::header::COOKIE),
+            peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+        };
+        let d = decide(&compiled, &input, now);
+        let path_is_own = input.path.starts_with("/.hiatus/");
+        let raw_host = input.host.unwrap_or("").to_string();
+        ctx.lang = d.lang;
+        ctx.format = d.format;
+        ctx.client = d.client;
+        ctx.peer_trusted = d.peer_trusted;
+        ctx.tenant = d.route.and_then(|r| r.tenant);
+        ctx.number = d.route.and_then(|r| r.number);
+        ctx.verdict = d.verdict;
+        let lang = Compiled::lang_index(ctx.lang);
+        match d.action {
+            Action::BadRequest => {
+                ctx.outcome = Outcome::BadRequest;
+                let body = compiled.shared.bad_request[lang][ctx.format].fill(&ctx.request_id, "");
+                self.send(session, ctx, 400, body, Marker::BadRequest, None).await
             }
-            ctx.outcome = Outcome::Maintenance;
-            let page = respond::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
-                .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
-            let body = page.body.fill(&ctx.request_id, &host);
-            return self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_deref()).await;
+            Action::Own if path_is_own => {
+                let path = session.req_header().uri.path().to_string();
+                self.serve_own(session, ctx, &path).await
+            }
+            Action::UnknownHost | Action::Own => {
+                ctx.outcome = Outcome::UnknownHost;
+                let body = compiled.shared.unknown_host[lang][ctx.format].fill(&ctx.request_id, &raw_host);
+                let status = compiled.config().gateway.unknown_host_status;
+                self.send(session, ctx, status, body, Marker::UnknownHost, None).await
+            }
+            Action::Maintenance => {
+                ctx.outcome = Outcome::Maintenance;
+                let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) else {
+                    return Err(Error::explain(ErrorType::InternalError, "maintenance without tenant"));
+                };
+                let page = respond::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
+                    .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+                let body = page.body.fill(&ctx.request_id, &raw_host);
+                self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_deref()).await
+            }
+            Action::Proxy { bypass } => {
+                ctx.outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
+                Ok(false)
+            }
         }
-        ctx.outcome = Outcome::Proxied;
-        Ok(false)
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
@@ -418,7 +495,7 @@ impl ProxyHttp for Gateway {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<()> {
@@ -450,10 +527,24 @@ impl ProxyHttp for Gateway {
                     &ctx.request_id,
                     None,
                 )?;
+                // An upstream answer with `Content-Length: 0` ends with its header: pingora runs
+                // no body filter after it, so our body could never be sent (the client would get
+                // a head promising bytes that never come). Send the whole page here instead;
+                // pingora's own write of the header after this filter is then a no-op.
+                let no_body_follows = session.req_header().method != http::Method::HEAD
+                    && resp
+                        .headers
+                        .get(http::header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.trim().parse::<u64>() == Ok(0));
                 *resp = h;
                 stamp(resp, ctx)?;
-                ctx.replacing = Some(body);
                 ctx.outcome = Outcome::UpstreamError(Failure::UpstreamStatus);
+                if no_body_follows {
+                    respond::write(session, resp.clone(), body).await?;
+                } else {
+                    ctx.replacing = Some(body);
+                }
                 return Ok(());
             }
         }
