@@ -14,7 +14,7 @@ pub fn run(path: &Path) -> ExitCode {
         eprintln!("warning: {w}");
     }
     let c = &loaded.config;
-    println!(
+    say!(
         "ok: {} ({} tenant(s), {} window(s), {} file(s), {} warning(s))",
         path.display(),
         c.tenants.len(),

@@ -38,43 +38,43 @@ pub fn run(config: &Path, host: &str, path: &str, at: Option<&str>, json: bool) 
             "next_start": if v.state == State::Open { v.next_start.and_then(rfc3339) } else { None },
             "tentative": v.tentative,
         });
-        println!("{out}");
+        say!("{out}");
         return ExitCode::SUCCESS;
     }
     let zone = tenant.map_or(snapshot.config.defaults.zone, |t| t.zone);
     let lang = tenant.map_or(snapshot.config.defaults.language, |t| t.language);
     let both = |t| format!("{} ({})", local(t, zone), rfc3339(t).unwrap_or_default());
-    println!("host:     {normal}{path}");
+    say!("host:     {normal}{path}");
     match tenant {
-        Some(t) => println!("tenant:   {} ({})", t.id, t.display_name()),
-        None => println!("tenant:   none (unknown host: never forwarded)"),
+        Some(t) => say!("tenant:   {} ({})", t.id, t.display_name()),
+        None => say!("tenant:   none (unknown host: never forwarded)"),
     }
-    println!("at:       {}", both(now));
+    say!("at:       {}", both(now));
     match v.state {
         State::Maintenance => {
             let title = window.and_then(|w| w.title.get(lang, snapshot.config.defaults.language)).unwrap_or("");
-            println!("state:    MAINTENANCE{}", if v.tentative { " (partly tentative)" } else { "" });
+            say!("state:    MAINTENANCE{}", if v.tentative { " (partly tentative)" } else { "" });
             if let Some(w) = window {
-                println!("window:   {} {title}", w.id);
+                say!("window:   {} {title}", w.id);
             }
             if let Some(s) = v.since {
-                println!("since:    {}", both(s));
+                say!("since:    {}", both(s));
             }
             match v.until {
-                Some(u) => println!("until:    {}", both(u)),
-                None => println!("until:    open-ended (until switched off)"),
+                Some(u) => say!("until:    {}", both(u)),
+                None => say!("until:    open-ended (until switched off)"),
             }
             if let Some(f) = v.firm_until {
-                println!("firm:     until {}, possibly longer", both(f));
+                say!("firm:     until {}, possibly longer", both(f));
             }
         }
         State::Open => {
-            println!("state:    open");
+            say!("state:    open");
             match (v.next_start, v.next_window.and_then(|w| snapshot.window(w))) {
                 (Some(s), Some(w)) => {
-                    println!("next:     {} — window {}{}", both(s), w.id, if v.tentative { " (tentative)" } else { "" })
+                    say!("next:     {} — window {}{}", both(s), w.id, if v.tentative { " (tentative)" } else { "" })
                 }
-                _ => println!("next:     no maintenance planned"),
+                _ => say!("next:     no maintenance planned"),
             }
         }
     }

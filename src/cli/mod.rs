@@ -1,11 +1,21 @@
-//! The command line: `hiatus check | explain | upcoming | run | demo`.
+//! The command line: `hiatus check | explain | upcoming | run | demo | emergency`.
 //!
 //! Owns argument parsing (clap types, the raw arguments) and the exit codes: 0 success, 2 a
 //! configuration with errors, 1 anything else that failed. Each subcommand lives in its own
 //! module and prints; none of them holds logic the library does not offer.
 //! The names, flags and JSON keys of `check`, `explain` and `upcoming` are a contract.
 
+/// `println!` that survives a reader going away (`hiatus upcoming | head`): the rest of the
+/// output is dropped instead of panicking on the broken pipe (STYLE.md 3).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod check;
+mod emergency;
 mod explain;
 mod run;
 mod upcoming;
@@ -82,6 +92,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:18081")]
         origin: std::net::SocketAddr,
     },
+    /// Switch emergency windows on and off through the configuration's emergency file.
+    Emergency {
+        #[command(subcommand)]
+        action: emergency::Action,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -96,6 +111,7 @@ pub fn main() -> ExitCode {
             run::run(&config, crate::gateway::server::RunOptions { upgrade, upgrade_sock })
         }
         Command::Demo { config, origin } => run::demo(&config, origin),
+        Command::Emergency { action } => emergency::run(action),
     }
 }
 

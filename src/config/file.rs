@@ -63,9 +63,20 @@ pub enum FileWhen {
 
 impl FileWhen {
     pub fn text(&self) -> String {
-        match self {
+        let text = match self {
             FileWhen::Text(s) => s.clone(),
             FileWhen::Toml(d) => d.to_string(),
+        };
+        // A bare TOML time (`at = 04:30`) reaches us as `04:30:00` (a string, once it went
+        // through a `toml::Value`); times of day are HH:MM everywhere else, so whole minutes
+        // are given that form. Other seconds stay and are refused by validation.
+        match text.strip_suffix(":00") {
+            Some(hm)
+                if hm.len() == 5 && hm.as_bytes()[2] == b':' && hm.bytes().filter(u8::is_ascii_digit).count() == 4 =>
+            {
+                hm.to_string()
+            }
+            _ => text,
         }
     }
 }
@@ -176,4 +187,25 @@ pub struct FileWindow {
     pub title: BTreeMap<String, String>,
     #[serde(default)]
     pub reason: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_literals_read_like_strings() {
+        // The way `load` reads an item: TOML text → `toml::Value` → file type.
+        let read = |text: &str| -> FileSlot {
+            let value: toml::Value = toml::from_str(text).expect("valid TOML");
+            FileSlot::deserialize(value).expect("a slot")
+        };
+        let slot = read("at = 04:30\nuntil = 06:00:00");
+        assert_eq!(slot.at.text(), "04:30");
+        assert_eq!(slot.until.as_ref().map(FileWhen::text).as_deref(), Some("06:00"));
+        assert_eq!(read("at = 04:30:10").at.text(), "04:30:10", "seconds stay, for validation to refuse");
+        assert_eq!(read("at = \"04:30\"").at.text(), "04:30");
+        let value: toml::Value = toml::from_str("start = 2024-11-14T00:34").expect("valid TOML");
+        assert_eq!(FileOnce::deserialize(value).expect("once").start.text(), "2024-11-14T00:34:00");
+    }
 }

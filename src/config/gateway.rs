@@ -28,6 +28,9 @@ pub struct FileGateway {
     pub retry_after_open_ended: Option<String>,
     /// Folder with templates that replace the built-in pages (relative to the config file).
     pub pages: Option<String>,
+    /// The include file `hiatus emergency on|off` edits (relative to the config file); it must
+    /// be one of the files `include` names, or else a switch would never reach the gateway.
+    pub emergency_file: Option<String>,
     /// Peers whose `X-Forwarded-For` is believed.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
@@ -131,6 +134,8 @@ pub struct GatewaySettings {
     pub write_timeout: Duration,
     pub retry_after_open_ended: Option<Duration>,
     pub pages: Option<PathBuf>,
+    /// Resolved against the main file's folder; checked against `include` by `config::load`.
+    pub emergency_file: Option<PathBuf>,
     pub trusted_proxies: Vec<Cidr>,
     pub bypass: Bypass,
     /// `None`: no admin listener.
@@ -162,6 +167,7 @@ impl Default for GatewaySettings {
             write_timeout: Duration::from_secs(60),
             retry_after_open_ended: None,
             pages: None,
+            emergency_file: None,
             trusted_proxies: Vec::new(),
             bypass: Bypass { cookie_ttl: Duration::from_secs(8 * 3600), ..Bypass::default() },
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
@@ -367,6 +373,7 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             .as_ref()
             .and_then(|t| check(report, file, "gateway.retry_after_open_ended", timeout(t))),
         pages: g.pages.as_ref().map(|p| base.join(p)),
+        emergency_file: g.emergency_file.as_ref().map(|p| base.join(p)),
         trusted_proxies: trusted,
         bypass,
     }

@@ -56,8 +56,8 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
     let mut docs = vec![(name.to_string(), main, table)];
     let includes = docs[0].2.remove("include");
     let mut include_dirs = Vec::new();
-    if let Some(includes) = includes {
-        for file in include_files(&includes, base, name, &mut report, &mut include_dirs) {
+    if let Some(includes) = &includes {
+        for file in include_files(includes, base, name, &mut report, &mut include_dirs) {
             let fname = file.display().to_string();
             match std::fs::read_to_string(&file) {
                 Ok(t) => {
@@ -82,6 +82,15 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
             .unwrap_or_default(),
         None => gateway::GatewaySettings::default(),
     };
+    if let Some(f) = &gateway.emergency_file {
+        if !includes.as_ref().is_some_and(|i| includes_file(i, base, f)) {
+            report.error(
+                name,
+                "gateway.emergency_file",
+                format!("{}: not a file that `include` names or would name by its patterns", f.display()),
+            );
+        }
+    }
     let mut tenants = Vec::new();
     let mut windows = Vec::new();
     // Every id that parsed, valid or not: for the cross-checks (see `validate::cross_check`).
@@ -234,6 +243,36 @@ fn friendly(message: String) -> String {
         }
     }
     message
+}
+
+/// The files `include` (the main file's value) names now, with the errors in it; for tools that
+/// put a file of their own in the place of one of them (`hiatus emergency`).
+pub fn included_files(includes: &toml::Value, base: &Path, file: &str) -> (Vec<PathBuf>, Report) {
+    let mut report = Report::default();
+    let files = include_files(includes, base, file, &mut report, &mut Vec::new());
+    (files, report)
+}
+
+/// Whether `candidate` is a file that `include` names, or would name once it exists.
+///
+/// Folders are compared after resolving them (`./d` and `d` are one folder); the file name is
+/// matched as `load` matches it.
+pub fn includes_file(includes: &toml::Value, base: &Path, candidate: &Path) -> bool {
+    let Some(items) = includes.as_array() else { return false };
+    let Some(cname) = candidate.file_name().map(|n| n.to_string_lossy().into_owned()) else { return false };
+    let folder = |p: &Path| {
+        let p = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::canonicalize(&p).or_else(|_| std::path::absolute(&p)).unwrap_or(p)
+    };
+    let cfolder = folder(candidate);
+    items.iter().filter_map(toml::Value::as_str).any(|pattern| {
+        let full = base.join(pattern);
+        let name = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        folder(&full) == cfolder && glob_match(&name, &cname)
+    })
 }
 
 /// Files named by `include`: literal paths, or globs with `*`/`?` in the file name.

@@ -31,11 +31,16 @@ impl Language {
 
     /// Parses a language code; `no` and `nn` are read as Norwegian Bokmål's neighbours.
     pub fn parse(code: &str) -> Option<Language> {
-        match code.to_ascii_lowercase().as_str() {
-            "de" => Some(Language::De),
-            "en" => Some(Language::En),
-            "nb" | "no" | "nn" => Some(Language::Nb),
-            _ => None,
+        // Runs per request (Accept-Language): compare without allocating.
+        let is = |c: &str| code.eq_ignore_ascii_case(c);
+        if is("de") {
+            Some(Language::De)
+        } else if is("en") {
+            Some(Language::En)
+        } else if is("nb") || is("no") || is("nn") {
+            Some(Language::Nb)
+        } else {
+            None
         }
     }
 }

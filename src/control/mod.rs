@@ -7,6 +7,7 @@
 
 pub mod accesslog;
 pub mod admin;
+pub mod emergency;
 pub mod http;
 pub mod metrics;
 pub mod reload;

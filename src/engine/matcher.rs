@@ -18,13 +18,16 @@ pub enum Owner {
 /// wildcard suffix beats a shorter one.
 pub type Specificity = (u8, usize);
 
+/// `lo..=hi` of a range pattern and who named it.
+type RangeOwner = (u32, u32, Owner);
+
 #[derive(Debug, Default)]
 pub struct PatternOwners {
     exact: HashMap<String, Vec<Owner>>,
     /// Keyed by the suffix including its leading dot: `*.example.com` → `.example.com`.
     wildcard: HashMap<String, Vec<Owner>>,
     /// Keyed by (prefix, suffix) around the digits.
-    ranges: HashMap<(String, String), Vec<(u32, u32, Owner)>>,
+    ranges: HashMap<(String, String), Vec<RangeOwner>>,
     /// Every distinct pattern, in first-seen order: the keys of the host index.
     pub patterns: Vec<HostPattern>,
 }

@@ -138,6 +138,7 @@ impl TimelineSets {
 impl Snapshot {
     /// Compiles `config`; the timelines cover the horizon of `options`.
     pub fn build(config: Config, options: BuildOptions) -> Snapshot {
+        let t0 = std::time::Instant::now();
         let mut owners = PatternOwners::default();
         for (i, t) in config.tenants.iter().enumerate() {
             for h in &t.hosts {
@@ -159,12 +160,14 @@ impl Snapshot {
                 }
             }
         }
+        let t1 = std::time::Instant::now();
         let mut sets = TimelineSets { ids: HashMap::new(), sets: Vec::new() };
         let elsewhere = Routes::new(Vec::new(), sets.id(everywhere.clone()));
         let patterns = std::mem::take(&mut owners.patterns);
         let hosts = HostIndex::build(patterns, |rep: &str| {
             resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
         });
+        let t2 = std::time::Instant::now();
         let tenant_timelines = config
             .tenants
             .iter()
@@ -174,7 +177,9 @@ impl Snapshot {
                 sets.id(windows)
             })
             .collect();
+        let t3 = std::time::Instant::now();
         let timelines = materialise(&config.windows, &sets.sets, &options);
+        eprintln!("PHASES owners {:?} index {:?} tenants {:?} mat {:?}", t1 - t0, t2 - t1, t3 - t2, t3.elapsed());
         Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, options }
     }
 
@@ -244,7 +249,7 @@ impl Snapshot {
             }
             if ahead >= 3 * 366 {
                 let mut v =
-                    Timeline::new(Vec::new(), (now, now + 1), None).verdict(now).unwrap_or_else(|| unreachable_open());
+                    Timeline::new(Vec::new(), (now, now + 1), None).verdict(now).unwrap_or_else(unreachable_open);
                 // In maintenance for as far as we look: say so, with an unknown end.
                 if let Some(o) = t.occurrences().iter().find(|o| o.contains(now)) {
                     v.state = crate::schedule::State::Maintenance;
@@ -313,11 +318,16 @@ fn resolve_routes(
 /// `Schedule::first_start_at_or_after`), so that most windows are expanded only once.
 const BEYOND_SPAN: i64 = 8 * 86_400;
 
+/// A window's occurrences in the horizon and its next start after it.
+type Expansion = (Vec<Occurrence>, Option<UnixTime>);
+
 /// One window over a horizon: the occurrences that intersect it and the first start at or
 /// after its end (searching at most `limit_days` ahead), as `first_start_at_or_after` gives it.
-fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_days: i64) -> Expanded1 {
+fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_days: i64) -> Expansion {
     let (t0, t1) = horizon;
-    let reach = t1.saturating_add(BEYOND_SPAN.min(limit_days.saturating_mul(86_400)));
+    // The first step's end; before `t1` when the limit is negative, and then it finds nothing.
+    let step = t1.saturating_add(BEYOND_SPAN.min(limit_days.saturating_mul(86_400)));
+    let reach = step.max(t1);
     let mut occurrences = Vec::new();
     let mut next: Option<UnixTime> = None;
     // Expanding up to `reach` visits a superset of the local dates that expanding up to `t1`
@@ -327,7 +337,7 @@ fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_da
             if o.start < t1 && o.end > t0 {
                 occurrences.push(o);
             }
-            if o.start >= t1 && o.start < reach {
+            if o.start >= t1 && o.start < step {
                 next = Some(next.map_or(o.start, |n| n.min(o.start)));
             }
         }
@@ -337,11 +347,8 @@ fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_da
     (occurrences, next)
 }
 
-/// A window's occurrences in the horizon and its next start after it.
-type Expanded1 = (Vec<Occurrence>, Option<UnixTime>);
-
 /// The timeline of one window set from its windows' expansions.
-fn assemble(set: &[u32], per_window: &[Option<Expanded1>], horizon: (UnixTime, UnixTime)) -> Timeline {
+fn assemble(set: &[u32], per_window: &[Option<Expansion>], horizon: (UnixTime, UnixTime)) -> Timeline {
     let expansions = || set.iter().filter_map(|&i| Some((i, per_window.get(i as usize)?.as_ref()?)));
     let mut occ = Vec::with_capacity(expansions().map(|(_, (o, _))| o.len()).sum());
     let mut beyond: Option<(UnixTime, u32)> = None;
@@ -356,7 +363,7 @@ fn assemble(set: &[u32], per_window: &[Option<Expanded1>], horizon: (UnixTime, U
 
 fn timeline_for(windows: &[Window], set: &[u32], options: &BuildOptions) -> Timeline {
     let horizon = options.horizon();
-    let mut per_window: Vec<Option<Expanded1>> = vec![None; windows.len()];
+    let mut per_window: Vec<Option<Expansion>> = vec![None; windows.len()];
     for &i in set {
         if let (Some(w), Some(slot)) = (windows.get(i as usize), per_window.get_mut(i as usize)) {
             *slot = Some(expand_window(w, i, horizon, options.next_start_limit_days));
@@ -414,9 +421,152 @@ fn materialise(windows: &[Window], sets: &[Box<[u32]>], options: &BuildOptions) 
             *u = true;
         }
     }
-    let per_window: Vec<Option<Expanded1>> = par_map(windows, |i, w| {
+    let per_window: Vec<Option<Expansion>> = par_map(windows, |i, w| {
         let index = u32::try_from(i).ok()?;
         used.get(i).copied().unwrap_or(false).then(|| expand_window(w, index, horizon, options.next_start_limit_days))
     });
-    par_map(sets, |_, set| assemble(set, &per_window, horizon))
+    let t = std::time::Instant::now();
+    let r = par_map(sets, |_, set| assemble(set, &per_window, horizon));
+    eprintln!("PHASES assemble {:?}", t.elapsed());
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        match load_str(text, "test.toml", Path::new(".")) {
+            Ok(l) => l.config,
+            Err(report) => panic!("test config: {report:?}"),
+        }
+    }
+
+    fn ts(s: &str) -> UnixTime {
+        chrono::DateTime::parse_from_rfc3339(s).expect("test literal").timestamp()
+    }
+
+    /// Windows of every rule, in zones with DST, some of them bounded so that their next start
+    /// lies far away or nowhere.
+    const WINDOWS: &str = r#"
+[defaults]
+zone = "Europe/Berlin"
+[[tenants]]
+id = "a"
+hosts = ["a.example"]
+upstreams = ["127.0.0.1:1"]
+[[windows]]
+id = "daily"
+scope = "all"
+daily = { at = "02:30", until = "03:30" }
+[[windows]]
+id = "night"
+scope = "all"
+zone = "Europe/Oslo"
+weekly = { on = ["tue", "sat"], at = "22:30", until = "wed 06:00" }
+[[windows]]
+id = "monthly"
+scope = "all"
+monthly = { on = "last sun", at = "01:30", for = "2h" }
+[[windows]]
+id = "dates"
+scope = "all"
+dates = { on = ["2025-03-30", "2025-04-20", "2025-09-01"], at = "02:10", until = "02:50" }
+[[windows]]
+id = "once"
+scope = "all"
+once = { start = "2025-04-02T09:00", end = "2025-04-03T10:00" }
+[[windows]]
+id = "open"
+scope = "all"
+once = { start = "2025-03-01T09:00" }
+[[windows]]
+id = "bounded"
+scope = "all"
+zone = "America/New_York"
+daily = { at = "23:00", for = "3h" }
+from = "2025-03-10"
+to = "2025-04-01"
+also = ["2025-12-24"]
+"#;
+
+    #[test]
+    fn one_expansion_gives_what_the_two_separate_ones_give() {
+        let config = config(WINDOWS);
+        let starts = ["2025-03-20T00:00:00Z", "2025-03-29T23:59:59Z", "2025-10-20T12:00:00Z", "2024-01-01T00:00:00Z"];
+        for (i, w) in config.windows.iter().enumerate() {
+            let i = i as u32;
+            for start in starts {
+                for (days, limit) in [(1, 3 * 366), (10, 3 * 366), (35, 2), (35, 0), (3, -1)] {
+                    let horizon = (ts(start), ts(start) + days * 86_400);
+                    let mut occurrences = Vec::new();
+                    w.schedule.expand(i, horizon.0, horizon.1, |_, e| {
+                        if let Expanded::Kept(o) = e {
+                            occurrences.push(o);
+                        }
+                    });
+                    let next = w.schedule.first_start_at_or_after(i, horizon.1, limit);
+                    assert_eq!(expand_window(w, i, horizon, limit), (occurrences, next), "{} from {start}", w.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_map_keeps_the_order() {
+        for len in [0, 1, PARALLEL_FROM - 1, PARALLEL_FROM, 5_001] {
+            let items: Vec<usize> = (0..len).map(|x| x * 3).collect();
+            let got = par_map(&items, |i, &x| (i, x + 1));
+            let expected: Vec<(usize, usize)> = (0..len).map(|i| (i, i * 3 + 1)).collect();
+            assert_eq!(got, expected, "{len} items");
+        }
+    }
+
+    #[test]
+    fn routes_by_prefix_then_whole_host() {
+        let entry = |prefix: Option<&str>, tenant: u32| RouteEntry {
+            prefix: prefix.map(Box::from),
+            tenant,
+            timeline: tenant * 10,
+        };
+        let routes =
+            Routes::new(vec![entry(Some("/a/b"), 1), entry(Some("/a"), 2), entry(None, 3), entry(Some("/c"), 4)], 99);
+        assert_eq!(routes.prefixed.len(), 2, "entries after the whole-host claim are never chosen");
+        let cases = [
+            ("/a/b/x", (Some(1), 10)),
+            ("/a/b", (Some(1), 10)),
+            ("/a/bc", (Some(2), 20)),
+            ("/a", (Some(2), 20)),
+            ("/ab", (Some(3), 30)),
+            ("/c", (Some(3), 30)),
+            ("/", (Some(3), 30)),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(routes.find(path), expected, "{path}");
+        }
+        let unclaimed = Routes::new(vec![entry(Some("/a"), 2)], 99);
+        assert_eq!((unclaimed.find("/a/x"), unclaimed.find("/b")), ((Some(2), 20), (None, 99)));
+        assert_eq!(Routes::new(Vec::new(), 7).find("/"), (None, 7));
+    }
+
+    /// The materialised timelines answer as a timeline built afresh for each instant does.
+    #[test]
+    fn materialised_timelines_agree_with_fresh_ones() {
+        let config = config(WINDOWS);
+        let options = BuildOptions::around(ts("2025-03-28T12:00:00Z"));
+        let all: Vec<u32> = (0..config.windows.len() as u32).collect();
+        let sets: Vec<Box<[u32]>> =
+            vec![all.clone().into_boxed_slice(), Box::new([0, 2]), Box::new([6]), Box::new([]), Box::new([3, 1])];
+        let timelines = materialise(&config.windows, &sets, &options);
+        let (lo, hi) = options.horizon();
+        for (set, timeline) in sets.iter().zip(&timelines) {
+            let fresh = timeline_for(&config.windows, set, &options);
+            assert_eq!((timeline.blocks(), timeline.occurrences()), (fresh.blocks(), fresh.occurrences()), "{set:?}");
+            for now in (lo..hi).step_by(1_800) {
+                assert_eq!(timeline.verdict(now), fresh.verdict(now), "{set:?} at {now}");
+            }
+        }
+    }
 }

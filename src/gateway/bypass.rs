@@ -86,9 +86,19 @@ pub fn secret_matches(presented: &str, secret: &str) -> bool {
     a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether a path means what it says: no dot segments, no encoded dot, slash or backslash, no
+/// backslash. Only such a path may pass by its prefix: the upstream would resolve
+/// `/.well-known/acme-challenge/../../admin` to `/admin`.
+fn plain_path(path: &str) -> bool {
+    let encoded = |code: &[u8]| path.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(code));
+    !path.contains('\\')
+        && !path.split('/').any(|segment| segment == "." || segment == "..")
+        && ![b"%2e", b"%2f", b"%5c"].iter().any(|code| encoded(*code))
+}
+
 /// Why a request passes during maintenance, if it does.
 pub fn passes(bypass: &Bypass, path: &str, client: Option<IpAddr>, cookie_header: Option<&str>, now: UnixTime) -> bool {
-    bypass.paths.iter().any(|p| path.starts_with(p.as_str()))
+    (bypass.paths.iter().any(|p| path.starts_with(p.as_str())) && plain_path(path))
         || client.is_some_and(|ip| bypass.allow.iter().any(|c| c.contains(ip)))
         || bypass.secret.as_deref().is_some_and(|s| cookie_valid(cookie_header, s, now))
 }
@@ -117,6 +127,26 @@ mod tests {
         ];
         for (peer, xff, expected) in cases {
             assert_eq!(client_ip(peer, xff, &trusted), expected, "{peer:?} {xff:?}");
+        }
+    }
+
+    #[test]
+    fn paths_pass_by_prefix_only_when_plain() {
+        let bypass = Bypass { paths: vec!["/.well-known/acme-challenge/".to_string()], ..Bypass::default() };
+        let cases = [
+            ("/.well-known/acme-challenge/Tk-9_x", true),
+            ("/.well-known/acme-challenge/a.b..c", true),
+            ("/.well-known/acme-challenge", false),
+            ("/.well-known/acme-challenge/../../admin", false),
+            ("/.well-known/acme-challenge/./x", false),
+            ("/.well-known/acme-challenge/..", false),
+            ("/.well-known/acme-challenge/%2e%2E/admin", false),
+            ("/.well-known/acme-challenge/..%2Fadmin", false),
+            ("/.well-known/acme-challenge/..%5cadmin", false),
+            ("/.well-known/acme-challenge/..\\admin", false),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(passes(&bypass, path, None, None, 0), expected, "{path}");
         }
     }
 

@@ -138,7 +138,7 @@ impl Gateway {
 
 /// Marks a response with the configuration generation that decided it.
 fn stamp(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
-    h.insert_header("x-hiatus-generation", ctx.compiled.generation)
+    h.insert_header(respond::X_HIATUS_GENERATION, http::HeaderValue::from(ctx.compiled.generation))
 }
 
 /// The host a request names: HTTP/2's `:authority`, else the `Host` header.
@@ -149,7 +149,7 @@ fn host_of(req: &RequestHeader) -> Option<&str> {
         .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
 }
 
-fn header_str<'a>(req: &'a RequestHeader, name: http::header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &RequestHeader, name: http::header::HeaderName) -> Option<&str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -225,52 +225,80 @@ pub struct Decided {
 pub fn decide(compiled: &Compiled, req: &Request<'_>, now: crate::schedule::UnixTime) -> Decided {
     let config = compiled.config();
     let settings = &config.gateway;
-    let format = if negotiate::prefers_json(req.accept) { JSON } else { HTML };
-    let asked = negotiate::language(req.accept_language);
     let peer_trusted = req.peer.is_some_and(|p| settings.trusted_proxies.iter().any(|c| c.contains(p)));
     let client = bypass::client_ip(req.peer, req.forwarded_for, &settings.trusted_proxies);
     let mut d = Decided {
         action: Action::BadRequest,
-        lang: asked.unwrap_or(config.defaults.language),
-        format,
+        lang: config.defaults.language,
+        format: HTML,
         client,
         peer_trusted,
         route: None,
         verdict: None,
     };
     let mut buf = [0u8; HOST_BUF_LEN];
-    let Some(host) = req.host.and_then(|h| normalize_host(h, &mut buf)) else { return d };
-    if req.path.starts_with("/.hiatus/") {
-        d.action = Action::Own;
-        return d;
-    }
-    let mut route = compiled.engine.route(host, req.path);
-    if route.tenant.is_none() {
-        route.tenant = compiled.default_tenant;
-    }
-    d.route = Some(route);
-    let Some(tenant) = route.tenant else {
-        d.action = Action::UnknownHost;
-        return d;
-    };
-    if asked.is_none() {
-        if let Some(t) = config.tenants.get(tenant as usize) {
-            d.lang = t.language;
+    let host = req.host.and_then(|h| normalize_host(h, &mut buf));
+    if let Some(host) = host {
+        if req.path.starts_with("/.hiatus/") {
+            d.action = Action::Own;
+        } else {
+            let mut route = compiled.engine.route(host, req.path);
+            if route.tenant.is_none() {
+                route.tenant = compiled.default_tenant;
+            }
+            d.route = Some(route);
+            d.action = match route.tenant {
+                None => Action::UnknownHost,
+                Some(_) => {
+                    let verdict = compiled.engine.verdict(&route, now);
+                    d.verdict = Some(verdict);
+                    if !verdict.is_maintenance() {
+                        Action::Proxy { bypass: false }
+                    } else if bypass::passes(&settings.bypass, req.path, client, req.cookie, now) {
+                        Action::Proxy { bypass: true }
+                    } else {
+                        Action::Maintenance
+                    }
+                }
+            };
         }
     }
-    let verdict = compiled.engine.verdict(&route, now);
-    d.verdict = Some(verdict);
-    d.action = if !verdict.is_maintenance() {
-        Action::Proxy { bypass: false }
-    } else if bypass::passes(&settings.bypass, req.path, client, req.cookie, now) {
-        Action::Proxy { bypass: true }
-    } else {
-        Action::Maintenance
-    };
+    // Only answers of our own need a language and a format: proxied requests skip the parsing.
+    if !matches!(d.action, Action::Proxy { .. }) {
+        (d.lang, d.format) = negotiate(compiled, req.accept, req.accept_language, d.route.and_then(|r| r.tenant));
+    }
     d
 }
 
+/// Language and format of a page: `Accept-Language`, else the tenant's language, else the
+/// default; JSON when `Accept` prefers it.
+pub fn negotiate(
+    compiled: &Compiled,
+    accept: Option<&str>,
+    accept_language: Option<&str>,
+    tenant: Option<u32>,
+) -> (Language, usize) {
+    let config = compiled.config();
+    let lang = negotiate::language(accept_language)
+        .or_else(|| tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.language))
+        .unwrap_or(config.defaults.language);
+    (lang, if negotiate::prefers_json(accept) { JSON } else { HTML })
+}
+
 impl Gateway {
+    /// Language and format for a page decided after the request phase (a failure page).
+    fn negotiate_late(&self, session: &Session, ctx: &mut RequestCtx) {
+        let req = session.req_header();
+        let (lang, format) = negotiate(
+            &ctx.compiled,
+            header_str(req, http::header::ACCEPT),
+            header_str(req, http::header::ACCEPT_LANGUAGE),
+            ctx.tenant,
+        );
+        ctx.lang = lang;
+        ctx.format = format;
+    }
+
     /// Sends one of the gateway's own pages; `Ok(true)` for `request_filter`.
     async fn send(
         &self,
@@ -279,7 +307,7 @@ impl Gateway {
         status: u16,
         body: Bytes,
         marker: Marker,
-        retry_after: Option<&str>,
+        retry_after: Option<&http::HeaderValue>,
     ) -> pingora::Result<bool> {
         let mut h =
             respond::header(status, ctx.format, Some(ctx.lang), body.len(), marker, &ctx.request_id, retry_after)?;
@@ -409,7 +437,7 @@ impl ProxyHttp for Gateway {
                 let page = respond::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
                     .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
                 let body = page.body.fill(&ctx.request_id, &raw_host);
-                self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_deref()).await
+                self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_ref()).await
             }
             Action::Proxy { bypass } => {
                 ctx.outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
@@ -506,6 +534,7 @@ impl ProxyHttp for Gateway {
             .and_then(|t| ctx.compiled.config().tenants.get(t as usize))
             .is_some_and(|t| t.options.replace_upstream_errors);
         if replace && matches!(status, 502..=504) {
+            self.negotiate_late(session, ctx);
             if let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) {
                 let page = respond::failure_page(
                     &ctx.compiled,
@@ -548,8 +577,10 @@ impl ProxyHttp for Gateway {
                 return Ok(());
             }
         }
-        // Upstream answers are marked as such: an upstream's own 503 is never "maintenance".
+        // Upstream answers are marked as such: an upstream's own 503 is never "maintenance",
+        // and it cannot claim a gateway failure either.
         resp.insert_header("x-hiatus", "proxied")?;
+        resp.remove_header("x-hiatus-failure");
         resp.insert_header("x-request-id", ctx.request_id.as_str())?;
         stamp(resp, ctx)
     }
@@ -576,6 +607,7 @@ impl ProxyHttp for Gateway {
             ErrorType::HTTPStatus(code) => (Failure::Unavailable, *code),
             _ => classify(e),
         };
+        self.negotiate_late(session, ctx);
         ctx.outcome = Outcome::UpstreamError(failure);
         // After an upstream failure pingora closes the client connection; say so.
         if ctx.tries > 0 {

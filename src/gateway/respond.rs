@@ -4,7 +4,7 @@
 //! `Content-Language`, the `X-Hiatus-*` markers that tell maintenance from failure) and the
 //! per-tenant page cache: a page is rendered the first time a (block, language, format) is
 //! asked for and then served as shared bytes until the block changes. Writing to the socket
-//! is one function, [`write`], which keeps keep-alive (no `respond_error`, PINGORA-NOTES).
+//! is one function, [`write()`], which keeps keep-alive (no `respond_error`, PINGORA-NOTES).
 
 use super::compiled::{Compiled, TenantRuntime};
 use crate::config::{Language, Tenant, Window};
@@ -12,6 +12,7 @@ use crate::pages::{local_time, strings, Escape, Failure, Split, REQUEST_ID};
 use crate::schedule::{occurrence::from_unix, UnixTime, Verdict};
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use std::sync::Arc;
@@ -52,8 +53,8 @@ impl PageKey {
 pub struct Rendered {
     key: PageKey,
     pub body: Split,
-    /// `Retry-After` as an HTTP-date, when the end is known.
-    pub retry_after: Option<String>,
+    /// `Retry-After`: the HTTP-date of the end when known, else the configured delay in seconds.
+    pub retry_after: Option<HeaderValue>,
 }
 
 /// One slot per (language, format) for maintenance pages and one for failure pages.
@@ -116,9 +117,11 @@ fn render_maintenance(
     let intro = t.intro.replace("{tenant}", tenant.display_name());
     // The reload: at the end (script), and a periodic refresh as a fallback without script.
     let refresh = v.until.map_or(300, |u| (u - now).clamp(30, 300));
+    // A known end is a date; an open-ended one a delay, which stays true however long the
+    // cached page is served.
     let retry_after = match v.until {
-        Some(u) => http_date(u),
-        None => config.gateway.retry_after_open_ended.and_then(|d| http_date(now + d.as_secs() as i64)),
+        Some(u) => http_date(u).and_then(|d| HeaderValue::from_str(&d).ok()),
+        None => config.gateway.retry_after_open_ended.map(|d| HeaderValue::from(d.as_secs())),
     };
     let body = if format == HTML {
         let view = serde_json::json!({
@@ -221,6 +224,9 @@ pub enum Marker {
 }
 
 /// Builds the response header for one of the gateway's own answers.
+///
+/// Names are static and values constant where they can be (no parsing per request), and the
+/// header map keeps no original case: this runs for every maintenance answer.
 pub fn header(
     status: u16,
     format: usize,
@@ -228,18 +234,19 @@ pub fn header(
     body_len: usize,
     marker: Marker,
     request_id: &str,
-    retry_after: Option<&str>,
+    retry_after: Option<&HeaderValue>,
 ) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build(status, Some(10))?;
-    h.insert_header(http::header::CONTENT_TYPE, CONTENT_TYPES[format.min(1)])?;
-    h.insert_header(http::header::CONTENT_LENGTH, body_len)?;
-    h.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-    h.insert_header(http::header::VARY, "Accept, Accept-Language")?;
+    use http::header;
+    let mut h = ResponseHeader::build_no_case(status, Some(10))?;
+    h.insert_header(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPES[format.min(1)]))?;
+    h.insert_header(header::CONTENT_LENGTH, HeaderValue::from(body_len))?;
+    h.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))?;
+    h.insert_header(header::VARY, HeaderValue::from_static("Accept, Accept-Language"))?;
     if let Some(l) = lang {
-        h.insert_header(http::header::CONTENT_LANGUAGE, l.code())?;
+        h.insert_header(header::CONTENT_LANGUAGE, HeaderValue::from_static(l.code()))?;
     }
     if let Some(r) = retry_after {
-        h.insert_header(http::header::RETRY_AFTER, r)?;
+        h.insert_header(header::RETRY_AFTER, r.clone())?;
     }
     let decision = match marker {
         Marker::Maintenance => "maintenance",
@@ -248,13 +255,17 @@ pub fn header(
         Marker::BadRequest => "bad-request",
         Marker::Own => "gateway",
     };
-    h.insert_header("x-hiatus", decision)?;
+    h.insert_header(X_HIATUS, HeaderValue::from_static(decision))?;
     if let Marker::Failure(f) = marker {
-        h.insert_header("x-hiatus-failure", f.code())?;
+        h.insert_header(HeaderName::from_static("x-hiatus-failure"), HeaderValue::from_static(f.code()))?;
     }
-    h.insert_header("x-request-id", request_id)?;
+    h.insert_header(X_REQUEST_ID, request_id)?;
     Ok(h)
 }
+
+pub const X_HIATUS: HeaderName = HeaderName::from_static("x-hiatus");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_HIATUS_GENERATION: HeaderName = HeaderName::from_static("x-hiatus-generation");
 
 /// Writes a complete response; a HEAD request gets the headers only (h2 does not strip bodies).
 pub async fn write(session: &mut Session, header: ResponseHeader, body: Bytes) -> pingora::Result<()> {

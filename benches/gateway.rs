@@ -1,0 +1,90 @@
+//! The gateway's own work per request, without sockets: the request decision
+//! (`gateway::proxy::decide`: host normalisation, routing, verdict, negotiation, bypass) and
+//! producing a complete maintenance response (decision + cached page + response header).
+//! Budget (issue 3): a maintenance response ≤ 2 µs median.
+
+use arc_swap::ArcSwap;
+use criterion::{criterion_group, criterion_main, Criterion};
+use hiatus::gateway::proxy::{decide, Action, Request};
+use hiatus::gateway::respond::{self, Marker};
+use hiatus::gateway::Compiled;
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const NOW: i64 = 1_780_000_000; // 2026-05-28T20:26:40Z
+
+/// 1 000 tenants on exact hosts plus a 133-host range; half of the exact ones in an emergency.
+fn config_text() -> String {
+    let mut s = String::from("[defaults]\nzone = \"Europe/Berlin\"\nlanguage = \"de\"\n\n");
+    s.push_str("[[tenants]]\nid = \"ppp\"\nhosts = [\"www{310..442}.prozessplattform.de\"]\nupstreams = [\"127.0.0.{n}:8080\"]\n\n");
+    for i in 0..1000 {
+        s.push_str(&format!(
+            "[[tenants]]\nid = \"t{i}\"\nhosts = [\"t{i}.example.com\"]\nupstreams = [\"127.0.0.1:9000\"]\n\n"
+        ));
+    }
+    s.push_str("[[windows]]\nid = \"nightly\"\ndaily = { at = \"00:34\", until = \"00:55\" }\n");
+    s.push_str("title = { de = \"Tägliches Routine-Wartungsfenster\", en = \"Daily routine maintenance\" }\n\n");
+    let half: Vec<String> = (0..500).map(|i| format!("\"t{}\"", i * 2)).collect();
+    s.push_str(&format!(
+        "[[windows]]\nid = \"emergency\"\nzone = \"UTC\"\nscope = {{ tenants = [{}] }}\nonce = {{ start = \"2026-05-28T18:00\", end = \"2026-05-28T23:00\" }}\n\
+         title = {{ de = \"Notfallwartung\", en = \"Emergency maintenance\" }}\nreason = {{ de = \"Die Datenbank wird wiederhergestellt.\" }}\n",
+        half.join(", ")
+    ));
+    s
+}
+
+fn request(host: &str) -> Request<'_> {
+    Request {
+        host: Some(host),
+        path: "/mandant-a/app/index.html",
+        accept: Some("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"),
+        accept_language: Some("de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7"),
+        forwarded_for: None,
+        cookie: Some("session=abc123; theme=dark"),
+        peer: Some("203.0.113.7".parse().expect("ip")),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let loaded = hiatus::config::load_str(&config_text(), "bench.toml", Path::new(".")).expect("bench config loads");
+    let current = Arc::new(ArcSwap::from_pointee(Compiled::build(loaded.config, NOW, 1).expect("compiles")));
+    let mut g = c.benchmark_group("gateway");
+    g.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+
+    let open = request("T1.Example.com:8080");
+    let closed = request("t2.example.com");
+    let compiled = current.load_full();
+    assert_eq!(decide(&compiled, &open, NOW).action, Action::Proxy { bypass: false });
+    assert_eq!(decide(&compiled, &closed, NOW).action, Action::Maintenance);
+
+    g.bench_function("decide_open", |b| b.iter(|| decide(&current.load(), black_box(&open), black_box(NOW))));
+    g.bench_function("decide_maintenance", |b| b.iter(|| decide(&current.load(), black_box(&closed), black_box(NOW))));
+    g.bench_function("maintenance_response", |b| {
+        b.iter(|| {
+            // What request_filter does for a maintenance answer, up to handing bytes to the socket.
+            let compiled = current.load_full();
+            let d = decide(&compiled, black_box(&closed), black_box(NOW));
+            let (Some(route), Some(verdict)) = (d.route, d.verdict) else { unreachable!("bench config") };
+            let tenant = route.tenant.unwrap_or(0);
+            let page = respond::maintenance_page(&compiled, tenant, &verdict, d.lang, d.format, NOW).expect("page");
+            let body = page.body.fill("0123456789abcdef00", "t2.example.com");
+            let header = respond::header(
+                503,
+                d.format,
+                Some(d.lang),
+                body.len(),
+                Marker::Maintenance,
+                "0123456789abcdef00",
+                page.retry_after.as_ref(),
+            )
+            .expect("header");
+            black_box((header, body))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(gateway, benches);
+criterion_main!(gateway);

@@ -1,0 +1,269 @@
+//! Configuration errors and warnings: every mistake is reported, each with its file, key path
+//! and the offending value; nothing is silently dropped.
+
+use crate::support::{at, load, load_err, root};
+use hiatus::config::{self, Diagnostic};
+
+fn line(d: &Diagnostic) -> String {
+    format!("{}: {}", d.path, d.message)
+}
+
+/// One file with many mistakes (tests/fixtures/bad): every error at once, with its key path
+/// and the offending value.
+#[test]
+fn every_error_of_a_bad_configuration_is_reported() {
+    let dir = root().join("tests/fixtures/bad");
+    let text = std::fs::read_to_string(dir.join("main.toml")).expect("fixture");
+    let report = match config::load_str(&text, "main.toml", &dir) {
+        Ok(_) => panic!("the bad fixture must be refused"),
+        Err(r) => r,
+    };
+    // (file ends with, key path, fragments of the message: the offending value and the hint)
+    let expected: &[(&str, &str, &[&str])] = &[
+        ("main.toml", "include[1]", &["\"missing.toml\"", "no such file"]),
+        ("broken.toml", "line 4, column 40", &["not valid TOML"]),
+        ("main.toml", "defaults.language", &["\"fr\""]),
+        ("main.toml", "colour", &["unknown key `colour`"]),
+        ("main.toml", "tenants[1].upstreams[0]", &["\"crm{n}.backend:8080\"", "{n}"]),
+        ("main.toml", "tenants[2].hosts[0]", &["\"www{330..324}.prozessplattform.de\"", "330 is greater than end 324"]),
+        ("main.toml", "tenants[2].upstreams[0]", &["\"10.0.0.1\"", "host:port"]),
+        ("main.toml", "tenants[2].id", &["\"ppp\"", "already used by tenants[0]"]),
+        ("main.toml", "windows[0].zone", &["\"Europe/Berln\"", "did you mean \"Europe/Berlin\""]),
+        ("main.toml", "windows[1].daily.at", &["\"25:00\"", "HH:MM"]),
+        ("main.toml", "windows[2].daily.until", &["04:30 equals at 04:30", "for = \"24h\""]),
+        ("main.toml", "windows[3]", &["exactly one rule", "daily and weekly"]),
+        ("main.toml", "windows[4].titel", &["unknown field `titel`"]),
+        ("main.toml", "windows[5].scope.hosts[0]", &["\"www{330..324}.prozessplattform.de\"", "greater than"]),
+        ("main.toml", "windows[6].scope.tenants[1]", &["\"nobody\""]),
+        ("main.toml", "windows[7].id", &["\"bad-zone\"", "already used by windows[0]"]),
+        ("main.toml", "windows[8].also[0]", &["2024-12-25", "both added", "excluded"]),
+        ("main.toml", "windows[9].daily.for", &["\"1d\"", "h and m only"]),
+        ("main.toml", "windows[10].weekly", &["at most 7 days"]),
+        ("main.toml", "windows[11].weekly.on[1]", &["\"tues\"", "not a weekday"]),
+        ("main.toml", "windows[12].monthly.on", &["\"6th tue\""]),
+        ("main.toml", "windows[13].once.end", &["2024-11-14 00:34", "not after the start 2024-11-14 00:55"]),
+        ("main.toml", "windows[14].daily.until", &["\"wed 06:00\"", "only for weekly"]),
+        ("main.toml", "windows[15].dates.on[0]", &["\"2024-02-30\"", "not a date"]),
+    ];
+    let mut unmatched: Vec<&Diagnostic> = report.errors.iter().collect();
+    let mut missing = Vec::new();
+    for (file, path, fragments) in expected {
+        let found = unmatched
+            .iter()
+            .position(|d| d.file.ends_with(file) && d.path == *path && fragments.iter().all(|f| d.message.contains(f)));
+        match found {
+            Some(i) => {
+                unmatched.remove(i);
+            }
+            None => missing.push(format!("{file}: {path}: {fragments:?}")),
+        }
+    }
+    assert!(
+        missing.is_empty() && unmatched.is_empty(),
+        "missing:\n  {}\nunexpected:\n  {}",
+        missing.join("\n  "),
+        unmatched.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+/// Checks that a configuration made of `body` and `[defaults] zone = "Europe/Berlin"` is
+/// refused with exactly one error at `path` whose message contains every fragment.
+fn check_error(body: &str, path: &str, fragments: &[&str]) {
+    let text = format!("{body}\n\n[defaults]\nzone = \"Europe/Berlin\"\n");
+    let report = load_err(&text, &root());
+    let lines: Vec<String> = report.errors.iter().map(line).collect();
+    let ok = report.errors.len() == 1
+        && report.errors[0].path == path
+        && fragments.iter().all(|f| report.errors[0].message.contains(f));
+    assert!(ok, "expected one error at {path} containing {fragments:?}, got {lines:#?}\n--- text:\n{body}");
+}
+
+#[test]
+fn single_mistakes() {
+    let w = |rule: &str| format!("[[windows]]\nid = \"w\"\n{rule}\n");
+    let cases: Vec<(String, &str, &[&str])> = vec![
+        // rules and their ends
+        (w(""), "windows[0]", &["exactly one rule"]),
+        (w("once = { end = \"2024-11-14T00:55\" }"), "windows[0].once", &["missing field `start`"]),
+        (w("daily = { at = \"04:30\" }"), "windows[0].daily", &["give an end"]),
+        (w("daily = { at = \"04:30\", until = \"05:00\", for = \"1h\" }"), "windows[0].daily", &["not both"]),
+        (w("daily = { at = \"24:00\", until = \"05:00\" }"), "windows[0].daily.at", &["\"24:00\"", "only allowed as an end"]),
+        (w("daily = { at = \"7:00\", until = \"08:00\" }"), "windows[0].daily.at", &["\"7:00\""]),
+        (w("daily = { at = \"04:30\", until = \"24:01\" }"), "windows[0].daily.until", &["\"24:01\""]),
+        (w("daily = { at = \"04:30\", for = \"0m\" }"), "windows[0].daily.for", &["\"0m\"", "longer than zero"]),
+        (w("daily = { at = \"04:30\", for = \"1.5h\" }"), "windows[0].daily.for", &["\"1.5h\""]),
+        (w("daily = { at = \"04:30\", for = \"30s\" }"), "windows[0].daily.for", &["\"30s\""]),
+        (w("daily = { at = \"04:30\", for = \"90\" }"), "windows[0].daily.for", &["\"90\""]),
+        (w("weekly = { on = \"tue\", at = \"00:00\", for = \"168h1m\" }"), "windows[0].weekly", &["at most 7 days"]),
+        (w("weekly = { on = [], at = \"22:30\", until = \"06:00\" }"), "windows[0].weekly.on", &["at least one weekday"]),
+        (w("weekly = { on = \"tue\", at = \"22:30\", until = \"thurs 06:00\" }"), "windows[0].weekly.until", &["\"thurs\""]),
+        (w("monthly = { on = 0, at = \"10:00\", for = \"1h\" }"), "windows[0].monthly.on", &["0 is not a day"]),
+        (w("monthly = { on = 32, at = \"10:00\", for = \"1h\" }"), "windows[0].monthly.on", &["32 is not a day"]),
+        (w("monthly = { on = \"every tue\", at = \"10:00\", for = \"1h\" }"), "windows[0].monthly.on", &["\"every tue\""]),
+        (w("dates = { on = [], at = \"04:30\", until = \"06:30\" }"), "windows[0].dates.on", &["at least one date"]),
+        (w("dates = { on = [\"08.11.2024\"], at = \"04:30\", until = \"06:30\" }"), "windows[0].dates.on[0]", &["\"08.11.2024\""]),
+        // once
+        (w("once = { start = \"2024-11-14T00:34Z\" }"), "windows[0].once.start", &["without offset"]),
+        (w("once = { start = \"2024-11-14T00:34:10\" }"), "windows[0].once.start", &["minute precision"]),
+        (w("once = { start = \"2024-11-14\" }"), "windows[0].once.start", &["\"2024-11-14\""]),
+        (
+            w("once = { start = \"2024-11-14T00:34\", end = \"2024-11-14T00:34\" }"),
+            "windows[0].once.end",
+            &["not after the start"],
+        ),
+        (
+            w("once = { start = \"2022-06-13T00:00\", end = \"2022-06-15T00:00\", tentative_from = \"2022-06-16T00:00\" }"),
+            "windows[0].once.tentative_from",
+            &["2022-06-16 00:00", "outside the window"],
+        ),
+        (
+            w("once = { start = \"2022-06-13T00:00\", tentative_from = \"2022-06-14T00:00\" }"),
+            "windows[0].once.tentative_from",
+            &["open-ended"],
+        ),
+        (
+            w("once = { start = \"2024-11-14T00:34\", end = \"2024-11-14T00:55\" }\nexcept = { dates = [\"2024-11-14\"] }"),
+            "windows[0].except",
+            &["recurring"],
+        ),
+        (w("once = { start = \"2024-11-14T00:34\" }\nalso = [\"2024-11-15\"]"), "windows[0].also", &["recurring"]),
+        (w("once = { start = \"2024-11-14T00:34\" }\nfrom = \"2024-11-01\""), "windows[0].from", &["bounds"]),
+        // calendar modifiers
+        (
+            w("daily = { at = \"00:34\", until = \"00:55\" }\nexcept = { dates = [\"2024-12-31..2024-12-24\"] }"),
+            "windows[0].except.dates[0]",
+            &["\"2024-12-31..2024-12-24\"", "ends before it starts"],
+        ),
+        (
+            w("daily = { at = \"00:34\", until = \"00:55\" }\nexcept = { dates = [\"2024-12-24..\"] }"),
+            "windows[0].except.dates[0]",
+            &["not a date"],
+        ),
+        (
+            w("daily = { at = \"00:34\", until = \"00:55\" }\nexcept = { months = [\"jully\"] }"),
+            "windows[0].except.months[0]",
+            &["\"jully\""],
+        ),
+        (
+            w("monthly = { on = \"3rd wed\", at = \"16:00\", until = \"19:00\" }\nexcept = { months = [\"jul\"] }\nalso = [\"2022-07-06\"]"),
+            "windows[0].also[0]",
+            &["2022-07-06", "both added"],
+        ),
+        (
+            w("daily = { at = \"00:34\", until = \"00:55\" }\nfrom = \"2024-12-01\"\nto = \"2024-11-01\""),
+            "windows[0].to",
+            &["2024-11-01 is before `from` 2024-12-01"],
+        ),
+        // zone, id, scope, texts
+        (w("zone = \"Europe/berlin\"\ndaily = { at = \"00:34\", until = \"00:55\" }"), "windows[0].zone", &["did you mean \"Europe/Berlin\""]),
+        (w("zone = \"CEST\"\ndaily = { at = \"00:34\", until = \"00:55\" }"), "windows[0].zone", &["\"CEST\""]),
+        ("[[windows]]\nid = \"bad id!\"\ndaily = { at = \"00:34\", until = \"00:55\" }".to_string(), "windows[0].id", &["\"bad id!\""]),
+        (w("scope = \"everyone\"\ndaily = { at = \"00:34\", until = \"00:55\" }"), "windows[0].scope", &["\"everyone\""]),
+        (w("scope = {}\ndaily = { at = \"00:34\", until = \"00:55\" }"), "windows[0].scope", &["empty scope"]),
+        (w("scope = { hosts = [\"www{1..9}x{1..2}.de\"] }\ndaily = { at = \"00:34\", until = \"00:55\" }"), "windows[0].scope.hosts[0]", &["only one"]),
+        (w("daily = { at = \"00:34\", until = \"00:55\" }\ntitle = { fr = \"Maintenance\" }"), "windows[0].title.fr", &["\"fr\""]),
+        (w("daily = { at = \"00:34\", until = \"00:55\" }\nreason = { de = \" \" }"), "windows[0].reason.de", &["empty text"]),
+        // file structure
+        ("[windows]\nid = \"w\"".to_string(), "windows", &["array of tables"]),
+        ("include = \"other.toml\"".to_string(), "include", &["list of file patterns"]),
+        ("include = [\"no-such-folder/*.toml\"]".to_string(), "include[0]", &["\"no-such-folder/*.toml\"", "cannot read the folder"]),
+        ("include = [\"*/*.toml\"]".to_string(), "include[0]", &["file name only"]),
+        // tenants
+        ("[[tenants]]\nid = \"t\"\nhosts = []\nupstreams = [\"a:80\"]".to_string(), "tenants[0].hosts", &["at least one host"]),
+        ("[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]".to_string(), "tenants[0].upstreams", &["at least one upstream"]),
+        (
+            "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\npath = \"mandant-a\"\nupstreams = [\"a:80\"]".to_string(),
+            "tenants[0].path",
+            &["\"mandant-a\""],
+        ),
+        (
+            "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:0\"]".to_string(),
+            "tenants[0].upstreams[0]",
+            &["\"a:0\""],
+        ),
+        (
+            "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:80\"]\n\n[[tenants]]\nid = \"u\"\nhosts = [\"A.example\"]\nupstreams = [\"b:80\"]".to_string(),
+            "tenants[1].hosts[0]",
+            &["\"a.example\"", "already served by tenant \"t\""],
+        ),
+    ];
+    for (body, path, fragments) in &cases {
+        check_error(body, path, fragments);
+    }
+}
+
+#[test]
+fn a_missing_zone_is_an_error_not_a_server_default() {
+    let report = load_err("[[windows]]\nid = \"w\"\ndaily = { at = \"00:34\", until = \"00:55\" }\n", &root());
+    let lines: Vec<String> = report.errors.iter().map(line).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].starts_with("windows[0].zone: no time zone"), "{lines:#?}");
+}
+
+#[test]
+fn warnings() {
+    let text = r#"[defaults]
+zone = "Europe/Berlin"
+
+[[windows]]
+id = "gap"
+scope = { hosts = ["g.example"] }
+dates = { on = ["2025-03-30", "2025-04-06"], at = "02:10", until = "02:50" }
+
+[[windows]]
+id = "tue-night"
+scope = { hosts = ["t.example"] }
+weekly = { on = "tue", at = "22:30", until = "06:00" }
+except = { dates = ["2024-11-12", "2024-11-06", "2024-11-13..2024-11-18"] }
+
+[[windows]]
+id = "fifth"
+scope = { hosts = ["f.example"] }
+monthly = { on = "5th tue", at = "10:00", until = "11:00" }
+
+[[windows]]
+id = "overlap-a"
+scope = { hosts = ["a.example"] }
+dates = { on = ["2024-12-04"], at = "04:30", until = "06:30" }
+
+[[windows]]
+id = "overlap-b"
+scope = { hosts = ["www{1..9}.example", "a.example"] }
+once = { start = "2024-12-04T06:00", end = "2024-12-04T07:00" }
+"#;
+    let loaded = load(text);
+    // At every load: cheap checks.
+    let quick: Vec<String> = loaded.warnings.iter().map(line).collect();
+    assert_eq!(
+        quick,
+        [
+            "windows[1].except: except date 2024-11-06 matches no occurrence (entry 0)",
+            "windows[1].except: except range 2024-11-13..2024-11-18 matches no occurrence",
+            "windows[2].monthly.on: \"5th tue\" exists in only some months; months without one are skipped, not moved",
+        ]
+    );
+    // In `hiatus check`: the expanding checks, with the dates.
+    let mut report = config::Report::default();
+    config::lint::full(&loaded.config, at("2025-01-01T00:00Z"), &mut report);
+    let full: Vec<String> = report.warnings.iter().map(line).collect();
+    assert_eq!(
+        full,
+        [
+            "windows[0]: the occurrence on 2025-03-30 lies wholly in the Europe/Berlin DST gap and is dropped",
+            "windows[4]: window \"overlap-b\" overlaps window \"overlap-a\" on a shared scope (first at 2024-12-04 06:00 CET); the page shows the merged end",
+        ]
+    );
+    assert!(report.errors.is_empty());
+}
+
+#[test]
+fn shipped_configurations_load_without_errors() {
+    for entry in std::fs::read_dir(root().join("config")).expect("config folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(report) = config::load(&path) {
+                panic!("{}:\n{report}", path.display());
+            }
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! The gateway test harness: the real request path in-process, real origins, a raw client.
+//!
+//! - [`TestGateway`]: configuration text → `Compiled` → `Gateway` with a manual clock, served by
+//!   `server::serve` on `127.0.0.1:0`; dropping it stops the accept loop.
+//! - [`Origin`]: a small HTTP/1.1 server on an ephemeral loopback port that records what it
+//!   receives and answers according to a [`Behaviour`] (ok, slow, reset, garbage, …).
+//! - [`Client`]: HTTP/1.1 over a raw TCP stream, so malformed requests can be written byte by
+//!   byte; it reads one response (head + `Content-Length`/chunked body) at a time, keep-alive.
+//! - [`H2Client`]: h2c with prior knowledge (the `h2` crate).
+//!
+//! Every network wait is bounded by [`LIMIT`]; nothing sleeps to let time pass (tests move the
+//! manual clock). Only loopback addresses are used.
+
+use arc_swap::ArcSwap;
+use hiatus::clock::Clock;
+use hiatus::gateway::{server, Compiled, Gateway};
+use hiatus::schedule::UnixTime;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The longest any single network step of a test may take.
+pub const LIMIT: Duration = Duration::from_secs(5);
+
+/// Awaits `f` for at most [`LIMIT`]; a hang fails the test with `what`.
+pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(LIMIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {LIMIT:?}: {what}"),
+    }
+}
+
+/// Loopback addresses other than 127.0.0.1 (all of 127/8 is loopback on Linux).
+pub fn lo(last: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, last])
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway
+
+/// A gateway serving one configuration on an ephemeral port until dropped.
+#[derive(Debug)]
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub clock: Clock,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl TestGateway {
+    /// Loads configuration text (which must be valid) and serves it with the clock at `now`.
+    pub async fn start(config_text: &str, now: UnixTime) -> TestGateway {
+        let loaded = crate::support::load(config_text);
+        let compiled = Compiled::build(loaded.config, now, 1).unwrap_or_else(|e| panic!("build: {e}"));
+        let clock = Clock::manual(now);
+        let gateway = Gateway::new(Arc::new(ArcSwap::from_pointee(compiled)), clock.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the gateway");
+        let addr = listener.local_addr().expect("gateway address");
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, gateway, shutdown));
+        TestGateway { addr, clock, stop, task }
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr, None).await
+    }
+
+    /// A client whose connection comes from another loopback address (`127.0.0.<last>`).
+    pub async fn client_from(&self, last: u8) -> Client {
+        Client::connect(self.addr, Some(lo(last))).await
+    }
+
+    /// One GET on a fresh connection.
+    pub async fn get(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.client().await.request("GET", host, path, headers).await
+    }
+
+    pub async fn h2(&self) -> H2Client {
+        H2Client::connect(self.addr).await
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.task.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origins
+
+/// How an origin answers each request.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// 200 with a body naming the origin, method and path; keep-alive.
+    Ok,
+    /// This status, with a body of its own and spoofed `x-hiatus: maintenance` and
+    /// `x-hiatus-failure` headers.
+    Status(u16),
+    /// This status with an empty body (`Content-Length: 0`).
+    EmptyStatus(u16),
+    /// This status with a chunked body.
+    ChunkedStatus(u16),
+    /// Sleeps this long, then answers like `Ok`.
+    Slow(Duration),
+    /// Reads the request, then resets the connection (RST).
+    Reset,
+    /// Reads the request, then closes without a byte of response.
+    Close,
+    /// Answers with a garbage status line.
+    Garbage,
+    /// Sends a head promising 1000 bytes, 10 of them, then closes.
+    HalfBody,
+}
+
+/// What an origin received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A test origin; stops when dropped.
+#[derive(Debug)]
+pub struct Origin {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Origin {
+    /// An origin on `127.0.0.1:0`.
+    pub async fn start(name: &str, behaviour: Behaviour) -> Origin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an origin");
+        Origin::serve(listener, name, behaviour)
+    }
+
+    /// An origin on a given address (`None` when it is taken).
+    pub async fn start_on(addr: SocketAddr, name: &str, behaviour: Behaviour) -> Option<Origin> {
+        let listener = TcpListener::bind(addr).await.ok()?;
+        Some(Origin::serve(listener, name, behaviour))
+    }
+
+    fn serve(listener: TcpListener, name: &str, behaviour: Behaviour) -> Origin {
+        let addr = listener.local_addr().expect("origin address");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (record, who) = (seen.clone(), name.to_string());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (record, who, behaviour) = (record.clone(), who.clone(), behaviour.clone());
+                tokio::spawn(async move {
+                    let _ = origin_connection(stream, &who, &behaviour, &record).await;
+                });
+            }
+        });
+        Origin { addr, seen, task }
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn hits(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+/// An address nothing listens on (bound, then released).
+pub fn dead_address() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address")
+}
+
+async fn origin_connection(
+    stream: TcpStream,
+    name: &str,
+    behaviour: &Behaviour,
+    record: &Mutex<Vec<Seen>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut lines = Vec::new();
+        loop {
+            // Bytes, not `read_line`: header values may be any octets (obs-text).
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).await? == 0 {
+                return Ok(());
+            }
+            if line == b"\r\n" || line == b"\n" {
+                break;
+            }
+            lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
+        }
+        let mut words = lines.first().map(|l| l.split(' ')).into_iter().flatten();
+        let (method, path) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
+        let headers: Vec<(String, String)> = lines
+            .iter()
+            .skip(1)
+            .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())))
+            .collect();
+        let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+        let mut body = vec![0u8; length.unwrap_or(0)];
+        reader.read_exact(&mut body).await?;
+        let seen = Seen { method: method.clone(), path: path.clone(), headers, body };
+        if let Ok(mut r) = record.lock() {
+            r.push(seen);
+        }
+        let ok = |body: String| {
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nx-origin: {name}\r\n\r\n{body}", body.len())
+        };
+        let stream = reader.get_mut();
+        match behaviour {
+            Behaviour::Ok => stream.write_all(ok(format!("{name} {method} {path}")).as_bytes()).await?,
+            Behaviour::Slow(d) => {
+                tokio::time::sleep(*d).await;
+                stream.write_all(ok(format!("{name} {method} {path}")).as_bytes()).await?;
+            }
+            Behaviour::Status(code) => {
+                let body = format!("origin {name} says {code}");
+                let head = format!(
+                    "HTTP/1.1 {code} Whatever\r\nContent-Length: {}\r\nx-origin: {name}\r\nx-hiatus: maintenance\r\nx-hiatus-failure: connection_refused\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(format!("{head}{body}").as_bytes()).await?;
+            }
+            Behaviour::EmptyStatus(code) => {
+                stream.write_all(format!("HTTP/1.1 {code} Whatever\r\nContent-Length: 0\r\n\r\n").as_bytes()).await?;
+            }
+            Behaviour::ChunkedStatus(code) => {
+                let head =
+                    format!("HTTP/1.1 {code} Whatever\r\nTransfer-Encoding: chunked\r\nx-origin: {name}\r\n\r\n");
+                let body = format!("7\r\nchunked\r\n{:x}\r\n says {code}\r\n0\r\n\r\n", " says 503".len());
+                stream.write_all(format!("{head}{body}").as_bytes()).await?;
+            }
+            Behaviour::Reset => {
+                stream.set_zero_linger()?;
+                return Ok(());
+            }
+            Behaviour::Close => return Ok(()),
+            Behaviour::Garbage => {
+                stream.write_all(b"NONSENSE 999 <html>\r\n\r\n").await?;
+                return Ok(());
+            }
+            Behaviour::HalfBody => {
+                stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789").await?;
+                stream.flush().await?;
+                return Ok(());
+            }
+        }
+        stream.flush().await?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1 client
+
+/// One response as the client saw it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// `x-hiatus`, or `-` when absent.
+    pub fn marker(&self) -> &str {
+        self.header("x-hiatus").unwrap_or("-")
+    }
+}
+
+/// HTTP/1.1 over one TCP connection; requests are written raw.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub async fn connect(to: SocketAddr, from: Option<IpAddr>) -> Client {
+        let stream = match from {
+            None => bounded("connect", TcpStream::connect(to)).await.expect("connect to the gateway"),
+            Some(ip) => {
+                let socket = TcpSocket::new_v4().expect("socket");
+                socket.bind(SocketAddr::new(ip, 0)).unwrap_or_else(|e| panic!("bind the client to {ip}: {e}"));
+                bounded("connect", socket.connect(to)).await.expect("connect to the gateway")
+            }
+        };
+        Client { stream, buf: Vec::new() }
+    }
+
+    /// Writes raw bytes.
+    pub async fn send(&mut self, raw: &[u8]) {
+        bounded("write", self.stream.write_all(raw)).await.expect("write the request");
+    }
+
+    /// Writes a request (`Host` first, then `headers`, and a `Content-Length` for a body).
+    pub async fn send_request(&mut self, method: &str, host: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+        for (n, v) in headers {
+            raw.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if !body.is_empty() {
+            raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        raw.push_str("\r\n");
+        let mut bytes = raw.into_bytes();
+        bytes.extend_from_slice(body);
+        self.send(&bytes).await;
+    }
+
+    /// Sends a request and reads its response (a HEAD response has no body).
+    pub async fn request(&mut self, method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.send_request(method, host, path, headers, b"").await;
+        self.response(method == "HEAD").await
+    }
+
+    /// Reads one complete response; panics on a hang, an early close or a malformed response.
+    pub async fn response(&mut self, head_only: bool) -> Response {
+        match self.try_response(head_only).await {
+            Ok(r) => r,
+            Err(e) => panic!("no complete response: {e}"),
+        }
+    }
+
+    /// Reads one response; `Err` says what was incomplete (bodies read so far included).
+    pub async fn try_response(&mut self, head_only: bool) -> Result<Response, String> {
+        let end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            if self.fill().await? == 0 {
+                return Err(format!("closed before the end of the head: {:?}", String::from_utf8_lossy(&self.buf)));
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+        self.buf.drain(..end + 4);
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string())))
+            .collect();
+        let mut response = Response { status, headers, body: Vec::new() };
+        if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+            return Ok(response);
+        }
+        if let Some(length) = response.header("content-length") {
+            let length: usize = length.parse().map_err(|_| format!("bad content-length {length:?}"))?;
+            while self.buf.len() < length {
+                if self.fill().await? == 0 {
+                    response.body = std::mem::take(&mut self.buf);
+                    return Err(format!("closed after {} of {length} body bytes", response.body.len()));
+                }
+            }
+            response.body = self.buf.drain(..length).collect();
+        } else if response.header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
+            response.body = self.chunked().await?;
+        } else {
+            while self.fill().await? > 0 {}
+            response.body = std::mem::take(&mut self.buf);
+        }
+        Ok(response)
+    }
+
+    async fn chunked(&mut self) -> Result<Vec<u8>, String> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                    break i;
+                }
+                if self.fill().await? == 0 {
+                    return Err("closed inside a chunk size".to_string());
+                }
+            };
+            let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| format!("bad chunk size {size_text:?}"))?;
+            self.buf.drain(..line_end + 2);
+            while self.buf.len() < size + 2 {
+                if self.fill().await? == 0 {
+                    return Err("closed inside a chunk".to_string());
+                }
+            }
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+            if size == 0 {
+                return Ok(body);
+            }
+        }
+    }
+
+    async fn fill(&mut self) -> Result<usize, String> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = tokio::time::timeout(LIMIT, self.stream.read(&mut chunk))
+            .await
+            .map_err(|_| format!("no data within {LIMIT:?}"))?
+            .map_err(|e| format!("read: {e}"))?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Whether the server closes the connection (EOF or reset) within a second, sending
+    /// nothing more; `false` when it stays open or sends bytes.
+    pub async fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(1), self.stream.read(&mut byte)).await;
+        self.buf.is_empty() && matches!(read, Ok(Ok(0) | Err(_)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// h2c client
+
+/// An h2c connection (prior knowledge).
+#[derive(Debug)]
+pub struct H2Client {
+    send: h2::client::SendRequest<bytes::Bytes>,
+}
+
+/// An HTTP/2 response.
+#[derive(Debug)]
+pub struct H2Response {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl H2Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl H2Client {
+    pub async fn connect(to: SocketAddr) -> H2Client {
+        let tcp = bounded("connect", TcpStream::connect(to)).await.expect("connect to the gateway");
+        let (send, connection) = bounded("h2 handshake", h2::client::handshake(tcp)).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        H2Client { send }
+    }
+
+    /// Sends a request without a body; `uri` is absolute, its authority becomes `:authority`.
+    pub async fn request(&mut self, method: &str, uri: &str, headers: &[(&str, &str)]) -> H2Response {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (n, v) in headers {
+            builder = builder.header(*n, *v);
+        }
+        let request = builder.body(()).expect("a valid request");
+        let ready = bounded("h2 ready", self.send.clone().ready()).await.expect("h2 connection ready");
+        self.send = ready;
+        let (response, _) = self.send.send_request(request, true).expect("send the h2 request");
+        let response = bounded("h2 response", response).await.expect("an h2 response");
+        let (parts, mut body) = response.into_parts();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = bounded("h2 body", body.data()).await {
+            let chunk = chunk.expect("h2 body chunk");
+            let _ = body.flow_control().release_capacity(chunk.len());
+            bytes.extend_from_slice(&chunk);
+        }
+        H2Response { status: parts.status.as_u16(), headers: parts.headers, body: bytes }
+    }
+}

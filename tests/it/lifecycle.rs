@@ -1,0 +1,157 @@
+//! The real binary's lifecycle: graceful stop with a request in flight, and the zero-downtime
+//! upgrade (pingora's socket hand-over) with requests running throughout. Processes are the
+//! test's own children on loopback ports; each wait is bounded.
+
+use crate::control::TempDir;
+use crate::gateway_support::{bounded, Behaviour, Client, Origin};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `hiatus run`; killed when dropped.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hiatus"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start hiatus");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Running { child, lines }
+    }
+
+    /// Waits (bounded) for the line announcing the gateway listener; returns its address.
+    fn listening(&self) -> SocketAddr {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                if let Some(rest) = line.strip_prefix("hiatus: listening on http://") {
+                    return rest.split(' ').next().and_then(|a| a.parse().ok()).expect("an address");
+                }
+            }
+        }
+        panic!("hiatus did not start listening");
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([sig, &self.child.id().to_string()]).status().expect("kill").success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Waits (bounded) for the process to exit; its exit status.
+    fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn write_config(dir: &TempDir, listen: &str, origin: SocketAddr) -> String {
+    let text = format!(
+        "[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"{listen}\"]\nadmin = \"127.0.0.1:0\"\ngrace_period = \"2s\"\n\n\
+         [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{origin}\"]\n"
+    );
+    dir.write("hiatus.toml", &text).display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_request_in_flight_finish() {
+    let origin = Origin::start("slow", Behaviour::Slow(Duration::from_millis(800))).await;
+    let dir = TempDir::new("sigterm");
+    let config = write_config(&dir, "127.0.0.1:0", origin.addr);
+    let mut gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let mut client = Client::connect(addr, None).await;
+    client.send_request("GET", "a.test", "/slow", &[], b"").await;
+    // The request is with the origin now (it answers after 800 ms): stop the gateway.
+    bounded("the origin to receive the request", async {
+        while origin.hits() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    gw.signal("-TERM");
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.marker()), (200, "proxied"), "the request in flight finished");
+    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(15))).await.expect("join");
+    assert!(status.is_some_and(|s| s.success()), "exited cleanly after the grace period: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_hands_over_the_sockets_without_losing_a_request() {
+    let origin = Origin::start("o", Behaviour::Slow(Duration::from_millis(50))).await;
+    let dir = TempDir::new("upgrade");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = write_config(&dir, &listen, origin.addr);
+    let sock = dir.0.join("upgrade.sock").display().to_string();
+    let mut old = Running::start(&["run", "--config", &config, "--upgrade-sock", &sock]);
+    let addr = old.listening();
+    // Requests on fresh connections throughout the hand-over (bounded in count and time).
+    let load = tokio::spawn(async move {
+        let mut results = Vec::new();
+        let started = std::time::Instant::now();
+        while results.len() < 400 && started.elapsed() < Duration::from_secs(12) {
+            let mut c = Client::connect(addr, None).await;
+            c.send_request("GET", "a.test", "/", &[("connection", "close")], b"").await;
+            results.push(c.try_response(false).await.map(|r| r.status));
+        }
+        results
+    });
+    let new = Running::start(&["run", "--config", &config, "--upgrade-sock", &sock, "-u"]);
+    // The new process waits for the sockets; the old one hands them over on SIGQUIT.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    old.signal("-QUIT");
+    let new_addr = tokio::task::spawn_blocking(move || {
+        let a = new.listening();
+        (new, a)
+    })
+    .await
+    .expect("join");
+    assert_eq!(new_addr.1, addr, "the new process serves the same address");
+    let old_exit = tokio::task::spawn_blocking(move || old.exited_within(Duration::from_secs(20))).await.expect("join");
+    let results = bounded("the load", load).await.expect("load task");
+    let failed: Vec<_> = results.iter().filter(|r| !matches!(r, Ok(200))).collect();
+    assert!(results.len() >= 20, "requests ran during the upgrade: {}", results.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        results.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(old_exit.is_some(), "the old process exited after handing over");
+    // The new one still serves.
+    let r = Client::connect(addr, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!(r.status, 200);
+    drop(new_addr);
+}

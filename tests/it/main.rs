@@ -1,0 +1,19 @@
+//! The one integration test binary (STYLE.md: all integration tests in one binary).
+//!
+//! - `rules`: SCHEDULES.md rule by rule, from configuration text to decisions in UTC.
+//! - `seeds`: the windows of the shipped configurations against the operator pages.
+//! - `config_errors`: every error of a bad configuration, with key paths; warnings.
+//! - `properties`: `decide` against a brute-force evaluation; invariants; no panics on input.
+//! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
+//! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
+
+mod cli;
+mod config_errors;
+mod control;
+mod gateway;
+mod gateway_support;
+mod lifecycle;
+mod properties;
+mod rules;
+mod seeds;
+mod support;
