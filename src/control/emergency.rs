@@ -504,8 +504,9 @@ pub fn switch_on(
 }
 
 /// Sets `end` on the open-ended window `id`, or on every open-ended window that has started when
-/// `id` is `None`. The end is `at`'s minute, or the start plus one minute when that is the same
-/// minute (an end must be after the start). Nothing is removed.
+/// `id` is `None`. The end is `at`'s minute. Switched off in the minute it was switched on, the
+/// start moves one minute back: an end must lie after the start, and an operator who switches
+/// off expects it off now, not at the end of the minute. Nothing is removed.
 pub fn switch_off(
     doc: &mut Table,
     id: Option<&str>,
@@ -536,7 +537,15 @@ pub fn switch_off(
             later.push(wid);
             continue;
         }
-        let end = at.max(start + Duration::minutes(1));
+        let end = at;
+        let start = if end <= start {
+            let earlier = end - Duration::minutes(1);
+            let local = earlier.with_timezone(&zone).naive_local();
+            once.insert("start".into(), Value::String(local.format("%Y-%m-%dT%H:%M").to_string()));
+            resolve(zone, local).0
+        } else {
+            start
+        };
         let local = end.with_timezone(&zone).naive_local();
         // In an autumn fold a local time means its first pass (rule 5): the written end may be
         // up to an hour early, which still switches off now; it must still be after the start.
@@ -894,11 +903,15 @@ except = { months = ["jul"] }
     }
 
     #[test]
-    fn off_in_the_same_minute_ends_one_minute_after_the_start() {
+    fn off_in_the_same_minute_takes_effect_at_once() {
         let d = Dir::new(&[("main.toml", MAIN)]);
         on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:10Z")).expect("on");
         let done = off(&d.main(), None, None, at("2025-03-01T09:15:50Z")).expect("off");
-        assert_eq!(done.switched[0].end, Some(at("2025-03-01T09:16:00Z")));
+        // Over already at 09:15:50: the start moved back a minute so the end can be 09:15.
+        assert_eq!(
+            (done.switched[0].start, done.switched[0].end),
+            (at("2025-03-01T09:14:00Z"), Some(at("2025-03-01T09:15:00Z")))
+        );
         d.loads();
     }
 

@@ -155,3 +155,65 @@ async fn upgrade_hands_over_the_sockets_without_losing_a_request() {
     assert_eq!(r.status, 200);
     drop(new_addr);
 }
+
+/// Polls `host` until the answer's status is `want`; the time it took, or `None` after `limit`.
+async fn until_status(addr: SocketAddr, host: &str, want: u16, limit: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        let r = Client::connect(addr, None).await.request("GET", host, "/", &[]).await;
+        if r.status == want {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+fn hiatus(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hiatus")).args(args).output().expect("run hiatus")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_on_and_off_reach_clients_within_a_second() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("emergency");
+    dir.write("emergency.toml", "");
+    let config = dir
+        .write(
+            "hiatus.toml",
+            &format!(
+                "include = [\"emergency.toml\"]\n[defaults]\nzone = \"Europe/Berlin\"\n\n[gateway]\nlisten = [\"127.0.0.1:0\"]\n\
+                 admin = \"127.0.0.1:0\"\ngrace_period = \"1s\"\nemergency_file = \"emergency.toml\"\n\n\
+                 [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{}\"]\n\n\
+                 [[tenants]]\nid = \"b\"\nhosts = [\"b.test\"]\nupstreams = [\"{}\"]\n",
+                origin.addr, origin.addr
+            ),
+        )
+        .display()
+        .to_string();
+    let gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    assert_eq!(Client::connect(addr, None).await.request("GET", "a.test", "/", &[]).await.status, 200);
+
+    let on = hiatus(&["emergency", "on", "--config", &config, "--scope", "tenant:a", "--reason", "Database restore"]);
+    assert!(on.status.success(), "emergency on: {}", String::from_utf8_lossy(&on.stderr));
+    let took = until_status(addr, "a.test", 503, Duration::from_secs(3)).await;
+    assert!(took.is_some_and(|t| t < Duration::from_secs(1)), "maintenance seen after {took:?}");
+    let page = Client::connect(addr, None).await.request("GET", "a.test", "/", &[("accept-language", "en")]).await;
+    assert_eq!(page.marker(), "maintenance");
+    assert!(page.text().contains("Database restore"), "{}", page.text());
+    assert_eq!(
+        Client::connect(addr, None).await.request("GET", "b.test", "/", &[]).await.status,
+        200,
+        "other tenants unaffected"
+    );
+
+    let off = hiatus(&["emergency", "off", "--config", &config]);
+    assert!(off.status.success(), "emergency off: {}", String::from_utf8_lossy(&off.stderr));
+    let took = until_status(addr, "a.test", 200, Duration::from_secs(3)).await;
+    assert!(took.is_some_and(|t| t < Duration::from_secs(1)), "end seen after {took:?}");
+    // History is kept: the window is still there, with an end.
+    let file = std::fs::read_to_string(dir.0.join("emergency.toml")).expect("emergency file");
+    assert!(file.contains("Database restore") && file.contains("end = "), "{file}");
+    drop(gw);
+}
