@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the gateway on loopback, sends known traffic, and has `promtool check metrics` (Debian's
+# prometheus package, installed when missing) lint the /metrics exposition. Any finding fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v promtool >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+cargo build --locked --quiet
+work=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+sed -e 's/^listen = .*/listen = ["127.0.0.1:0"]/' -e 's/^threads = .*/threads = 1\nadmin = "127.0.0.1:0"/' \
+  config/hiatus.toml > "$work/hiatus.toml"
+target/debug/hiatus run --config "$work/hiatus.toml" > "$work/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$work/out" && break
+  sleep 0.1
+done
+gw=$(sed -n 's|^hiatus: listening on http://\([^ ]*\).*|\1|p' "$work/out" | head -1)
+admin=$(sed -n 's|^hiatus: admin on http://\([^ ]*\).*|\1|p' "$work/out" | head -1)
+[ -n "$gw" ] && [ -n "$admin" ] || { cat "$work/out"; echo "the gateway did not start"; exit 1; }
+for host in app.localhost maint.localhost dead.localhost nobody.example; do
+  curl -s -o /dev/null -H "Host: $host" "http://$gw/" || true
+done
+curl -s "http://$admin/metrics" > "$work/metrics"
+grep -q 'hiatus_requests_total{decision="maintenance",tenant="maint"} 1' "$work/metrics" \
+  || { cat "$work/metrics"; echo "the maintenance request was not counted"; exit 1; }
+out=$(promtool check metrics < "$work/metrics" 2>&1) || { echo "$out"; exit 1; }
+if [ -n "$out" ]; then echo "$out"; exit 1; fi
+echo "promtool check metrics: no findings ($(grep -c '^hiatus_' "$work/metrics") samples)"
