@@ -13,3 +13,4 @@ pub mod gateway;
 pub mod hosts;
 pub mod pages;
 pub mod schedule;
+pub mod status;

@@ -20,6 +20,10 @@ pub struct FileGateway {
     pub default_tenant: Option<String>,
     /// Linked from every page ("status and upcoming maintenance").
     pub status_url: Option<String>,
+    /// The host the gateway serves its own status page and feeds on.
+    pub status_host: Option<String>,
+    /// Path of the status page on that host (default `/`).
+    pub status_path: Option<String>,
     pub keepalive_timeout: Option<String>,
     pub connect_timeout: Option<String>,
     pub read_timeout: Option<String>,
@@ -128,6 +132,10 @@ pub struct GatewaySettings {
     pub unknown_host_status: u16,
     pub default_tenant: Option<String>,
     pub status_url: Option<String>,
+    /// Normalised host of the status page, when the gateway serves one.
+    pub status_host: Option<String>,
+    /// Its path, without a trailing slash (`""` for the root).
+    pub status_path: String,
     pub keepalive_timeout: Duration,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
@@ -161,6 +169,8 @@ impl Default for GatewaySettings {
             unknown_host_status: 421,
             default_tenant: None,
             status_url: None,
+            status_host: None,
+            status_path: String::new(),
             keepalive_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(3),
             read_timeout: Duration::from_secs(60),
@@ -311,7 +321,24 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             }
         }
     }
-    let status_url = g.status_url.clone();
+    let status_host = g.status_host.as_ref().and_then(|h| {
+        let p = crate::hosts::HostPattern::parse(h).ok().filter(|p| p.is_exact());
+        if p.is_none() {
+            report.error(file, "gateway.status_host", format!("{h:?} is not a host name like \"status.example.com\""));
+        }
+        p.map(|p| p.to_string())
+    });
+    let status_path = match g.status_path.as_deref() {
+        None => String::new(),
+        Some(p) if p.starts_with('/') && !p.contains(['?', '#', ' ']) => p.trim_end_matches('/').to_string(),
+        Some(p) => {
+            report.error(file, "gateway.status_path", format!("{p:?}: a path starts with '/'"));
+            String::new()
+        }
+    };
+    // Pages link to the gateway's own status page unless told otherwise; the scheme is the
+    // client's (TLS may end in front of the gateway).
+    let status_url = g.status_url.clone().or_else(|| status_host.as_ref().map(|h| format!("//{h}{status_path}/")));
     if let Some(u) = &status_url {
         if !(u.starts_with("http://") || u.starts_with("https://") || u.starts_with('/')) {
             report.error(file, "gateway.status_url", format!("{u:?}: write an absolute URL or a path"));
@@ -352,6 +379,8 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         unknown_host_status,
         default_tenant: g.default_tenant.clone(),
         status_url,
+        status_host,
+        status_path,
         keepalive_timeout: positive(
             report,
             file,

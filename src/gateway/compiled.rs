@@ -74,6 +74,8 @@ pub struct Compiled {
     pub engine: Snapshot,
     pub tenants: Vec<TenantRuntime>,
     pub shared: SharedPages,
+    /// The gateway's templates (the status page uses them).
+    pub pages: Arc<Pages>,
     /// The tenant that gets unknown hosts, when configured.
     pub default_tenant: Option<u32>,
     /// Incremented by every successful load; tells responses apart by configuration.
@@ -118,7 +120,7 @@ impl Compiled {
             .and_then(|d| config.tenants.iter().position(|t| &t.id == d))
             .map(|i| i as u32);
         let engine = Snapshot::build(config, BuildOptions::around(now));
-        Ok(Compiled { engine, tenants, shared, default_tenant, generation, built_at: now })
+        Ok(Compiled { engine, tenants, shared, pages: default_pages, default_tenant, generation, built_at: now })
     }
 
     pub fn config(&self) -> &Config {

@@ -16,3 +16,4 @@ pub use compiled::Compiled;
 pub use proxy::{Gateway, Outcome, RequestCtx};
 pub mod demo;
 pub mod server;
+pub mod statuspage;

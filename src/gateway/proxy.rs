@@ -200,6 +200,8 @@ pub enum Action {
     BadRequest,
     /// `/.hiatus/…`: served by the gateway itself.
     Own,
+    /// The status page or one of its feeds.
+    Status,
     /// No tenant claims the host: never forwarded.
     UnknownHost,
     /// The maintenance page.
@@ -241,6 +243,8 @@ pub fn decide(compiled: &Compiled, req: &Request<'_>, now: crate::schedule::Unix
     if let Some(host) = host {
         if req.path.starts_with("/.hiatus/") {
             d.action = Action::Own;
+        } else if super::statuspage::owns(compiled, host, req.path) {
+            d.action = Action::Status;
         } else {
             let mut route = compiled.engine.route(host, req.path);
             if route.tenant.is_none() {
@@ -422,6 +426,21 @@ impl ProxyHttp for Gateway {
             Action::Own if path_is_own => {
                 let path = session.req_header().uri.path().to_string();
                 self.serve_own(session, ctx, &path).await
+            }
+            Action::Status => {
+                ctx.outcome = Outcome::Gateway;
+                let path = session.req_header().uri.path().to_string();
+                let (status, content_type, body) = super::statuspage::answer(&compiled, &path, ctx.lang, now, &[]);
+                let mut h = ResponseHeader::build_no_case(status, Some(6))?;
+                h.insert_header(http::header::CONTENT_TYPE, content_type)?;
+                h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+                h.insert_header(http::header::CACHE_CONTROL, "no-cache")?;
+                h.insert_header(http::header::VARY, "Accept-Language")?;
+                h.insert_header(http::header::CONTENT_LANGUAGE, ctx.lang.code())?;
+                h.insert_header(respond::X_HIATUS, "status")?;
+                stamp(&mut h, ctx)?;
+                respond::write(session, h, body).await?;
+                Ok(true)
             }
             Action::UnknownHost | Action::Own => {
                 ctx.outcome = Outcome::UnknownHost;

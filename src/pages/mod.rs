@@ -16,11 +16,12 @@ use std::path::Path;
 pub use strings::{local_time, strings, Failure, Strings};
 
 /// Template files, built in, each replaceable by a file of the same name in an override folder.
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../../pages/base.html")),
     ("maintenance.html", include_str!("../../pages/maintenance.html")),
     ("error.html", include_str!("../../pages/error.html")),
     ("unknown-host.html", include_str!("../../pages/unknown-host.html")),
+    ("status.html", include_str!("../../pages/status.html")),
 ];
 
 /// Files served under `/.hiatus/` so pages render while the upstream is down.

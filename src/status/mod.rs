@@ -1,0 +1,243 @@
+//! The status page and its feeds: what is going on, for people and for programs.
+//!
+//! Owns [`gather`] (from a `Compiled` snapshot, the open and recent incidents and `now` to one
+//! [`Status`]: overall state, each tenant's state, active maintenance, upcoming windows (14 days)
+//! and history (30 days)) and its renderings: HTML (`html`), JSON (`json`), iCalendar (`ical`,
+//! RFC 5545) and Atom (`atom`, RFC 4287). Pure functions of their inputs; the gateway serves them
+//! on the configured status host and path. Nothing here touches a socket.
+
+pub mod atom;
+pub mod html;
+pub mod ical;
+
+use crate::config::{Language, Scope, Window};
+use crate::gateway::Compiled;
+use crate::schedule::{Expanded, UnixTime, OPEN_END};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+pub const UPCOMING_DAYS: i64 = 14;
+pub const HISTORY_DAYS: i64 = 30;
+/// At most this many entries per window in one list: a daily window would flood it.
+const PER_WINDOW: usize = 3;
+
+/// A disruption of a tenant, as the status page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: String,
+    pub tenant: String,
+    pub start: UnixTime,
+    pub end: Option<UnixTime>,
+    pub cause: String,
+}
+
+/// The state of everything, most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    Operational,
+    Maintenance,
+    Disruption,
+}
+
+/// One occurrence of a window, for the lists.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub window: String,
+    pub title: String,
+    pub reason: Option<String>,
+    /// Who is affected, in words.
+    pub affects: String,
+    pub start: UnixTime,
+    /// `None`: open-ended.
+    pub end: Option<UnixTime>,
+    pub tentative: bool,
+    #[serde(skip)]
+    pub zone: Tz,
+    /// How many more occurrences of this window the list left out.
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantRow {
+    pub id: String,
+    pub name: String,
+    pub state: Overall,
+    pub window: Option<String>,
+    pub until: Option<UnixTime>,
+    pub since: Option<UnixTime>,
+    pub cause: Option<String>,
+    pub next_start: Option<UnixTime>,
+    #[serde(skip)]
+    pub zone: Tz,
+}
+
+/// Everything the status page and feeds show.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub now: UnixTime,
+    pub overall: Overall,
+    pub tenants: Vec<TenantRow>,
+    pub active: Vec<Entry>,
+    pub upcoming: Vec<Entry>,
+    pub history: Vec<Entry>,
+    pub incidents: Vec<Incident>,
+    #[serde(skip)]
+    pub zone: Tz,
+}
+
+fn affects(w: &Window, compiled: &Compiled) -> String {
+    match &w.scope {
+        Scope::All => "*".to_string(),
+        Scope::Some { tenants, hosts } => {
+            let names = tenants.iter().map(|id| {
+                compiled
+                    .config()
+                    .tenants
+                    .iter()
+                    .find(|t| &t.id == id)
+                    .map_or(id.clone(), |t| t.display_name().to_string())
+            });
+            names.chain(hosts.iter().map(|h| h.to_string())).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// Every occurrence from `back` days before `now` to `ahead` days after, uncapped (the calendar).
+pub fn gather_range(compiled: &Compiled, now: UnixTime, lang: Language, back: i64, ahead: i64) -> Vec<Entry> {
+    let config = compiled.config();
+    let fallback = config.defaults.language;
+    let (lo, hi) = (now - back * 86_400, now + ahead * 86_400);
+    let mut out = Vec::new();
+    for (i, w) in config.windows.iter().enumerate() {
+        w.schedule.expand(i as u32, lo, hi, |_, e| {
+            let Expanded::Kept(o) = e else { return };
+            out.push(Entry {
+                window: w.id.clone(),
+                title: w.title.get(lang, fallback).unwrap_or(&w.id).to_string(),
+                reason: w.reason.get(lang, fallback).map(str::to_string),
+                affects: affects(w, compiled),
+                start: o.start,
+                end: (o.end != OPEN_END).then_some(o.end),
+                tentative: o.tentative_from < o.end,
+                zone: w.schedule.zone,
+                more: 0,
+            });
+        });
+    }
+    out
+}
+
+/// Collects the status at `now`, texts in `lang`.
+pub fn gather(compiled: &Compiled, incidents: &[Incident], now: UnixTime, lang: Language) -> Status {
+    let config = compiled.config();
+    let fallback = config.defaults.language;
+    let engine = &compiled.engine;
+    let (lo, hi) = (now - HISTORY_DAYS * 86_400, now + UPCOMING_DAYS * 86_400);
+    let (mut active, mut upcoming, mut history) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, w) in config.windows.iter().enumerate() {
+        let entry = |start: UnixTime, end: UnixTime, tentative: bool| Entry {
+            window: w.id.clone(),
+            title: w.title.get(lang, fallback).unwrap_or(&w.id).to_string(),
+            reason: w.reason.get(lang, fallback).map(str::to_string),
+            affects: affects(w, compiled),
+            start,
+            end: (end != OPEN_END).then_some(end),
+            tentative,
+            zone: w.schedule.zone,
+            more: 0,
+        };
+        let (mut up, mut past) = (Vec::new(), Vec::new());
+        w.schedule.expand(i as u32, lo, hi, |_, e| {
+            let Expanded::Kept(o) = e else { return };
+            let tentative = o.tentative_from < o.end;
+            if o.start <= now && now < o.end {
+                active.push(entry(o.start, o.end, tentative));
+            } else if o.start > now && o.start < hi {
+                up.push(entry(o.start, o.end, tentative));
+            } else if o.end <= now && o.end > lo {
+                past.push(entry(o.start, o.end, tentative));
+            }
+        });
+        let cap = |mut list: Vec<Entry>, newest_first: bool| {
+            if newest_first {
+                list.reverse();
+            }
+            let more = list.len().saturating_sub(PER_WINDOW);
+            list.truncate(PER_WINDOW);
+            if let Some(last) = list.last_mut() {
+                last.more = more;
+            }
+            list
+        };
+        upcoming.extend(cap(up, false));
+        history.extend(cap(past, true));
+    }
+    upcoming.sort_by_key(|e| e.start);
+    history.sort_by_key(|e| std::cmp::Reverse(e.start));
+    let mut incidents: Vec<Incident> = incidents.iter().filter(|i| i.end.is_none_or(|e| e > lo)).cloned().collect();
+    incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
+    let tenants: Vec<TenantRow> = config
+        .tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let v = engine.verdict(&engine.route_of_tenant(i as u32), now);
+            let open = incidents.iter().find(|x| x.tenant == t.id && x.end.is_none());
+            let state = if open.is_some() {
+                Overall::Disruption
+            } else if v.is_maintenance() {
+                Overall::Maintenance
+            } else {
+                Overall::Operational
+            };
+            TenantRow {
+                id: t.id.clone(),
+                name: t.display_name().to_string(),
+                state,
+                window: v
+                    .window
+                    .and_then(|w| engine.window(w))
+                    .map(|w| w.title.get(lang, fallback).unwrap_or(&w.id).to_string()),
+                until: v.until,
+                since: open.map(|x| x.start).or(v.since),
+                cause: open.map(|x| x.cause.clone()),
+                next_start: v.next_start,
+                zone: t.zone,
+            }
+        })
+        .collect();
+    let overall = tenants
+        .iter()
+        .map(|t| t.state)
+        .chain(active.iter().map(|_| Overall::Maintenance))
+        .max()
+        .unwrap_or(Overall::Operational);
+    Status { now, overall, tenants, active, upcoming, history, incidents, zone: config.defaults.zone }
+}
+
+/// `/status.json`.
+pub fn json(status: &Status) -> String {
+    let fmt = |t: Option<UnixTime>| t.and_then(crate::schedule::occurrence::from_unix).map(|d| d.to_rfc3339());
+    let entry = |e: &Entry| {
+        serde_json::json!({
+            "window": e.window, "title": e.title, "reason": e.reason, "affects": e.affects,
+            "start": fmt(Some(e.start)), "end": fmt(e.end), "tentative": e.tentative,
+        })
+    };
+    serde_json::json!({
+        "generated_at": fmt(Some(status.now)),
+        "overall": status.overall,
+        "tenants": status.tenants.iter().map(|t| serde_json::json!({
+            "id": t.id, "name": t.name, "state": t.state, "window": t.window, "until": fmt(t.until),
+            "since": fmt(t.since), "cause": t.cause, "next_start": fmt(t.next_start),
+        })).collect::<Vec<_>>(),
+        "active": status.active.iter().map(entry).collect::<Vec<_>>(),
+        "upcoming": status.upcoming.iter().map(entry).collect::<Vec<_>>(),
+        "history": status.history.iter().map(entry).collect::<Vec<_>>(),
+        "incidents": status.incidents.iter().map(|i| serde_json::json!({
+            "id": i.id, "tenant": i.tenant, "start": fmt(Some(i.start)), "end": fmt(i.end), "cause": i.cause,
+        })).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
