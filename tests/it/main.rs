@@ -16,4 +16,5 @@ mod lifecycle;
 mod properties;
 mod rules;
 mod seeds;
+mod status;
 mod support;
