@@ -84,12 +84,22 @@ pub fn maintenance_page(
     let runtime = compiled.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
     let slot = &runtime.cache.maintenance[Compiled::lang_index(lang) * 2 + format];
     let key = PageKey::of(verdict, None);
+    cached(slot, key, || render_maintenance(compiled, runtime, tenant_index, verdict, lang, format, now, key))
+}
+
+/// The page in `slot` when it was rendered for `key`; else renders, stores and returns it.
+/// A race between two requests renders twice and one store wins: both pages are right.
+fn cached(
+    slot: &ArcSwapOption<Rendered>,
+    key: PageKey,
+    render: impl FnOnce() -> Result<Rendered, String>,
+) -> Result<Arc<Rendered>, String> {
     if let Some(r) = slot.load().as_ref() {
         if r.key == key {
             return Ok(r.clone());
         }
     }
-    let rendered = Arc::new(render_maintenance(compiled, runtime, tenant_index, verdict, lang, format, now, key)?);
+    let rendered = Arc::new(render()?);
     slot.store(Some(rendered.clone()));
     Ok(rendered)
 }
@@ -163,11 +173,21 @@ pub fn failure_page(
     let runtime = compiled.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
     let slot = &runtime.cache.failure[Compiled::lang_index(lang) * 2 + format];
     let key = PageKey::of(verdict, Some((failure, status)));
-    if let Some(r) = slot.load().as_ref() {
-        if r.key == key {
-            return Ok(r.clone());
-        }
-    }
+    cached(slot, key, || render_failure(compiled, runtime, tenant_index, verdict, failure, status, lang, format, key))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_failure(
+    compiled: &Compiled,
+    runtime: &TenantRuntime,
+    tenant_index: u32,
+    verdict: &Verdict,
+    failure: Failure,
+    status: u16,
+    lang: Language,
+    format: usize,
+    key: PageKey,
+) -> Result<Rendered, String> {
     let config = compiled.config();
     let tenant = config.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
     let fallback = config.defaults.language;
@@ -208,9 +228,7 @@ pub fn failure_page(
         });
         Split::new(&json.to_string(), Escape::Json)
     };
-    let rendered = Arc::new(Rendered { key, body, retry_after: None });
-    slot.store(Some(rendered.clone()));
-    Ok(rendered)
+    Ok(Rendered { key, body, retry_after: None })
 }
 
 /// How a response of the gateway's own is marked.
