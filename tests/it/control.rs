@@ -218,3 +218,102 @@ async fn metrics_count_known_traffic_by_tenant_and_decision() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn the_access_log_writes_one_json_line_per_request() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("access-log");
+    let path = dir.write("hiatus.toml", &config(origin.addr, false));
+    let loaded = hiatus::config::load(&path).expect("config");
+    let compiled = Compiled::build(loaded.config, NOW, 1).expect("compile");
+    let log_path = dir.0.join("access.log");
+    let log =
+        hiatus::control::accesslog::AccessLog::start(&hiatus::config::gateway::AccessLogTarget::File(log_path.clone()))
+            .expect("start the writer");
+    let gateway = Gateway::new(Arc::new(ArcSwap::from_pointee(compiled)), Clock::manual(NOW)).with_access_log(log);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(server::serve(listener, gateway, shutdown));
+    let mut client = Client::connect(addr, None).await;
+    let proxied = client.request("GET", "a.test", "/x?q=1", &[]).await;
+    let maintenance = client.request("HEAD", "b.test", "/y", &[]).await;
+    let lines = bounded("two access log lines", async {
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if text.lines().count() >= 2 {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let lines: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let want = [
+        ("a", "a.test", "GET", "/x", 200, "proxied", proxied.header("x-request-id")),
+        ("b", "b.test", "HEAD", "/y", 503, "maintenance", maintenance.header("x-request-id")),
+    ];
+    for (line, (tenant, host, method, path, status, decision, id)) in lines.iter().zip(want) {
+        assert_eq!(
+            (line["tenant"].as_str(), line["host"].as_str(), line["method"].as_str(), line["path"].as_str()),
+            (Some(tenant), Some(host), Some(method), Some(path))
+        );
+        assert_eq!((line["status"].as_u64(), line["decision"].as_str()), (Some(status), Some(decision)));
+        assert_eq!(line["request_id"].as_str(), id);
+        assert!(line["time"].as_str().is_some_and(|t| t.ends_with('Z')) && line["total_ms"].is_number());
+    }
+    assert_eq!(lines[0]["upstream"].as_str(), Some(origin.addr.to_string().as_str()));
+    assert!(lines[0]["upstream_ms"].is_number() && lines[1]["upstream"].is_null() && lines[1]["window"] == "b-down");
+}
+
+/// One request to the admin listener, raw: (status, body).
+async fn admin(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut c = Client::connect(addr, None).await;
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    let r = c.request(method, "admin", path, &headers).await;
+    (r.status, r.text())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_answers_and_wants_its_token() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("admin");
+    let path = dir.write("hiatus.toml", &config(origin.addr, false));
+    let gw = start(&path, NOW).await;
+    let token = "0123456789abcdef-token";
+    let admin_state = Arc::new(hiatus::control::admin::Admin {
+        reloader: gw.reloader.clone(),
+        metrics: Some(gw.metrics.clone()),
+        clock: Clock::manual(NOW),
+        token: Some(token.to_string()),
+        ready: AtomicBool::new(false),
+    });
+    // The control plane runs its own runtime: start it from a plain thread, as `run` does.
+    let handle = admin_state.clone();
+    let at = std::thread::spawn(move || hiatus::control::start(handle, Some("127.0.0.1:0".parse().expect("addr"))))
+        .join()
+        .expect("join")
+        .expect("control plane");
+    assert_eq!(admin(at, "GET", "/state", None).await.0, 401, "no token");
+    assert_eq!(admin(at, "GET", "/state", Some("wrong-token-0123456")).await.0, 401, "wrong token");
+    assert_eq!(admin(at, "GET", "/healthz", Some(token)).await.0, 200);
+    assert_eq!(admin(at, "GET", "/readyz", Some(token)).await.0, 503, "not ready before the listeners are");
+    admin_state.ready.store(true, Ordering::Relaxed);
+    assert_eq!(admin(at, "GET", "/readyz", Some(token)).await.0, 200);
+    let (status, body) = admin(at, "GET", "/state", Some(token)).await;
+    let state: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!((status, state["generation"].as_u64()), (200, Some(1)));
+    let b =
+        state["tenants"].as_array().and_then(|t| t.iter().find(|t| t["tenant"] == "b")).cloned().unwrap_or_default();
+    assert_eq!((b["state"].as_str(), b["window"].as_str()), (Some("maintenance"), Some("b-down")));
+    dir.write("hiatus.toml", &config(origin.addr, true));
+    let (status, body) = admin(at, "POST", "/reload", Some(token)).await;
+    assert_eq!((status, body.contains("\"generation\":2")), (200, true), "{body}");
+    dir.write("hiatus.toml", "[[windows]]\nid = 1\n");
+    let (status, body) = admin(at, "POST", "/reload", Some(token)).await;
+    assert!(status == 422 && body.contains("windows[0].id"), "{status} {body}");
+    assert_eq!(admin(at, "GET", "/reload", Some(token)).await.0, 405);
+    let (status, metrics) = admin(at, "GET", "/metrics", Some(token)).await;
+    assert!(status == 200 && metrics.contains("hiatus_maintenance_active{tenant=\"a\"} 1"), "{metrics}");
+}

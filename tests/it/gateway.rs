@@ -983,3 +983,44 @@ async fn malformed_negotiation_headers_still_get_a_page() {
         );
     }
 }
+
+// =============================================================================================
+// Per-tenant templates
+
+#[tokio::test]
+async fn a_tenant_can_bring_its_own_maintenance_template() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = crate::control::TempDir::new("pages");
+    dir.write(
+        "maintenance.html",
+        "<!doctype html><html lang=\"{{ lang }}\"><title>{{ title }}</title><h1 class=\"own\">Wir sind gleich zurück: {{ title }}</h1><p>{{ until }}</p></html>",
+    );
+    let pages = dir.0.display().to_string();
+    let body = tenant("own", &["own.test"], &[origin.addr], &format!("pages = {pages:?}"))
+        + &tenant("plain", &["plain.test"], &[origin.addr], "")
+        + &window(
+            "both",
+            &["own", "plain"],
+            "once = { start = \"2024-11-14T10:00\", end = \"2024-11-14T12:00\" }",
+            "title = { en = \"<Upgrade>\" }",
+        );
+    let gw = TestGateway::start(&config("", &body), t0()).await;
+    let own = gw.get("own.test", "/", &[]).await;
+    assert_eq!(own.status, 503);
+    assert!(
+        own.text().contains("<h1 class=\"own\">Wir sind gleich zurück: &lt;Upgrade&gt;</h1>"),
+        "own template, autoescaped: {}",
+        own.text()
+    );
+    assert!(own.text().contains("Thursday 14 November 2024, 12:00 CET"), "{}", own.text());
+    let plain = gw.get("plain.test", "/", &[]).await;
+    assert!(
+        !plain.text().contains("class=\"own\"") && plain.text().contains("&lt;Upgrade&gt;"),
+        "others keep the built-in page"
+    );
+    // A template folder that does not compile is refused when the configuration is built.
+    dir.write("maintenance.html", "{% if %}");
+    let loaded = crate::support::load(&config("", &body));
+    let err = hiatus::gateway::Compiled::build(loaded.config, t0(), 1).expect_err("a broken template is refused");
+    assert!(err.contains("tenant own") && err.contains("maintenance.html"), "{err}");
+}
