@@ -43,11 +43,21 @@ impl Running {
 
     /// Waits (bounded) for the line announcing the gateway listener; returns its address.
     fn listening(&self) -> SocketAddr {
+        self.started().0
+    }
+
+    /// The gateway's address and, when announced before it, the admin listener's.
+    fn started(&self) -> (SocketAddr, Option<SocketAddr>) {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let address = |rest: &str| rest.split(' ').next().and_then(|a| a.parse().ok());
+        let mut admin = None;
         while std::time::Instant::now() < deadline {
             if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                if let Some(rest) = line.strip_prefix("hiatus: admin on http://") {
+                    admin = address(rest);
+                }
                 if let Some(rest) = line.strip_prefix("hiatus: listening on http://") {
-                    return rest.split(' ').next().and_then(|a| a.parse().ok()).expect("an address");
+                    return (address(rest).expect("an address"), admin);
                 }
             }
         }
@@ -216,4 +226,55 @@ async fn emergency_on_and_off_reach_clients_within_a_second() {
     let file = std::fs::read_to_string(dir.0.join("emergency.toml")).expect("emergency file");
     assert!(file.contains("Database restore") && file.contains("end = "), "{file}");
     drop(gw);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_and_a_bad_file_keeps_the_running_configuration() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("sighup");
+    let config = write_config(&dir, "127.0.0.1:0", origin.addr);
+    let gw = Running::start(&["run", "--config", &config]);
+    let (addr, admin) = gw.started();
+    let admin = admin.expect("the admin listener is announced");
+    let state = |admin: SocketAddr| async move {
+        let r = Client::connect(admin, None).await.request("GET", "admin", "/state", &[]).await;
+        r.json()
+    };
+    // A valid change: the window switches tenant a to maintenance after SIGHUP.
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{text}\n[[windows]]\nid = \"hup\"\nonce = {{ start = \"2020-01-01T00:00\" }}\n"))
+        .expect("write");
+    gw.signal("-HUP");
+    let took = bounded("the reload", async {
+        loop {
+            let s = state(admin).await;
+            if s["generation"].as_u64() >= Some(2) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(took["last_reload"]["ok"].as_bool() == Some(true), "{took}");
+    assert_eq!(Client::connect(addr, None).await.request("GET", "a.test", "/", &[]).await.status, 503);
+    // A broken file: refused with its key path, the process lives on, nothing changes.
+    std::fs::write(&config, "[[tenants]]\nid = \"a\"\nhosts = 5\n").expect("write");
+    gw.signal("-HUP");
+    let last = bounded("the refusal", async {
+        loop {
+            let s = state(admin).await;
+            if s["last_reload"]["ok"].as_bool() == Some(false) {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(last["generation"].as_u64(), Some(2));
+    assert!(last["last_reload"]["errors"].to_string().contains("tenants[0].hosts"), "{last}");
+    assert_eq!(
+        Client::connect(addr, None).await.request("GET", "a.test", "/", &[]).await.status,
+        503,
+        "still generation 2"
+    );
 }
