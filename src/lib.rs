@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod engine;
 pub mod gateway;
+pub mod health;
 pub mod hosts;
 pub mod pages;
 pub mod schedule;

@@ -34,6 +34,8 @@ pub struct FileTenant {
     pub pages: Option<String>,
     #[serde(default)]
     pub replace_upstream_errors: bool,
+    /// Active health checks of the upstreams (`super::health`).
+    pub health: Option<super::health::FileHealth>,
 }
 
 /// A window's scope: `"all"`, or a table naming tenants and/or host patterns.

@@ -4,6 +4,7 @@
 //! [`Cidr`]) and validation. Nothing here touches a socket: addresses are parsed, not bound.
 
 use super::diagnostic::Report;
+use super::health::{health, FileHealth, HealthCheck};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -47,6 +48,10 @@ pub struct FileGateway {
     pub access_log: Option<String>,
     /// How long a graceful stop waits for requests in flight.
     pub grace_period: Option<String>,
+    /// The health check of every tenant's upstreams; a tenant's own `health` is laid over it.
+    pub health: Option<FileHealth>,
+    /// Folder for state that outlives the process (`incidents.jsonl`), relative to the config.
+    pub state_dir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +76,7 @@ pub struct FileTenantOptions {
     pub pages: Option<String>,
     #[serde(default)]
     pub replace_upstream_errors: bool,
+    pub health: Option<FileHealth>,
 }
 
 /// An address block: `10.0.0.0/8`, `2001:db8::/32`, or a single address.
@@ -151,6 +157,10 @@ pub struct GatewaySettings {
     pub admin_token: Option<String>,
     pub access_log: AccessLogTarget,
     pub grace_period: Duration,
+    /// The default health check (`None`: upstreams are not checked unless a tenant says so).
+    pub health: Option<HealthCheck>,
+    /// Resolved against the main file's folder; `None`: incidents are kept in memory only.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Where access log lines go.
@@ -184,6 +194,8 @@ impl Default for GatewaySettings {
             admin_token: None,
             access_log: AccessLogTarget::Off,
             grace_period: Duration::from_secs(10),
+            health: None,
+            state_dir: None,
         }
     }
 }
@@ -195,6 +207,8 @@ pub struct TenantOptions {
     pub read_timeout: Option<Duration>,
     pub pages: Option<PathBuf>,
     pub replace_upstream_errors: bool,
+    /// The tenant's check (its own table over the gateway's default); `None`: not checked.
+    pub health: Option<HealthCheck>,
 }
 
 /// `500ms`, `2s`, `1m`, `1h`, `1m30s`: a network timeout.
@@ -374,6 +388,8 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         admin_token,
         access_log,
         grace_period: positive(report, file, "gateway.grace_period", g.grace_period.as_ref(), d.grace_period),
+        health: g.health.as_ref().and_then(|h| health(h, None, file, "gateway.health", report)),
+        state_dir: g.state_dir.as_ref().map(|p| base.join(p)),
         listen,
         threads,
         unknown_host_status,
@@ -408,9 +424,10 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
     }
 }
 
-/// Validates the per-tenant proxy keys.
+/// Validates the per-tenant proxy keys; `default_health` is `[gateway] health`.
 pub fn tenant_options(
     t: &FileTenantOptions,
+    default_health: Option<&HealthCheck>,
     base: &std::path::Path,
     file: &str,
     path: &str,
@@ -431,6 +448,10 @@ pub fn tenant_options(
         read_timeout: opt(report, "read_timeout", &t.read_timeout),
         pages: t.pages.as_ref().map(|p| base.join(p)),
         replace_upstream_errors: t.replace_upstream_errors,
+        health: match &t.health {
+            Some(h) => health(h, default_health, file, &format!("{path}.health"), report),
+            None => default_health.cloned(),
+        },
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod diagnostic;
 pub mod file;
 pub mod gateway;
+pub mod health;
 pub mod lint;
 pub mod model;
 pub mod validate;
@@ -121,7 +122,12 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
             let path = format!("tenants[{i}]");
             if let Some(t) = deserialize::<FileTenant>(item, &fname, &path, &mut report) {
                 tenant_ids.push((fname.clone(), path.clone(), t.id.clone()));
-                let mut checker = Checker { file: fname.clone(), report: &mut report, base: base.to_path_buf() };
+                let mut checker = Checker {
+                    file: fname.clone(),
+                    report: &mut report,
+                    base: base.to_path_buf(),
+                    default_health: gateway.health.as_ref(),
+                };
                 if let Some(t) = checker.tenant(&path, &t, defaults) {
                     tenants.push((fname.clone(), path, t));
                 }
@@ -131,7 +137,12 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
             let path = format!("windows[{i}]");
             if let Some(w) = deserialize::<FileWindow>(item, &fname, &path, &mut report) {
                 window_ids.push((fname.clone(), path.clone(), w.id.clone()));
-                let mut checker = Checker { file: fname.clone(), report: &mut report, base: base.to_path_buf() };
+                let mut checker = Checker {
+                    file: fname.clone(),
+                    report: &mut report,
+                    base: base.to_path_buf(),
+                    default_health: gateway.health.as_ref(),
+                };
                 if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
                     windows.push((fname.clone(), path, w));
                 }

@@ -31,6 +31,8 @@ pub struct Checker<'r> {
     pub report: &'r mut Report,
     /// Folder that relative paths in this file are resolved against.
     pub base: std::path::PathBuf,
+    /// `[gateway] health`: what a tenant's own `health` is laid over.
+    pub default_health: Option<&'r super::health::HealthCheck>,
 }
 
 impl Checker<'_> {
@@ -118,8 +120,21 @@ impl Checker<'_> {
             read_timeout: t.read_timeout.clone(),
             pages: t.pages.clone(),
             replace_upstream_errors: t.replace_upstream_errors,
+            health: t.health.clone(),
         };
-        let options = super::gateway::tenant_options(&options, &self.base, &self.file, path, self.report);
+        let mut options =
+            super::gateway::tenant_options(&options, self.default_health, &self.base, &self.file, path, self.report);
+        // `{n}` upstreams are one server per host number, known only per request: there is no
+        // fixed list to probe. Said when asked for; a gateway-wide default just skips them.
+        if upstreams.iter().any(Upstream::is_template) {
+            if t.health.is_some() {
+                self.err(
+                    &format!("{path}.health"),
+                    "health checks need fixed upstreams; {n} upstreams (one per host number) are not checked",
+                );
+            }
+            options.health = None;
+        }
         if self.report.errors.len() > before {
             return None;
         }

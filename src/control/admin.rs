@@ -7,7 +7,8 @@
 //! - `POST /reload`  reload now; 200 with the new generation, 422 with every error (the running
 //!   configuration stays).
 //! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
-//!   tenant the state, the window in force and the next window.
+//!   tenant the state, the window in force, the next window, its open incident and, when
+//!   checked, each upstream's health (healthy, since, last error, last probe).
 //!
 //! Bound to loopback by default; anywhere else every request needs `Authorization: Bearer
 //! <admin_token>` (validation refuses a non-loopback admin address without a token).
@@ -16,6 +17,7 @@ use super::http::{read_request, respond, Request};
 use super::metrics::Metrics;
 use super::reload::Reloader;
 use crate::clock::Clock;
+use crate::config::health::HealthProbe;
 use crate::schedule::occurrence::from_unix;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,12 +45,47 @@ impl Admin {
         let compiled = self.reloader.current().load_full();
         let now = self.clock.now();
         let engine = &compiled.engine;
+        if let Some(m) = &self.metrics {
+            // Rebuilt each time: upstreams a reload removed must not linger as series.
+            m.upstream_healthy.reset();
+        }
+        let incidents = compiled.health.incidents().open();
         compiled
             .config()
             .tenants
             .iter()
             .enumerate()
             .map(|(i, t)| {
+                let health = compiled.tenants.get(i).and_then(|r| r.health.as_ref()).map(|h| {
+                    let upstreams: Vec<serde_json::Value> = h
+                        .upstreams
+                        .iter()
+                        .map(|u| {
+                            let d = u.detail();
+                            if let Some(m) = &self.metrics {
+                                m.upstream_healthy
+                                    .with_label_values(&[t.id.as_str(), u.address.as_str()])
+                                    .set(i64::from(u.is_healthy()));
+                            }
+                            serde_json::json!({
+                                "address": u.address,
+                                "healthy": u.is_healthy(),
+                                "since": rfc3339(d.since),
+                                "last_error": d.last_error,
+                                "last_probe": rfc3339(d.last_probe),
+                            })
+                        })
+                        .collect();
+                    let check = match &h.check.probe {
+                        HealthProbe::Tcp => serde_json::json!({ "tcp": true }),
+                        HealthProbe::Http { path, expect } => serde_json::json!({ "path": path, "expect": expect }),
+                    };
+                    serde_json::json!({ "check": check, "upstreams": upstreams })
+                });
+                let incident = incidents
+                    .iter()
+                    .find(|x| x.tenant == t.id)
+                    .map(|x| serde_json::json!({ "id": x.id, "start": rfc3339(Some(x.start)), "cause": x.cause }));
                 let route = engine.route_of_tenant(i as u32);
                 let v = engine.verdict(&route, now);
                 if let Some(m) = &self.metrics {
@@ -63,6 +100,8 @@ impl Admin {
                     "tentative": v.tentative,
                     "next_window": window(v.next_window),
                     "next_start": rfc3339(v.next_start),
+                    "health": health,
+                    "incident": incident,
                 })
             })
             .collect()

@@ -1,7 +1,8 @@
 //! Prometheus metrics: one explicit struct, registered once into a registry the gateway owns
 //! (STYLE.md 8; no global registry). Each request is counted exactly once, in `logging`, by
 //! its decision. Labels are bounded: `tenant` is a configured tenant id or `-`, `decision`
-//! and `kind` are fixed sets.
+//! and `kind` are fixed sets, `upstream` a configured address of a checked tenant (the gauge is
+//! rebuilt from the configuration in force at each scrape, so removed upstreams disappear).
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -14,6 +15,8 @@ pub struct Metrics {
     pub upstream_seconds: HistogramVec,
     pub upstream_errors: IntCounterVec,
     pub maintenance_active: IntGaugeVec,
+    /// Set from the health registry before each scrape, for configured upstreams only.
+    pub upstream_healthy: IntGaugeVec,
     pub reloads: IntCounterVec,
     pub generation: IntGauge,
     pub access_log_dropped: IntCounter,
@@ -42,6 +45,10 @@ impl Metrics {
             Opts::new("hiatus_maintenance_active", "1 while a tenant is in maintenance"),
             &["tenant"],
         )?;
+        let upstream_healthy = IntGaugeVec::new(
+            Opts::new("hiatus_upstream_healthy", "1 while a checked upstream passes its health checks, 0 when not"),
+            &["tenant", "upstream"],
+        )?;
         let reloads = IntCounterVec::new(
             Opts::new("hiatus_config_reloads_total", "Configuration reloads by result"),
             &["result"],
@@ -58,6 +65,7 @@ impl Metrics {
         registry.register(Box::new(upstream_seconds.clone()))?;
         registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(maintenance_active.clone()))?;
+        registry.register(Box::new(upstream_healthy.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(generation.clone()))?;
         registry.register(Box::new(access_log_dropped.clone()))?;
@@ -71,6 +79,7 @@ impl Metrics {
             upstream_seconds,
             upstream_errors,
             maintenance_active,
+            upstream_healthy,
             reloads,
             generation,
             access_log_dropped,

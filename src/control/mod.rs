@@ -1,6 +1,7 @@
 //! The control plane: everything that changes or reports on the running gateway without being
 //! on the request path — reloads (file watch, SIGHUP, admin), the admin listener, metrics,
-//! the access log writer, the coarse clock's ticker, and the emergency switch's file edits.
+//! the access log writer, the coarse clock's ticker, the emergency switch's file edits, and the
+//! health prober (`crate::health::run`).
 //!
 //! [`start`] runs the loops on a thread and tokio runtime of their own, so nothing here
 //! competes with pingora's request runtimes and a slow reload never delays a request.
@@ -43,6 +44,7 @@ pub fn start(admin: Arc<Admin>, admin_addr: Option<SocketAddr>) -> std::io::Resu
             }
             tokio::spawn(on_sighup(admin.reloader.clone(), hup));
             tokio::spawn(ticker(admin.clone()));
+            tokio::spawn(crate::health::run(admin.reloader.current().clone(), admin.clock.clone()));
             watch(admin.reloader.clone()).await;
         })
     })?;

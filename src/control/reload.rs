@@ -138,7 +138,11 @@ impl Reloader {
                     log::warn!("config: {w}");
                 }
                 let files = loaded.config.sources.clone();
-                Compiled::build(loaded.config, self.clock.now(), generation).map(|c| (c, files)).map_err(|e| vec![e])
+                // The same health registry: a reload keeps what the probes found.
+                let health = self.current.load().health.clone();
+                Compiled::build_with(loaded.config, self.clock.now(), generation, &health)
+                    .map(|c| (c, files))
+                    .map_err(|e| vec![e])
             }
         };
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());

@@ -26,8 +26,9 @@ pub struct PatternOwners {
     exact: HashMap<String, Vec<Owner>>,
     /// Keyed by the suffix including its leading dot: `*.example.com` → `.example.com`.
     wildcard: HashMap<String, Vec<Owner>>,
-    /// Keyed by (prefix, suffix) around the digits.
-    ranges: HashMap<(String, String), Vec<RangeOwner>>,
+    /// Keyed by the prefix, then the suffix around the digits: two levels, so that a lookup can
+    /// use slices of the host instead of building a `(String, String)` key per digit run.
+    ranges: HashMap<String, HashMap<String, Vec<RangeOwner>>>,
     /// Every distinct pattern, in first-seen order: the keys of the host index.
     pub patterns: Vec<HostPattern>,
 }
@@ -61,7 +62,7 @@ impl PatternOwners {
             Shape::Exact(h) => push(self.exact.entry(h.to_string()).or_default(), owner),
             Shape::Wildcard(s) => push(self.wildcard.entry(s.to_string()).or_default(), owner),
             Shape::Range { prefix, lo, hi, suffix } => {
-                let group = self.ranges.entry((prefix.to_string(), suffix.to_string())).or_default();
+                let group = self.ranges.entry(prefix.to_string()).or_default().entry(suffix.to_string()).or_default();
                 let new = !group.iter().any(|&(a, b, _)| a == lo && b == hi);
                 group.push((lo, hi, owner));
                 new
@@ -93,9 +94,8 @@ impl PatternOwners {
             if digits.len() > 1 && digits.starts_with('0') {
                 continue;
             }
-            let (Ok(n), Some(group)) =
-                (digits.parse::<u32>(), self.ranges.get(&(host[..start].to_string(), host[i..].to_string())))
-            else {
+            let group = self.ranges.get(&host[..start]).and_then(|by_suffix| by_suffix.get(&host[i..]));
+            let (Ok(n), Some(group)) = (digits.parse::<u32>(), group) else {
                 continue;
             };
             for &(lo, hi, o) in group {
@@ -122,4 +122,52 @@ fn push(list: &mut Vec<Owner>, owner: Owner) -> bool {
         list.push(owner);
     }
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owners(patterns: &[(&str, Owner)]) -> PatternOwners {
+        let mut out = PatternOwners::default();
+        for (text, owner) in patterns {
+            match HostPattern::parse(text) {
+                Ok(p) => out.add(&p, *owner),
+                Err(e) => panic!("bad pattern in test: {e}"),
+            }
+        }
+        out
+    }
+
+    fn check(owners: &PatternOwners, host: &str, expected: &[(Owner, Specificity)]) {
+        let mut got = Vec::new();
+        owners.for_each_match(host, |o, s| got.push((o, s)));
+        got.sort();
+        let mut expected = expected.to_vec();
+        expected.sort();
+        assert_eq!(got, expected, "{host}");
+    }
+
+    #[test]
+    fn every_kind_of_pattern_and_every_digit_run() {
+        use Owner::{Tenant as T, Window as W};
+        let o = owners(&[
+            ("www{1..20}.x.de", T(0)),
+            ("www{10..30}.x.de", W(1)),
+            ("a3.b{1..9}.x.de", W(2)),
+            ("a{1..5}.b7.x.de", W(3)),
+            ("www12.x.de", T(4)),
+            ("*.x.de", T(5)),
+            ("*.b7.x.de", W(6)),
+            ("www{10..30}.y.de", W(7)),
+        ]);
+        check(&o, "www12.x.de", &[(T(4), (3, 10)), (T(0), (2, 10)), (W(1), (2, 10)), (T(5), (1, 5))]);
+        check(&o, "www25.x.de", &[(W(1), (2, 10)), (T(5), (1, 5))]);
+        check(&o, "www25.y.de", &[(W(7), (2, 10))]);
+        check(&o, "www012.x.de", &[(T(5), (1, 5))]);
+        check(&o, "a3.b7.x.de", &[(W(2), (2, 10)), (W(3), (2, 10)), (W(6), (1, 8)), (T(5), (1, 5))]);
+        check(&o, "a6.b7.x.de", &[(W(6), (1, 8)), (T(5), (1, 5))]);
+        check(&o, "www12.z.de", &[]);
+        assert_eq!(o.patterns.len(), 8);
+    }
 }

@@ -138,7 +138,6 @@ impl TimelineSets {
 impl Snapshot {
     /// Compiles `config`; the timelines cover the horizon of `options`.
     pub fn build(config: Config, options: BuildOptions) -> Snapshot {
-        let t0 = std::time::Instant::now();
         let mut owners = PatternOwners::default();
         for (i, t) in config.tenants.iter().enumerate() {
             for h in &t.hosts {
@@ -160,14 +159,12 @@ impl Snapshot {
                 }
             }
         }
-        let t1 = std::time::Instant::now();
         let mut sets = TimelineSets { ids: HashMap::new(), sets: Vec::new() };
         let elsewhere = Routes::new(Vec::new(), sets.id(everywhere.clone()));
         let patterns = std::mem::take(&mut owners.patterns);
         let hosts = HostIndex::build(patterns, |rep: &str| {
             resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
         });
-        let t2 = std::time::Instant::now();
         let tenant_timelines = config
             .tenants
             .iter()
@@ -177,9 +174,7 @@ impl Snapshot {
                 sets.id(windows)
             })
             .collect();
-        let t3 = std::time::Instant::now();
         let timelines = materialise(&config.windows, &sets.sets, &options);
-        eprintln!("PHASES owners {:?} index {:?} tenants {:?} mat {:?}", t1 - t0, t2 - t1, t3 - t2, t3.elapsed());
         Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, options }
     }
 
@@ -350,6 +345,7 @@ fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_da
 /// The timeline of one window set from its windows' expansions.
 fn assemble(set: &[u32], per_window: &[Option<Expansion>], horizon: (UnixTime, UnixTime)) -> Timeline {
     let expansions = || set.iter().filter_map(|&i| Some((i, per_window.get(i as usize)?.as_ref()?)));
+    // Sized once: with thousands of sets, growing the vector is a good part of the work.
     let mut occ = Vec::with_capacity(expansions().map(|(_, (o, _))| o.len()).sum());
     let mut beyond: Option<(UnixTime, u32)> = None;
     for (i, (o, next)) in expansions() {
@@ -425,10 +421,7 @@ fn materialise(windows: &[Window], sets: &[Box<[u32]>], options: &BuildOptions) 
         let index = u32::try_from(i).ok()?;
         used.get(i).copied().unwrap_or(false).then(|| expand_window(w, index, horizon, options.next_start_limit_days))
     });
-    let t = std::time::Instant::now();
-    let r = par_map(sets, |_, set| assemble(set, &per_window, horizon));
-    eprintln!("PHASES assemble {:?}", t.elapsed());
-    r
+    par_map(sets, |_, set| assemble(set, &per_window, horizon))
 }
 
 #[cfg(test)]

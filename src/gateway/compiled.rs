@@ -5,12 +5,19 @@
 //! tenant, and per-tenant page caches (a maintenance page is rendered once per block, language
 //! and format, then served as shared bytes). One value behind one `ArcSwap`: a request loads it
 //! once and every phase of that request sees the same generation.
+//!
+//! Health is the one thing that changes under a built `Compiled`: each checked tenant holds the
+//! shared [`UpstreamHealth`] of its upstreams (from the [`HealthRegistry`] the prober writes),
+//! so a request reads one atomic per upstream and a rebuild keeps what the probes found.
 
 use super::respond::PageCache;
 use crate::config::{Config, Language};
 use crate::engine::{BuildOptions, Snapshot};
+use crate::health::{HealthRegistry, TenantHealth, UpstreamHealth};
+use crate::hosts::PatternKind;
 use crate::pages::{Escape, Pages, Split, Strings, HOST, REQUEST_ID};
 use crate::schedule::UnixTime;
+use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -35,20 +42,49 @@ pub struct TenantRuntime {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub cache: PageCache,
+    /// The health check and its per-upstream state (`Fixed` upstreams only), when checked.
+    pub health: Option<TenantHealth>,
+}
+
+/// Why no upstream was picked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoPick {
+    /// Every upstream is unhealthy: answer at once, try nothing.
+    Unhealthy,
+    /// Nothing usable is configured (or a `{n}` template gave no address); says why.
+    Unusable(String),
 }
 
 impl TenantRuntime {
-    /// The upstream for attempt `attempt` (0 = first): round robin, then the next ones on retry.
-    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>) -> Result<SocketAddr, String> {
+    fn healthy(&self, index: usize) -> bool {
+        self.health.as_ref().and_then(|h| h.upstreams.get(index)).is_none_or(|u| u.is_healthy())
+    }
+
+    /// The upstream for attempt `attempt` (0 = first): round robin over the healthy ones, then
+    /// the next healthy ones on retry. Reads one atomic per upstream; allocates nothing.
+    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>) -> Result<SocketAddr, NoPick> {
         match &self.upstreams {
-            Upstreams::Fixed(list) if !list.is_empty() => list[(start + attempt) % list.len()].clone(),
+            Upstreams::Fixed(list) if !list.is_empty() => {
+                let healthy = (0..list.len()).filter(|i| self.healthy(*i)).count();
+                if healthy == 0 {
+                    return Err(NoPick::Unhealthy);
+                }
+                let k = (start + attempt) % healthy;
+                // A probe may flip a flag between the two passes: then take any healthy one.
+                let index = (0..list.len())
+                    .filter(|i| self.healthy(*i))
+                    .nth(k)
+                    .or_else(|| (0..list.len()).find(|i| self.healthy(*i)))
+                    .ok_or(NoPick::Unhealthy)?;
+                list[index].clone().map_err(NoPick::Unusable)
+            }
             Upstreams::PerHost(list) if !list.is_empty() => {
                 let template = &list[(start + attempt) % list.len()];
-                let n = number.ok_or_else(|| format!("{template} needs a host number"))?;
+                let n = number.ok_or_else(|| NoPick::Unusable(format!("{template} needs a host number")))?;
                 let address = template.replace("{n}", &n.to_string());
-                address.parse().map_err(|_| format!("{address} is not an IP address and port"))
+                address.parse().map_err(|_| NoPick::Unusable(format!("{address} is not an IP address and port")))
             }
-            _ => Err("no upstream configured".to_string()),
+            _ => Err(NoPick::Unusable("no upstream configured".to_string())),
         }
     }
 
@@ -82,6 +118,8 @@ pub struct Compiled {
     pub generation: u64,
     /// When this was built.
     pub built_at: UnixTime,
+    /// Upstream health and incidents, shared with every rebuild and the prober.
+    pub health: Arc<HealthRegistry>,
 }
 
 fn lang_index(lang: Language) -> usize {
@@ -89,8 +127,27 @@ fn lang_index(lang: Language) -> usize {
 }
 
 impl Compiled {
-    /// Compiles a validated configuration. Fails only on templates that do not compile.
+    /// Compiles a validated configuration with a fresh health registry (every upstream healthy;
+    /// incidents read from `[gateway] state_dir` when set). Fails on templates that do not
+    /// compile and on a `state_dir` that cannot be used.
     pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, String> {
+        let registry = HealthRegistry::open(config.gateway.state_dir.as_deref())?;
+        Compiled::build_with(config, now, generation, &Arc::new(registry))
+    }
+
+    /// Compiles a validated configuration that shares `health` with the one it replaces, so
+    /// reloads and rebuilds keep what the probes found. Fails only on templates that do not
+    /// compile.
+    pub fn build_with(
+        config: Config,
+        now: UnixTime,
+        generation: u64,
+        health: &Arc<HealthRegistry>,
+    ) -> Result<Compiled, String> {
+        if config.gateway.state_dir.as_deref() != health.incidents().path().and_then(|p| p.parent()) {
+            log::warn!("config: a changed gateway.state_dir takes effect at the next start");
+        }
+        let mut checked = HashSet::new();
         let default_pages = Arc::new(Pages::load(config.gateway.pages.as_deref())?);
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for t in &config.tenants {
@@ -103,6 +160,21 @@ impl Compiled {
             } else {
                 Upstreams::Fixed(t.upstreams.iter().map(|u| resolve(&u.address)).collect())
             };
+            let tenant_health = match (&t.options.health, &upstreams) {
+                (Some(check), Upstreams::Fixed(_)) => Some(TenantHealth {
+                    check: check.clone(),
+                    host: probe_host(check.host.as_deref(), t),
+                    upstreams: t
+                        .upstreams
+                        .iter()
+                        .map(|u| {
+                            checked.insert((t.id.clone(), u.address.clone()));
+                            health.entry(&t.id, &u.address)
+                        })
+                        .collect::<Vec<Arc<UpstreamHealth>>>(),
+                }),
+                _ => None,
+            };
             tenants.push(TenantRuntime {
                 upstreams,
                 next: AtomicUsize::new(0),
@@ -110,8 +182,10 @@ impl Compiled {
                 connect_timeout: t.options.connect_timeout.unwrap_or(config.gateway.connect_timeout),
                 read_timeout: t.options.read_timeout.unwrap_or(config.gateway.read_timeout),
                 cache: PageCache::default(),
+                health: tenant_health,
             });
         }
+        health.retain(&checked);
         let shared = shared_pages(&default_pages, &config)?;
         let default_tenant = config
             .gateway
@@ -120,7 +194,16 @@ impl Compiled {
             .and_then(|d| config.tenants.iter().position(|t| &t.id == d))
             .map(|i| i as u32);
         let engine = Snapshot::build(config, BuildOptions::around(now));
-        Ok(Compiled { engine, tenants, shared, pages: default_pages, default_tenant, generation, built_at: now })
+        Ok(Compiled {
+            engine,
+            tenants,
+            shared,
+            pages: default_pages,
+            default_tenant,
+            generation,
+            built_at: now,
+            health: health.clone(),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -135,6 +218,20 @@ impl Compiled {
 
     pub fn lang_index(lang: Language) -> usize {
         lang_index(lang)
+    }
+}
+
+/// The `Host` of a tenant's HTTP probes: as configured, else a name of the tenant's first host
+/// pattern (a range's first number; a wildcard's domain), else the first upstream's host.
+fn probe_host(configured: Option<&str>, t: &crate::config::Tenant) -> String {
+    if let Some(h) = configured {
+        return h.to_string();
+    }
+    match t.hosts.first().map(|p| p.kind()) {
+        Some(PatternKind::Exact(h)) => h.to_string(),
+        Some(PatternKind::Range { prefix, lo, suffix, .. }) => format!("{prefix}{lo}{suffix}"),
+        Some(PatternKind::Wildcard { suffix }) => suffix.to_string(),
+        None => t.upstreams.first().map(|u| u.address.clone()).unwrap_or_default(),
     }
 }
 

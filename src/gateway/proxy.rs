@@ -3,7 +3,8 @@
 //! - `new_ctx`: load the one [`Compiled`] this request will see (one `ArcSwap` load).
 //! - `request_filter`: host → tenant → verdict at the coarse `now`; answer maintenance, unknown
 //!   hosts, bad requests and `/.hiatus/` assets ourselves, or let the request through.
-//! - `upstream_peer`: round robin over the tenant's upstreams, the next one on a retry.
+//! - `upstream_peer`: round robin over the tenant's healthy upstreams, the next one on a
+//!   retry; none healthy: the failure page at once (503, `no_upstream`), no connect attempt.
 //! - `fail_to_connect`: retry an idempotent request on another upstream.
 //! - `upstream_request_filter`: `X-Forwarded-*` and the request id.
 //! - `response_filter` / `response_body_filter`: mark proxied responses; optionally replace an
@@ -12,7 +13,7 @@
 //! - `logging`: the one place a finished request is seen (metrics and access log hang here).
 
 use super::bypass::{self, BYPASS_PATH, COOKIE};
-use super::compiled::Compiled;
+use super::compiled::{Compiled, NoPick};
 use super::negotiate;
 use super::respond::{self, Marker, HTML, JSON};
 use crate::clock::Clock;
@@ -430,7 +431,21 @@ impl ProxyHttp for Gateway {
             Action::Status => {
                 ctx.outcome = Outcome::Gateway;
                 let path = session.req_header().uri.path().to_string();
-                let (status, content_type, body) = super::statuspage::answer(&compiled, &path, ctx.lang, now, &[]);
+                let incidents: Vec<crate::status::Incident> = compiled
+                    .health
+                    .incidents()
+                    .recent(now - crate::status::HISTORY_DAYS * 86_400)
+                    .into_iter()
+                    .map(|i| crate::status::Incident {
+                        id: i.id,
+                        tenant: i.tenant,
+                        start: i.start,
+                        end: i.end,
+                        cause: i.cause,
+                    })
+                    .collect();
+                let (status, content_type, body) =
+                    super::statuspage::answer(&compiled, &path, ctx.lang, now, &incidents);
                 let mut h = ResponseHeader::build_no_case(status, Some(6))?;
                 h.insert_header(http::header::CONTENT_TYPE, content_type)?;
                 h.insert_header(http::header::CONTENT_LENGTH, body.len())?;
@@ -475,9 +490,13 @@ impl ProxyHttp for Gateway {
         if ctx.tries == 0 {
             ctx.rr_start = runtime.next.fetch_add(1, Ordering::Relaxed);
         }
-        let addr = runtime
-            .pick(ctx.rr_start, ctx.tries, ctx.number)
-            .map_err(|e| Error::explain(ErrorType::ConnectNoRoute, e))?;
+        let addr = runtime.pick(ctx.rr_start, ctx.tries, ctx.number).map_err(|e| match e {
+            // Known down: the failure page now, not after a connect timeout. 503 (not 502): no
+            // upstream was asked, the gateway knows the service is unavailable for the moment,
+            // as HAProxy and Envoy say it; `x-hiatus: upstream-error` tells it from maintenance.
+            NoPick::Unhealthy => Error::explain(ErrorType::HTTPStatus(503), "no healthy upstream"),
+            NoPick::Unusable(why) => Error::explain(ErrorType::ConnectNoRoute, why),
+        })?;
         ctx.tries += 1;
         ctx.upstream = Some(addr);
         ctx.upstream_started = Some(Instant::now());

@@ -32,10 +32,12 @@ pub struct PageKey {
     pub tentative: bool,
     pub next: Option<(UnixTime, u32)>,
     pub failure: Option<(Failure, u16)>,
+    /// `IncidentLog::version` when rendered: open incidents are shown on every page.
+    pub incidents: u64,
 }
 
 impl PageKey {
-    pub fn of(v: &Verdict, failure: Option<(Failure, u16)>) -> PageKey {
+    pub fn of(v: &Verdict, failure: Option<(Failure, u16)>, incidents: u64) -> PageKey {
         PageKey {
             window: v.window,
             since: v.since,
@@ -44,6 +46,7 @@ impl PageKey {
             tentative: v.tentative,
             next: v.next_start.zip(v.next_window),
             failure,
+            incidents,
         }
     }
 }
@@ -72,6 +75,22 @@ fn rfc3339(t: Option<UnixTime>) -> Option<String> {
     t.and_then(from_unix).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// Open incidents as pages show them (at most three, with their tenants' names), in `zone`.
+fn open_incidents(compiled: &Compiled, zone: chrono_tz::Tz, lang: Language) -> Vec<serde_json::Value> {
+    let config = compiled.config();
+    compiled
+        .health
+        .incidents()
+        .open()
+        .iter()
+        .take(3)
+        .map(|i| {
+            let name = config.tenants.iter().find(|t| t.id == i.tenant).map_or(i.tenant.as_str(), |t| t.display_name());
+            serde_json::json!({ "tenant": name, "cause": i.cause, "since": local_time(i.start, zone, lang) })
+        })
+        .collect()
+}
+
 /// The maintenance page for a tenant: from the cache when the block is the same.
 pub fn maintenance_page(
     compiled: &Compiled,
@@ -83,7 +102,7 @@ pub fn maintenance_page(
 ) -> Result<Arc<Rendered>, String> {
     let runtime = compiled.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
     let slot = &runtime.cache.maintenance[Compiled::lang_index(lang) * 2 + format];
-    let key = PageKey::of(verdict, None);
+    let key = PageKey::of(verdict, None, compiled.health.incidents().version());
     cached(slot, key, || render_maintenance(compiled, runtime, tenant_index, verdict, lang, format, now, key))
 }
 
@@ -138,7 +157,7 @@ fn render_maintenance(
             "lang": lang.code(), "t": t, "tenant": tenant.display_name(), "title": title, "intro": intro,
             "reason": reason, "since": when(v.since), "until": when(v.until), "firm_until": when(v.firm_until),
             "tentative": v.tentative, "until_epoch": v.until, "refresh_secs": refresh,
-            "status_url": config.gateway.status_url,
+            "status_url": config.gateway.status_url, "incidents": open_incidents(compiled, zone, lang),
         });
         Split::new(&runtime.pages.render("maintenance.html", &view)?, Escape::Html)
     } else {
@@ -172,7 +191,7 @@ pub fn failure_page(
 ) -> Result<Arc<Rendered>, String> {
     let runtime = compiled.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
     let slot = &runtime.cache.failure[Compiled::lang_index(lang) * 2 + format];
-    let key = PageKey::of(verdict, Some((failure, status)));
+    let key = PageKey::of(verdict, Some((failure, status)), compiled.health.incidents().version());
     cached(slot, key, || render_failure(compiled, runtime, tenant_index, verdict, failure, status, lang, format, key))
 }
 
@@ -213,7 +232,7 @@ fn render_failure(
             "lang": lang.code(), "t": t, "tenant": tenant.display_name(), "status": status, "heading": heading,
             "text": text, "failure": failure.code(), "request_id": REQUEST_ID,
             "maintenance": maintenance.as_ref().map(|(h, title, when)| serde_json::json!({"heading": h, "title": title, "when": when})),
-            "status_url": config.gateway.status_url,
+            "status_url": config.gateway.status_url, "incidents": open_incidents(compiled, zone, lang),
         });
         Split::new(&runtime.pages.render("error.html", &view)?, Escape::Html)
     } else {

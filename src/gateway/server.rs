@@ -52,7 +52,7 @@ impl Ticker {
         let current = self.current.load();
         if current.horizon_due(now) {
             let config: Config = current.config().clone();
-            match Compiled::build(config, now, current.generation) {
+            match Compiled::build_with(config, now, current.generation, &current.health) {
                 Ok(c) => self.current.store(Arc::new(c)),
                 Err(e) => log::error!("re-materialising the schedule failed, keeping the old one: {e}"),
             }

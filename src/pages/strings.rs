@@ -33,6 +33,7 @@ pub struct Strings {
     pub upcoming_maintenance: &'static str,
     pub not_found_title: &'static str,
     pub powered: &'static str,
+    pub disruptions: &'static str,
 }
 
 /// What went wrong between the gateway and an upstream, in words a user understands.
@@ -162,6 +163,7 @@ static DE: Strings = Strings {
     upcoming_maintenance: "Geplante Wartung",
     not_found_title: "Nicht gefunden",
     powered: "Wartungs-Gateway",
+    disruptions: "Aktuelle Störungen",
 };
 
 static EN: Strings = Strings {
@@ -185,6 +187,7 @@ static EN: Strings = Strings {
     upcoming_maintenance: "Planned maintenance",
     not_found_title: "Not found",
     powered: "maintenance gateway",
+    disruptions: "Current disruptions",
 };
 
 static NB: Strings = Strings {
@@ -208,6 +211,7 @@ static NB: Strings = Strings {
     upcoming_maintenance: "Planlagt vedlikehold",
     not_found_title: "Ikke funnet",
     powered: "vedlikeholdsgateway",
+    disruptions: "Pågående driftsforstyrrelser",
 };
 
 pub fn strings(lang: Language) -> &'static Strings {

@@ -24,12 +24,8 @@ pub fn feed(title: &str, self_url: &str, announcements: &[&Entry], status: &Stat
             Some(end) => format!("{} – {}", time(e.start), time(end)),
             None => format!("{since_word} {}", time(e.start)),
         };
-        let summary = format!(
-            "{}{}{}",
-            when,
-            e.reason.as_ref().map_or(String::new(), |r| format!(". {r}")),
-            format!(" ({})", e.affects)
-        );
+        let reason = e.reason.as_ref().map_or(String::new(), |r| format!(". {r}"));
+        let summary = format!("{when}{reason} ({})", e.affects);
         // Announced when it became known; we only know it is known now or since it started.
         let updated = e.start.min(status.now);
         items.push((

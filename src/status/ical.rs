@@ -62,7 +62,7 @@ pub fn calendar(name: &str, entries: &[Entry], status: &Status) -> String {
         line(&mut out, &format!("SUMMARY:{}", text(&e.title)));
         let mut description = String::new();
         if let Some(r) = &e.reason {
-            let _ = write!(description, "{r}\n");
+            let _ = writeln!(description, "{r}");
         }
         let _ = write!(description, "{}", e.affects);
         line(&mut out, &format!("DESCRIPTION:{}", text(&description)));

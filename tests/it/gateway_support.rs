@@ -47,6 +47,8 @@ pub fn lo(last: u8) -> IpAddr {
 pub struct TestGateway {
     pub addr: SocketAddr,
     pub clock: Clock,
+    /// The configuration in force (health checks probe its upstreams: `health::probe_once`).
+    pub current: Arc<ArcSwap<Compiled>>,
     stop: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -57,12 +59,13 @@ impl TestGateway {
         let loaded = crate::support::load(config_text);
         let compiled = Compiled::build(loaded.config, now, 1).unwrap_or_else(|e| panic!("build: {e}"));
         let clock = Clock::manual(now);
-        let gateway = Gateway::new(Arc::new(ArcSwap::from_pointee(compiled)), clock.clone());
+        let current = Arc::new(ArcSwap::from_pointee(compiled));
+        let gateway = Gateway::new(current.clone(), clock.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the gateway");
         let addr = listener.local_addr().expect("gateway address");
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(server::serve(listener, gateway, shutdown));
-        TestGateway { addr, clock, stop, task }
+        TestGateway { addr, clock, current, stop, task }
     }
 
     pub async fn client(&self) -> Client {

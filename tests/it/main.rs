@@ -5,6 +5,7 @@
 //! - `config_errors`: every error of a bad configuration, with key paths; warnings.
 //! - `properties`: `decide` against a brute-force evaluation; invariants; no panics on input.
 //! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
+//! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 
 mod cli;
@@ -12,6 +13,7 @@ mod config_errors;
 mod control;
 mod gateway;
 mod gateway_support;
+mod health;
 mod lifecycle;
 mod properties;
 mod rules;

@@ -123,3 +123,33 @@ async fn atom_feed_announces_one_off_windows_with_stable_ids() {
     assert_eq!(xml.matches("<entry>").count(), xml.matches("</entry>").count());
     assert!(!xml.contains("long-ago"), "older than 30 days is not announced");
 }
+
+#[tokio::test]
+async fn an_open_incident_shows_on_the_status_page_and_on_every_page() {
+    let gw = TestGateway::start(&config(), NOW).await;
+    // The health checks open incidents through the registry the snapshot carries.
+    let compiled = gw.current.load_full();
+    let incidents = compiled.health.incidents();
+    assert!(incidents.begin("shop", "10.0.0.9:80: connection refused", NOW - 600).is_some());
+    let j = gw.get("status.test", "/status/status.json", &[]).await.json();
+    assert_eq!(j["overall"], "disruption", "a disruption outranks maintenance");
+    assert_eq!(j["incidents"][0]["tenant"], "shop");
+    assert_eq!(j["tenants"][1]["state"], "disruption");
+    // The CRM's maintenance page (cached before? no: the incident changes the page) names it.
+    let page = gw.get("crm.test", "/", &[("accept-language", "en")]).await;
+    assert_eq!(page.status, 503);
+    assert!(
+        page.text().contains("Current disruptions") && page.text().contains("Shop: 10.0.0.9:80: connection refused"),
+        "{}",
+        page.text()
+    );
+    incidents.end("shop", NOW);
+    let page = gw.get("crm.test", "/", &[("accept-language", "en")]).await;
+    assert!(!page.text().contains("Current disruptions"), "closed incidents leave the pages");
+    let j = gw.get("status.test", "/status/status.json", &[]).await.json();
+    assert_eq!(
+        (j["overall"].as_str(), j["incidents"][0]["end"].is_string()),
+        (Some("maintenance"), true),
+        "history keeps it"
+    );
+}

@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# Load benchmark: Hiatus against nginx, HAProxy and Caddy on loopback, one command (README,
+# "## Load benchmark"). Installs what is missing (apt-get), builds Hiatus, starts an origin (nginx)
+# pinned to one core and each proxy under test (one worker/thread) pinned to the other, drives it
+# with wrk (HTTP/1.1) and h2load (h2c), and prints a markdown table of medians over the rounds with
+# ratios against nginx (also written to benches/load/results.md). Everything it starts is stopped
+# on exit, also on failure or Ctrl-C. Only 127.0.0.1 is used; every load run is bounded in time.
+#
+#   benches/load/run.sh [--quick] [--duration S] [--rounds N] [--connections N]
+#                       [--scenarios a,b] [--proxies a,b] [--no-build] [--no-install]
+#                       [--no-reload] [--out FILE] [--keep]
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+
+DURATION=7            # seconds per run: 28 runs x 3 rounds + the reload test stay under ~12 minutes
+ROUNDS=3
+CONNS=32
+QUICK=0
+BUILD=1
+INSTALL=1
+RELOAD=1
+KEEP=0
+OUT="$HERE/results.md"
+ALL_SCENARIOS="small 64k maint refused 10k h1 h2c"
+ALL_PROXIES="nginx haproxy caddy hiatus"
+SCENARIOS=$ALL_SCENARIOS
+PROXIES=$ALL_PROXIES
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1; DURATION=3 ;;
+    --duration) DURATION=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
+    --connections) CONNS=$2; shift ;;
+    --scenarios) SCENARIOS=${2//,/ }; shift ;;
+    --proxies) PROXIES=${2//,/ }; shift ;;
+    --no-build) BUILD=0 ;;
+    --no-install) INSTALL=0 ;;
+    --no-reload) RELOAD=0 ;;
+    --out) OUT=$2; shift ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
+  esac
+  shift
+done
+case "$DURATION$ROUNDS$CONNS" in *[!0-9]*) echo "run.sh: --duration/--rounds/--connections take integers" >&2; exit 2 ;; esac
+[ "$DURATION" -ge 1 ] && [ "$DURATION" -le 120 ] || { echo "run.sh: --duration must be 1..120 s" >&2; exit 2; }
+[ "$ROUNDS" -ge 1 ] && [ "$ROUNDS" -le 10 ] || { echo "run.sh: --rounds must be 1..10" >&2; exit 2; }
+
+log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------- install and build
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+CADDY_NA=""
+if [ "$INSTALL" = 1 ]; then
+  missing=()
+  command -v nginx >/dev/null || missing+=(nginx)
+  command -v haproxy >/dev/null || missing+=(haproxy)
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v h2load >/dev/null || missing+=(nghttp2-client)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v taskset >/dev/null || missing+=(util-linux)
+  if ! command -v caddy >/dev/null; then
+    cand=$(apt-cache policy caddy 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then missing+=(caddy); else CADDY_NA="no Debian package"; fi
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (apt-get)"
+    $SUDO apt-get update -qq
+    # on a systemd machine the packaged services may start; the benchmark runs its own instances
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+command -v caddy >/dev/null || CADDY_NA=${CADDY_NA:-"not installed"}
+for t in nginx haproxy wrk h2load curl taskset; do
+  command -v "$t" >/dev/null || { echo "run.sh: $t is missing (run without --no-install)" >&2; exit 1; }
+done
+if [ "$BUILD" = 1 ]; then
+  command -v cargo >/dev/null || { echo "run.sh: cargo is missing (see scripts/bootstrap.sh)" >&2; exit 1; }
+  "$ROOT/scripts/bootstrap.sh"
+  log "cargo build --release --locked"
+  (cd "$ROOT" && cargo build --release --locked)
+fi
+HIATUS="$ROOT/target/release/hiatus"
+[ -x "$HIATUS" ] || { echo "run.sh: $HIATUS is missing (run without --no-build)" >&2; exit 1; }
+
+# ---------------------------------------------------------------- processes, cleanup
+WORK=$(mktemp -d /tmp/hiatus-load.XXXXXX)
+chmod 755 "$WORK"          # nginx workers may run as nobody
+mkdir -p "$WORK/tmp" "$WORK/www" "$WORK/pages" "$WORK/conf"
+STARTED=()                 # every pid this script started
+
+kill_pid() {               # kill_pid PID [first signal]: that signal, then KILL after 3 s
+  local pid=$1 sig=${2:-TERM} i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? pid
+  trap - EXIT INT TERM
+  for pid in "${STARTED[@]}"; do kill_pid "$pid" TERM; done
+  if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then LOAD_CPU=0; PROXY_CPU=1; else LOAD_CPU=0; PROXY_CPU=0; log "one core only: no separation"; fi
+PIN_LOAD=(taskset -c "$LOAD_CPU")
+PIN_PROXY=(taskset -c "$PROXY_CPU")
+
+LAST_PID=""
+start_bg() {               # start_bg NAME CPU CMD...: starts CMD pinned to CPU, sets LAST_PID
+  local name=$1 cpu=$2; shift 2
+  taskset -c "$cpu" "$@" >"$WORK/$name.log" 2>&1 &
+  LAST_PID=$!
+  STARTED+=("$LAST_PID")
+}
+stop_started() {           # stop_started PID SIGNAL
+  local pid=$1 sig=$2 keep=() p
+  kill_pid "$pid" "$sig"
+  for p in "${STARTED[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  STARTED=("${keep[@]+"${keep[@]}"}")
+}
+
+ALLOCATED=" "
+# listening ports come from below the ephemeral range: client sockets (wrk, upstream connections)
+# take ports from that range and would make a later bind on the same port fail
+EPH_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+PORT_LOW=10000; [ "$EPH_LOW" -gt 12000 ] || PORT_LOW=$((EPH_LOW / 2))
+free_port() {              # a free loopback TCP port, never handed out twice
+  local used p
+  used=" $(ss -Htan 2>/dev/null | awk '{n=split($4,a,":"); printf "%s ", a[n]}') "
+  while :; do
+    p=$((PORT_LOW + RANDOM % (EPH_LOW - PORT_LOW)))
+    case "$used$ALLOCATED" in *" $p "*) continue ;; esac
+    ALLOCATED="$ALLOCATED$p "
+    echo "$p"; return
+  done
+}
+# not command substitution: ALLOCATED must survive
+alloc() { local v; for v in "$@"; do free_port >"$WORK/port"; printf -v "$v" '%s' "$(cat "$WORK/port")"; done; }
+
+tree_pids() {              # the pid and all its descendants
+  local p=$1 c
+  echo "$p"
+  for c in $(pgrep -P "$p" 2>/dev/null || true); do tree_pids "$c"; done
+}
+cpu_ticks() {              # utime+stime (clock ticks) summed over the given pids
+  local t=0 p v
+  for p in "$@"; do
+    v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+hwm_kb() {                 # VmHWM (kB) summed over the given pids
+  local t=0 p v
+  for p in "$@"; do
+    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null) || v=0
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+render() {                 # render TEMPLATE OUT: @NAME@ -> value of $NAME for the names used
+  local src=$1 dst=$2 expr=() n
+  for n in WORK ORIGIN_PORT DEAD_PORT PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT ADMIN; do
+    expr+=(-e "s#@$n@#${!n:-}#g")
+  done
+  sed "${expr[@]}" "$src" >"$dst"
+}
+
+probe() {                  # probe PORT HOST PATH [h2]: the status code (000 when nothing answers)
+  local h2=(); [ "${4:-}" = h2 ] && h2=(--http2-prior-knowledge)
+  curl "${h2[@]}" -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Host: $2" -H 'Accept:' -H 'User-Agent:' \
+    "http://127.0.0.1:$1$3" 2>/dev/null || true
+}
+wait_status() {            # wait_status PID PORT HOST PATH WANT TIMEOUT_S [h2]
+  local pid=$1 port=$2 host=$3 path=$4 want=$5 end=$((SECONDS + $6)) got="" proto=${7:-}
+  while [ $SECONDS -lt $end ]; do
+    kill -0 "$pid" 2>/dev/null || return 1
+    got=$(probe "$port" "$host" "$path" "$proto")
+    [ "$got" = "$want" ] && return 0
+    sleep 0.2
+  done
+  log "port $port host $host: status $got, want $want"
+  return 1
+}
+
+# ---------------------------------------------------------------- shared set-up
+TENANTS=10000
+alloc ORIGIN_PORT DEAD_PORT
+head -c 65536 /dev/urandom >"$WORK/www/64k"
+render "$HERE/origin.nginx.conf" "$WORK/conf/origin.conf"
+start_bg origin "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/conf/origin.conf"
+ORIGIN_PID=$LAST_PID
+wait_status "$ORIGIN_PID" "$ORIGIN_PORT" origin / 200 10 || { cat "$WORK/origin.log" >&2; exit 1; }
+log "origin on 127.0.0.1:$ORIGIN_PORT (cpu $LOAD_CPU); load generator on cpu $LOAD_CPU; proxies on cpu $PROXY_CPU"
+
+# host lists for the 10 000-tenant configs
+: >"$WORK/nginx-hosts.map"; : >"$WORK/haproxy-hosts.map"; : >"$WORK/hiatus-tenants.toml"; : >"$WORK/caddy-sites"
+awk -v n="$TENANTS" -v w="$WORK" 'BEGIN {
+  for (k = 0; k < n; k++) {
+    h = sprintf("t%05d.bench.localhost", k); id = sprintf("t%05d", k)
+    printf "%s %s;\n", h, id >> (w "/nginx-hosts.map")
+    printf "%s %s\n", h, id >> (w "/haproxy-hosts.map")
+    printf "[[tenants]]\nid = \"%s\"\nhosts = [\"%s\"]\nupstreams = [\"127.0.0.1:@ORIGIN_PORT@\"]\n\n", id, h >> (w "/hiatus-tenants.toml")
+    printf "http://%s:@MANY_PORT@%s\n", h, (k < n - 1 ? "," : "") >> (w "/caddy-sites")
+  } }'
+
+# per proxy: ports and config files (base = pass/maint/refused/h2c, many = 10 000 tenants)
+declare -A PORT CONF
+for px in $ALL_PROXIES; do
+  alloc PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT
+  if [ "$px" = hiatus ]; then MAINT_PORT=$PASS_PORT; REFUSED_PORT=$PASS_PORT; fi
+  PORT[$px.pass]=$PASS_PORT; PORT[$px.h2]=$H2_PORT; PORT[$px.maint]=$MAINT_PORT
+  PORT[$px.refused]=$REFUSED_PORT; PORT[$px.many]=$MANY_PORT
+  ADMIN=off
+  case $px in
+    nginx)   render "$HERE/nginx.conf" "$WORK/conf/nginx.conf"
+             render "$HERE/nginx-10k.conf" "$WORK/conf/nginx-10k.conf" ;;
+    haproxy) render "$HERE/haproxy.cfg" "$WORK/conf/haproxy.cfg"
+             render "$HERE/haproxy-10k.cfg" "$WORK/conf/haproxy-10k.cfg" ;;
+    caddy)   render "$HERE/Caddyfile" "$WORK/conf/Caddyfile"
+             { sed '/@CADDY_SITES@/,$d' "$HERE/Caddyfile-10k"; sed '$ s/$/ {/' "$WORK/caddy-sites"; sed '1,/@CADDY_SITES@/d' "$HERE/Caddyfile-10k"; } >"$WORK/conf/Caddyfile-10k.in"
+             render "$WORK/conf/Caddyfile-10k.in" "$WORK/conf/Caddyfile-10k" ;;
+    hiatus)  render "$HERE/hiatus.toml" "$WORK/conf/hiatus.toml"
+             { cat "$HERE/hiatus-10k-head.toml"; echo; cat "$WORK/hiatus-tenants.toml"; } >"$WORK/conf/hiatus-10k.in"
+             render "$WORK/conf/hiatus-10k.in" "$WORK/conf/hiatus-10k.toml"
+             alloc ADMIN_PORT; PORT[hiatus.admin]=$ADMIN_PORT; ADMIN="127.0.0.1:$ADMIN_PORT"
+             render "$WORK/conf/hiatus-10k.in" "$WORK/conf/hiatus-10k-reload.toml" ;;
+  esac
+done
+
+PROXY_PID=""
+start_proxy() {            # start_proxy PROXY base|many [CONFIG]: starts it pinned, sets PROXY_PID
+  local px=$1 kind=$2 conf=${3:-} x=""
+  if [ "$kind" = many ]; then x=-10k; fi
+  case $px in
+    nginx)   start_bg "nginx-$kind" "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/conf/nginx$x.conf" ;;
+    haproxy) start_bg "haproxy-$kind" "$PROXY_CPU" haproxy -db -f "$WORK/conf/haproxy$x.cfg" ;;
+    caddy)   start_bg "caddy-$kind" "$PROXY_CPU" env GOMAXPROCS=1 HOME="$WORK" XDG_DATA_HOME="$WORK" XDG_CONFIG_HOME="$WORK" \
+               caddy run --adapter caddyfile --config "$WORK/conf/Caddyfile$x" ;;
+    hiatus)  conf=${conf:-$WORK/conf/hiatus$x.toml}
+             start_bg "hiatus-$kind" "$PROXY_CPU" "$HIATUS" run --config "$conf" --upgrade-sock "$WORK/hiatus-upgrade.sock" ;;
+  esac
+  PROXY_PID=$LAST_PID
+}
+stop_proxy() {             # hiatus: SIGINT (fast stop); the others: SIGTERM (fast stop)
+  local px=$1
+  if [ "$px" = hiatus ]; then stop_started "$PROXY_PID" INT; else stop_started "$PROXY_PID" TERM; fi
+}
+
+# ---------------------------------------------------------------- the pages served by nginx/HAProxy/Caddy
+start_proxy hiatus base
+wait_status "$PROXY_PID" "${PORT[hiatus.pass]}" bench.localhost / 200 60 || { tail -20 "$WORK/hiatus-base.log" >&2; exit 1; }
+curl -s -H 'Host: maint.localhost' -H 'Accept:' -H 'User-Agent:' "http://127.0.0.1:${PORT[hiatus.pass]}/" >"$WORK/pages/maint.html"
+curl -s -H 'Host: dead.localhost' -H 'Accept:' -H 'User-Agent:' "http://127.0.0.1:${PORT[hiatus.pass]}/" >"$WORK/pages/refused.html"
+stop_proxy hiatus
+{ printf 'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: %s\r\ncache-control: no-store\r\n\r\n' \
+    "$(stat -c %s "$WORK/pages/refused.html")"; cat "$WORK/pages/refused.html"; } >"$WORK/pages/refused.http"
+log "Hiatus pages: maintenance $(stat -c %s "$WORK/pages/maint.html") B, upstream refused $(stat -c %s "$WORK/pages/refused.html") B"
+
+# ---------------------------------------------------------------- scenarios
+# scenario -> config kind, port key, Host, path, expected status, tool
+scen() {
+  case $1 in
+    small)   echo "base pass bench.localhost / 200 wrk" ;;
+    64k)     echo "base pass bench.localhost /64k 200 wrk" ;;
+    maint)   echo "base maint maint.localhost / 503 wrk" ;;
+    refused) echo "base refused dead.localhost / 502 wrk" ;;
+    10k)     echo "many many t00042.bench.localhost / 200 wrk-hosts" ;;
+    h1)      echo "base pass bench.localhost / 200 h2load-h1" ;;
+    h2c)     echo "base h2 bench.localhost / 200 h2load-h2c" ;;
+  esac
+}
+scen_title() {
+  case $1 in
+    small)   echo "pass-through, small response (wrk)" ;;
+    64k)     echo "pass-through, 64 KiB (wrk)" ;;
+    maint)   echo "maintenance page 503 (wrk)" ;;
+    refused) echo "upstream refused, error page 502 (wrk)" ;;
+    10k)     echo "10 000 tenants, Host spread (wrk)" ;;
+    h1)      echo "pass-through small, h2load --h1" ;;
+    h2c)     echo "pass-through small, h2load h2c" ;;
+  esac
+}
+na_reason() {              # why a proxy/scenario pair is not run (empty: it is run)
+  local px=$1 sc=$2
+  if [ "$px" = caddy ] && [ -n "$CADDY_NA" ]; then echo "$CADDY_NA"; return; fi
+  return 0
+}
+
+is_na() { awk -F'\t' -v s="$1" -v p="$2" '$1 == s && $2 == p {f = 1} END {exit !f}' "$NA"; }
+RUNS="$WORK/runs.tsv"      # scenario proxy round rps p50_ms p99_ms cpu_us rss_kb errors requests origin_conns
+origin_accepts() { curl -s --max-time 2 "http://127.0.0.1:$ORIGIN_PORT/origin-status" | awk 'NR == 3 {print $1}'; }
+: >"$RUNS"
+NA="$WORK/na.tsv"
+: >"$NA"
+
+to_ms() {                  # wrk latency "812.00us" / "1.23ms" / "1.02s" -> ms
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+
+run_load() {               # run_load TOOL PORT HOST PATH OUTFILE
+  local tool=$1 port=$2 host=$3 path=$4 out=$5
+  case $tool in
+    wrk)       "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+                 -H "Host: $host" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+    wrk-hosts) HOSTS=$TENANTS "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+                 -s "$HERE/hosts.lua" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+    h2load-h1|h2load-h2c)
+               local h1=(); [ "$tool" = h2load-h1 ] && h1=(--h1)
+               "${PIN_LOAD[@]}" timeout $((DURATION + 15)) h2load "${h1[@]}" -c "$CONNS" -m 1 -t 1 -D "$DURATION" \
+                 -H ":authority: $host" --log-file="$out.reqlog" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+  esac
+}
+parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99_ms errors requests"
+  local tool=$1 out=$2 want=$3
+  case $tool in
+    wrk|wrk-hosts)
+      local rps req p50 p99 sock non2
+      rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+      req=$(awk '/requests in/ {print $1}' "$out")
+      p50=$(awk '$1 == "50%" {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out")
+      sock=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
+      non2=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$out")
+      sock=${sock:-0}; non2=${non2:-0}
+      # a 2xx scenario counts non-2xx as errors; a page scenario expects non-2xx on every response
+      if [ "${want:0:1}" = 2 ]; then err=$((sock + non2)); else err=$((sock + ${req:-0} - non2)); fi
+      [ -n "$rps" ] && [ -n "$req" ] || { echo ""; return; }
+      echo "$rps $(to_ms "$p50") $(to_ms "$p99") $err $req" ;;
+    h2load-*)
+      local rps done_ bad
+      rps=$(awk '/^finished in/ {gsub(",", ""); print $4}' "$out")
+      done_=$(awk '/^requests:/ {gsub(",", ""); print $6}' "$out")
+      bad=$(awk '/^requests:/ {gsub(",", ""); print $10 + $12 + $14}' "$out")
+      [ -n "$rps" ] && [ -n "$done_" ] || { echo ""; return; }
+      local nw; nw=$(awk -v w="$want" '$2 != w' "$out.reqlog" | wc -l)
+      sort -n -k3,3 "$out.reqlog" | awk -v rps="$rps" -v err=$((bad + nw)) -v req="$done_" '
+        { v[NR] = $3 } END {
+          if (NR == 0) { print ""; exit }
+          i50 = int(NR * 0.50 + 0.999); i99 = int(NR * 0.99 + 0.999)
+          printf "%s %.3f %.3f %d %d\n", rps, v[i50] / 1000, v[i99] / 1000, err, req }' ;;
+  esac
+}
+
+run_one() {                # run_one SCENARIO PROXY ROUND
+  local sc=$1 px=$2 r=$3 kind pkey host path want tool port pids t0 t1 a0 a1 res rss out
+  read -r kind pkey host path want tool <<<"$(scen "$sc")"
+  port=${PORT[$px.$pkey]}
+  start_proxy "$px" "$kind"
+  local proto=""; [ "$tool" = h2load-h2c ] && proto=h2
+  if ! wait_status "$PROXY_PID" "$port" "$host" "$path" "$want" 60 "$proto"; then
+    log "$px/$sc: not ready; log tail:"; tail -5 "$WORK/$px-$kind.log" >&2
+    stop_proxy "$px"; printf '%s\t%s\t%s\n' "$sc" "$px" "did not start or answer $want" >>"$NA"; return
+  fi
+  out="$WORK/out-$sc-$px-$r.txt"
+  mapfile -t pids < <(tree_pids "$PROXY_PID")
+  a0=$(origin_accepts)
+  t0=$(cpu_ticks "${pids[@]}")
+  run_load "$tool" "$port" "$host" "$path" "$out"
+  mapfile -t pids < <(tree_pids "$PROXY_PID")
+  t1=$(cpu_ticks "${pids[@]}")
+  a1=$(origin_accepts)
+  rss=$(hwm_kb "${pids[@]}")
+  stop_proxy "$px"
+  res=$(parse_load "$tool" "$out" "$want")
+  if [ -z "$res" ]; then
+    log "$px/$sc: no result; output:"; head -20 "$out" >&2
+    printf '%s\t%s\t%s\n' "$sc" "$px" "load run failed" >>"$NA"; return
+  fi
+  local rps p50 p99 err req cpu
+  read -r rps p50 p99 err req <<<"$res"
+  cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.2f", (n > 0 ? d / hz * 1e6 / n : 0) }')
+  local oc=$(( ${a1:-0} - ${a0:-0} - 1 ))   # minus the status request itself
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$px" "$r" "$rps" "$p50" "$p99" "$cpu" "$rss" "$err" "$req" "$oc" >>"$RUNS"
+  log "$(printf '%-8s %-8s round %s: %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %7.2f us/req  %6d kB  errors %s  origin conns %s' \
+    "$sc" "$px" "$r" "$rps" "$p50" "$p99" "$cpu" "$rss" "$err" "$oc")"
+}
+
+# the pages must be the same bytes everywhere (checked once, on the base configs)
+check_pages() {
+  local px sc host want port body
+  for px in $PROXIES; do
+    [ -z "$(na_reason "$px" maint)" ] || continue
+    start_proxy "$px" base
+    wait_status "$PROXY_PID" "${PORT[$px.pass]}" bench.localhost / 200 60 || { stop_proxy "$px"; continue; }
+    for sc in maint refused; do
+      read -r _ pkey host _ want _ <<<"$(scen "$sc")"
+      port=${PORT[$px.$pkey]}
+      body="$WORK/check-$px-$sc.html"
+      got=$(curl -s -o "$body" -w '%{http_code}' --max-time 3 -H "Host: $host" -H 'Accept:' -H 'User-Agent:' "http://127.0.0.1:$port/" || true)
+      if [ "$got" != "$want" ]; then
+        log "$px/$sc: status $got, want $want: marked n/a"; printf '%s\t%s\t%s\n' "$sc" "$px" "answers $got, not $want" >>"$NA"
+      elif [ "$sc" = maint ] && ! cmp -s "$body" "$WORK/pages/maint.html"; then
+        log "$px/$sc: page differs from Hiatus's ($(stat -c %s "$body") B)"
+      elif [ "$sc" = refused ] && [ "$(stat -c %s "$body")" != "$(stat -c %s "$WORK/pages/refused.html")" ]; then
+        log "$px/$sc: page size differs from Hiatus's ($(stat -c %s "$body") B)"
+      fi
+    done
+    stop_proxy "$px"
+  done
+}
+check_pages
+
+START=$SECONDS
+for r in $(seq "$ROUNDS"); do
+  for sc in $SCENARIOS; do
+    for px in $PROXIES; do
+      reason=$(na_reason "$px" "$sc")
+      if [ -n "$reason" ]; then
+        [ "$r" = 1 ] && printf '%s\t%s\t%s\n' "$sc" "$px" "$reason" >>"$NA"
+        continue
+      fi
+      is_na "$sc" "$px" && continue
+      run_one "$sc" "$px" "$r"
+    done
+  done
+done
+log "load runs took $((SECONDS - START)) s"
+
+# ---------------------------------------------------------------- reload under load (Hiatus, 10 000 tenants)
+RELOAD_LINE=""
+if [ "$RELOAD" = 1 ] && [[ " $PROXIES " == *" hiatus "* ]]; then
+  RD=$((DURATION < 8 ? 8 : DURATION))
+  conf="$WORK/conf/hiatus-10k-reload.toml"
+  start_proxy hiatus many "$conf"
+  if wait_status "$PROXY_PID" "${PORT[hiatus.many]}" t00042.bench.localhost / 200 60; then
+    gen() { curl -s --max-time 2 "http://127.0.0.1:${PORT[hiatus.admin]}/metrics" | awk '/^hiatus_config_generation / {print $2}'; }
+    g0=$(gen)
+    out="$WORK/out-reload.txt"
+    HOSTS=$TENANTS "${PIN_LOAD[@]}" timeout $((RD + 15)) wrk -t1 -c"$CONNS" -d"${RD}s" --timeout 5s --latency \
+      -s "$HERE/hosts.lua" "http://127.0.0.1:${PORT[hiatus.many]}/" >"$out" 2>&1 &
+    WRK_PID=$!; STARTED+=("$WRK_PID")
+    n=0
+    for k in 1 2 3 4; do           # four reloads, spread over the run: rewrite, SIGHUP, rewrite, SIGHUP
+      sleep "$(awk -v d="$RD" 'BEGIN { printf "%.1f", (d - 2) / 4 }')"
+      if [ $((k % 2)) = 1 ]; then
+        { cat "$conf"; echo "# reload $k"; } >"$conf.new" && mv "$conf.new" "$conf"
+      else
+        kill -HUP "$PROXY_PID"
+      fi
+      n=$((n + 1))
+    done
+    wait "$WRK_PID" || true
+    stop_started "$WRK_PID" TERM
+    sleep 1.5
+    g1=$(gen)
+    mapfile -t pids < <(tree_pids "$PROXY_PID")
+    rss=$(hwm_kb "${pids[@]}")
+    res=$(parse_load wrk "$out" 200)
+    read -r rps _ p99 err req <<<"$res"
+    sock=$(awk '/Socket errors:/' "$out"); non2=$(awk '/Non-2xx/ {print $5}' "$out")
+    RELOAD_LINE="Reload under load (Hiatus, $TENANTS tenants, ${RD} s, $n reloads: 2 rewrites of the file, 2 SIGHUP; config generation ${g0:-?} → ${g1:-?}): ${req:-?} requests, ${rps:-?} req/s, p99 ${p99:-?} ms, non-2xx ${non2:-0}, socket errors: ${sock:-none}; peak RSS $(awk -v k="${rss:-0}" 'BEGIN { printf "%.1f", k / 1024 }') MiB. **Failed requests: ${err:-?}** (expected 0)."
+    log "$RELOAD_LINE"
+  else
+    RELOAD_LINE="Reload under load: Hiatus with $TENANTS tenants did not start."
+  fi
+  stop_proxy hiatus
+fi
+
+# ---------------------------------------------------------------- the table
+machine() {
+  local cpu kern
+  cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+  kern=$(uname -r)
+  echo "Machine: ${cpu:-unknown CPU}, $NCPU cores, Linux $kern. Origin (nginx) and load generator pinned to cpu $LOAD_CPU, proxy under test to cpu $PROXY_CPU, one worker/thread each."
+  echo "Versions: nginx $(nginx -v 2>&1 | sed 's#.*/##'), HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), Caddy $( [ -z "$CADDY_NA" ] && caddy version | awk '{print $1}' || echo "n/a ($CADDY_NA)"), Hiatus $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' (+ uncommitted changes)'), $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}'), $(h2load --version | head -1)."
+  echo "Run: $(date -u +%Y-%m-%dT%H:%MZ), $CONNS connections, ${DURATION} s per run, $ROUNDS round(s), medians$([ "$QUICK" = 1 ] && echo '; **--quick: short runs, noisy**')."
+}
+table() {
+  echo "# Load benchmark results"
+  echo
+  machine
+  echo
+  echo "| scenario | proxy | req/s | p50 ms | p99 ms | CPU µs/req (min–max) | peak RSS MiB | req/s ×nginx | CPU ×nginx | RSS ×nginx | failed | origin conns |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local sc px
+  for sc in $SCENARIOS; do
+    for px in $PROXIES; do
+      reason=$(awk -F'\t' -v s="$sc" -v p="$px" '$1 == s && $2 == p {print $3; exit}' "$NA")
+      if [ -n "$reason" ]; then
+        echo "| $(scen_title "$sc") | $px | n/a ($reason) | | | | | | | | | |"
+        continue
+      fi
+      awk -F'\t' -v s="$sc" -v p="$px" -v title="$(scen_title "$sc")" '
+        function med(a, n,   i, j, t) {
+          for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+          return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+        function ratio(x, b) { return (b > 0 ? sprintf("%.2f", x / b) : "–") }
+        $1 == s && $2 == "nginx" { bn++; brps[bn] = $4; bcpu[bn] = $7; brss[bn] = $8 }
+        $1 == s && $2 == p { n++; rps[n] = $4; p50[n] = $5; p99[n] = $6; cpu[n] = $7; rss[n] = $8; err += $9; oc[n] = $11
+          if (n == 1 || $7 < lo) lo = $7; if (n == 1 || $7 > hi) hi = $7 }
+        END {
+          if (n == 0) { printf "| %s | %s | no data | | | | | | | | | |\n", title, p; exit }
+          R = med(rps, n); C = med(cpu, n); M = med(rss, n)
+          if (bn > 0) { BR = med(brps, bn); BC = med(bcpu, bn); BM = med(brss, bn) }
+          printf "| %s | %s | %.0f | %.2f | %.2f | %.1f (%.1f–%.1f) | %.1f | %s | %s | %s | %d | %d |\n",
+            title, p, R, med(p50, n), med(p99, n), C, lo, hi, M / 1024, ratio(R, BR), ratio(C, BC), ratio(M, BM), err, med(oc, n) }' "$RUNS"
+    done
+  done
+  echo
+  echo "CPU µs/req = (utime + stime of the proxy's processes, from /proc/PID/stat, over the run) / requests; peak RSS = VmHWM summed over its processes (a fresh process per run); failed = socket errors + unexpected statuses, summed over rounds; origin conns = connections the origin accepted during the run (median; connection reuse shows as about the connection count or less). h2load rows: p50/p99 from its per-request log; one stream per connection."
+  if [ -n "$RELOAD_LINE" ]; then echo; echo "$RELOAD_LINE"; fi
+}
+table | tee "$OUT"
+log "written to $OUT"

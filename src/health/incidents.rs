@@ -1,0 +1,321 @@
+//! Incidents: the times a tenant had no healthy upstream, kept in memory and, with
+//! `[gateway] state_dir`, in an append-only JSON lines file (`incidents.jsonl`).
+//!
+//! Owns [`Incident`] and [`IncidentLog`]: opening and closing incidents, the file format, and
+//! reading history back at start. Each line is the whole incident as of that moment (an opening
+//! line without `end`, a closing line with it, same `id`); reading keeps the last line per id.
+//! Each line is written with one `write` and fsync'd before the call returns, so a crash loses at
+//! most the line being written; such a torn last line is cut off with a warning at the next start,
+//! never fatal. Deciding *when* a tenant is down is not done here (`health`'s prober).
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The name of the file in `state_dir`.
+pub const FILE_NAME: &str = "incidents.jsonl";
+
+/// A span of time in which a tenant had no healthy upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    /// Unique within the log: `<tenant>-<start>` (a suffix if that was taken).
+    pub id: String,
+    pub tenant: String,
+    /// Unix seconds.
+    pub start: i64,
+    /// Unix seconds; `None` while the incident is open.
+    pub end: Option<i64>,
+    /// What the health checks saw, in plain words (`10.0.0.7:8080: connection refused`).
+    pub cause: String,
+}
+
+/// One line of the file.
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    id: String,
+    tenant: String,
+    start: i64,
+    end: Option<i64>,
+    cause: String,
+}
+
+impl From<&Incident> for Line {
+    fn from(i: &Incident) -> Line {
+        Line { id: i.id.clone(), tenant: i.tenant.clone(), start: i.start, end: i.end, cause: i.cause.clone() }
+    }
+}
+
+impl From<Line> for Incident {
+    fn from(l: Line) -> Incident {
+        Incident { id: l.id, tenant: l.tenant, start: l.start, end: l.end, cause: l.cause }
+    }
+}
+
+/// Every incident since the log began, oldest first; persisted when opened on a folder.
+#[derive(Debug)]
+pub struct IncidentLog {
+    inner: Mutex<Inner>,
+    path: Option<PathBuf>,
+    /// Bumped on every open and close: pages cached with an older value are rendered anew,
+    /// and checking costs the request path one atomic load, not the lock.
+    version: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    incidents: Vec<Incident>,
+    file: Option<File>,
+}
+
+impl IncidentLog {
+    /// A log that lives as long as the process.
+    pub fn in_memory() -> IncidentLog {
+        IncidentLog {
+            inner: Mutex::new(Inner { incidents: Vec::new(), file: None }),
+            path: None,
+            version: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads `dir/incidents.jsonl` (creating the folder and file when missing) and appends to it
+    /// from now on. A torn last line is cut off and a line that does not parse is skipped, each
+    /// with a warning; only IO errors (no such folder can be made, no permission) fail.
+    pub fn load(dir: &Path) -> Result<IncidentLog, String> {
+        let path = dir.join(FILE_NAME);
+        let fail = |what: &str, e: std::io::Error| format!("{}: cannot {what}: {e}", path.display());
+        std::fs::create_dir_all(dir).map_err(|e| format!("state_dir {}: cannot create it: {e}", dir.display()))?;
+        let existed = path.exists();
+        let bytes = if existed { std::fs::read(&path).map_err(|e| fail("read it", e))? } else { Vec::new() };
+        let (incidents, whole) = parse(&bytes, &path);
+        if whole < bytes.len() {
+            // Cut the torn tail off, or the next line would be glued to it and lost as well.
+            let f = OpenOptions::new().write(true).open(&path).map_err(|e| fail("open it", e))?;
+            f.set_len(whole as u64).map_err(|e| fail("cut off the torn line", e))?;
+            f.sync_all().map_err(|e| fail("sync it", e))?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| fail("open it", e))?;
+        if !existed {
+            // A new file's directory entry is durable only once the folder is synced.
+            if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+                log::warn!("incidents: cannot sync {}: {e}", dir.display());
+            }
+        }
+        Ok(IncidentLog {
+            inner: Mutex::new(Inner { incidents, file: Some(file) }),
+            path: Some(path),
+            version: AtomicU64::new(0),
+        })
+    }
+
+    /// Changes whenever an incident opens or closes.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+
+    /// The file incidents are persisted in, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the list half-changed: keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Incidents open now or ended at or after `since` (unix seconds), newest first.
+    pub fn recent(&self, since: i64) -> Vec<Incident> {
+        let inner = self.lock();
+        let mut out: Vec<Incident> =
+            inner.incidents.iter().filter(|i| i.end.is_none_or(|e| e >= since)).cloned().collect();
+        out.reverse();
+        out
+    }
+
+    /// Incidents not ended yet, oldest first.
+    pub fn open(&self) -> Vec<Incident> {
+        self.lock().incidents.iter().filter(|i| i.end.is_none()).cloned().collect()
+    }
+
+    /// The open incident of `tenant`, if any.
+    pub fn open_for(&self, tenant: &str) -> Option<Incident> {
+        self.lock().incidents.iter().find(|i| i.end.is_none() && i.tenant == tenant).cloned()
+    }
+
+    /// Opens an incident for `tenant` unless one is open; returns the new one.
+    pub fn begin(&self, tenant: &str, cause: &str, now: i64) -> Option<Incident> {
+        let mut inner = self.lock();
+        if inner.incidents.iter().any(|i| i.end.is_none() && i.tenant == tenant) {
+            return None;
+        }
+        let base = format!("{tenant}-{now}");
+        let mut id = base.clone();
+        let mut n = 1;
+        while inner.incidents.iter().any(|i| i.id == id) {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        let incident = Incident { id, tenant: tenant.to_string(), start: now, end: None, cause: cause.to_string() };
+        self.persist(&mut inner, &incident);
+        inner.incidents.push(incident.clone());
+        self.version.fetch_add(1, Ordering::Relaxed);
+        Some(incident)
+    }
+
+    /// Closes the open incident of `tenant` at `now`; returns it.
+    pub fn end(&self, tenant: &str, now: i64) -> Option<Incident> {
+        let mut inner = self.lock();
+        let index = inner.incidents.iter().position(|i| i.end.is_none() && i.tenant == tenant)?;
+        let mut closed = inner.incidents[index].clone();
+        closed.end = Some(now.max(closed.start));
+        self.persist(&mut inner, &closed);
+        inner.incidents[index] = closed.clone();
+        self.version.fetch_add(1, Ordering::Relaxed);
+        Some(closed)
+    }
+
+    /// Appends one line and syncs it. A failure is logged, not returned: the incident still
+    /// counts in memory, and losing history must not stop the gateway from serving.
+    fn persist(&self, inner: &mut Inner, incident: &Incident) {
+        let Some(file) = inner.file.as_mut() else { return };
+        let written = serde_json::to_vec(&Line::from(incident)).map_err(std::io::Error::other).and_then(|mut line| {
+            line.push(b'\n');
+            file.write_all(&line)?;
+            file.sync_data()
+        });
+        if let Err(e) = written {
+            let at = self.path.as_deref().map(Path::display);
+            log::error!("incidents: cannot write {}: {e}", at.map(|p| p.to_string()).unwrap_or_default());
+        }
+    }
+}
+
+/// The incidents in `bytes` (last line per id wins, in order of first appearance) and how many
+/// bytes are whole lines.
+fn parse(bytes: &[u8], path: &Path) -> (Vec<Incident>, usize) {
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if whole < bytes.len() {
+        log::warn!(
+            "incidents: {}: the last line is incomplete (a crash while writing it?); dropping its {} bytes",
+            path.display(),
+            bytes.len() - whole
+        );
+    }
+    let mut incidents: Vec<Incident> = Vec::new();
+    for (n, line) in bytes[..whole].split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Line>(line) {
+            Ok(l) => match incidents.iter_mut().find(|i| i.id == l.id) {
+                Some(known) => *known = l.into(),
+                None => incidents.push(l.into()),
+            },
+            Err(e) => log::warn!("incidents: {}: line {}: skipped, not an incident: {e}", path.display(), n + 1),
+        }
+    }
+    (incidents, whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder per test, removed afterwards.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Dir {
+            let d = std::env::temp_dir().join(format!("hiatus-incidents-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            Dir(d)
+        }
+        fn file(&self) -> PathBuf {
+            self.0.join(FILE_NAME)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn ids(list: &[Incident]) -> Vec<(&str, Option<i64>)> {
+        list.iter().map(|i| (i.id.as_str(), i.end)).collect()
+    }
+
+    #[test]
+    fn open_then_close_one_per_tenant() {
+        let log = IncidentLog::in_memory();
+        let first = log.begin("a", "10.0.0.1:80: connection refused", 100).expect("opened");
+        assert_eq!(first.id, "a-100");
+        assert!(log.begin("a", "again", 110).is_none(), "one open incident per tenant");
+        assert!(log.begin("b", "x", 110).is_some());
+        assert_eq!(ids(&log.open()), [("a-100", None), ("b-110", None)]);
+        let closed = log.end("a", 130).expect("closed");
+        assert_eq!((closed.end, closed.cause.as_str()), (Some(130), "10.0.0.1:80: connection refused"));
+        assert!(log.end("a", 140).is_none(), "nothing open");
+        assert_eq!(ids(&log.open()), [("b-110", None)]);
+        // Reopened within the same second: a new id.
+        log.begin("a", "again", 130);
+        assert_eq!(ids(&log.recent(0)), [("a-130", None), ("b-110", None), ("a-100", Some(130))]);
+        assert_eq!(ids(&log.recent(131)), [("a-130", None), ("b-110", None)]);
+        log.end("a", 130);
+        log.begin("a", "third", 130);
+        assert_eq!(log.open_for("a").map(|i| i.id), Some("a-130-2".to_string()));
+    }
+
+    #[test]
+    fn restart_keeps_history_and_open_incidents() {
+        let dir = Dir::new("restart");
+        {
+            let log = IncidentLog::load(&dir.0).expect("load");
+            log.begin("a", "connection refused", 100);
+            log.end("a", 160);
+            log.begin("b", "answered 500, expected 200", 170);
+        }
+        let text = std::fs::read_to_string(dir.file()).expect("written");
+        assert_eq!(text.lines().count(), 3, "append only: open, close, open\n{text}");
+        let log = IncidentLog::load(&dir.0).expect("reload");
+        assert_eq!(ids(&log.recent(0)), [("b-170", None), ("a-100", Some(160))]);
+        assert_eq!(log.open_for("b").map(|i| i.cause), Some("answered 500, expected 200".to_string()));
+        log.end("b", 200);
+        let log = IncidentLog::load(&dir.0).expect("reload again");
+        assert!(log.open().is_empty());
+        assert_eq!(log.recent(0).len(), 2);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_not_fatal() {
+        let dir = Dir::new("torn");
+        {
+            let log = IncidentLog::load(&dir.0).expect("load");
+            log.begin("a", "connection refused", 100);
+        }
+        let mut bytes = std::fs::read(dir.file()).expect("written");
+        let whole = bytes.len();
+        bytes.extend_from_slice(br#"{"id":"a-100","tenant":"a","start":100,"en"#);
+        std::fs::write(dir.file(), &bytes).expect("tear");
+        let log = IncidentLog::load(&dir.0).expect("a torn line is tolerated");
+        assert_eq!(ids(&log.open()), [("a-100", None)], "the torn close is lost, the open stays");
+        assert_eq!(std::fs::metadata(dir.file()).map(|m| m.len() as usize).ok(), Some(whole), "tail cut off");
+        log.end("a", 150);
+        let log = IncidentLog::load(&dir.0).expect("reload");
+        assert_eq!(ids(&log.recent(0)), [("a-100", Some(150))], "the next line is not glued to the torn one");
+    }
+
+    #[test]
+    fn a_garbled_line_inside_is_skipped() {
+        let dir = Dir::new("garbled");
+        std::fs::create_dir_all(&dir.0).expect("dir");
+        let text = "{\"id\":\"a-1\",\"tenant\":\"a\",\"start\":1,\"end\":null,\"cause\":\"x\"}\n\
+                    \u{0}\u{0}garbage\n\n\
+                    {\"id\":\"a-1\",\"tenant\":\"a\",\"start\":1,\"end\":5,\"cause\":\"x\"}\n";
+        std::fs::write(dir.file(), text).expect("write");
+        let log = IncidentLog::load(&dir.0).expect("load");
+        assert_eq!(ids(&log.recent(0)), [("a-1", Some(5))]);
+    }
+}

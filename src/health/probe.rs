@@ -1,0 +1,127 @@
+//! One probe of one upstream: a TCP connect, or a minimal HTTP/1.1 GET, bounded by a timeout.
+//!
+//! Owns the wire side of a check and the plain words of its failure ("connection refused",
+//! "answered 500, expected 200"), which end up on the admin listener and in incidents. It does
+//! not count results (`state`) nor decide when to probe (the loop in `health`).
+
+use crate::config::health::HealthProbe;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+/// The most of an answer read to find its status line.
+const STATUS_LINE_MAX: usize = 1024;
+
+/// Probes `addr`; `Err` says in plain words why it failed. Takes at most `limit`.
+pub async fn probe(addr: SocketAddr, probe: &HealthProbe, host: &str, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    let within = show(limit);
+    let mut stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
+        Err(_) => return Err(format!("no connection within {within}")),
+        Ok(Err(e)) => return Err(io_words(&e)),
+        Ok(Ok(s)) => s,
+    };
+    let HealthProbe::Http { path, expect } = probe else { return Ok(()) };
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: hiatus-health/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let status = match timeout_at(deadline, exchange(&mut stream, request.as_bytes())).await {
+        Err(_) => return Err(format!("no answer within {within}")),
+        Ok(r) => r?,
+    };
+    if status == *expect {
+        Ok(())
+    } else {
+        Err(format!("answered {status}, expected {expect}"))
+    }
+}
+
+/// Sends the request and reads the status code of the answer.
+async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Result<u16, String> {
+    stream.write_all(request).await.map_err(|e| io_words(&e))?;
+    let mut buf = Vec::with_capacity(128);
+    let mut chunk = [0u8; 256];
+    let line_end = loop {
+        if let Some(i) = buf.iter().position(|b| *b == b'\n') {
+            break i;
+        }
+        if buf.len() >= STATUS_LINE_MAX {
+            return Err("answered with something that is not HTTP".to_string());
+        }
+        let n = stream.read(&mut chunk).await.map_err(|e| io_words(&e))?;
+        if n == 0 {
+            return Err(if buf.is_empty() {
+                "closed the connection without an answer".to_string()
+            } else {
+                "closed the connection in the middle of the answer".to_string()
+            });
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    status_of(&buf[..line_end]).ok_or_else(|| "answered with something that is not HTTP".to_string())
+}
+
+/// `HTTP/1.1 200 OK` → 200.
+fn status_of(line: &[u8]) -> Option<u16> {
+    let line = std::str::from_utf8(line).ok()?.trim_end();
+    let mut words = line.split(' ');
+    let version = words.next()?;
+    if !version.starts_with("HTTP/1.") {
+        return None;
+    }
+    let code = words.next()?;
+    if code.len() != 3 {
+        return None;
+    }
+    code.parse().ok().filter(|c| (100..=599).contains(c))
+}
+
+fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".to_string(),
+        ConnectionReset => "connection reset".to_string(),
+        ConnectionAborted => "connection aborted".to_string(),
+        BrokenPipe => "connection closed while sending the probe".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// `2s`, `150ms`: how long a probe was given, in the words of the configuration.
+fn show(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        let cases: [(&[u8], Option<u16>); 7] = [
+            (b"HTTP/1.1 200 OK\r", Some(200)),
+            (b"HTTP/1.0 503 Service Unavailable", Some(503)),
+            (b"HTTP/1.1 204", Some(204)),
+            (b"HTTP/2 200", None),
+            (b"NONSENSE 999 <html>", None),
+            (b"HTTP/1.1 2000 OK", None),
+            (b"HTTP/1.1 099 Early", None),
+        ];
+        for (line, status) in cases {
+            assert_eq!(status_of(line), status, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn durations_read_like_the_config() {
+        assert_eq!(show(Duration::from_secs(2)), "2s");
+        assert_eq!(show(Duration::from_millis(150)), "150ms");
+    }
+}

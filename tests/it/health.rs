@@ -1,0 +1,348 @@
+//! Health checks end to end: origins that die and come back, the error page at once while no
+//! upstream is healthy, incidents opened, closed, persisted and read back after a restart.
+//!
+//! Most tests drive the probes round by round (`health::probe_once`) so they depend on no timing;
+//! one runs the real binary, whose prober loop, admin listener and metrics are then watched with
+//! bounded polls.
+
+use crate::control::TempDir;
+use crate::gateway_support::{bounded, dead_address, Behaviour, Client, Origin, TestGateway};
+use hiatus::health::{probe_once, IncidentLog};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const NOW: i64 = 1_780_000_000; // 2026-05-28
+
+/// Tenant `a` on `upstreams`, checked every 100 ms; connect and read timeouts so long that an
+/// attempted connection would show in the time an answer takes.
+fn config(state_dir: &TempDir, upstreams: &[SocketAddr], rise: u32, fall: u32) -> String {
+    let list: Vec<String> = upstreams.iter().map(|u| format!("\"{u}\"")).collect();
+    format!(
+        "[defaults]\nzone = \"UTC\"\n\n[gateway]\nstate_dir = \"{}\"\n\n\
+         [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [{}]\n\
+         connect_timeout = \"30s\"\nread_timeout = \"30s\"\n\
+         health = {{ path = \"/healthz\", interval = \"100ms\", timeout = \"100ms\", rise = {rise}, fall = {fall} }}\n",
+        state_dir.0.display(),
+        list.join(", ")
+    )
+}
+
+/// One probing round at `now`.
+async fn round(gw: &TestGateway, now: i64) {
+    bounded("a probing round", probe_once(&gw.current.load_full(), now)).await;
+}
+
+fn healthy(gw: &TestGateway) -> Vec<bool> {
+    let c = gw.current.load_full();
+    c.tenants[0].health.as_ref().map(|h| h.upstreams.iter().map(|u| u.is_healthy()).collect()).unwrap_or_default()
+}
+
+/// Waits (bounded) until nothing accepts connections on `addr` any more (a dropped origin's
+/// listener closes when its task has stopped).
+async fn until_refused(addr: SocketAddr) {
+    bounded("the origin to stop listening", async {
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+}
+
+/// An origin on `addr` again (bounded retries while the old listener is still closing).
+async fn origin_again(addr: SocketAddr) -> Origin {
+    bounded("the origin to listen again", async {
+        loop {
+            if let Some(o) = Origin::start_on(addr, "back", Behaviour::Ok).await {
+                return o;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+/// Connections waiting in `listener`'s queue (taken and closed).
+fn drain(listener: &std::net::TcpListener) -> usize {
+    std::iter::from_fn(|| listener.accept().ok()).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_that_dies_gets_the_error_page_at_once_and_recovers() {
+    let dir = TempDir::new("health-dies");
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let addr = origin.addr;
+    let gw = TestGateway::start(&config(&dir, &[addr], 2, 2), NOW).await;
+
+    // Healthy: probes are plain GETs with the tenant's host; requests are proxied.
+    round(&gw, NOW).await;
+    let probe = origin.seen().into_iter().next().expect("the origin was probed");
+    assert_eq!((probe.method.as_str(), probe.path.as_str()), ("GET", "/healthz"));
+    assert_eq!((probe.header("host"), probe.header("connection")), (Some("a.test"), Some("close")));
+    assert_eq!(gw.get("a.test", "/", &[]).await.status, 200);
+
+    // The origin dies: one failed probe is not enough (fall = 2), the second one is.
+    drop(origin);
+    until_refused(addr).await;
+    round(&gw, NOW + 1).await;
+    assert_eq!(healthy(&gw), [true]);
+    let log = gw.current.load().health.clone();
+    assert!(log.incidents().open().is_empty(), "no incident before `fall` failures");
+    round(&gw, NOW + 2).await;
+    assert_eq!(healthy(&gw), [false]);
+    let open = log.incidents().open();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!((open[0].tenant.as_str(), open[0].start), ("a", NOW + 2));
+    assert_eq!(open[0].cause, format!("{addr}: connection refused"));
+
+    // Now something accepts connections there but never answers: probes keep failing, and a
+    // request must neither connect to it nor wait for the 30 s timeouts.
+    let silent = std::net::TcpListener::bind(addr).expect("bind the silent listener");
+    silent.set_nonblocking(true).expect("nonblocking");
+    round(&gw, NOW + 3).await;
+    assert_eq!(healthy(&gw), [false]);
+    assert_eq!(drain(&silent), 1, "the probe connected");
+    let started = Instant::now();
+    let r = gw.get("a.test", "/", &[("accept-language", "en")]).await;
+    let took = started.elapsed();
+    assert_eq!((r.status, r.marker(), r.header("x-hiatus-failure")), (503, "upstream-error", Some("no_upstream")));
+    assert!(r.text().contains("No server of a is available right now."), "{}", r.text());
+    assert!(took < Duration::from_secs(2), "answered at once, not after a timeout: {took:?}");
+    let json = gw.get("a.test", "/", &[("accept", "application/json")]).await;
+    assert_eq!((json.status, json.header("x-hiatus-failure")), (503, Some("no_upstream")));
+    assert_eq!(drain(&silent), 0, "no request reached the upstream");
+    assert_eq!(log.incidents().open().len(), 1, "still the one incident");
+
+    // Back: one good probe is not enough (rise = 2), the second one is.
+    drop(silent);
+    let origin = origin_again(addr).await;
+    round(&gw, NOW + 4).await;
+    assert_eq!(healthy(&gw), [false]);
+    assert_eq!(gw.get("a.test", "/", &[]).await.status, 503);
+    round(&gw, NOW + 5).await;
+    assert_eq!(healthy(&gw), [true]);
+    let r = gw.get("a.test", "/", &[]).await;
+    assert_eq!((r.status, r.marker()), (200, "proxied"));
+    assert_eq!(origin.seen().iter().filter(|s| s.path == "/healthz").count(), 2, "probed twice since");
+    assert!(log.incidents().open().is_empty());
+
+    // Persisted: a new log on the same folder (a restart) reads the incident back, closed.
+    drop(gw);
+    let restarted = IncidentLog::load(&dir.0).expect("read the state folder");
+    let history = restarted.recent(0);
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!((history[0].start, history[0].end), (NOW + 2, Some(NOW + 5)));
+    assert_eq!(history[0].cause, format!("{addr}: connection refused"));
+    assert!(restarted.open().is_empty());
+    let lines = std::fs::read_to_string(dir.0.join("incidents.jsonl")).expect("the file");
+    assert_eq!(lines.lines().count(), 2, "append only: one line to open, one to close\n{lines}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_go_to_the_healthy_upstreams_only() {
+    let dir = TempDir::new("health-two");
+    let good = Origin::start("good", Behaviour::Ok).await;
+    let gw = TestGateway::start(&config(&dir, &[dead_address(), good.addr], 1, 1), NOW).await;
+    round(&gw, NOW).await;
+    assert_eq!(healthy(&gw), [false, true]);
+    let mut client = gw.client().await;
+    for _ in 0..6 {
+        let r = client.request("POST", "a.test", "/", &[]).await;
+        assert_eq!((r.status, r.header("x-origin")), (200, Some("good")), "a POST is never retried");
+    }
+    assert!(gw.current.load().health.incidents().open().is_empty(), "one upstream left: no incident");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_open_at_start_stays_open_until_the_checks_decide() {
+    let dir = TempDir::new("health-restart");
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    // What a crash left: an open incident, and a torn line after it.
+    dir.write(
+        "incidents.jsonl",
+        &format!(
+            "{{\"id\":\"a-1\",\"tenant\":\"a\",\"start\":{},\"end\":null,\"cause\":\"connection refused\"}}\n{{\"id\":\"a-1\",\"ten",
+            NOW - 60
+        ),
+    );
+    let gw = TestGateway::start(&config(&dir, &[origin.addr], 2, 2), NOW).await;
+    let log = gw.current.load().health.clone();
+    assert_eq!(log.incidents().open().len(), 1, "read back at start");
+    round(&gw, NOW).await;
+    assert_eq!(log.incidents().open().len(), 1, "one good probe decides nothing (rise = 2)");
+    round(&gw, NOW + 1).await;
+    assert!(log.incidents().open().is_empty(), "healthy by probes: ended");
+    assert_eq!(log.incidents().recent(0).first().map(|i| i.end), Some(Some(NOW + 1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_state_survives_a_reload() {
+    let dir = TempDir::new("health-reload");
+    let dead = dead_address();
+    let path = dir.write("hiatus.toml", &config(&dir, &[dead], 1, 1));
+    let loaded = hiatus::config::load(&path).unwrap_or_else(|r| panic!("config: {r}"));
+    let compiled = hiatus::gateway::Compiled::build(loaded.config, NOW, 1).expect("compile");
+    let current = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(compiled));
+    let reloader =
+        hiatus::control::reload::Reloader::new(path, current.clone(), hiatus::clock::Clock::manual(NOW), None);
+    probe_once(&current.load_full(), NOW).await;
+    let is_healthy = || current.load().tenants[0].health.as_ref().map(|h| h.upstreams[0].is_healthy());
+    assert_eq!(is_healthy(), Some(false));
+    assert_eq!(reloader.reload("test"), Ok(2));
+    assert_eq!(current.load().generation, 2);
+    assert_eq!(is_healthy(), Some(false), "a reload keeps what the probes found");
+    assert_eq!(current.load().health.incidents().open().len(), 1, "and the open incident");
+}
+
+#[test]
+fn health_keys_are_validated_with_their_key_paths() {
+    let text = "[defaults]\nzone = \"UTC\"\n\n[gateway]\nhealth = { tcp = true, path = \"/h\" }\n\n\
+                [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n\
+                health = { path = \"/h\", interval = \"1s\", timeout = \"5s\", rise = 0 }\n\n\
+                [[tenants]]\nid = \"b\"\nhosts = [\"b{1..9}.test\"]\nupstreams = [\"127.0.0.{n}:80\"]\n\
+                health = { tcp = true }\n\n\
+                [[tenants]]\nid = \"c\"\nhosts = [\"c.test\"]\nupstreams = [\"127.0.0.1:1\"]\nhealth = { tpc = true }\n";
+    let report = crate::support::load_err(text, std::path::Path::new("."));
+    let paths: Vec<&str> = report.errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "gateway.health.tcp",
+            "tenants[0].health.timeout",
+            "tenants[0].health.rise",
+            "tenants[1].health",
+            "tenants[2].health.tpc",
+        ],
+        "{report}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary: prober loop, admin listener, metrics
+
+/// A running `hiatus run`; killed when dropped.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(config: &str) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hiatus"))
+            .args(["run", "--config", config])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start hiatus");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Running { child, lines }
+    }
+
+    /// Waits (bounded) for the lines announcing the admin and the gateway listener.
+    fn addresses(&self) -> (SocketAddr, SocketAddr) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let after = |line: &str, prefix: &str| -> Option<SocketAddr> {
+            line.strip_prefix(prefix)?.split(' ').next()?.parse().ok()
+        };
+        let mut admin = None;
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                admin = admin.or_else(|| after(&line, "hiatus: admin on http://"));
+                if let (Some(a), Some(l)) = (admin, after(&line, "hiatus: listening on http://")) {
+                    return (a, l);
+                }
+            }
+        }
+        panic!("hiatus did not start");
+    }
+}
+
+/// `/state`'s entry for tenant `a`.
+async fn state_of_a(admin: SocketAddr) -> serde_json::Value {
+    let state = Client::connect(admin, None).await.request("GET", "admin", "/state", &[]).await.json();
+    state["tenants"][0].clone()
+}
+
+/// Polls `/state` (bounded) until tenant `a`'s first upstream is `healthy` after a probe.
+async fn until_health(admin: SocketAddr, healthy: bool) -> serde_json::Value {
+    bounded("the prober to change the state", async {
+        loop {
+            let a = state_of_a(admin).await;
+            let up = &a["health"]["upstreams"][0];
+            if up["healthy"] == healthy && !up["last_probe"].is_null() {
+                return a;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_gateway_probes_reports_and_records_incidents() {
+    let dir = TempDir::new("health-binary");
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let addr = origin.addr;
+    let text = config(&dir, &[addr], 1, 1)
+        .replace("[gateway]\n", "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n");
+    let path = dir.write("hiatus.toml", &text);
+    let gw = Running::start(&path.display().to_string());
+    let (admin, listen) = gw.addresses();
+
+    let a = until_health(admin, true).await;
+    assert_eq!(a["health"]["check"], serde_json::json!({ "path": "/healthz", "expect": 200 }));
+    assert_eq!(a["health"]["upstreams"][0]["address"], addr.to_string());
+
+    drop(origin);
+    let a = until_health(admin, false).await;
+    assert_eq!(a["health"]["upstreams"][0]["last_error"], "connection refused");
+    assert!(a["health"]["upstreams"][0]["since"].is_string(), "{a}");
+    let started = Instant::now();
+    let r = Client::connect(listen, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!((r.status, r.header("x-hiatus-failure")), (503, Some("no_upstream")));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let metrics = Client::connect(admin, None).await.request("GET", "admin", "/metrics", &[]).await.text();
+    let gauge = format!("hiatus_upstream_healthy{{tenant=\"a\",upstream=\"{addr}\"}} 0");
+    assert!(metrics.contains(&gauge), "missing {gauge:?} in\n{metrics}");
+    let a = bounded("the incident to open", async {
+        loop {
+            let a = state_of_a(admin).await;
+            if !a["incident"].is_null() {
+                return a;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(a["incident"]["cause"], format!("{addr}: connection refused"));
+
+    let _origin = origin_again(addr).await;
+    until_health(admin, true).await;
+    let r = Client::connect(listen, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!((r.status, r.marker()), (200, "proxied"));
+    bounded("the incident to end", async {
+        while !state_of_a(admin).await["incident"].is_null() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    drop(gw);
+    let history = IncidentLog::load(&dir.0).expect("read the state folder").recent(0);
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(history[0].end.is_some());
+}
