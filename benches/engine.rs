@@ -323,27 +323,6 @@ fn host_lookup(c: &mut Criterion) {
     });
 }
 
-fn cpu_ticks() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = s.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
-}
-
-fn cpu(_c: &mut Criterion) {
-    let config = config();
-    let mut total = 0;
-    for _ in 0..8 {
-        let c = config.clone();
-        let t = cpu_ticks();
-        let s = Snapshot::build(c, BuildOptions::around(NOW));
-        total += cpu_ticks() - t;
-        drop(s);
-    }
-    eprintln!("CPU per build: {} ms", total * 10 / 8);
-}
-
 fn snapshot_build(c: &mut Criterion) {
     let config = config();
     // The clone is made outside the measurement and the snapshot dropped outside it: a reload
@@ -366,5 +345,5 @@ fn slow() -> Criterion {
 }
 
 criterion_group! { name = requests; config = fast(); targets = decide, host_lookup }
-criterion_group! { name = build; config = slow(); targets = cpu, snapshot_build }
+criterion_group! { name = build; config = slow(); targets = snapshot_build }
 criterion_main!(requests, build);

@@ -87,6 +87,10 @@ if [ "$BUILD" = 1 ]; then
   (cd "$ROOT" && cargo build --release --locked)
 fi
 HIATUS="$ROOT/target/release/hiatus"
+# the source the binary was built from (taken now: the tree may change during the run)
+HIATUS_REV="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+if [ -n "$(cd "$ROOT" && git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then HIATUS_REV="$HIATUS_REV + uncommitted changes"; fi
+[ "$BUILD" = 1 ] || HIATUS_REV="$HIATUS_REV (binary not rebuilt: --no-build)"
 [ -x "$HIATUS" ] || { echo "run.sh: $HIATUS is missing (run without --no-build)" >&2; exit 1; }
 
 # ---------------------------------------------------------------- processes, cleanup
@@ -478,7 +482,7 @@ machine() {
   cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
   kern=$(uname -r)
   echo "Machine: ${cpu:-unknown CPU}, $NCPU cores, Linux $kern. Origin (nginx) and load generator pinned to cpu $LOAD_CPU, proxy under test to cpu $PROXY_CPU, one worker/thread each."
-  echo "Versions: nginx $(nginx -v 2>&1 | sed 's#.*/##'), HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), Caddy $( [ -z "$CADDY_NA" ] && caddy version | awk '{print $1}' || echo "n/a ($CADDY_NA)"), Hiatus $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && [ -n "$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' (+ uncommitted changes)'), $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}'), $(h2load --version | head -1)."
+  echo "Versions: nginx $(nginx -v 2>&1 | sed 's#.*/##'), HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), Caddy $( [ -z "$CADDY_NA" ] && caddy version | awk '{print $1}' || echo "n/a ($CADDY_NA)"), Hiatus $HIATUS_REV, $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}'), $(h2load --version | head -1)."
   echo "Run: $(date -u +%Y-%m-%dT%H:%MZ), $CONNS connections, ${DURATION} s per run, $ROUNDS round(s), medians$([ "$QUICK" = 1 ] && echo '; **--quick: short runs, noisy**')."
 }
 table() {

@@ -5,6 +5,7 @@ use crate::config::{Config, Scope, Tenant, Window};
 use crate::hosts::HostIndex;
 use crate::schedule::{Expanded, Occurrence, Timeline, UnixTime, Verdict};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How far the timelines reach around the instant a snapshot is built for.
 #[derive(Debug, Clone, Copy)]
@@ -138,43 +139,18 @@ impl TimelineSets {
 impl Snapshot {
     /// Compiles `config`; the timelines cover the horizon of `options`.
     pub fn build(config: Config, options: BuildOptions) -> Snapshot {
-        let mut owners = PatternOwners::default();
-        for (i, t) in config.tenants.iter().enumerate() {
-            for h in &t.hosts {
-                owners.add(h, Owner::Tenant(i as u32));
-            }
-        }
-        let mut everywhere = Vec::new();
-        let mut by_tenant: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (i, w) in config.windows.iter().enumerate() {
-            match &w.scope {
-                Scope::All => everywhere.push(i as u32),
-                Scope::Some { tenants, hosts } => {
-                    for t in tenants {
-                        by_tenant.entry(t.as_str()).or_default().push(i as u32);
-                    }
-                    for h in hosts {
-                        owners.add(h, Owner::Window(i as u32));
-                    }
-                }
-            }
-        }
-        let mut sets = TimelineSets { ids: HashMap::new(), sets: Vec::new() };
-        let elsewhere = Routes::new(Vec::new(), sets.id(everywhere.clone()));
-        let patterns = std::mem::take(&mut owners.patterns);
-        let hosts = HostIndex::build(patterns, |rep: &str| {
-            resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
-        });
-        let tenant_timelines = config
-            .tenants
-            .iter()
-            .map(|t| {
-                let mut windows = everywhere.clone();
-                windows.extend(by_tenant.get(t.id.as_str()).into_iter().flatten());
-                sets.id(windows)
-            })
-            .collect();
-        let timelines = materialise(&config.windows, &sets.sets, &options);
+        let horizon = options.horizon();
+        let limit = options.next_start_limit_days;
+        // Every window is used by some timeline (scope all, a tenant it names, a host pattern
+        // it names), so all are expanded, on a second thread while this one compiles the host
+        // index; then this one helps expanding what is left.
+        let (routing, per_window) = par_map_alongside(
+            &config.windows,
+            |i, w| expand_window(w, u32::try_from(i).unwrap_or(u32::MAX), horizon, limit),
+            || routing(&config),
+        );
+        let Routing { hosts, elsewhere, sets, tenant_timelines } = routing;
+        let timelines = par_map_alongside(&sets.sets, |_, set| assemble(set, &per_window, horizon), || ()).1;
         Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, options }
     }
 
@@ -271,6 +247,54 @@ fn unreachable_open() -> Verdict {
     }
 }
 
+/// The host index and the window sets of a configuration (everything but the timelines).
+struct Routing {
+    hosts: HostIndex<Routes>,
+    elsewhere: Routes,
+    sets: TimelineSets,
+    tenant_timelines: Vec<u32>,
+}
+
+fn routing(config: &Config) -> Routing {
+    let mut owners = PatternOwners::default();
+    for (i, t) in config.tenants.iter().enumerate() {
+        for h in &t.hosts {
+            owners.add(h, Owner::Tenant(i as u32));
+        }
+    }
+    let mut everywhere = Vec::new();
+    let mut by_tenant: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (i, w) in config.windows.iter().enumerate() {
+        match &w.scope {
+            Scope::All => everywhere.push(i as u32),
+            Scope::Some { tenants, hosts } => {
+                for t in tenants {
+                    by_tenant.entry(t.as_str()).or_default().push(i as u32);
+                }
+                for h in hosts {
+                    owners.add(h, Owner::Window(i as u32));
+                }
+            }
+        }
+    }
+    let mut sets = TimelineSets { ids: HashMap::new(), sets: Vec::new() };
+    let elsewhere = Routes::new(Vec::new(), sets.id(everywhere.clone()));
+    let patterns = std::mem::take(&mut owners.patterns);
+    let hosts = HostIndex::build(patterns, |rep: &str| {
+        resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
+    });
+    let tenant_timelines = config
+        .tenants
+        .iter()
+        .map(|t| {
+            let mut windows = everywhere.clone();
+            windows.extend(by_tenant.get(t.id.as_str()).into_iter().flatten());
+            sets.id(windows)
+        })
+        .collect();
+    Routing { hosts, elsewhere, sets, tenant_timelines }
+}
+
 /// Builds the routes for one host key from its representative string.
 fn resolve_routes(
     rep: &str,
@@ -343,12 +367,19 @@ fn expand_window(w: &Window, index: u32, horizon: (UnixTime, UnixTime), limit_da
 }
 
 /// The timeline of one window set from its windows' expansions.
-fn assemble(set: &[u32], per_window: &[Option<Expansion>], horizon: (UnixTime, UnixTime)) -> Timeline {
-    let expansions = || set.iter().filter_map(|&i| Some((i, per_window.get(i as usize)?.as_ref()?)));
+fn assemble(set: &[u32], per_window: &[Expansion], horizon: (UnixTime, UnixTime)) -> Timeline {
+    timeline_of(set.iter().filter_map(|&i| Some((i, per_window.get(i as usize)?))), horizon)
+}
+
+/// A timeline from the expansions of its windows, with their indexes.
+fn timeline_of<'a>(
+    expansions: impl Iterator<Item = (u32, &'a Expansion)> + Clone,
+    horizon: (UnixTime, UnixTime),
+) -> Timeline {
     // Sized once: with thousands of sets, growing the vector is a good part of the work.
-    let mut occ = Vec::with_capacity(expansions().map(|(_, (o, _))| o.len()).sum());
+    let mut occ = Vec::with_capacity(expansions.clone().map(|(_, (o, _))| o.len()).sum());
     let mut beyond: Option<(UnixTime, u32)> = None;
-    for (i, (o, next)) in expansions() {
+    for (i, (o, next)) in expansions {
         occ.extend_from_slice(o);
         if let Some(s) = *next {
             beyond = Some(beyond.map_or((s, i), |b| if s < b.0 { (s, i) } else { b }));
@@ -359,69 +390,66 @@ fn assemble(set: &[u32], per_window: &[Option<Expansion>], horizon: (UnixTime, U
 
 fn timeline_for(windows: &[Window], set: &[u32], options: &BuildOptions) -> Timeline {
     let horizon = options.horizon();
-    let mut per_window: Vec<Option<Expansion>> = vec![None; windows.len()];
-    for &i in set {
-        if let (Some(w), Some(slot)) = (windows.get(i as usize), per_window.get_mut(i as usize)) {
-            *slot = Some(expand_window(w, i, horizon, options.next_start_limit_days));
-        }
-    }
-    assemble(set, &per_window, horizon)
+    let limit = options.next_start_limit_days;
+    let expansions: Vec<(u32, Expansion)> =
+        set.iter().filter_map(|&i| Some((i, expand_window(windows.get(i as usize)?, i, horizon, limit)))).collect();
+    timeline_of(expansions.iter().map(|(i, e)| (*i, e)), horizon)
 }
 
-/// Below this many windows a snapshot is built on the calling thread alone.
+/// Below this many items, a step of the build runs on the calling thread alone.
 const PARALLEL_FROM: usize = 512;
 /// A reload runs next to the request path: it may take a second core, not the machine.
 const MAX_THREADS: usize = 2;
+/// Items a thread takes at a time: small enough to even out uneven items and a busy core,
+/// large enough that taking them costs nothing.
+const CHUNK: usize = 64;
 
-/// Runs `f` over `items` in contiguous chunks on up to [`MAX_THREADS`] threads, and returns the
-/// results in the order of `items`.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &T) -> R + Sync) -> Vec<R> {
+/// Maps `f` over `items`, in the order of `items`, while the calling thread first runs
+/// `alongside`; up to [`MAX_THREADS`] threads take chunks of items as they get to them, so
+/// neither a slow item nor a core busy with other work holds the others up.
+fn par_map_alongside<T: Sync, R: Send, A>(
+    items: &[T],
+    f: impl Fn(usize, &T) -> R + Sync,
+    alongside: impl FnOnce() -> A,
+) -> (A, Vec<R>) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_THREADS);
     if threads < 2 || items.len() < PARALLEL_FROM {
-        return items.iter().enumerate().map(|(i, x)| f(i, x)).collect();
+        let a = alongside();
+        return (a, items.iter().enumerate().map(|(i, x)| f(i, x)).collect());
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let mut parts = items.chunks(chunk).enumerate();
-        // The first chunk runs here, the others on their own threads.
-        let first = parts.next();
-        let handles: Vec<_> = parts
-            .map(|(n, part)| {
-                scope.spawn(move || part.iter().enumerate().map(|(i, x)| f(n * chunk + i, x)).collect::<Vec<R>>())
-            })
-            .collect();
-        let mut out: Vec<R> = match first {
-            Some((_, part)) => part.iter().enumerate().map(|(i, x)| f(i, x)).collect(),
-            None => Vec::new(),
-        };
-        out.reserve(items.len().saturating_sub(out.len()));
-        for h in handles {
+    let next = AtomicUsize::new(0);
+    // Takes chunks until none are left: `(index of its first item, results)` per chunk.
+    let work = || {
+        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
+        loop {
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            let Some(chunk) = items.get(start..items.len().min(start.saturating_add(CHUNK))) else { break };
+            if chunk.is_empty() {
+                break;
+            }
+            done.push((start, chunk.iter().enumerate().map(|(i, x)| f(start + i, x)).collect()));
+        }
+        done
+    };
+    let (a, mut chunks) = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let a = alongside();
+        let mut chunks = work();
+        for h in helpers {
             match h.join() {
-                Ok(part) => out.extend(part),
+                Ok(done) => chunks.extend(done),
                 // A panic in `f` is a bug, not bad input: pass it on as it is.
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        out
-    })
-}
-
-/// Expands each window that some set uses, once, and assembles every distinct window set's
-/// timeline. Both steps are independent per item, so they are spread over two threads.
-fn materialise(windows: &[Window], sets: &[Box<[u32]>], options: &BuildOptions) -> Vec<Timeline> {
-    let horizon = options.horizon();
-    let mut used = vec![false; windows.len()];
-    for &i in sets.iter().flat_map(|s| s.iter()) {
-        if let Some(u) = used.get_mut(i as usize) {
-            *u = true;
-        }
-    }
-    let per_window: Vec<Option<Expansion>> = par_map(windows, |i, w| {
-        let index = u32::try_from(i).ok()?;
-        used.get(i).copied().unwrap_or(false).then(|| expand_window(w, index, horizon, options.next_start_limit_days))
+        (a, chunks)
     });
-    par_map(sets, |_, set| assemble(set, &per_window, horizon))
+    chunks.sort_unstable_by_key(|c| c.0);
+    let mut out = Vec::with_capacity(items.len());
+    for (_, results) in chunks {
+        out.extend(results);
+    }
+    (a, out)
 }
 
 #[cfg(test)]
@@ -509,11 +537,11 @@ also = ["2025-12-24"]
 
     #[test]
     fn parallel_map_keeps_the_order() {
-        for len in [0, 1, PARALLEL_FROM - 1, PARALLEL_FROM, 5_001] {
+        for len in [0, 1, PARALLEL_FROM - 1, PARALLEL_FROM, CHUNK * 9 + 1, 5_001] {
             let items: Vec<usize> = (0..len).map(|x| x * 3).collect();
-            let got = par_map(&items, |i, &x| (i, x + 1));
+            let (side, got) = par_map_alongside(&items, |i, &x| (i, x + 1), || len * 2);
             let expected: Vec<(usize, usize)> = (0..len).map(|i| (i, i * 3 + 1)).collect();
-            assert_eq!(got, expected, "{len} items");
+            assert_eq!((side, got), (len * 2, expected), "{len} items");
         }
     }
 
@@ -544,6 +572,38 @@ also = ["2025-12-24"]
         assert_eq!(Routes::new(Vec::new(), 7).find("/"), (None, 7));
     }
 
+    /// A configuration large enough to be built on two threads gives the timelines that each
+    /// window set gives on its own.
+    #[test]
+    fn a_parallel_build_agrees_with_timelines_built_alone() {
+        let mut text = String::from("[defaults]\nzone = \"Europe/Berlin\"\n");
+        for t in 0..40 {
+            text += &format!("[[tenants]]\nid = \"t{t}\"\nhosts = [\"t{t}.example\"]\nupstreams = [\"127.0.0.1:1\"]\n");
+        }
+        for w in 0..PARALLEL_FROM + 100 {
+            let scope = match w % 3 {
+                0 => "\"all\"".to_string(),
+                1 => format!("{{ tenants = [\"t{}\"] }}", w % 40),
+                _ => format!("{{ hosts = [\"t{{{}..{}}}.example\"] }}", w % 40, w % 40 + 3),
+            };
+            let at = format!("{:02}:{:02}", (w / 60) % 24, w % 60);
+            // Mostly single dates, which expand cheaply: the test is about the assembly.
+            let rule = match w % 7 {
+                0 => format!("daily = {{ at = \"{at}\", for = \"7m\" }}"),
+                n => format!("dates = {{ on = [\"2025-04-0{n}\"], at = \"{at}\", for = \"3h\" }}"),
+            };
+            text += &format!("[[windows]]\nid = \"w{w}\"\nscope = {scope}\n{rule}\n");
+        }
+        let config = config(&text);
+        let options = BuildOptions::around(ts("2025-03-28T12:00:00Z"));
+        let snapshot = Snapshot::build(config.clone(), options);
+        assert!(snapshot.timelines().len() > 40);
+        for (set, timeline) in snapshot.timeline_windows.iter().zip(snapshot.timelines()) {
+            let alone = timeline_for(&config.windows, set, &options);
+            assert_eq!((timeline.blocks(), timeline.occurrences()), (alone.blocks(), alone.occurrences()), "{set:?}");
+        }
+    }
+
     /// The materialised timelines answer as a timeline built afresh for each instant does.
     #[test]
     fn materialised_timelines_agree_with_fresh_ones() {
@@ -552,7 +612,13 @@ also = ["2025-12-24"]
         let all: Vec<u32> = (0..config.windows.len() as u32).collect();
         let sets: Vec<Box<[u32]>> =
             vec![all.clone().into_boxed_slice(), Box::new([0, 2]), Box::new([6]), Box::new([]), Box::new([3, 1])];
-        let timelines = materialise(&config.windows, &sets, &options);
+        let per_window: Vec<Expansion> = config
+            .windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| expand_window(w, i as u32, options.horizon(), options.next_start_limit_days))
+            .collect();
+        let timelines: Vec<Timeline> = sets.iter().map(|set| assemble(set, &per_window, options.horizon())).collect();
         let (lo, hi) = options.horizon();
         for (set, timeline) in sets.iter().zip(&timelines) {
             let fresh = timeline_for(&config.windows, set, &options);

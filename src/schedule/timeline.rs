@@ -87,7 +87,7 @@ impl Timeline {
         horizon: (UnixTime, UnixTime),
         beyond: Option<(UnixTime, u32)>,
     ) -> Timeline {
-        occurrences.sort_unstable_by_key(|o| (o.start, o.end, o.window, o.tentative_from));
+        occurrences.sort_by_key(|o| (o.start, o.end, o.window));
         occurrences.dedup();
         // Count first, so that the blocks are allocated once at their final size.
         let mut count = 0usize;
