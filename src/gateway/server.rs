@@ -49,11 +49,18 @@ impl Ticker {
     pub fn tick(&self) {
         self.clock.tick();
         let now = self.clock.now();
-        let current = self.current.load();
+        let current = self.current.load_full();
         if current.horizon_due(now) {
             let config: Config = current.config().clone();
             match Compiled::build_with(config, now, current.generation, &current.health) {
-                Ok(c) => self.current.store(Arc::new(c)),
+                // Only over the snapshot it was built from: a reload that landed meanwhile is
+                // newer and must not be replaced by the old configuration.
+                Ok(c) => {
+                    let previous = self.current.compare_and_swap(&current, Arc::new(c));
+                    if !Arc::ptr_eq(&previous, &current) {
+                        log::info!("a reload landed while re-materialising; keeping the reload");
+                    }
+                }
                 Err(e) => log::error!("re-materialising the schedule failed, keeping the old one: {e}"),
             }
         }
