@@ -541,6 +541,10 @@ impl ProxyHttp for Gateway {
             _ => client,
         };
         up.insert_header("x-forwarded-for", xff)?;
+        if !ctx.peer_trusted {
+            // RFC 7239's header says the same as X-Forwarded-*: only a trusted proxy may set it.
+            up.remove_header("forwarded");
+        }
         let proto =
             match (ctx.peer_trusted, header_str(req, http::header::HeaderName::from_static("x-forwarded-proto"))) {
                 (true, Some(p)) => p.to_string(),

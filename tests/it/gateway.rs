@@ -154,7 +154,12 @@ async fn forwarded_headers_are_set_and_spoofing_is_replaced() {
         t0(),
     )
     .await;
-    let spoof = [("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil.test")];
+    let spoof = [
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "evil.test"),
+        ("Forwarded", "for=6.6.6.6;proto=https"),
+    ];
     // (client address, expected X-Forwarded-For, -Proto, -Host)
     let cases = [
         (1, "127.0.0.1", "http", "app.test:8080"),
@@ -171,6 +176,8 @@ async fn forwarded_headers_are_set_and_spoofing_is_replaced() {
         assert_eq!(got, (Some(xff), Some(proto), Some(host)), "client 127.0.0.{from}");
         let xffs = seen.headers.iter().filter(|(n, _)| n == "x-forwarded-for").count();
         assert_eq!(xffs, 1, "one X-Forwarded-For, not the client's plus ours");
+        let forwarded = seen.header("forwarded");
+        assert_eq!(forwarded.is_some(), from == 3, "RFC 7239 Forwarded only from the trusted proxy: {forwarded:?}");
     }
     // Without spoofed headers a client gets its own address and the Host it asked for.
     let r = gw.get("app.test", "/", &[]).await;
