@@ -6,6 +6,7 @@ use crate::hosts::HostIndex;
 use crate::schedule::{Expanded, Occurrence, Timeline, UnixTime, Verdict};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 /// How far the timelines reach around the instant a snapshot is built for.
 #[derive(Debug, Clone, Copy)]
@@ -79,8 +80,15 @@ pub struct Snapshot {
     /// Per tenant, the timeline of the windows that apply to it on every host (scope all and
     /// scope naming it): the tenant-wide view of status pages and metrics.
     tenant_timelines: Vec<u32>,
+    /// Per timeline, built on first need: the same windows three years ahead, for instants
+    /// inside the horizon whose block runs past its end (a maintenance of many weeks, or a
+    /// chain of touching occurrences that never ends). Built once, not per request.
+    wide: Vec<OnceLock<Timeline>>,
     options: BuildOptions,
 }
+
+/// How far the wide timelines reach.
+const WIDE_DAYS: i64 = 3 * 366;
 
 fn path_matches(prefix: &str, path: &str) -> bool {
     path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -151,7 +159,8 @@ impl Snapshot {
         );
         let Routing { hosts, elsewhere, sets, tenant_timelines } = routing;
         let timelines = par_map_alongside(&sets.sets, |_, set| assemble(set, &per_window, horizon), || ()).1;
-        Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, options }
+        let wide = (0..timelines.len()).map(|_| OnceLock::new()).collect();
+        Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, wide, options }
     }
 
     pub fn options(&self) -> &BuildOptions {
@@ -194,9 +203,21 @@ impl Snapshot {
     /// The verdict for a route at `now`: from the materialised timeline when `now` lies within
     /// its horizon (the hot path), else evaluated afresh around `now` (slow, exact).
     pub fn verdict(&self, route: &Route, now: UnixTime) -> Verdict {
-        let timeline = self.timelines.get(route.timeline as usize);
-        if let Some(v) = timeline.and_then(|t| t.verdict(now)) {
+        let Some(timeline) = self.timelines.get(route.timeline as usize) else { return unreachable_open() };
+        if let Some(v) = timeline.verdict(now) {
             return v;
+        }
+        let (lo, hi) = timeline.horizon();
+        if lo <= now && now < hi {
+            // Inside the horizon but cut short by its end: ask the wide timeline, built once.
+            if let Some(wide) = self.wide.get(route.timeline as usize) {
+                let wide = wide.get_or_init(|| {
+                    let windows = self.timeline_windows.get(route.timeline as usize).map_or(&[][..], |w| &w[..]);
+                    let options = BuildOptions { ahead_days: WIDE_DAYS, ..self.options };
+                    timeline_for(&self.config.windows, windows, &options)
+                });
+                return wide.verdict(now).unwrap_or_else(|| unknown_end(wide, now));
+            }
         }
         self.verdict_afresh(route.timeline, now)
     }
@@ -218,20 +239,25 @@ impl Snapshot {
             if let Some(v) = t.verdict(now) {
                 return v;
             }
-            if ahead >= 3 * 366 {
-                let mut v =
-                    Timeline::new(Vec::new(), (now, now + 1), None).verdict(now).unwrap_or_else(unreachable_open);
-                // In maintenance for as far as we look: say so, with an unknown end.
-                if let Some(o) = t.occurrences().iter().find(|o| o.contains(now)) {
-                    v.state = crate::schedule::State::Maintenance;
-                    v.window = Some(o.window);
-                    v.since = Some(o.start);
-                }
-                return v;
+            if ahead >= WIDE_DAYS {
+                return unknown_end(&t, now);
             }
             ahead *= 4;
         }
     }
+}
+
+/// In maintenance for as far as `t` looks: say so, with an unknown end (like an emergency).
+fn unknown_end(t: &Timeline, now: UnixTime) -> Verdict {
+    let mut v = unreachable_open();
+    if let Some(o) =
+        t.occurrences().iter().filter(|o| o.contains(now)).max_by_key(|o| (o.end, std::cmp::Reverse(o.start)))
+    {
+        v.state = crate::schedule::State::Maintenance;
+        v.window = Some(o.window);
+        v.since = Some(o.start);
+    }
+    v
 }
 
 fn unreachable_open() -> Verdict {
@@ -627,5 +653,48 @@ also = ["2025-12-24"]
                 assert_eq!(timeline.verdict(now), fresh.verdict(now), "{set:?} at {now}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod wide_tests {
+    use super::*;
+    use crate::config::load_str;
+    use crate::schedule::State;
+    use std::path::Path;
+
+    fn snapshot(windows: &str, around: UnixTime) -> Snapshot {
+        let text = format!(
+            "[defaults]\nzone = \"UTC\"\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n{windows}"
+        );
+        match load_str(&text, "t.toml", Path::new(".")) {
+            Ok(l) => Snapshot::build(l.config, BuildOptions::around(around)),
+            Err(r) => panic!("{r}"),
+        }
+    }
+
+    const NOW: UnixTime = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+    #[test]
+    fn a_block_past_the_horizon_gets_its_real_end_from_the_wide_timeline() {
+        // 60 days of maintenance: the block runs past the 35-day horizon.
+        let s = snapshot(
+            "[[windows]]\nid = \"move\"\nonce = { start = \"2025-12-31T00:00\", end = \"2026-03-01T00:00\" }\n",
+            NOW,
+        );
+        let route = s.route("a.test", "/");
+        for _ in 0..2 {
+            let v = s.verdict(&route, NOW);
+            assert_eq!((v.state, v.until), (State::Maintenance, Some(1_772_323_200)), "until 2026-03-01");
+        }
+        assert!(s.wide[route.timeline as usize].get().is_some(), "built once and kept");
+    }
+
+    #[test]
+    fn a_chain_that_never_ends_is_maintenance_with_an_unknown_end() {
+        let s = snapshot("[[windows]]\nid = \"always\"\ndaily = { at = \"00:00\", for = \"24h\" }\n", NOW);
+        let route = s.route("a.test", "/");
+        let v = s.verdict(&route, NOW + 3600);
+        assert_eq!((v.state, v.until, v.window.is_some()), (State::Maintenance, None, true));
     }
 }
