@@ -14,6 +14,8 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct FileGateway {
     pub listen: Option<Vec<String>>,
+    /// HTTP/2 without TLS (prior knowledge) next to HTTP/1.1 on the listeners; default on.
+    pub h2c: Option<bool>,
     pub threads: Option<usize>,
     /// 421 or 404 for hosts no tenant claims.
     pub unknown_host_status: Option<u16>,
@@ -134,6 +136,7 @@ pub struct Bypass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewaySettings {
     pub listen: Vec<SocketAddr>,
+    pub h2c: bool,
     pub threads: usize,
     pub unknown_host_status: u16,
     pub default_tenant: Option<String>,
@@ -175,6 +178,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         GatewaySettings {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            h2c: true,
             threads: 2,
             unknown_host_status: 421,
             default_tenant: None,
@@ -391,6 +395,7 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         health: g.health.as_ref().and_then(|h| health(h, None, file, "gateway.health", report)),
         state_dir: g.state_dir.as_ref().map(|p| base.join(p)),
         listen,
+        h2c: g.h2c.unwrap_or(d.h2c),
         threads,
         unknown_host_status,
         default_tenant: g.default_tenant.clone(),

@@ -31,9 +31,11 @@ pub struct RunOptions {
     pub upgrade_sock: Option<String>,
 }
 
-fn server_options() -> HttpServerOptions {
+/// h2c on the cleartext listeners unless switched off: pingora then tells HTTP/2 from HTTP/1
+/// by peeking at the first 24 bytes of a connection (see README, "Known limits").
+fn server_options(h2c: bool) -> HttpServerOptions {
     let mut o = HttpServerOptions::default();
-    o.h2c = true;
+    o.h2c = h2c;
     o
 }
 
@@ -116,7 +118,7 @@ pub fn run(config_path: &std::path::Path, compiled: Compiled, clock: Clock, opti
     let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log);
     let mut proxy = http_proxy_service(&server.configuration, gateway);
     if let Some(app) = proxy.app_logic_mut() {
-        app.server_options = Some(server_options());
+        app.server_options = Some(server_options(settings.h2c));
     }
     for a in &listen {
         proxy.add_tcp(&a.to_string());
@@ -139,7 +141,7 @@ fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            println!("hiatus: listening on http://{a} (HTTP/1.1 and h2c)");
+            println!("hiatus: listening on http://{a}");
         }
         admin.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     });
@@ -148,8 +150,9 @@ fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
 /// Serves the gateway on `listener` in this process until `shutdown` turns true.
 pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown: tokio::sync::watch::Receiver<bool>) {
     let conf = Arc::new(ServerConf::default());
+    let h2c = gateway.current.load().config().gateway.h2c;
     let mut proxy = http_proxy(&conf, gateway);
-    proxy.server_options = Some(server_options());
+    proxy.server_options = Some(server_options(h2c));
     let proxy = Arc::new(proxy);
     let listener = pingora::protocols::l4::listener::Listener::from(listener);
     let mut stop = shutdown.clone();

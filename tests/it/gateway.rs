@@ -1031,3 +1031,17 @@ async fn a_tenant_can_bring_its_own_maintenance_template() {
     let err = hiatus::gateway::Compiled::build(loaded.config, t0(), 1).expect_err("a broken template is refused");
     assert!(err.contains("tenant own") && err.contains("maintenance.html"), "{err}");
 }
+
+#[tokio::test]
+async fn without_h2c_a_short_http_1_0_request_is_answered() {
+    // With h2c on, pingora waits for 24 bytes to tell HTTP/2 from HTTP/1 (README, Known
+    // limits); `h2c = false` is the way out for such clients.
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let body = tenant("app", &["app.test"], &[origin.addr], "");
+    let gw = TestGateway::start(&config("h2c = false", &body), t0()).await;
+    let mut client = gw.client().await;
+    // 18 bytes, no Host: answered at once (with the bad-request page: there is no host).
+    client.send(b"GET / HTTP/1.0\r\n\r\n").await;
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.marker()), (400, "bad-request"));
+}
