@@ -116,8 +116,6 @@ pub struct Compiled {
     pub default_tenant: Option<u32>,
     /// Incremented by every successful load; tells responses apart by configuration.
     pub generation: u64,
-    /// When this was built.
-    pub built_at: UnixTime,
     /// Upstream health and incidents, shared with every rebuild and the prober.
     pub health: Arc<HealthRegistry>,
 }
@@ -201,7 +199,6 @@ impl Compiled {
             pages: default_pages,
             default_tenant,
             generation,
-            built_at: now,
             health: health.clone(),
         })
     }
@@ -301,15 +298,4 @@ fn simple(
         "host": HOST, "request_id": REQUEST_ID,
     });
     Ok([Split::new(&html, Escape::Html), Split::new(&json.to_string(), Escape::Json)])
-}
-
-/// Used by `Compiled::build` callers that only have the settings.
-pub fn lang_of(index: usize) -> Language {
-    Language::ALL.get(index).copied().unwrap_or(Language::En)
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<Compiled>();
 }

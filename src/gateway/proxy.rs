@@ -408,7 +408,6 @@ impl ProxyHttp for Gateway {
             peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         };
         let d = decide(&compiled, &input, now);
-        let path_is_own = input.path.starts_with("/.hiatus/");
         let raw_host = input.host.unwrap_or("").to_string();
         ctx.lang = d.lang;
         ctx.format = d.format;
@@ -424,7 +423,7 @@ impl ProxyHttp for Gateway {
                 let body = compiled.shared.bad_request[lang][ctx.format].fill(&ctx.request_id, "");
                 self.send(session, ctx, 400, body, Marker::BadRequest, None).await
             }
-            Action::Own if path_is_own => {
+            Action::Own => {
                 let path = session.req_header().uri.path().to_string();
                 self.serve_own(session, ctx, &path).await
             }
@@ -457,7 +456,7 @@ impl ProxyHttp for Gateway {
                 respond::write(session, h, body).await?;
                 Ok(true)
             }
-            Action::UnknownHost | Action::Own => {
+            Action::UnknownHost => {
                 ctx.outcome = Outcome::UnknownHost;
                 let body = compiled.shared.unknown_host[lang][ctx.format].fill(&ctx.request_id, &raw_host);
                 let status = compiled.config().gateway.unknown_host_status;
