@@ -93,3 +93,60 @@ impl Metrics {
         out
     }
 }
+
+/// The metric handles of one configuration's tenants, each made on first use.
+///
+/// `with_label_values` hashes the labels and takes a lock on every call; a handle is one atomic
+/// add. Made lazily, so a tenant that never sees traffic adds no series to `/metrics`.
+#[derive(Debug)]
+pub struct TenantHandles {
+    generation: u64,
+    /// One per tenant, and a last one for requests without a tenant (`-`).
+    tenants: Vec<Handles>,
+}
+
+/// Decisions counted per tenant (the `decision` label), in [`TenantHandles::request`] order.
+pub const DECISIONS: usize = 8;
+/// Failure kinds (the `kind` label).
+pub const FAILURES: usize = 7;
+
+#[derive(Debug, Default)]
+struct Handles {
+    requests: [std::sync::OnceLock<prometheus::IntCounter>; DECISIONS],
+    upstream: std::sync::OnceLock<prometheus::Histogram>,
+    errors: [std::sync::OnceLock<prometheus::IntCounter>; FAILURES],
+}
+
+impl TenantHandles {
+    pub fn new(generation: u64, tenants: usize) -> TenantHandles {
+        TenantHandles { generation, tenants: (0..=tenants).map(|_| Handles::default()).collect() }
+    }
+
+    /// Whether these handles belong to a configuration of `generation` with `tenants` tenants.
+    pub fn fits(&self, generation: u64, tenants: usize) -> bool {
+        self.generation == generation && self.tenants.len() == tenants + 1
+    }
+
+    fn of(&self, tenant: Option<usize>) -> Option<&Handles> {
+        self.tenants.get(tenant.unwrap_or(self.tenants.len().saturating_sub(1)))
+    }
+
+    /// Counts one request of `tenant` (`label` is its id or `-`) with decision `index`/`name`.
+    pub fn request(&self, m: &Metrics, tenant: Option<usize>, label: &str, index: usize, name: &str) {
+        if let Some(c) = self.of(tenant).and_then(|h| h.requests.get(index)) {
+            c.get_or_init(|| m.requests.with_label_values(&[label, name])).inc();
+        }
+    }
+
+    pub fn upstream_seconds(&self, m: &Metrics, tenant: Option<usize>, label: &str, secs: f64) {
+        if let Some(h) = self.of(tenant) {
+            h.upstream.get_or_init(|| m.upstream_seconds.with_label_values(&[label])).observe(secs);
+        }
+    }
+
+    pub fn upstream_error(&self, m: &Metrics, tenant: Option<usize>, label: &str, index: usize, kind: &str) {
+        if let Some(c) = self.of(tenant).and_then(|h| h.errors.get(index)) {
+            c.get_or_init(|| m.upstream_errors.with_label_values(&[label, kind])).inc();
+        }
+    }
+}

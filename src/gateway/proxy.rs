@@ -19,7 +19,7 @@ use super::respond::{self, Marker, HTML, JSON};
 use crate::clock::Clock;
 use crate::config::Language;
 use crate::control::accesslog::{AccessLog, Entry};
-use crate::control::metrics::Metrics;
+use crate::control::metrics::{Metrics, TenantHandles};
 use crate::hosts::{normalize_host, HOST_BUF_LEN};
 use crate::pages::{Failure, ASSETS};
 use crate::schedule::Verdict;
@@ -52,6 +52,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Position among the decisions, for per-tenant metric handles.
+    pub fn index(self) -> usize {
+        match self {
+            Outcome::Pending => 0,
+            Outcome::Proxied => 1,
+            Outcome::Maintenance => 2,
+            Outcome::Bypass => 3,
+            Outcome::UpstreamError(_) => 4,
+            Outcome::UnknownHost => 5,
+            Outcome::BadRequest => 6,
+            Outcome::Gateway => 7,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Outcome::Pending => "incomplete",
@@ -96,6 +110,8 @@ pub struct Gateway {
     pub clock: Clock,
     ids: Arc<RequestIds>,
     pub metrics: Option<Arc<Metrics>>,
+    /// Metric handles of the configuration in force (replaced when a reload changes it).
+    handles: Arc<arc_swap::ArcSwapOption<TenantHandles>>,
     pub access_log: Option<AccessLog>,
 }
 
@@ -115,6 +131,7 @@ impl Gateway {
             clock,
             ids: Arc::new(RequestIds { prefix, counter: AtomicU64::new(0) }),
             metrics: None,
+            handles: Arc::default(),
             access_log: None,
         }
     }
@@ -683,12 +700,24 @@ impl ProxyHttp for Gateway {
         let label = tenant.unwrap_or("-");
         let upstream_time = ctx.upstream_started.map(|s| s.elapsed());
         if let Some(m) = &self.metrics {
-            m.requests.with_label_values(&[label, ctx.outcome.label()]).inc();
-            if let Some(d) = upstream_time {
-                m.upstream_seconds.with_label_values(&[label]).observe(d.as_secs_f64());
+            let (generation, count) = (ctx.compiled.generation, config.tenants.len());
+            let mut handles = self.handles.load_full();
+            if !handles.as_ref().is_some_and(|h| h.fits(generation, count)) {
+                // First request of a new configuration: a fresh set (a race makes two; one stays).
+                let fresh = Arc::new(TenantHandles::new(generation, count));
+                self.handles.store(Some(fresh.clone()));
+                handles = Some(fresh);
             }
-            if let Outcome::UpstreamError(f) = ctx.outcome {
-                m.upstream_errors.with_label_values(&[label, f.code()]).inc();
+            if let Some(h) = handles {
+                let t = ctx.tenant.map(|t| t as usize);
+                h.request(m, t, label, ctx.outcome.index(), ctx.outcome.label());
+                if let Some(d) = upstream_time {
+                    h.upstream_seconds(m, t, label, d.as_secs_f64());
+                }
+                if let Outcome::UpstreamError(f) = ctx.outcome {
+                    let kind = Failure::ALL.iter().position(|x| *x == f).unwrap_or(0);
+                    h.upstream_error(m, t, label, kind, f.code());
+                }
             }
         }
         if let Some(log) = &self.access_log {
