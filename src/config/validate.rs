@@ -472,6 +472,12 @@ fn upstream(text: &str) -> Result<Upstream, String> {
     if text.replace("{n}", "").contains(['{', '}']) {
         return Err(format!("{text:?}: the only placeholder is {{n}}"));
     }
+    // A template is filled per request, where no name is resolved: it must give an address.
+    if text.contains("{n}") && host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_err() {
+        return Err(format!(
+            "{text:?}: a {{n}} template must give an IP address and port (names are not resolved per request), e.g. \"10.0.3.{{n}}:8080\" or \"10.0.0.5:8{{n}}\""
+        ));
+    }
     Ok(Upstream { address: text.to_string() })
 }
 

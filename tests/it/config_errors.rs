@@ -24,7 +24,7 @@ fn every_error_of_a_bad_configuration_is_reported() {
         ("broken.toml", "line 4, column 40", &["not valid TOML"]),
         ("main.toml", "defaults.language", &["\"fr\""]),
         ("main.toml", "colour", &["unknown key `colour`"]),
-        ("main.toml", "tenants[1].upstreams[0]", &["\"crm{n}.backend:8080\"", "{n}"]),
+        ("main.toml", "tenants[1].upstreams[0]", &["\"10.1.0.{n}:8080\"", "numeric range"]),
         ("main.toml", "tenants[2].hosts[0]", &["\"www{330..324}.prozessplattform.de\"", "330 is greater than end 324"]),
         ("main.toml", "tenants[2].upstreams[0]", &["\"10.0.0.1\"", "host:port"]),
         ("main.toml", "tenants[2].id", &["\"ppp\"", "already used by tenants[0]"]),
@@ -180,6 +180,11 @@ fn single_mistakes() {
             "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:0\"]".to_string(),
             "tenants[0].upstreams[0]",
             &["\"a:0\""],
+        ),
+        (
+            "[[tenants]]\nid = \"t\"\nhosts = [\"www{1..9}.example\"]\nupstreams = [\"srv{n}.internal:80\"]".to_string(),
+            "tenants[0].upstreams[0]",
+            &["\"srv{n}.internal:80\"", "IP address"],
         ),
         (
             "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:80\"]\n\n[[tenants]]\nid = \"u\"\nhosts = [\"A.example\"]\nupstreams = [\"b:80\"]".to_string(),

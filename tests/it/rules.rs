@@ -665,7 +665,7 @@ zone = "UTC"
 [[tenants]]
 id = "ppp"
 hosts = ["www{310..442}.example.de"]
-upstreams = ["srv{n}.internal:8080"]
+upstreams = ["10.0.0.5:8{n}"]
 
 [[tenants]]
 id = "mandant-a"
