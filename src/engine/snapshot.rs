@@ -75,6 +75,8 @@ pub struct Snapshot {
     /// For hosts that match no pattern at all: windows scoped to everything.
     elsewhere: Routes,
     timelines: Vec<Timeline>,
+    /// Timelines `timelines.len()..`: the tenant-wide ones no route uses, built on first use.
+    lazy: Vec<OnceLock<Timeline>>,
     /// The windows of each timeline, for evaluating afresh outside the horizon.
     timeline_windows: Vec<Box<[u32]>>,
     /// Per tenant, the timeline of the windows that apply to it on every host (scope all and
@@ -157,10 +159,25 @@ impl Snapshot {
             |i, w| expand_window(w, u32::try_from(i).unwrap_or(u32::MAX), horizon, limit),
             || routing(&config),
         );
-        let Routing { hosts, elsewhere, sets, tenant_timelines } = routing;
-        let timelines = par_map_alongside(&sets.sets, |_, set| assemble(set, &per_window, horizon), || ()).1;
-        let wide = (0..timelines.len()).map(|_| OnceLock::new()).collect();
-        Snapshot { config, hosts, elsewhere, timelines, timeline_windows: sets.sets, tenant_timelines, wide, options }
+        let Routing { hosts, elsewhere, sets, tenant_timelines, routed } = routing;
+        // Only timelines that requests use are built now; a tenant-wide one that no route shares
+        // (status page, metrics, admin) is built when first asked for: with thousands of
+        // tenants that is half the timelines and half the memory of a snapshot.
+        let routed_sets = sets.sets.get(..routed).unwrap_or(&sets.sets);
+        let timelines = par_map_alongside(routed_sets, |_, set| assemble(set, &per_window, horizon), || ()).1;
+        let lazy = (routed..sets.sets.len()).map(|_| OnceLock::new()).collect();
+        let wide = (0..sets.sets.len()).map(|_| OnceLock::new()).collect();
+        Snapshot {
+            config,
+            hosts,
+            elsewhere,
+            timelines,
+            lazy,
+            timeline_windows: sets.sets,
+            tenant_timelines,
+            wide,
+            options,
+        }
     }
 
     pub fn options(&self) -> &BuildOptions {
@@ -169,6 +186,19 @@ impl Snapshot {
 
     pub fn timelines(&self) -> &[Timeline] {
         &self.timelines
+    }
+
+    /// Timeline `id`, building a lazy one on first use.
+    fn timeline(&self, id: u32) -> Option<&Timeline> {
+        let id = id as usize;
+        if let Some(t) = self.timelines.get(id) {
+            return Some(t);
+        }
+        let slot = self.lazy.get(id - self.timelines.len())?;
+        Some(slot.get_or_init(|| {
+            let windows = self.timeline_windows.get(id).map_or(&[][..], |w| &w[..]);
+            timeline_for(&self.config.windows, windows, &self.options)
+        }))
     }
 
     /// Routes a normalised host and a request path.
@@ -203,7 +233,7 @@ impl Snapshot {
     /// The verdict for a route at `now`: from the materialised timeline when `now` lies within
     /// its horizon (the hot path), else evaluated afresh around `now` (slow, exact).
     pub fn verdict(&self, route: &Route, now: UnixTime) -> Verdict {
-        let Some(timeline) = self.timelines.get(route.timeline as usize) else { return unreachable_open() };
+        let Some(timeline) = self.timeline(route.timeline) else { return unreachable_open() };
         if let Some(v) = timeline.verdict(now) {
             return v;
         }
@@ -279,6 +309,8 @@ struct Routing {
     elsewhere: Routes,
     sets: TimelineSets,
     tenant_timelines: Vec<u32>,
+    /// Sets below this index are used by routes; those above only by the tenant-wide view.
+    routed: usize,
 }
 
 fn routing(config: &Config) -> Routing {
@@ -309,6 +341,7 @@ fn routing(config: &Config) -> Routing {
     let hosts = HostIndex::build(patterns, |rep: &str| {
         resolve_routes(rep, &owners, &config.tenants, &everywhere, &by_tenant, &mut sets)
     });
+    let routed = sets.sets.len();
     let tenant_timelines = config
         .tenants
         .iter()
@@ -318,7 +351,7 @@ fn routing(config: &Config) -> Routing {
             sets.id(windows)
         })
         .collect();
-    Routing { hosts, elsewhere, sets, tenant_timelines }
+    Routing { hosts, elsewhere, sets, tenant_timelines, routed }
 }
 
 /// Builds the routes for one host key from its representative string.
