@@ -72,7 +72,7 @@ fn tenant_toml(out: &mut String, i: usize) -> std::fmt::Result {
         Kind::Wildcard => writeln!(out, "hosts = [\"*.w{i}.wild.example\"]\nupstreams = [\"10.200.0.1:80\"]"),
         Kind::Range => writeln!(
             out,
-            "hosts = [\"www{{{}..{}}}.r{}.range.example\"]\nupstreams = [\"srv{{n}}.backend.internal:8080\"]",
+            "hosts = [\"www{{{}..{}}}.r{}.range.example\"]\nupstreams = [\"10.0.0.5:{{n}}\"]",
             i * 10,
             i * 10 + 9,
             (i / GROUP) % 4
