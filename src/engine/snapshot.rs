@@ -234,22 +234,31 @@ impl Snapshot {
     /// its horizon (the hot path), else evaluated afresh around `now` (slow, exact).
     pub fn verdict(&self, route: &Route, now: UnixTime) -> Verdict {
         let Some(timeline) = self.timeline(route.timeline) else { return unreachable_open() };
-        if let Some(v) = timeline.verdict(now) {
-            return v;
-        }
         let (lo, hi) = timeline.horizon();
-        if lo <= now && now < hi {
-            // Inside the horizon but cut short by its end: ask the wide timeline, built once.
-            if let Some(wide) = self.wide.get(route.timeline as usize) {
-                let wide = wide.get_or_init(|| {
-                    let windows = self.timeline_windows.get(route.timeline as usize).map_or(&[][..], |w| &w[..]);
-                    let options = BuildOptions { ahead_days: WIDE_DAYS, ..self.options };
-                    timeline_for(&self.config.windows, windows, &options)
-                });
-                return wide.verdict(now).unwrap_or_else(|| unknown_end(wide, now));
+        match timeline.verdict(now) {
+            // Open, and the next block starts past the horizon: the timeline knows its start
+            // but not the rest of that block (is it tentative?); the wide timeline does.
+            Some(v) if !v.is_maintenance() && v.next_start.is_some_and(|s| s >= hi) => {
+                self.wide(route.timeline).and_then(|w| w.verdict(now)).unwrap_or(v)
             }
+            Some(v) => v,
+            // Inside the horizon but cut short by its end: ask the wide timeline, built once.
+            None if lo <= now && now < hi => match self.wide(route.timeline) {
+                Some(wide) => wide.verdict(now).unwrap_or_else(|| unknown_end(wide, now)),
+                None => self.verdict_afresh(route.timeline, now),
+            },
+            None => self.verdict_afresh(route.timeline, now),
         }
-        self.verdict_afresh(route.timeline, now)
+    }
+
+    /// The wide timeline of timeline `id`, built on first need.
+    fn wide(&self, id: u32) -> Option<&Timeline> {
+        let slot = self.wide.get(id as usize)?;
+        Some(slot.get_or_init(|| {
+            let windows = self.timeline_windows.get(id as usize).map_or(&[][..], |w| &w[..]);
+            let options = BuildOptions { ahead_days: WIDE_DAYS, ..self.options };
+            timeline_for(&self.config.windows, windows, &options)
+        }))
     }
 
     /// `route` + `verdict` in one call: the whole decision for a request.
