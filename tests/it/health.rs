@@ -7,11 +7,9 @@
 
 use crate::control::TempDir;
 use crate::gateway_support::{bounded, dead_address, Behaviour, Client, Origin, TestGateway};
+use crate::lifecycle::Running;
 use hiatus::health::{probe_once, IncidentLog};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const NOW: i64 = 1_780_000_000; // 2026-05-28
@@ -222,56 +220,6 @@ fn health_keys_are_validated_with_their_key_paths() {
 // ---------------------------------------------------------------------------------------------
 // The real binary: prober loop, admin listener, metrics
 
-/// A running `hiatus run`; killed when dropped.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn start(config: &str) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hiatus"))
-            .args(["run", "--config", config])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start hiatus");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Running { child, lines }
-    }
-
-    /// Waits (bounded) for the lines announcing the admin and the gateway listener.
-    fn addresses(&self) -> (SocketAddr, SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let after = |line: &str, prefix: &str| -> Option<SocketAddr> {
-            line.strip_prefix(prefix)?.split(' ').next()?.parse().ok()
-        };
-        let mut admin = None;
-        while Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                admin = admin.or_else(|| after(&line, "hiatus: admin on http://"));
-                if let (Some(a), Some(l)) = (admin, after(&line, "hiatus: listening on http://")) {
-                    return (a, l);
-                }
-            }
-        }
-        panic!("hiatus did not start");
-    }
-}
-
 /// `/state`'s entry for tenant `a`.
 async fn state_of_a(admin: SocketAddr) -> serde_json::Value {
     let state = Client::connect(admin, None).await.request("GET", "admin", "/state", &[]).await.json();
@@ -301,8 +249,9 @@ async fn the_running_gateway_probes_reports_and_records_incidents() {
     let text = config(&dir, &[addr], 1, 1)
         .replace("[gateway]\n", "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n");
     let path = dir.write("hiatus.toml", &text);
-    let gw = Running::start(&path.display().to_string());
-    let (admin, listen) = gw.addresses();
+    let gw = Running::start(&["run", "--config", &path.display().to_string()]);
+    let (listen, admin) = gw.started();
+    let admin = admin.expect("the admin listener is announced");
 
     let a = until_health(admin, true).await;
     assert_eq!(a["health"]["check"], serde_json::json!({ "path": "/healthz", "expect": 200 }));

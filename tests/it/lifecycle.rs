@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running `hiatus run`; killed when dropped.
-struct Running {
+pub struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
@@ -24,7 +24,7 @@ impl Drop for Running {
 }
 
 impl Running {
-    fn start(args: &[&str]) -> Running {
+    pub fn start(args: &[&str]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hiatus"))
             .args(args)
             .stdout(Stdio::piped())
@@ -47,7 +47,7 @@ impl Running {
     }
 
     /// The gateway's address and, when announced before it, the admin listener's.
-    fn started(&self) -> (SocketAddr, Option<SocketAddr>) {
+    pub fn started(&self) -> (SocketAddr, Option<SocketAddr>) {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let address = |rest: &str| rest.split(' ').next().and_then(|a| a.parse().ok());
         let mut admin = None;
