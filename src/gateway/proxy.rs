@@ -84,7 +84,7 @@ impl Outcome {
 #[derive(Debug)]
 pub struct RequestCtx {
     pub compiled: Arc<Compiled>,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub started: Instant,
     pub tenant: Option<u32>,
     pub number: Option<u32>,
@@ -148,9 +148,44 @@ impl Gateway {
         self
     }
 
-    fn next_id(&self) -> String {
-        let n = self.ids.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}{:010x}", self.ids.prefix, n & 0xff_ffff_ffff)
+    fn next_id(&self) -> RequestId {
+        RequestId::new(self.ids.prefix, self.ids.counter.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A request's id: 8 hex digits that differ per process start, then 10 of a counter. Kept inline
+/// (no allocation per request); reads as `&str` wherever one is wanted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId([u8; 18]);
+
+impl RequestId {
+    pub fn new(prefix: u32, counter: u64) -> RequestId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // 72 bits: 32 of the prefix, 40 of the counter.
+        let digits = (u128::from(prefix) << 40) | u128::from(counter & 0xff_ffff_ffff);
+        let mut out = [0u8; 18];
+        for (i, d) in out.iter_mut().enumerate() {
+            *d = HEX[((digits >> (4 * (17 - i))) & 0xf) as usize];
+        }
+        RequestId(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -425,7 +460,6 @@ impl ProxyHttp for Gateway {
             peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         };
         let d = decide(&compiled, &input, now);
-        let raw_host = input.host.unwrap_or("").to_string();
         ctx.lang = d.lang;
         ctx.format = d.format;
         ctx.client = d.client;
@@ -475,7 +509,8 @@ impl ProxyHttp for Gateway {
             }
             Action::UnknownHost => {
                 ctx.outcome = Outcome::UnknownHost;
-                let body = compiled.shared.unknown_host[lang][ctx.format].fill(&ctx.request_id, &raw_host);
+                let raw_host = host_of(session.req_header()).unwrap_or("");
+                let body = compiled.shared.unknown_host[lang][ctx.format].fill(&ctx.request_id, raw_host);
                 let status = compiled.config().gateway.unknown_host_status;
                 self.send(session, ctx, status, body, Marker::UnknownHost, None).await
             }
@@ -486,7 +521,7 @@ impl ProxyHttp for Gateway {
                 };
                 let page = respond::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
                     .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
-                let body = page.body.fill(&ctx.request_id, &raw_host);
+                let body = page.body.fill(&ctx.request_id, host_of(session.req_header()).unwrap_or(""));
                 self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_ref()).await
             }
             Action::Proxy { bypass } => {
@@ -563,10 +598,10 @@ impl ProxyHttp for Gateway {
         }
         let proto =
             match (ctx.peer_trusted, header_str(req, http::header::HeaderName::from_static("x-forwarded-proto"))) {
-                (true, Some(p)) => p.to_string(),
-                _ => "http".to_string(),
+                (true, Some(p)) => http::HeaderValue::from_str(p).ok(),
+                _ => None,
             };
-        up.insert_header("x-forwarded-proto", proto)?;
+        up.insert_header("x-forwarded-proto", proto.unwrap_or(http::HeaderValue::from_static("http")))?;
         let host = match (ctx.peer_trusted, header_str(req, http::header::HeaderName::from_static("x-forwarded-host")))
         {
             (true, Some(h)) => Some(h.to_string()),
@@ -744,5 +779,20 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_ids_are_the_prefix_then_ten_digits_of_the_counter() {
+        for (prefix, counter) in [(0, 0), (0xdead_beef, 1), (u32::MAX, u64::MAX), (0x0102_0304, 0x12_3456_789a)] {
+            let id = RequestId::new(prefix, counter);
+            assert_eq!(id.as_str(), format!("{:08x}{:010x}", prefix, counter & 0xff_ffff_ffff));
+            assert_eq!(id.to_string(), id.as_str());
+        }
+        assert_ne!(RequestId::new(7, 1), RequestId::new(7, 2));
     }
 }
