@@ -4,6 +4,9 @@
 //! (`schedule`) and host patterns (`hosts`) into one immutable `Snapshot` (`engine`), which
 //! answers for every request whether its tenant is in maintenance at `now` (`clock`).
 
+// The binary may call its allocator (src/main.rs); the library stays free of unsafe code.
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,6 +15,7 @@ pub mod engine;
 pub mod gateway;
 pub mod health;
 pub mod hosts;
+pub mod memory;
 pub mod pages;
 pub mod schedule;
 pub mod status;

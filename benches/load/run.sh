@@ -24,7 +24,7 @@ RELOAD=1
 KEEP=0
 OUT="$HERE/results.md"
 ALL_SCENARIOS="small 64k maint refused 10k h1 h2c"
-ALL_PROXIES="nginx haproxy caddy hiatus"
+ALL_PROXIES="nginx haproxy caddy pingora hiatus"
 SCENARIOS=$ALL_SCENARIOS
 PROXIES=$ALL_PROXIES
 
@@ -83,15 +83,17 @@ done
 if [ "$BUILD" = 1 ]; then
   command -v cargo >/dev/null || { echo "run.sh: cargo is missing (see scripts/bootstrap.sh)" >&2; exit 1; }
   "$ROOT/scripts/bootstrap.sh"
-  log "cargo build --release --locked"
-  (cd "$ROOT" && cargo build --release --locked)
+  log "cargo build --release --locked (hiatus and the plain Pingora baseline)"
+  (cd "$ROOT" && cargo build --release --locked --bin hiatus --example plain-pingora)
 fi
 HIATUS="$ROOT/target/release/hiatus"
+PLAIN="$ROOT/target/release/examples/plain-pingora"   # benches/load/plain_pingora.rs
 # the source the binary was built from (taken now: the tree may change during the run)
 HIATUS_REV="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 if [ -n "$(cd "$ROOT" && git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then HIATUS_REV="$HIATUS_REV + uncommitted changes"; fi
 [ "$BUILD" = 1 ] || HIATUS_REV="$HIATUS_REV (binary not rebuilt: --no-build)"
 [ -x "$HIATUS" ] || { echo "run.sh: $HIATUS is missing (run without --no-build)" >&2; exit 1; }
+[ -x "$PLAIN" ] || { echo "run.sh: $PLAIN is missing (run without --no-build)" >&2; exit 1; }
 
 # ---------------------------------------------------------------- processes, cleanup
 WORK=$(mktemp -d /tmp/hiatus-load.XXXXXX)
@@ -245,6 +247,7 @@ for px in $ALL_PROXIES; do
              render "$WORK/conf/hiatus-10k.in" "$WORK/conf/hiatus-10k.toml"
              alloc ADMIN_PORT; PORT[hiatus.admin]=$ADMIN_PORT; ADMIN="127.0.0.1:$ADMIN_PORT"
              render "$WORK/conf/hiatus-10k.in" "$WORK/conf/hiatus-10k-reload.toml" ;;
+    pingora) ;;             # no config file: its two listeners and the origin are arguments
   esac
 done
 
@@ -259,6 +262,8 @@ start_proxy() {            # start_proxy PROXY base|many [CONFIG]: starts it pin
                caddy run --adapter caddyfile --config "$WORK/conf/Caddyfile$x" ;;
     hiatus)  conf=${conf:-$WORK/conf/hiatus$x.toml}
              start_bg "hiatus-$kind" "$PROXY_CPU" "$HIATUS" run --config "$conf" --upgrade-sock "$WORK/hiatus-upgrade.sock" ;;
+    pingora) start_bg "pingora-$kind" "$PROXY_CPU" "$PLAIN" --upstream "127.0.0.1:$ORIGIN_PORT" --h2c --threads 1 \
+               --listen "127.0.0.1:${PORT[pingora.pass]}" --listen "127.0.0.1:${PORT[pingora.h2]}" ;;
   esac
   PROXY_PID=$LAST_PID
 }
@@ -304,6 +309,8 @@ scen_title() {
 na_reason() {              # why a proxy/scenario pair is not run (empty: it is run)
   local px=$1 sc=$2
   if [ "$px" = caddy ] && [ -n "$CADDY_NA" ]; then echo "$CADDY_NA"; return; fi
+  # the baseline only proxies: it has no pages and no routing by Host
+  if [ "$px" = pingora ]; then case $sc in maint|refused|10k) echo "plain proxy: no pages, no Host routing"; return ;; esac; fi
   return 0
 }
 
@@ -518,6 +525,26 @@ table() {
   done
   echo
   echo "CPU µs/req = (utime + stime of the proxy's processes, from /proc/PID/stat, over the run) / requests; peak RSS = VmHWM summed over its processes (a fresh process per run); failed = socket errors + unexpected statuses, summed over rounds; origin conns = connections the origin accepted during the run (median; connection reuse shows as about the connection count or less). h2load rows: p50/p99 from its per-request log; one stream per connection."
+  if [[ " $PROXIES " == *" pingora "* && " $PROXIES " == *" hiatus "* ]]; then
+    echo
+    echo "Hiatus against the plain Pingora proxy (benches/load/plain_pingora.rs: same Pingora, runtime settings and allocator, no schedule, pages or metrics); the two run back to back in every round, so the per-round ratios are paired:"
+    echo
+    echo "| scenario | Pingora CPU µs/req | Hiatus CPU µs/req | Hiatus ÷ Pingora, median of rounds (min–max) | req/s Hiatus ÷ Pingora |"
+    echo "|---|---:|---:|---:|---:|"
+    for sc in $SCENARIOS; do
+      awk -F'\t' -v s="$sc" -v title="$(scen_title "$sc")" '
+        function med(a, n,   i, j, t) {
+          for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+          return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+        $1 == s && $2 == "pingora" { pc[$3] = $7; pr[$3] = $4 }
+        $1 == s && $2 == "hiatus" { hc[$3] = $7; hr[$3] = $4 }
+        END {
+          for (r in pc) if (r in hc && pc[r] > 0) { n++; q[n] = hc[r] / pc[r]; a[n] = pc[r]; b[n] = hc[r]; x[n] = hr[r] / pr[r]
+            if (n == 1 || q[n] < lo) lo = q[n]; if (n == 1 || q[n] > hi) hi = q[n] }
+          if (n == 0) exit
+          printf "| %s | %.1f | %.1f | %.2f (%.2f–%.2f) | %.2f |\n", title, med(a, n), med(b, n), med(q, n), lo, hi, med(x, n) }' "$RUNS"
+    done
+  fi
   if [ -n "$RELOAD_LINE" ]; then echo; echo "$RELOAD_LINE"; fi
 }
 table | tee "$OUT"

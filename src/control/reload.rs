@@ -149,6 +149,8 @@ impl Reloader {
         match result {
             Ok((compiled, files)) => {
                 self.current.store(Arc::new(compiled));
+                // The parser's working set and (once requests let go of it) the old configuration.
+                crate::memory::release();
                 status.generation = generation;
                 status.hash = hash_files(&files);
                 status.loaded_at = now_text();
