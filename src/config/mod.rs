@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod health;
 pub mod lint;
 pub mod model;
+pub mod sections;
 pub mod validate;
 pub mod values;
 
@@ -174,7 +175,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
 }
 
 fn parse_toml(text: &str, name: &str, report: &mut Report) -> Option<toml::Table> {
-    match text.parse::<toml::Table>() {
+    match sections::parse(text) {
         Ok(t) => Some(t),
         Err(e) => {
             let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!("line {l}, column {c}"));

@@ -2,6 +2,7 @@
 //!
 //! - `rules`: SCHEDULES.md rule by rule, from configuration text to decisions in UTC.
 //! - `seeds`: the windows of the shipped configurations against the operator pages.
+//! - `config_sections`: large files parsed section by section equal the whole-document parse.
 //! - `config_errors`: every error of a bad configuration, with key paths; warnings.
 //! - `properties`: `decide` against a brute-force evaluation; invariants; no panics on input.
 //! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
@@ -10,6 +11,7 @@
 
 mod cli;
 mod config_errors;
+mod config_sections;
 mod control;
 mod gateway;
 mod gateway_support;
