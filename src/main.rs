@@ -2,7 +2,7 @@
 //! over to the CLI.
 
 /// mimalloc instead of glibc's malloc: its per-thread heaps make the request path's many small
-/// allocations cheaper (about 10% less CPU per proxied request, benches/load/results.md), and
+/// allocations cheaper (about 10% less CPU per proxied request in interleaved load runs), and
 /// unlike glibc's arenas it hands a reload's freed memory back to the system when asked.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -21,3 +21,25 @@ pub fn release() {
         f();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn release_calls_what_was_registered_and_only_the_first() {
+        super::set_release(count);
+        super::set_release(|| panic!("a second registration must not replace the first"));
+        let before = CALLS.load(Ordering::Relaxed);
+        super::release();
+        super::release();
+        // At least these two: a test running a reload at the same time may add its own.
+        assert!(CALLS.load(Ordering::Relaxed) - before >= 2);
+    }
+}
