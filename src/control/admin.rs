@@ -128,7 +128,7 @@ impl Admin {
             ("GET", "/readyz") => (503, "text/plain", b"starting\n".to_vec()),
             ("POST", "/reload") => {
                 let reloader = self.reloader.clone();
-                let result = tokio::task::spawn_blocking(move || reloader.reload("admin")).await;
+                let result = super::reload_off_thread(reloader, "admin").await;
                 match result {
                     Ok(Ok(g)) => (200, JSON, serde_json::json!({"ok": true, "generation": g}).to_string().into_bytes()),
                     Ok(Err(errors)) => {
