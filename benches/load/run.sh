@@ -517,6 +517,10 @@ machine() {
   echo "Versions: nginx $(nginx -v 2>&1 | sed 's#.*/##'), HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), Caddy $( [ -z "$CADDY_NA" ] && caddy version | awk '{print $1}' || echo "n/a ($CADDY_NA)"), Hiatus $HIATUS_REV, $(wrk -v 2>&1 | awk 'NR==1 {print $1, $2}'), $(h2load --version | head -1)."
   echo "Run: $(date -u +%Y-%m-%dT%H:%MZ), $CONNS connections, ${DURATION} s per run, $ROUNDS round(s), medians$([ "$QUICK" = 1 ] && echo '; **--quick: short runs, noisy**')."
 }
+# the median of a[1..n] (sorts a), for the awk programs of the tables below
+AWK_MED='function med(a, n,   i, j, t) {
+  for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
 table() {
   echo "# Load benchmark results"
   echo
@@ -532,10 +536,7 @@ table() {
         echo "| $(scen_title "$sc") | $px | n/a ($reason) | | | | | | | | | |"
         continue
       fi
-      awk -F'\t' -v s="$sc" -v p="$px" -v title="$(scen_title "$sc")" '
-        function med(a, n,   i, j, t) {
-          for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-          return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+      awk -F'\t' -v s="$sc" -v p="$px" -v title="$(scen_title "$sc")" "$AWK_MED"'
         function ratio(x, b) { return (b > 0 ? sprintf("%.2f", x / b) : "–") }
         $1 == s && $2 == "nginx" { bn++; brps[bn] = $4; bcpu[bn] = $7; brss[bn] = $8 }
         $1 == s && $2 == p { n++; rps[n] = $4; p50[n] = $5; p99[n] = $6; cpu[n] = $7; rss[n] = $8; err += $9; oc[n] = $11
@@ -557,10 +558,7 @@ table() {
     echo "| scenario | Pingora CPU µs/req | Hiatus CPU µs/req | Hiatus ÷ Pingora, median of rounds (min–max) | req/s Hiatus ÷ Pingora |"
     echo "|---|---:|---:|---:|---:|"
     for sc in $SCENARIOS; do
-      awk -F'\t' -v s="$sc" -v title="$(scen_title "$sc")" '
-        function med(a, n,   i, j, t) {
-          for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-          return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+      awk -F'\t' -v s="$sc" -v title="$(scen_title "$sc")" "$AWK_MED"'
         $1 == s && $2 == "pingora" { pc[$3] = $7; pr[$3] = $4 }
         $1 == s && $2 == "hiatus" { hc[$3] = $7; hr[$3] = $4 }
         END {
@@ -576,10 +574,7 @@ table() {
     echo
     echo "| Hiatus, no windows: CPU µs/req | $SCHED_WINDOWS windows: CPU µs/req | with ÷ without, median of rounds (min–max) |"
     echo "|---:|---:|---:|"
-    awk -F'\t' '
-      function med(a, n,   i, j, t) {
-        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    awk -F'\t' "$AWK_MED"'
       $1 == "small" && $2 == "hiatus" { pc[$3] = $7 }
       $1 == "sched" && $2 == "hiatus" { hc[$3] = $7 }
       END {
