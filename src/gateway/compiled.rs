@@ -88,6 +88,14 @@ impl TenantRuntime {
         }
     }
 
+    /// Every fixed upstream is checked and down: nothing can be picked (see [`Self::pick`]).
+    pub fn all_unhealthy(&self) -> bool {
+        match &self.upstreams {
+            Upstreams::Fixed(list) => !list.is_empty() && (0..list.len()).all(|i| !self.healthy(i)),
+            Upstreams::PerHost(_) => false,
+        }
+    }
+
     pub fn upstream_count(&self) -> usize {
         match &self.upstreams {
             Upstreams::Fixed(l) => l.len(),

@@ -4,7 +4,8 @@
 //! - `request_filter`: host → tenant → verdict at the coarse `now`; answer maintenance, unknown
 //!   hosts, bad requests and `/.hiatus/` assets ourselves, or let the request through.
 //! - `upstream_peer`: round robin over the tenant's healthy upstreams, the next one on a
-//!   retry; none healthy: the failure page at once (503, `no_upstream`), no connect attempt.
+//!   retry. None healthy: `request_filter` answers the failure page at once (503, `no_upstream`),
+//!   with no connect attempt and the client's connection kept.
 //! - `fail_to_connect`: retry an idempotent request on another upstream.
 //! - `upstream_request_filter`: `X-Forwarded-*` and the request id.
 //! - `response_filter` / `response_body_filter`: mark proxied responses; optionally replace an
@@ -526,6 +527,18 @@ impl ProxyHttp for Gateway {
             }
             Action::Proxy { bypass } => {
                 ctx.outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
+                // Known down: the failure page now, from here. Answered as an upstream error
+                // (pingora's path after `upstream_peer` fails) it would also close the client's
+                // connection, on every request for as long as the outage lasts.
+                let down = ctx.tenant.and_then(|t| compiled.tenants.get(t as usize)).is_some_and(|r| r.all_unhealthy());
+                if let (true, Some(tenant), Some(verdict)) = (down, ctx.tenant, ctx.verdict) {
+                    let failure = Failure::Unavailable;
+                    ctx.outcome = Outcome::UpstreamError(failure);
+                    let page = respond::failure_page(&compiled, tenant, &verdict, failure, 503, ctx.lang, ctx.format)
+                        .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+                    let body = page.body.fill(&ctx.request_id, "");
+                    return self.send(session, ctx, 503, body, Marker::Failure(failure), None).await;
+                }
                 Ok(false)
             }
         }

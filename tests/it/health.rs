@@ -110,6 +110,14 @@ async fn an_origin_that_dies_gets_the_error_page_at_once_and_recovers() {
     assert!(took < Duration::from_secs(2), "answered at once, not after a timeout: {took:?}");
     let json = gw.get("a.test", "/", &[("accept", "application/json")]).await;
     assert_eq!((json.status, json.header("x-hiatus-failure")), (503, Some("no_upstream")));
+    // The answer keeps the client's connection: a second request on it gets the page too.
+    let mut client = gw.client().await;
+    for _ in 0..2 {
+        let r = client.request("GET", "a.test", "/", &[]).await;
+        assert_eq!((r.status, r.header("x-hiatus-failure")), (503, Some("no_upstream")));
+        assert_ne!(r.header("connection"), Some("close"));
+    }
+    assert!(!client.closed().await, "the connection stays open after the failure page");
     assert_eq!(drain(&silent), 0, "no request reached the upstream");
     assert_eq!(log.incidents().open().len(), 1, "still the one incident");
 
