@@ -4,8 +4,8 @@
 //! - `request_filter`: host → tenant → verdict at the coarse `now`; answer maintenance, unknown
 //!   hosts, bad requests and `/.hiatus/` assets ourselves, or let the request through.
 //! - `upstream_peer`: round robin over the tenant's healthy upstreams, the next one on a
-//!   retry. None healthy: `request_filter` answers the failure page at once (503, `no_upstream`),
-//!   with no connect attempt and the client's connection kept.
+//!   retry. None healthy: `decide` says `NoUpstream` and `request_filter` answers the failure
+//!   page at once (503, `no_upstream`), with no connect attempt and the client's connection kept.
 //! - `fail_to_connect`: retry an idempotent request on another upstream.
 //! - `upstream_request_filter`: `X-Forwarded-*` and the request id.
 //! - `response_filter` / `response_body_filter`: mark proxied responses; optionally replace an
@@ -260,6 +260,10 @@ pub enum Action {
     UnknownHost,
     /// The maintenance page.
     Maintenance,
+    /// Every upstream of the tenant is known down (health checks): the failure page, 503
+    /// `no_upstream`, with no connect attempt. Answered here, not from `upstream_peer`'s error:
+    /// pingora's failure path would also close the client's connection on every such request.
+    NoUpstream,
     /// To the upstream; `bypass` when in maintenance but let through.
     Proxy { bypass: bool },
 }
@@ -307,15 +311,16 @@ pub fn decide(compiled: &Compiled, req: &Request<'_>, now: crate::schedule::Unix
             d.route = Some(route);
             d.action = match route.tenant {
                 None => Action::UnknownHost,
-                Some(_) => {
+                Some(tenant) => {
                     let verdict = compiled.engine.verdict(&route, now);
                     d.verdict = Some(verdict);
-                    if !verdict.is_maintenance() {
-                        Action::Proxy { bypass: false }
-                    } else if bypass::passes(&settings.bypass, req.path, client, req.cookie, now) {
-                        Action::Proxy { bypass: true }
-                    } else {
+                    let maintenance = verdict.is_maintenance();
+                    if maintenance && !bypass::passes(&settings.bypass, req.path, client, req.cookie, now) {
                         Action::Maintenance
+                    } else if compiled.tenants.get(tenant as usize).is_some_and(|r| r.all_unhealthy()) {
+                        Action::NoUpstream
+                    } else {
+                        Action::Proxy { bypass: maintenance }
                     }
                 }
             };
@@ -525,20 +530,19 @@ impl ProxyHttp for Gateway {
                 let body = page.body.fill(&ctx.request_id, host_of(session.req_header()).unwrap_or(""));
                 self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_ref()).await
             }
+            Action::NoUpstream => {
+                let failure = Failure::Unavailable;
+                ctx.outcome = Outcome::UpstreamError(failure);
+                let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) else {
+                    return Err(Error::explain(ErrorType::InternalError, "no upstream without tenant"));
+                };
+                let page = respond::failure_page(&compiled, tenant, &verdict, failure, 503, ctx.lang, ctx.format)
+                    .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+                let body = page.body.fill(&ctx.request_id, "");
+                self.send(session, ctx, 503, body, Marker::Failure(failure), None).await
+            }
             Action::Proxy { bypass } => {
                 ctx.outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
-                // Known down: the failure page now, from here. Answered as an upstream error
-                // (pingora's path after `upstream_peer` fails) it would also close the client's
-                // connection, on every request for as long as the outage lasts.
-                let down = ctx.tenant.and_then(|t| compiled.tenants.get(t as usize)).is_some_and(|r| r.all_unhealthy());
-                if let (true, Some(tenant), Some(verdict)) = (down, ctx.tenant, ctx.verdict) {
-                    let failure = Failure::Unavailable;
-                    ctx.outcome = Outcome::UpstreamError(failure);
-                    let page = respond::failure_page(&compiled, tenant, &verdict, failure, 503, ctx.lang, ctx.format)
-                        .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
-                    let body = page.body.fill(&ctx.request_id, "");
-                    return self.send(session, ctx, 503, body, Marker::Failure(failure), None).await;
-                }
                 Ok(false)
             }
         }
