@@ -6,7 +6,6 @@
 //!   plain-pingora --upstream 127.0.0.1:8080 --listen 127.0.0.1:8000 [--listen …] [--threads 1] [--h2c]
 
 use async_trait::async_trait;
-use pingora::apps::HttpServerOptions;
 use pingora::proxy::{http_proxy_service, ProxyHttp, Session};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
@@ -59,9 +58,7 @@ fn main() {
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, Plain { upstream });
     if let Some(app) = proxy.app_logic_mut() {
-        let mut o = HttpServerOptions::default();
-        o.h2c = h2c;
-        app.server_options = Some(o);
+        app.server_options = Some(hiatus::gateway::server::server_options(h2c));
     }
     for a in &listen {
         proxy.add_tcp(a);

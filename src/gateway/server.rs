@@ -32,8 +32,9 @@ pub struct RunOptions {
 }
 
 /// h2c on the cleartext listeners unless switched off: pingora then tells HTTP/2 from HTTP/1
-/// by peeking at the first 24 bytes of a connection (see README, "Known limits").
-fn server_options(h2c: bool) -> HttpServerOptions {
+/// by peeking at the first 24 bytes of a connection (see README, "Known limits"). Every
+/// listener's options; the load benchmark's plain Pingora proxy takes the same.
+pub fn server_options(h2c: bool) -> HttpServerOptions {
     let mut o = HttpServerOptions::default();
     o.h2c = h2c;
     o
