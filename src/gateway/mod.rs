@@ -8,6 +8,7 @@
 
 pub mod bypass;
 pub mod compiled;
+pub mod express;
 pub mod negotiate;
 pub mod proxy;
 pub mod respond;

@@ -149,7 +149,7 @@ impl Gateway {
         self
     }
 
-    fn next_id(&self) -> RequestId {
+    pub(crate) fn next_id(&self) -> RequestId {
         RequestId::new(self.ids.prefix, self.ids.counter.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -747,12 +747,50 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        let config = ctx.compiled.config();
-        let tenant = ctx.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
+        let req = session.req_header();
+        self.record(&Finished {
+            compiled: &ctx.compiled,
+            tenant: ctx.tenant,
+            verdict: ctx.verdict,
+            outcome: ctx.outcome,
+            upstream: ctx.upstream,
+            upstream_time: ctx.upstream_started.map(|s| s.elapsed()),
+            started: ctx.started,
+            host: host_of(req).unwrap_or(""),
+            method: req.method.as_str(),
+            path: req.uri.path(),
+            status: session.response_written().map_or(0, |r| r.status.as_u16()),
+            request_id: &ctx.request_id,
+        });
+    }
+}
+
+/// A finished request as metrics and the access log see it, whichever lane served it.
+#[derive(Debug)]
+pub struct Finished<'a> {
+    pub compiled: &'a Compiled,
+    pub tenant: Option<u32>,
+    pub verdict: Option<Verdict>,
+    pub outcome: Outcome,
+    pub upstream: Option<SocketAddr>,
+    pub upstream_time: Option<std::time::Duration>,
+    pub started: Instant,
+    pub host: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    /// 0 when no response was written.
+    pub status: u16,
+    pub request_id: &'a str,
+}
+
+impl Gateway {
+    /// Counts a finished request into the metrics and writes its access log line.
+    pub fn record(&self, f: &Finished<'_>) {
+        let config = f.compiled.config();
+        let tenant = f.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
         let label = tenant.unwrap_or("-");
-        let upstream_time = ctx.upstream_started.map(|s| s.elapsed());
         if let Some(m) = &self.metrics {
-            let (generation, count) = (ctx.compiled.generation, config.tenants.len());
+            let (generation, count) = (f.compiled.generation, config.tenants.len());
             let mut handles = self.handles.load_full();
             if !handles.as_ref().is_some_and(|h| h.fits(generation, count)) {
                 // First request of a new configuration: a fresh set (a race makes two; one stays).
@@ -761,34 +799,33 @@ impl ProxyHttp for Gateway {
                 handles = Some(fresh);
             }
             if let Some(h) = handles {
-                let t = ctx.tenant.map(|t| t as usize);
-                h.request(m, t, label, ctx.outcome.index(), ctx.outcome.label());
-                if let Some(d) = upstream_time {
+                let t = f.tenant.map(|t| t as usize);
+                h.request(m, t, label, f.outcome.index(), f.outcome.label());
+                if let Some(d) = f.upstream_time {
                     h.upstream_seconds(m, t, label, d.as_secs_f64());
                 }
-                if let Outcome::UpstreamError(f) = ctx.outcome {
-                    let kind = Failure::ALL.iter().position(|x| *x == f).unwrap_or(0);
-                    h.upstream_error(m, t, label, kind, f.code());
+                if let Outcome::UpstreamError(failure) = f.outcome {
+                    let kind = Failure::ALL.iter().position(|x| *x == failure).unwrap_or(0);
+                    h.upstream_error(m, t, label, kind, failure.code());
                 }
             }
         }
         if let Some(log) = &self.access_log {
-            let req = session.req_header();
             let window =
-                ctx.verdict.and_then(|v| v.window).and_then(|w| ctx.compiled.engine.window(w)).map(|w| w.id.as_str());
+                f.verdict.and_then(|v| v.window).and_then(|w| f.compiled.engine.window(w)).map(|w| w.id.as_str());
             let entry = Entry {
                 time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 tenant,
-                host: host_of(req).unwrap_or(""),
-                method: req.method.as_str(),
-                path: req.uri.path(),
-                status: session.response_written().map_or(0, |r| r.status.as_u16()),
-                decision: ctx.outcome.label(),
+                host: f.host,
+                method: f.method,
+                path: f.path,
+                status: f.status,
+                decision: f.outcome.label(),
                 window,
-                upstream: ctx.upstream.map(|u| u.to_string()),
-                upstream_ms: upstream_time.map(|d| d.as_secs_f64() * 1000.0),
-                total_ms: ctx.started.elapsed().as_secs_f64() * 1000.0,
-                request_id: &ctx.request_id,
+                upstream: f.upstream.map(|u| u.to_string()),
+                upstream_ms: f.upstream_time.map(|d| d.as_secs_f64() * 1000.0),
+                total_ms: f.started.elapsed().as_secs_f64() * 1000.0,
+                request_id: f.request_id,
             };
             if !log.log(&entry) {
                 if let Some(m) = &self.metrics {

@@ -260,10 +260,58 @@ pub enum Marker {
     Own,
 }
 
-/// Builds the response header for one of the gateway's own answers.
-///
-/// Names are static and values constant where they can be (no parsing per request), and the
-/// header map keeps no original case: this runs for every maintenance answer.
+/// The headers of one of the gateway's own answers, handed to `put` one by one: the same set
+/// whether pingora writes them ([`header`]) or the express lane does (`express::wire`).
+#[allow(clippy::too_many_arguments)]
+pub fn own_headers(
+    format: usize,
+    lang: Option<Language>,
+    body_len: usize,
+    marker: Marker,
+    request_id: &str,
+    retry_after: Option<&HeaderValue>,
+    put: &mut dyn FnMut(&HeaderName, &[u8]),
+) {
+    use http::header;
+    put(&header::CONTENT_TYPE, CONTENT_TYPES[format.min(1)].as_bytes());
+    let mut digits = [0u8; 20];
+    put(&header::CONTENT_LENGTH, decimal(body_len as u64, &mut digits));
+    put(&header::CACHE_CONTROL, b"no-store");
+    put(&header::VARY, b"Accept, Accept-Language");
+    if let Some(l) = lang {
+        put(&header::CONTENT_LANGUAGE, l.code().as_bytes());
+    }
+    if let Some(r) = retry_after {
+        put(&header::RETRY_AFTER, r.as_bytes());
+    }
+    let decision = match marker {
+        Marker::Maintenance => "maintenance",
+        Marker::Failure(_) => "upstream-error",
+        Marker::UnknownHost => "unknown-host",
+        Marker::BadRequest => "bad-request",
+        Marker::Own => "gateway",
+    };
+    put(&X_HIATUS, decision.as_bytes());
+    if let Marker::Failure(f) = marker {
+        put(&X_HIATUS_FAILURE, f.code().as_bytes());
+    }
+    put(&X_REQUEST_ID, request_id.as_bytes());
+}
+
+/// `n` in decimal, written into the end of `buf` (no allocation).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// Builds the response header for one of the gateway's own answers (pingora's path).
 pub fn header(
     status: u16,
     format: usize,
@@ -273,36 +321,26 @@ pub fn header(
     request_id: &str,
     retry_after: Option<&HeaderValue>,
 ) -> pingora::Result<ResponseHeader> {
-    use http::header;
     let mut h = ResponseHeader::build_no_case(status, Some(10))?;
-    h.insert_header(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPES[format.min(1)]))?;
-    h.insert_header(header::CONTENT_LENGTH, HeaderValue::from(body_len))?;
-    h.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))?;
-    h.insert_header(header::VARY, HeaderValue::from_static("Accept, Accept-Language"))?;
-    if let Some(l) = lang {
-        h.insert_header(header::CONTENT_LANGUAGE, HeaderValue::from_static(l.code()))?;
+    let mut failed = None;
+    own_headers(format, lang, body_len, marker, request_id, retry_after, &mut |name, value| {
+        let inserted = HeaderValue::from_bytes(value)
+            .map_err(|e| pingora::Error::because(pingora::ErrorType::InternalError, "header value", e))
+            .and_then(|v| h.insert_header(name.clone(), v));
+        if let Err(e) = inserted {
+            failed.get_or_insert(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(h),
     }
-    if let Some(r) = retry_after {
-        h.insert_header(header::RETRY_AFTER, r.clone())?;
-    }
-    let decision = match marker {
-        Marker::Maintenance => "maintenance",
-        Marker::Failure(_) => "upstream-error",
-        Marker::UnknownHost => "unknown-host",
-        Marker::BadRequest => "bad-request",
-        Marker::Own => "gateway",
-    };
-    h.insert_header(X_HIATUS, HeaderValue::from_static(decision))?;
-    if let Marker::Failure(f) = marker {
-        h.insert_header(HeaderName::from_static("x-hiatus-failure"), HeaderValue::from_static(f.code()))?;
-    }
-    h.insert_header(X_REQUEST_ID, request_id)?;
-    Ok(h)
 }
 
 pub const X_HIATUS: HeaderName = HeaderName::from_static("x-hiatus");
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_HIATUS_GENERATION: HeaderName = HeaderName::from_static("x-hiatus-generation");
+pub const X_HIATUS_FAILURE: HeaderName = HeaderName::from_static("x-hiatus-failure");
 
 /// Writes a complete response; a HEAD request gets the headers only (h2 does not strip bodies).
 pub async fn write(session: &mut Session, header: ResponseHeader, body: Bytes) -> pingora::Result<()> {

@@ -1,11 +1,13 @@
-//! Wiring: pingora's server with our proxy service and listeners (HTTP/1.1 and h2c on each),
-//! started after the control plane (`control::start`: reloads, admin, ticker).
+//! Wiring: pingora's server with our service and listeners (HTTP/1.1 and h2c on each),
+//! started after the control plane (`control::start`: reloads, admin, ticker). The service's
+//! app is the express lane ([`Express`]) with pingora's proxy behind it.
 //!
 //! Also [`serve`]: the same proxy on an already-bound tokio listener without pingora's
 //! `Server` (no signals, no process exit), which the integration tests and benchmarks use to
 //! run the real request path in-process on an ephemeral port.
 
 use super::compiled::Compiled;
+use super::express::Express;
 use super::proxy::Gateway;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -15,9 +17,9 @@ use crate::control::metrics::Metrics;
 use crate::control::reload::Reloader;
 use arc_swap::ArcSwap;
 use pingora::apps::{HttpServerOptions, ServerApp};
-use pingora::proxy::{http_proxy, http_proxy_service};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
+use pingora::services::listening::Service;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -128,10 +130,8 @@ pub fn run(config_path: &std::path::Path, compiled: Compiled, clock: Clock, opti
         println!("hiatus: admin on http://{admin_at} (/metrics /healthz /readyz /state, POST /reload)");
     }
     let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log);
-    let mut proxy = http_proxy_service(&server.configuration, gateway);
-    if let Some(app) = proxy.app_logic_mut() {
-        app.server_options = Some(server_options(settings.h2c));
-    }
+    let app = Express::new(gateway, &server.configuration, settings.h2c);
+    let mut proxy = Service::new("Hiatus".to_string(), app);
     for a in &listen {
         proxy.add_tcp(&a.to_string());
     }
@@ -163,9 +163,7 @@ fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
 pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown: tokio::sync::watch::Receiver<bool>) {
     let conf = Arc::new(ServerConf::default());
     let h2c = gateway.current.load().config().gateway.h2c;
-    let mut proxy = http_proxy(&conf, gateway);
-    proxy.server_options = Some(server_options(h2c));
-    let proxy = Arc::new(proxy);
+    let proxy = Arc::new(Express::new(gateway, &conf, h2c));
     let listener = pingora::protocols::l4::listener::Listener::from(listener);
     let mut stop = shutdown.clone();
     loop {

@@ -1,0 +1,558 @@
+//! The express lane: Hiatus's own HTTP/1.1 path for the requests nearly all traffic is made of,
+//! in front of pingora's proxy, which keeps everything else.
+//!
+//! Why: pingora's general machinery (a header map per message, a session object, a task
+//! wake-up per phase) costs 1.3–1.6× nginx's CPU per request on its own, and the issue's
+//! target is nginx (benches/load). The lane reads a head with `httparse` into spans of the
+//! connection's buffer, decides with the same [`decide`] as pingora's hooks, and either writes
+//! the gateway's own page in one write or forwards to a pooled upstream connection and relays
+//! the answer with its framing kept.
+//!
+//! What it takes: `GET`/`HEAD` over HTTP/1.1 without a body (see [`head`]). Everything else is
+//! handed to pingora *per request*, with the bytes already read put back on the stream: bodies,
+//! upgrades, HTTP/1.0, h2c (the whole connection), the status page and `/.hiatus/` assets.
+//! After pingora's answer the connection comes back to the lane. Both lanes answer with the
+//! same pages, headers, metrics and access log lines (`respond::own_headers`,
+//! `Gateway::record`); the integration tests run every request through this entry point.
+//!
+//! - `head`: parse and the lane's admission; `forward`: one upstream exchange and the relay;
+//!   `chunked`: where a chunked body ends; `pool`: idle upstream connections per thread;
+//!   `wire`: the bytes of our own answers.
+
+mod chunked;
+mod forward;
+pub mod head;
+pub mod pool;
+mod wire;
+
+use self::forward::{Exchange, Framing, Relayed};
+use self::head::{Head, Parsed};
+use super::compiled::{Compiled, NoPick};
+use super::proxy::{decide, Action, Finished, Gateway, Outcome, Request};
+use super::respond::Marker;
+use crate::pages::Failure;
+use async_trait::async_trait;
+use bytes::{Buf, BytesMut};
+use pingora::apps::{HttpServerApp, ServerApp};
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::l4::stream::Stream as L4Stream;
+use pingora::protocols::Stream;
+use pingora::proxy::HttpProxy;
+use pingora::server::configuration::ServerConf;
+use pingora::server::ShutdownWatch;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::AsyncReadExt;
+
+/// The first bytes of an HTTP/2 connection with prior knowledge (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Distinguishes apps in one process: the per-thread pool is keyed by it.
+static APPS: AtomicU64 = AtomicU64::new(1);
+
+/// The server app on every listener: the express lane, and pingora's proxy behind it.
+pub struct Express {
+    gateway: Gateway,
+    pingora: Arc<HttpProxy<Gateway>>,
+    h2c: bool,
+    id: u64,
+}
+
+impl std::fmt::Debug for Express {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Express").field("h2c", &self.h2c).field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// What the connection loop does after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+    /// Not this lane's: pingora answers it.
+    Pingora,
+}
+
+impl Express {
+    pub fn new(gateway: Gateway, conf: &Arc<ServerConf>, h2c: bool) -> Express {
+        let mut proxy = pingora::proxy::http_proxy(conf, gateway.clone());
+        proxy.server_options = Some(super::server::server_options(h2c));
+        Express { gateway, pingora: Arc::new(proxy), h2c, id: APPS.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// Idle upstream connections this app holds on the calling thread.
+    pub fn idle_upstream_connections(&self) -> usize {
+        pool::idle(self.id)
+    }
+
+    /// One client connection, request by request.
+    async fn connection(self: &Arc<Self>, mut io: Stream, shutdown: &ShutdownWatch) {
+        if !io.as_any().is::<L4Stream>() {
+            // Only a plain socket can have bytes put back (TLS is not served here).
+            ServerApp::process_new(&self.pingora, io, shutdown).await;
+            return;
+        }
+        let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
+        let mut buf = BytesMut::with_capacity(2048);
+        let mut scratch = Scratch::default();
+        let mut first = true;
+        loop {
+            let parsed = loop {
+                if !buf.is_empty() {
+                    if first && self.h2c && H2_PREFACE.starts_with(&buf[..buf.len().min(H2_PREFACE.len())]) {
+                        if buf.len() >= H2_PREFACE.len() {
+                            // HTTP/2 with prior knowledge: the whole connection is pingora's.
+                            if let Some(io) = rewound(io, &buf) {
+                                ServerApp::process_new(&self.pingora, io, shutdown).await;
+                            }
+                            return;
+                        }
+                    } else {
+                        match head::parse(&buf) {
+                            Parsed::Partial => {}
+                            other => break other,
+                        }
+                    }
+                }
+                let idle = self.gateway.current.load().config().gateway.keepalive_timeout;
+                if buf.capacity() - buf.len() < 1024 {
+                    buf.reserve(4096);
+                }
+                match tokio::time::timeout(idle, io.read_buf(&mut buf)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    // Closed, failed or idle too long; a half-read head is dropped like nginx does.
+                    _ => return,
+                }
+            };
+            first = false;
+            if let Parsed::TooLarge = parsed {
+                self.too_large(&mut io).await;
+                return;
+            }
+            let next = match &parsed {
+                Parsed::Express(head) => {
+                    let closing = *shutdown.borrow();
+                    let next = self.answer(&mut io, &buf, head, peer, closing, &mut scratch).await;
+                    if next != Next::Pingora {
+                        buf.advance(head.len);
+                    }
+                    next
+                }
+                _ => Next::Pingora,
+            };
+            match next {
+                Next::KeepAlive => {}
+                Next::Close => return,
+                Next::Pingora => {
+                    let Some(back) = rewound(io, &buf) else { return };
+                    buf.clear();
+                    let mut session = ServerSession::new_http1(back);
+                    let keepalive = self.gateway.current.load().config().gateway.keepalive_timeout.as_secs();
+                    session.set_keepalive(if *shutdown.borrow() { None } else { Some(keepalive) });
+                    match self.pingora.process_new_http(session, shutdown).await {
+                        Some(reused) => io = reused.consume().0,
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// 431 for a head over [`head::MAX_HEAD`]; the connection then closes (the rest of the head
+    /// is never read). Plain text: nothing of the request is known, not even its tenant.
+    async fn too_large(&self, io: &mut Stream) {
+        let compiled = self.gateway.current.load_full();
+        let id = self.gateway.next_id();
+        let body = format!("The request's header is larger than {} KiB.\n", head::MAX_HEAD / 1024);
+        let out = &mut Vec::with_capacity(512);
+        wire::status_line(out, 431);
+        wire::header(out, b"content-type", b"text/plain; charset=utf-8");
+        wire::header(out, b"content-length", body.len().to_string().as_bytes());
+        wire::header(out, b"x-hiatus", b"bad-request");
+        wire::header(out, b"x-request-id", id.as_bytes());
+        wire::date(out);
+        wire::header(out, b"connection", b"close");
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body.as_bytes());
+        let written = forward::write_all(io, out, compiled.config().gateway.write_timeout).await;
+        self.gateway.record(&Finished {
+            compiled: &compiled,
+            tenant: None,
+            verdict: None,
+            outcome: Outcome::BadRequest,
+            upstream: None,
+            upstream_time: None,
+            started: Instant::now(),
+            host: "",
+            method: "",
+            path: "",
+            status: if written { 431 } else { 0 },
+            request_id: &id,
+        });
+    }
+
+    /// Decides and answers one request of this lane.
+    async fn answer(
+        &self,
+        io: &mut Stream,
+        buf: &[u8],
+        head: &Head,
+        peer: Option<IpAddr>,
+        closing: bool,
+        scratch: &mut Scratch,
+    ) -> Next {
+        let started = Instant::now();
+        let compiled = self.gateway.current.load_full();
+        let now = self.gateway.clock.now();
+        let text = |s: Option<head::Span>| s.map(|s| s.str(buf));
+        let input = Request {
+            host: text(head.host),
+            path: head.path.str(buf),
+            accept: text(head.accept),
+            accept_language: text(head.accept_language),
+            forwarded_for: text(head.forwarded_for),
+            cookie: text(head.cookie),
+            peer,
+        };
+        let d = decide(&compiled, &input, now);
+        let tenant = d.route.and_then(|r| r.tenant);
+        let mut done = Done {
+            compiled: &compiled,
+            head,
+            buf,
+            started,
+            tenant,
+            verdict: d.verdict,
+            request_id: self.gateway.next_id(),
+            keep_alive: !head.close && !closing,
+            peer,
+            upstream: None,
+            upstream_started: None,
+        };
+        let lang = Compiled::lang_index(d.lang);
+        let raw_host = input.host.unwrap_or("");
+        let page =
+            |status, body: bytes::Bytes, marker, outcome| OwnPage { status, body, marker, outcome, retry_after: None };
+        let own = match d.action {
+            Action::Own | Action::Status => return Next::Pingora,
+            Action::BadRequest => {
+                let body = compiled.shared.bad_request[lang][d.format].fill(&done.request_id, "");
+                page(400, body, Marker::BadRequest, Outcome::BadRequest)
+            }
+            Action::UnknownHost => {
+                let body = compiled.shared.unknown_host[lang][d.format].fill(&done.request_id, raw_host);
+                let status = compiled.config().gateway.unknown_host_status;
+                page(status, body, Marker::UnknownHost, Outcome::UnknownHost)
+            }
+            Action::Maintenance => {
+                let (Some(t), Some(verdict)) = (tenant, d.verdict) else { return Next::Pingora };
+                let Ok(rendered) = super::respond::maintenance_page(&compiled, t, &verdict, d.lang, d.format, now)
+                else {
+                    return Next::Pingora;
+                };
+                let body = rendered.body.fill(&done.request_id, raw_host);
+                let mut p = page(503, body, Marker::Maintenance, Outcome::Maintenance);
+                p.retry_after = rendered.retry_after.clone();
+                p
+            }
+            Action::NoUpstream => match done.failure_page(Failure::Unavailable, 503, d.lang, d.format) {
+                Some(p) => p,
+                None => return Next::Pingora,
+            },
+            Action::Proxy { bypass } => {
+                let outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
+                return self.forward(io, &mut done, &d, outcome, scratch).await;
+            }
+        };
+        self.send_own(io, &mut done, own, d.lang, d.format, scratch).await
+    }
+
+    /// Writes one of the gateway's own pages and records the request.
+    async fn send_own(
+        &self,
+        io: &mut Stream,
+        done: &mut Done<'_>,
+        page: OwnPage,
+        lang: crate::config::Language,
+        format: usize,
+        scratch: &mut Scratch,
+    ) -> Next {
+        let out = &mut scratch.out;
+        out.clear();
+        wire::own(
+            out,
+            &wire::Own {
+                status: page.status,
+                format,
+                lang,
+                marker: page.marker,
+                request_id: &done.request_id,
+                retry_after: page.retry_after.as_ref(),
+                generation: done.compiled.generation,
+                body: &page.body,
+                head_request: done.head.method == head::Method::Head,
+                keep_alive: done.keep_alive,
+            },
+        );
+        let written = forward::write_all(io, out, done.compiled.config().gateway.write_timeout).await;
+        self.record(done, page.outcome, if written { page.status } else { 0 });
+        if written && done.keep_alive {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// To the tenant's upstreams: the next healthy one, another on a connect failure (once
+    /// each, at most three), the answer relayed; a failure page when none answers.
+    async fn forward(
+        &self,
+        io: &mut Stream,
+        done: &mut Done<'_>,
+        d: &super::proxy::Decided,
+        outcome: Outcome,
+        scratch: &mut Scratch,
+    ) -> Next {
+        let Some(runtime) = done.tenant.and_then(|t| done.compiled.tenants.get(t as usize)) else {
+            return Next::Pingora;
+        };
+        let settings = &done.compiled.config().gateway;
+        upstream_request(&mut scratch.request, done, d);
+        let number = d.route.and_then(|r| r.number);
+        let start = runtime.next.fetch_add(1, Ordering::Relaxed);
+        let most = runtime.upstream_count().clamp(1, 3);
+        let mut tries = 0;
+        let reply = loop {
+            let addr = match runtime.pick(start, tries, number) {
+                Ok(a) => a,
+                Err(NoPick::Unhealthy) => return self.fail(io, done, d, Failure::Unavailable, 503, scratch).await,
+                Err(NoPick::Unusable(_)) => return self.fail(io, done, d, Failure::Unavailable, 502, scratch).await,
+            };
+            tries += 1;
+            done.upstream = Some(addr);
+            done.upstream_started = Some(Instant::now());
+            let x = Exchange {
+                app: self.id,
+                addr,
+                request: &scratch.request,
+                head_request: done.head.method == head::Method::Head,
+                connect_timeout: runtime.connect_timeout,
+                read_timeout: runtime.read_timeout,
+                write_timeout: settings.write_timeout,
+            };
+            match forward::exchange(&x, BytesMut::with_capacity(16 * 1024)).await {
+                Ok(reply) => break reply,
+                Err(f) if f.before_request && tries < most => continue,
+                Err(f) => return self.fail(io, done, d, f.failure, f.status, scratch).await,
+            }
+        };
+        let mut reply = reply;
+        let replace = done
+            .tenant
+            .and_then(|t| done.compiled.config().tenants.get(t as usize))
+            .is_some_and(|t| t.options.replace_upstream_errors);
+        if replace && matches!(reply.status, 502..=504) {
+            // Ours instead of the upstream's error; its connection is not kept (body unread).
+            return self.fail(io, done, d, Failure::UpstreamStatus, reply.status, scratch).await;
+        }
+        let keep_alive = done.keep_alive && reply.framing != Framing::Close;
+        let out = &mut scratch.out;
+        out.clear();
+        forward::client_head(&reply, out, &done.request_id, done.compiled.generation, keep_alive);
+        let relayed = forward::relay(io, &mut reply, out, runtime.read_timeout, settings.write_timeout).await;
+        let status = reply.status;
+        match relayed {
+            Relayed::Done { park } => {
+                if park {
+                    if let Some(addr) = done.upstream {
+                        pool::put(self.id, addr, reply.conn);
+                    }
+                }
+                self.record(done, outcome, status);
+                if keep_alive {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                }
+            }
+            Relayed::Broken => {
+                self.record(done, outcome, status);
+                Next::Close
+            }
+        }
+    }
+
+    /// The failure page for what went wrong upstream; the client's connection stays.
+    async fn fail(
+        &self,
+        io: &mut Stream,
+        done: &mut Done<'_>,
+        d: &super::proxy::Decided,
+        failure: Failure,
+        status: u16,
+        scratch: &mut Scratch,
+    ) -> Next {
+        // Pages decided after the request phase negotiate then (proxied requests skip it).
+        let t = done.buf;
+        let text = |s: Option<head::Span>| s.map(|s| s.str(t));
+        let (lang, format) = super::proxy::negotiate(
+            done.compiled,
+            text(done.head.accept),
+            text(done.head.accept_language),
+            d.route.and_then(|r| r.tenant),
+        );
+        match done.failure_page(failure, status, lang, format) {
+            Some(page) => self.send_own(io, done, page, lang, format, scratch).await,
+            None => Next::Close,
+        }
+    }
+
+    fn record(&self, done: &Done<'_>, outcome: Outcome, status: u16) {
+        if self.gateway.metrics.is_none() && self.gateway.access_log.is_none() {
+            return;
+        }
+        self.gateway.record(&Finished {
+            compiled: done.compiled,
+            tenant: done.tenant,
+            verdict: done.verdict,
+            outcome,
+            upstream: done.upstream,
+            upstream_time: done.upstream_started.map(|s| s.elapsed()),
+            started: done.started,
+            host: done.head.host.map_or("", |s| s.str(done.buf)),
+            method: done.head.method.as_str(),
+            path: done.head.path.str(done.buf),
+            status,
+            request_id: &done.request_id,
+        });
+    }
+}
+
+/// Buffers a connection keeps between its requests.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// What goes to the client next.
+    out: Vec<u8>,
+    /// The request head for the upstream.
+    request: Vec<u8>,
+}
+
+/// A request in progress: what its answer and its record need.
+#[derive(Debug)]
+struct Done<'a> {
+    compiled: &'a Arc<Compiled>,
+    head: &'a Head,
+    buf: &'a [u8],
+    started: Instant,
+    tenant: Option<u32>,
+    verdict: Option<crate::schedule::Verdict>,
+    request_id: super::proxy::RequestId,
+    keep_alive: bool,
+    /// The socket peer.
+    peer: Option<IpAddr>,
+    upstream: Option<std::net::SocketAddr>,
+    upstream_started: Option<Instant>,
+}
+
+/// A page of the gateway's own, ready to write.
+#[derive(Debug)]
+struct OwnPage {
+    status: u16,
+    body: bytes::Bytes,
+    marker: Marker,
+    outcome: Outcome,
+    retry_after: Option<http::HeaderValue>,
+}
+
+impl Done<'_> {
+    fn failure_page(
+        &self,
+        failure: Failure,
+        status: u16,
+        lang: crate::config::Language,
+        format: usize,
+    ) -> Option<OwnPage> {
+        let (t, verdict) = (self.tenant?, self.verdict?);
+        let rendered = super::respond::failure_page(self.compiled, t, &verdict, failure, status, lang, format).ok()?;
+        Some(OwnPage {
+            status,
+            body: rendered.body.fill(&self.request_id, ""),
+            marker: Marker::Failure(failure),
+            outcome: Outcome::UpstreamError(failure),
+            retry_after: None,
+        })
+    }
+}
+
+/// The request head for the upstream: the client's, less hop-by-hop headers, plus the
+/// `X-Forwarded-*` set and the request id (a trusted proxy's chain extended, anyone else's
+/// replaced: the same rules as pingora's path, `upstream_request_filter`).
+fn upstream_request(up: &mut Vec<u8>, done: &Done<'_>, d: &super::proxy::Decided) {
+    let (head, buf) = (done.head, done.buf);
+    up.clear();
+    up.extend_from_slice(head.method.as_str().as_bytes());
+    up.push(b' ');
+    up.extend_from_slice(head.target.bytes(buf));
+    up.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in head.passed() {
+        let name = name.bytes(buf);
+        // RFC 7239's header says the same as X-Forwarded-*: only a trusted proxy may set it.
+        if !d.peer_trusted && name.eq_ignore_ascii_case(b"forwarded") {
+            continue;
+        }
+        wire::header(up, name, value.bytes(buf));
+    }
+    up.extend_from_slice(b"x-forwarded-for: ");
+    match (d.peer_trusted, head.forwarded_for) {
+        (true, Some(chain)) => {
+            up.extend_from_slice(chain.bytes(buf));
+            up.extend_from_slice(b", ");
+            // The trusted peer itself joins the chain.
+            if let Some(p) = done.peer {
+                let _ = write!(up, "{p}");
+            }
+        }
+        _ => {
+            if let Some(c) = d.client {
+                let _ = write!(up, "{c}");
+            }
+        }
+    }
+    up.extend_from_slice(b"\r\n");
+    let proto = match (d.peer_trusted, head.forwarded_proto) {
+        (true, Some(p)) => p.bytes(buf),
+        _ => b"http",
+    };
+    wire::header(up, b"x-forwarded-proto", proto);
+    let host = match (d.peer_trusted, head.forwarded_host) {
+        (true, Some(h)) => Some(h),
+        _ => head.host,
+    };
+    if let Some(h) = host {
+        wire::header(up, b"x-forwarded-host", h.bytes(buf));
+    }
+    wire::header(up, b"x-request-id", done.request_id.as_bytes());
+    up.extend_from_slice(b"\r\n");
+}
+
+/// `io` with `bytes` put back in front of what is still unread.
+fn rewound(io: Stream, bytes: &[u8]) -> Option<Stream> {
+    let mut l4 = io.into_any().downcast::<L4Stream>().ok()?;
+    l4.rewind(bytes);
+    Some(l4)
+}
+
+#[async_trait]
+impl ServerApp for Express {
+    async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        self.connection(io, shutdown).await;
+        None
+    }
+
+    async fn cleanup(&self) {
+        ServerApp::cleanup(&*self.pingora).await;
+    }
+}

@@ -1,0 +1,80 @@
+//! Idle upstream connections of the express lane, kept per thread.
+//!
+//! Each proxy thread runs its own single-threaded runtime (`server::WORK_STEALING`), and a
+//! socket wakes the runtime it was registered with: a connection taken on another thread
+//! would cost a cross-thread wake-up per read. So the pool is a thread-local, and a connection
+//! only ever serves requests on the thread that opened it. Entries are keyed by the app's id
+//! as well, so two gateways in one process (tests) never share a socket.
+//!
+//! No liveness probe on take (nginx does none either): a connection the upstream closed while
+//! idle fails on first use, and the caller opens a fresh one and repeats the request (the lane
+//! only carries `GET`/`HEAD`, which may be repeated).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// How long an idle connection is kept (pingora's path keeps them as long).
+pub const IDLE: Duration = Duration::from_secs(60);
+/// Idle connections kept per upstream and thread.
+const PER_UPSTREAM: usize = 32;
+/// Above this many idle connections on a thread, expired ones are swept on the next put.
+const SWEEP_ABOVE: usize = 256;
+
+type Key = (u64, SocketAddr);
+
+#[derive(Default)]
+struct Idle {
+    by_upstream: HashMap<Key, Vec<(TcpStream, Instant)>>,
+    count: usize,
+}
+
+thread_local! {
+    static POOL: RefCell<Idle> = RefCell::new(Idle::default());
+}
+
+/// The most recently parked connection to `addr` that has not idled too long.
+pub fn take(app: u64, addr: SocketAddr) -> Option<TcpStream> {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let list = p.by_upstream.get_mut(&(app, addr))?;
+        let mut taken = None;
+        let mut dropped = 0;
+        while let Some((conn, since)) = list.pop() {
+            dropped += 1;
+            if since.elapsed() < IDLE {
+                taken = Some(conn);
+                break;
+            }
+        }
+        p.count -= dropped;
+        taken
+    })
+}
+
+/// Parks a connection whose last exchange ended cleanly.
+pub fn put(app: u64, addr: SocketAddr, conn: TcpStream) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.count >= SWEEP_ABOVE {
+            p.by_upstream.retain(|_, list| {
+                list.retain(|(_, since)| since.elapsed() < IDLE);
+                !list.is_empty()
+            });
+            p.count = p.by_upstream.values().map(Vec::len).sum();
+        }
+        let list = p.by_upstream.entry((app, addr)).or_default();
+        if list.len() >= PER_UPSTREAM {
+            return;
+        }
+        list.push((conn, Instant::now()));
+        p.count += 1;
+    })
+}
+
+/// Idle connections of `app` on this thread (tests).
+pub fn idle(app: u64) -> usize {
+    POOL.with(|p| p.borrow().by_upstream.iter().filter(|((a, _), _)| *a == app).map(|(_, l)| l.len()).sum())
+}
