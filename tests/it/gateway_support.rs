@@ -334,6 +334,17 @@ impl Client {
         bounded("write", self.stream.write_all(raw)).await.expect("write the request");
     }
 
+    /// Writes raw bytes one byte per write (Nagle off, so each is its own segment), yielding to
+    /// the runtime after each: the server sees the request arrive in 1-byte pieces.
+    pub async fn send_byte_by_byte(&mut self, raw: &[u8]) {
+        self.stream.set_nodelay(true).expect("TCP_NODELAY");
+        for byte in raw {
+            bounded("write a byte", self.stream.write_all(std::slice::from_ref(byte))).await.expect("write a byte");
+            bounded("flush", self.stream.flush()).await.expect("flush");
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Writes a request (`Host` first, then `headers`, and a `Content-Length` for a body).
     pub async fn send_request(&mut self, method: &str, host: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
         let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");

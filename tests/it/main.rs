@@ -6,6 +6,7 @@
 //! - `config_errors`: every error of a bad configuration, with key paths; warnings.
 //! - `properties`: `decide` against a brute-force evaluation; invariants; no panics on input.
 //! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
+//! - `protocol`: HTTP/1.1 framing and connection rules any edge proxy must keep, for every path.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 
@@ -18,6 +19,7 @@ mod gateway_support;
 mod health;
 mod lifecycle;
 mod properties;
+mod protocol;
 mod rules;
 mod seeds;
 mod status;
