@@ -233,6 +233,29 @@ pub fn classify(e: &Error) -> (Failure, u16) {
     }
 }
 
+/// Removes an upstream response's hop-by-hop fields (RFC 9110 §7.6.1): those its `Connection`
+/// names, `Keep-Alive`, `Proxy-Connection`, and `Upgrade` unless protocols were switched.
+/// (Pingora writes its own `Connection`.) The express lane does the same in `forward`.
+fn strip_hop_by_hop(resp: &mut ResponseHeader) {
+    let named: Vec<String> = resp
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty() && t != "close" && t != "keep-alive")
+        .collect();
+    for name in named {
+        resp.remove_header(name.as_str());
+    }
+    resp.remove_header("keep-alive");
+    resp.remove_header("proxy-connection");
+    if resp.status != http::StatusCode::SWITCHING_PROTOCOLS {
+        resp.remove_header(&http::header::UPGRADE);
+    }
+}
+
 /// The parts of a request the decision reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -628,6 +651,14 @@ impl ProxyHttp for Gateway {
             up.insert_header("x-forwarded-host", h)?;
         }
         up.insert_header("x-request-id", ctx.request_id.as_str())?;
+        // Towards an origin server the target is in origin form (RFC 9112 §3.2.1), also for a
+        // request that came in absolute form (routing has read its authority already).
+        // Pingora keeps such a target verbatim for the wire, beside a `uri` of its path and
+        // query: serialising from the `uri` sends the origin form.
+        if !matches!(up.raw_path().first(), Some(b'/') | Some(b'*')) && up.method != http::Method::CONNECT {
+            let uri = up.uri.clone();
+            up.set_uri(uri);
+        }
         Ok(())
     }
 
@@ -686,6 +717,15 @@ impl ProxyHttp for Gateway {
                 }
                 return Ok(());
             }
+        }
+        strip_hop_by_hop(resp);
+        // An HTTP/1.0 client cannot read chunked framing (RFC 9112 §6.1): without the header,
+        // pingora sends the body as it is and closes the connection after it.
+        if session.req_header().version == http::Version::HTTP_10
+            && resp.headers.contains_key(http::header::TRANSFER_ENCODING)
+        {
+            resp.remove_header(&http::header::TRANSFER_ENCODING);
+            session.set_keepalive(None);
         }
         // Upstream answers are marked as such: an upstream's own 503 is never "maintenance",
         // and it cannot claim a gateway failure either.

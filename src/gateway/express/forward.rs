@@ -202,6 +202,24 @@ pub fn client_head(reply: &Reply, out: &mut Vec<u8>, request_id: &str, generatio
     let canonical = http::StatusCode::from_u16(reply.status).ok().and_then(|s| s.canonical_reason());
     out.extend_from_slice(reason.or(canonical).unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
+    // Hop-by-hop (RFC 9110 §7.6.1): `Connection` and the fields it names, `Keep-Alive`,
+    // `Proxy-Connection`, `Upgrade` (nothing was upgraded). A `Content-Length` beside a
+    // `Transfer-Encoding` is dropped (RFC 9112 §6.3): the chunked framing is what is relayed.
+    let mut named: [&[u8]; 8] = [b""; 8];
+    let mut named_len = 0;
+    let mut coded = false;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                if !token.is_empty() && named_len < named.len() {
+                    named[named_len] = token;
+                    named_len += 1;
+                }
+            }
+        }
+        coded |= h.name.eq_ignore_ascii_case("transfer-encoding");
+    }
+    let named = &named[..named_len];
     let mut dated = false;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
@@ -210,13 +228,15 @@ pub fn client_head(reply: &Reply, out: &mut Vec<u8>, request_id: &str, generatio
                 dated |= name.eq_ignore_ascii_case(b"date");
                 false
             }
+            7 => name.eq_ignore_ascii_case(b"upgrade"),
             8 => name.eq_ignore_ascii_case(b"x-hiatus"),
             10 => name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive"),
             12 => name.eq_ignore_ascii_case(b"x-request-id"),
+            14 => coded && name.eq_ignore_ascii_case(b"content-length"),
             16 => name.eq_ignore_ascii_case(b"x-hiatus-failure") || name.eq_ignore_ascii_case(b"proxy-connection"),
             19 => name.eq_ignore_ascii_case(b"x-hiatus-generation"),
             _ => false,
-        };
+        } || named.iter().any(|n| n.eq_ignore_ascii_case(name));
         if !skip {
             super::wire::header(out, name, h.value);
         }

@@ -200,6 +200,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
             12 if name.eq_ignore_ascii_case(b"x-request-id") => pass = false,
             16 if name.eq_ignore_ascii_case(b"proxy-connection") => pass = false,
             2 if name.eq_ignore_ascii_case(b"te") => pass = false,
+            19 if name.eq_ignore_ascii_case(b"proxy-authorization") => pass = false,
             _ => {}
         }
         if pass {
