@@ -401,6 +401,54 @@ async fn a_chunked_response_arrives_complete_and_the_connection_goes_on() {
     assert_eq!(origin.paths(), ["/chunked", "/after", "/chunked", "/after"]);
 }
 
+/// A body the origin streams (a piece, then more only later) reaches the client piece by
+/// piece: the gateway gathers only what has already arrived, it never waits to fill a buffer.
+/// The origin sends its second piece only once the client has shown it got the first.
+#[tokio::test]
+async fn a_streamed_body_is_not_held_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the origin");
+    let origin = listener.local_addr().expect("origin address");
+    let (go_on, mut go) = watch::channel(false);
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            conn.read_exact(&mut byte).await.expect("the request head");
+            head.push(byte[0]);
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n").await.expect("write");
+        let _ = go.wait_for(|g| *g).await;
+        conn.write_all(b"6\r\nsecond\r\n0\r\n\r\n").await.expect("write");
+    });
+    let gw = gateway_for(origin).await;
+    let mut client = TcpStream::connect(gw.addr).await.expect("connect");
+    client.write_all(b"GET /stream HTTP/1.1\r\nHost: app.test\r\n\r\n").await.expect("send");
+    let mut got = Vec::new();
+    let mut piece = [0u8; 1024];
+    let seen = |got: &[u8], what: &[u8]| got.windows(what.len()).any(|w| w == what);
+    bounded("the first piece before the origin sends the second", async {
+        while !seen(&got, b"first") {
+            let n = client.read(&mut piece).await.expect("read");
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&piece[..n]);
+        }
+    })
+    .await;
+    assert!(!seen(&got, b"second"));
+    go_on.send_replace(true);
+    bounded("the rest", async {
+        while !got.ends_with(b"0\r\n\r\n") {
+            let n = client.read(&mut piece).await.expect("read");
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&piece[..n]);
+        }
+    })
+    .await;
+    assert!(seen(&got, b"second"));
+    bounded("the origin", server).await.expect("the origin task");
+}
+
 /// RFC 9112 §6.3 (rule 8): a response with neither `Content-Length` nor chunked coding ends
 /// when the origin closes. The client gets the whole body, framed however the gateway likes;
 /// if the gateway framed it, the client's connection stays usable, otherwise it is closed.

@@ -320,7 +320,7 @@ impl Express {
             return Next::Pingora;
         };
         let settings = &done.compiled.config().gateway;
-        upstream_request(&mut scratch.request, done, d);
+        upstream_request(&mut scratch.request, &mut scratch.client_text, done, d);
         let number = d.route.and_then(|r| r.number);
         let start = runtime.next.fetch_add(1, Ordering::Relaxed);
         let most = runtime.upstream_count().clamp(1, 3);
@@ -342,8 +342,13 @@ impl Express {
                 connect_timeout: runtime.connect_timeout,
                 read_timeout: runtime.read_timeout,
                 write_timeout: settings.write_timeout,
+                stamp: forward::Stamp {
+                    request_id: &done.request_id,
+                    generation: done.compiled.generation,
+                    keep_alive: done.keep_alive,
+                },
             };
-            match forward::exchange(&x, BytesMut::with_capacity(16 * 1024)).await {
+            match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), &mut scratch.out).await {
                 Ok(reply) => break reply,
                 Err(f) if f.before_request && tries < most => continue,
                 Err(f) => return self.fail(io, done, d, f.failure, f.status, scratch).await,
@@ -360,8 +365,6 @@ impl Express {
         }
         let keep_alive = done.keep_alive && reply.framing != Framing::Close;
         let out = &mut scratch.out;
-        out.clear();
-        forward::client_head(&reply, out, &done.request_id, done.compiled.generation, keep_alive);
         let relayed = forward::relay(io, &mut reply, out, runtime.read_timeout, settings.write_timeout).await;
         let status = reply.status;
         match relayed {
@@ -438,6 +441,9 @@ struct Scratch {
     out: Vec<u8>,
     /// The request head for the upstream.
     request: Vec<u8>,
+    /// The last client address as text (`X-Forwarded-For`): the same on every request of a
+    /// connection unless it comes from a trusted proxy.
+    client_text: Option<(IpAddr, String)>,
 }
 
 /// A request in progress: what its answer and its record need.
@@ -490,7 +496,12 @@ impl Done<'_> {
 /// The request head for the upstream: the client's, less hop-by-hop headers, plus the
 /// `X-Forwarded-*` set and the request id (a trusted proxy's chain extended, anyone else's
 /// replaced: the same rules as pingora's path, `upstream_request_filter`).
-fn upstream_request(up: &mut Vec<u8>, done: &Done<'_>, d: &super::proxy::Decided) {
+fn upstream_request(
+    up: &mut Vec<u8>,
+    client_text: &mut Option<(IpAddr, String)>,
+    done: &Done<'_>,
+    d: &super::proxy::Decided,
+) {
     let (head, buf) = (done.head, done.buf);
     up.clear();
     up.extend_from_slice(head.method.as_str().as_bytes());
@@ -517,7 +528,12 @@ fn upstream_request(up: &mut Vec<u8>, done: &Done<'_>, d: &super::proxy::Decided
         }
         _ => {
             if let Some(c) = d.client {
-                let _ = write!(up, "{c}");
+                if client_text.as_ref().is_none_or(|(ip, _)| *ip != c) {
+                    *client_text = Some((c, c.to_string()));
+                }
+                if let Some((_, text)) = client_text {
+                    up.extend_from_slice(text.as_bytes());
+                }
             }
         }
     }

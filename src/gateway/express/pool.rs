@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -27,8 +28,31 @@ type Key = (u64, SocketAddr);
 
 #[derive(Default)]
 struct Idle {
-    by_upstream: HashMap<Key, Vec<(TcpStream, Instant)>>,
+    by_upstream: HashMap<Key, Vec<(TcpStream, Instant)>, BuildHasherDefault<KeyHasher>>,
     count: usize,
+}
+
+/// A cheap hash for pool keys: they come from the configuration, not from clients, so
+/// SipHash's protection against chosen keys buys nothing here (and costs two hashes a request).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 thread_local! {
