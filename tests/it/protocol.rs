@@ -619,12 +619,14 @@ async fn interim_responses_before_the_final_one() {
             b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n".to_vec(),
             ok(b"after 103"),
         ]),
+        // The interim and the final answer in one write: the final one is already read.
+        "/together" => Reply::keep([b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), ok(b"after both")].concat()),
         _ => Reply::keep(ok_echo(seen)),
     })
     .await;
     let gw = gateway_for(origin.addr).await;
     let mut client = gw.client().await;
-    for (path, text) in [("/continue", "after 100"), ("/early-hints", "after 103")] {
+    for (path, text) in [("/continue", "after 100"), ("/early-hints", "after 103"), ("/together", "after both")] {
         client.send_request("GET", "app.test", path, &[], b"").await;
         let (interim, r) = bounded(path, final_response(&mut client, false)).await;
         assert_eq!((r.status, r.text().as_str(), r.marker()), (200, text, "proxied"), "{path} (interim {interim:?})");

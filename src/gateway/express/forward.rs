@@ -119,25 +119,33 @@ async fn attempt(
         Some(Err(_)) => return Err((Some(buf), reset)),
         Some(Ok(())) => {}
     }
+    // Whether the upstream has answered anything yet: a pooled connection that ends before
+    // that was closed while idle, and the request may go again on a fresh one.
+    let mut answered = false;
     loop {
+        if !buf.is_empty() {
+            match parse_head(&buf, x.head_request, Some((&mut *out, &x.stamp))) {
+                Ok(Some((head_len, status, framing, reusable))) if status >= 200 => {
+                    return Ok(Reply { conn, buf, head_len, status, framing, reusable });
+                }
+                // 100 Continue, 103 Early Hints: not forwarded; the final head follows (maybe
+                // already in the buffer).
+                Ok(Some((head_len, _, _, _))) => {
+                    buf.advance(head_len);
+                    continue;
+                }
+                Ok(None) if buf.len() < MAX_RESPONSE_HEAD => {}
+                Ok(None) | Err(()) => return Err((None, failed(Failure::BadResponse, 502))),
+            }
+        }
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(READ_ROOM);
         }
-        let n = match tokio::time::timeout(x.read_timeout, conn.read_buf(&mut buf)).await {
+        match tokio::time::timeout(x.read_timeout, conn.read_buf(&mut buf)).await {
             Err(_) => return Err((None, failed(Failure::ReadTimeout, 504))),
-            Ok(Err(_)) | Ok(Ok(0)) if buf.is_empty() => return Err((Some(buf), reset)),
+            Ok(Err(_)) | Ok(Ok(0)) if !answered => return Err((Some(buf), reset)),
             Ok(Err(_)) | Ok(Ok(0)) => return Err((None, reset)),
-            Ok(Ok(n)) => n,
-        };
-        debug_assert!(n > 0);
-        match parse_head(&buf, x.head_request, Some((&mut *out, &x.stamp))) {
-            Ok(Some((head_len, status, framing, reusable))) if status >= 200 => {
-                return Ok(Reply { conn, buf, head_len, status, framing, reusable });
-            }
-            // 100 Continue, 103 Early Hints: informational, not forwarded; the final head follows.
-            Ok(Some((head_len, _, _, _))) => buf.advance(head_len),
-            Ok(None) if buf.len() < MAX_RESPONSE_HEAD => {}
-            Ok(None) | Err(()) => return Err((None, failed(Failure::BadResponse, 502))),
+            Ok(Ok(_)) => answered = true,
         }
     }
 }
