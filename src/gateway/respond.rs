@@ -326,7 +326,11 @@ pub fn header(
     own_headers(format, lang, body_len, marker, request_id, retry_after, &mut |name, value| {
         let inserted = HeaderValue::from_bytes(value)
             .map_err(|e| pingora::Error::because(pingora::ErrorType::InternalError, "header value", e))
-            .and_then(|v| h.insert_header(name.clone(), v));
+            .and_then(|mut v| {
+                // Unique per response: never worth a place in HPACK's table (see proxy.rs).
+                v.set_sensitive(*name == X_REQUEST_ID);
+                h.insert_header(name.clone(), v)
+            });
         if let Err(e) = inserted {
             failed.get_or_insert(e);
         }
