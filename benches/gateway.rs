@@ -1,10 +1,12 @@
 //! The gateway's own work per request, without sockets: the request decision
 //! (`gateway::proxy::decide`: host normalisation, routing, verdict, negotiation, bypass) and
-//! producing a complete maintenance response (decision + cached page + response header).
+//! producing a complete maintenance response (decision + cached page + response header), and
+//! the express lane's request-head parse (`gateway::express::head::parse`).
 //! Budget (issue 3): a maintenance response ≤ 2 µs median.
 
 use arc_swap::ArcSwap;
 use criterion::{criterion_group, criterion_main, Criterion};
+use hiatus::gateway::express::head::{self, Parsed};
 use hiatus::gateway::proxy::{decide, Action, Request};
 use hiatus::gateway::respond::{self, Marker};
 use hiatus::gateway::Compiled;
@@ -83,6 +85,15 @@ fn benches(c: &mut Criterion) {
             black_box((header, body))
         })
     });
+    // A browser's request head (about 600 bytes, 11 headers), as the express lane reads it.
+    let browser = "GET /app/dashboard?tab=2 HTTP/1.1\r\nHost: t2.example.com\r\nUser-Agent: Mozilla/5.0 (X11; \
+        Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml,\
+        application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: de-DE,de;q=0.8,en-US;q=0.5,en;q=0.3\r\n\
+        Accept-Encoding: gzip, deflate, br, zstd\r\nConnection: keep-alive\r\nCookie: session=0123456789abcdef\
+        0123456789abcdef; theme=dark\r\nUpgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\n\
+        Sec-Fetch-Mode: navigate\r\nPriority: u=0, i\r\n\r\n";
+    assert!(matches!(head::parse(browser.as_bytes()), Parsed::Express(_)));
+    g.bench_function("express_head_parse", |b| b.iter(|| black_box(head::parse(black_box(browser.as_bytes())))));
     g.finish();
 }
 

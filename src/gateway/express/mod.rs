@@ -219,7 +219,7 @@ impl Express {
         };
         let d = decide(&compiled, &input, now);
         let tenant = d.route.and_then(|r| r.tenant);
-        let mut done = Done {
+        let mut req = InFlight {
             compiled: &compiled,
             head,
             buf,
@@ -239,11 +239,11 @@ impl Express {
         let own = match d.action {
             Action::Own | Action::Status => return Next::Pingora,
             Action::BadRequest => {
-                let body = compiled.shared.bad_request[lang][d.format].fill(&done.request_id, "");
+                let body = compiled.shared.bad_request[lang][d.format].fill(&req.request_id, "");
                 page(400, body, Marker::BadRequest, Outcome::BadRequest)
             }
             Action::UnknownHost => {
-                let body = compiled.shared.unknown_host[lang][d.format].fill(&done.request_id, raw_host);
+                let body = compiled.shared.unknown_host[lang][d.format].fill(&req.request_id, raw_host);
                 let status = compiled.config().gateway.unknown_host_status;
                 page(status, body, Marker::UnknownHost, Outcome::UnknownHost)
             }
@@ -253,28 +253,28 @@ impl Express {
                 else {
                     return Next::Pingora;
                 };
-                let body = rendered.body.fill(&done.request_id, raw_host);
+                let body = rendered.body.fill(&req.request_id, raw_host);
                 let mut p = page(503, body, Marker::Maintenance, Outcome::Maintenance);
                 p.retry_after = rendered.retry_after.clone();
                 p
             }
-            Action::NoUpstream => match done.failure_page(Failure::Unavailable, 503, d.lang, d.format) {
+            Action::NoUpstream => match req.failure_page(Failure::Unavailable, 503, d.lang, d.format) {
                 Some(p) => p,
                 None => return Next::Pingora,
             },
             Action::Proxy { bypass } => {
                 let outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
-                return self.forward(io, &mut done, &d, outcome, scratch).await;
+                return self.forward(io, &mut req, &d, outcome, scratch).await;
             }
         };
-        self.send_own(io, &mut done, own, d.lang, d.format, scratch).await
+        self.send_own(io, &mut req, own, d.lang, d.format, scratch).await
     }
 
     /// Writes one of the gateway's own pages and records the request.
     async fn send_own(
         &self,
         io: &mut Stream,
-        done: &mut Done<'_>,
+        req: &mut InFlight<'_>,
         page: OwnPage,
         lang: crate::config::Language,
         format: usize,
@@ -289,17 +289,17 @@ impl Express {
                 format,
                 lang,
                 marker: page.marker,
-                request_id: &done.request_id,
+                request_id: &req.request_id,
                 retry_after: page.retry_after.as_ref(),
-                generation: done.compiled.generation,
+                generation: req.compiled.generation,
                 body: &page.body,
-                head_request: done.head.method == head::Method::Head,
-                keep_alive: done.keep_alive,
+                head_request: req.head.method == head::Method::Head,
+                keep_alive: req.keep_alive,
             },
         );
-        let written = forward::write_all(io, out, done.compiled.config().gateway.write_timeout).await;
-        self.record(done, page.outcome, if written { page.status } else { 0 });
-        if written && done.keep_alive {
+        let written = forward::write_all(io, out, req.compiled.config().gateway.write_timeout).await;
+        self.record(req, page.outcome, if written { page.status } else { 0 });
+        if written && req.keep_alive {
             Next::KeepAlive
         } else {
             Next::Close
@@ -311,16 +311,16 @@ impl Express {
     async fn forward(
         &self,
         io: &mut Stream,
-        done: &mut Done<'_>,
+        req: &mut InFlight<'_>,
         d: &super::proxy::Decided,
         outcome: Outcome,
         scratch: &mut Scratch,
     ) -> Next {
-        let Some(runtime) = done.tenant.and_then(|t| done.compiled.tenants.get(t as usize)) else {
+        let Some(runtime) = req.tenant.and_then(|t| req.compiled.tenants.get(t as usize)) else {
             return Next::Pingora;
         };
-        let settings = &done.compiled.config().gateway;
-        upstream_request(&mut scratch.request, &mut scratch.client_text, done, d);
+        let settings = &req.compiled.config().gateway;
+        upstream_request(&mut scratch.request, &mut scratch.client_text, req, d);
         let number = d.route.and_then(|r| r.number);
         let start = runtime.next.fetch_add(1, Ordering::Relaxed);
         let most = runtime.upstream_count().clamp(1, 3);
@@ -328,53 +328,53 @@ impl Express {
         let reply = loop {
             let addr = match runtime.pick(start, tries, number) {
                 Ok(a) => a,
-                Err(NoPick::Unhealthy) => return self.fail(io, done, d, Failure::Unavailable, 503, scratch).await,
-                Err(NoPick::Unusable(_)) => return self.fail(io, done, d, Failure::Unavailable, 502, scratch).await,
+                Err(NoPick::Unhealthy) => return self.fail(io, req, d, Failure::Unavailable, 503, scratch).await,
+                Err(NoPick::Unusable(_)) => return self.fail(io, req, d, Failure::Unavailable, 502, scratch).await,
             };
             tries += 1;
-            done.upstream = Some(addr);
-            done.upstream_started = Some(Instant::now());
+            req.upstream = Some(addr);
+            req.upstream_started = Some(Instant::now());
             let x = Exchange {
                 app: self.id,
                 addr,
                 request: &scratch.request,
-                head_request: done.head.method == head::Method::Head,
+                head_request: req.head.method == head::Method::Head,
                 connect_timeout: runtime.connect_timeout,
                 read_timeout: runtime.read_timeout,
                 write_timeout: settings.write_timeout,
                 stamp: forward::Stamp {
-                    request_id: &done.request_id,
-                    generation: done.compiled.generation,
-                    keep_alive: done.keep_alive,
+                    request_id: &req.request_id,
+                    generation: req.compiled.generation,
+                    keep_alive: req.keep_alive,
                 },
             };
             match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), &mut scratch.out).await {
                 Ok(reply) => break reply,
                 Err(f) if f.before_request && tries < most => continue,
-                Err(f) => return self.fail(io, done, d, f.failure, f.status, scratch).await,
+                Err(f) => return self.fail(io, req, d, f.failure, f.status, scratch).await,
             }
         };
         let mut reply = reply;
-        let replace = done
+        let replace = req
             .tenant
-            .and_then(|t| done.compiled.config().tenants.get(t as usize))
+            .and_then(|t| req.compiled.config().tenants.get(t as usize))
             .is_some_and(|t| t.options.replace_upstream_errors);
         if replace && matches!(reply.status, 502..=504) {
             // Ours instead of the upstream's error; its connection is not kept (body unread).
-            return self.fail(io, done, d, Failure::UpstreamStatus, reply.status, scratch).await;
+            return self.fail(io, req, d, Failure::UpstreamStatus, reply.status, scratch).await;
         }
-        let keep_alive = done.keep_alive && reply.framing != Framing::Close;
+        let keep_alive = req.keep_alive && reply.framing != Framing::Close;
         let out = &mut scratch.out;
         let relayed = forward::relay(io, &mut reply, out, runtime.read_timeout, settings.write_timeout).await;
         let status = reply.status;
         match relayed {
             Relayed::Done { park } => {
                 if park {
-                    if let Some(addr) = done.upstream {
+                    if let Some(addr) = req.upstream {
                         pool::put(self.id, addr, reply.conn);
                     }
                 }
-                self.record(done, outcome, status);
+                self.record(req, outcome, status);
                 if keep_alive {
                     Next::KeepAlive
                 } else {
@@ -382,7 +382,7 @@ impl Express {
                 }
             }
             Relayed::Broken => {
-                self.record(done, outcome, status);
+                self.record(req, outcome, status);
                 Next::Close
             }
         }
@@ -392,44 +392,44 @@ impl Express {
     async fn fail(
         &self,
         io: &mut Stream,
-        done: &mut Done<'_>,
+        req: &mut InFlight<'_>,
         d: &super::proxy::Decided,
         failure: Failure,
         status: u16,
         scratch: &mut Scratch,
     ) -> Next {
         // Pages decided after the request phase negotiate then (proxied requests skip it).
-        let t = done.buf;
+        let t = req.buf;
         let text = |s: Option<head::Span>| s.map(|s| s.str(t));
         let (lang, format) = super::proxy::negotiate(
-            done.compiled,
-            text(done.head.accept),
-            text(done.head.accept_language),
+            req.compiled,
+            text(req.head.accept),
+            text(req.head.accept_language),
             d.route.and_then(|r| r.tenant),
         );
-        match done.failure_page(failure, status, lang, format) {
-            Some(page) => self.send_own(io, done, page, lang, format, scratch).await,
+        match req.failure_page(failure, status, lang, format) {
+            Some(page) => self.send_own(io, req, page, lang, format, scratch).await,
             None => Next::Close,
         }
     }
 
-    fn record(&self, done: &Done<'_>, outcome: Outcome, status: u16) {
+    fn record(&self, req: &InFlight<'_>, outcome: Outcome, status: u16) {
         if self.gateway.metrics.is_none() && self.gateway.access_log.is_none() {
             return;
         }
         self.gateway.record(&Finished {
-            compiled: done.compiled,
-            tenant: done.tenant,
-            verdict: done.verdict,
+            compiled: req.compiled,
+            tenant: req.tenant,
+            verdict: req.verdict,
             outcome,
-            upstream: done.upstream,
-            upstream_time: done.upstream_started.map(|s| s.elapsed()),
-            started: done.started,
-            host: done.head.host.map_or("", |s| s.str(done.buf)),
-            method: done.head.method.as_str(),
-            path: done.head.path.str(done.buf),
+            upstream: req.upstream,
+            upstream_time: req.upstream_started.map(|s| s.elapsed()),
+            started: req.started,
+            host: req.head.host.map_or("", |s| s.str(req.buf)),
+            method: req.head.method.as_str(),
+            path: req.head.path.str(req.buf),
             status,
-            request_id: &done.request_id,
+            request_id: &req.request_id,
         });
     }
 }
@@ -448,7 +448,7 @@ struct Scratch {
 
 /// A request in progress: what its answer and its record need.
 #[derive(Debug)]
-struct Done<'a> {
+struct InFlight<'a> {
     compiled: &'a Arc<Compiled>,
     head: &'a Head,
     buf: &'a [u8],
@@ -473,7 +473,7 @@ struct OwnPage {
     retry_after: Option<http::HeaderValue>,
 }
 
-impl Done<'_> {
+impl InFlight<'_> {
     fn failure_page(
         &self,
         failure: Failure,
@@ -499,10 +499,10 @@ impl Done<'_> {
 fn upstream_request(
     up: &mut Vec<u8>,
     client_text: &mut Option<(IpAddr, String)>,
-    done: &Done<'_>,
+    req: &InFlight<'_>,
     d: &super::proxy::Decided,
 ) {
-    let (head, buf) = (done.head, done.buf);
+    let (head, buf) = (req.head, req.buf);
     up.clear();
     up.extend_from_slice(head.method.as_str().as_bytes());
     up.push(b' ');
@@ -522,7 +522,7 @@ fn upstream_request(
             up.extend_from_slice(chain.bytes(buf));
             up.extend_from_slice(b", ");
             // The trusted peer itself joins the chain.
-            if let Some(p) = done.peer {
+            if let Some(p) = req.peer {
                 let _ = write!(up, "{p}");
             }
         }
@@ -550,7 +550,7 @@ fn upstream_request(
     if let Some(h) = host {
         wire::header(up, b"x-forwarded-host", h.bytes(buf));
     }
-    wire::header(up, b"x-request-id", done.request_id.as_bytes());
+    wire::header(up, b"x-request-id", req.request_id.as_bytes());
     up.extend_from_slice(b"\r\n");
 }
 
