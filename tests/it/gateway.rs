@@ -4,32 +4,13 @@
 //!
 //! Instants: `T0` is Thursday 2024-11-14 10:00 UTC (11:00 in Berlin, 05:00 in New York).
 
-use crate::gateway_support::{dead_address, lo, Behaviour, Origin, Response, TestGateway};
+use crate::gateway_support::{config, dead_address, lo, t0, tenant, Behaviour, Origin, Response, TestGateway};
 use crate::support::{at, golden};
 use hiatus::gateway::proxy::classify;
 use hiatus::pages::Failure;
 use pingora::{Error, ErrorType};
 use std::net::SocketAddr;
 use std::time::Duration;
-
-fn t0() -> i64 {
-    at("2024-11-14T10:00Z")
-}
-
-/// A configuration: `[gateway]` keys (and its sub-tables), then tenants and windows.
-fn config(gateway: &str, body: &str) -> String {
-    format!(
-        "[defaults]\nzone = \"Europe/Berlin\"\nlanguage = \"en\"\n\n[gateway]\nconnect_timeout = \"1s\"\n\
-         read_timeout = \"2s\"\n{gateway}\n\n{body}"
-    )
-}
-
-/// A `[[tenants]]` table.
-fn tenant(id: &str, hosts: &[&str], upstreams: &[SocketAddr], extra: &str) -> String {
-    let hosts: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
-    let ups: Vec<String> = upstreams.iter().map(|u| format!("\"{u}\"")).collect();
-    format!("[[tenants]]\nid = \"{id}\"\nhosts = [{}]\nupstreams = [{}]\n{extra}\n\n", hosts.join(", "), ups.join(", "))
-}
 
 /// A window for `tenants`, in Berlin time.
 fn window(id: &str, tenants: &[&str], when: &str, extra: &str) -> String {

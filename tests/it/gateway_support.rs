@@ -40,6 +40,30 @@ pub fn lo(last: u8) -> IpAddr {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Configuration text for gateway tests
+
+/// The instant gateway tests start at: 2024-11-14 10:00 UTC, a Thursday.
+pub fn t0() -> i64 {
+    crate::support::at("2024-11-14T10:00Z")
+}
+
+/// A configuration: `[gateway]` keys (and its sub-tables), then tenants and windows. Timeouts are
+/// short (connect 1 s, read 2 s) so failing origins fail fast.
+pub fn config(gateway: &str, body: &str) -> String {
+    format!(
+        "[defaults]\nzone = \"Europe/Berlin\"\nlanguage = \"en\"\n\n[gateway]\nconnect_timeout = \"1s\"\n\
+         read_timeout = \"2s\"\n{gateway}\n\n{body}"
+    )
+}
+
+/// A `[[tenants]]` table.
+pub fn tenant(id: &str, hosts: &[&str], upstreams: &[SocketAddr], extra: &str) -> String {
+    let hosts: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
+    let ups: Vec<String> = upstreams.iter().map(|u| format!("\"{u}\"")).collect();
+    format!("[[tenants]]\nid = \"{id}\"\nhosts = [{}]\nupstreams = [{}]\n{extra}\n\n", hosts.join(", "), ups.join(", "))
+}
+
+// ---------------------------------------------------------------------------------------------
 // The gateway
 
 /// A gateway serving one configuration on an ephemeral port until dropped.
@@ -189,6 +213,36 @@ impl Origin {
     }
 }
 
+/// Reads a request head: method, target and headers (names lower-cased, values trimmed).
+/// `None` on a clean close before its first line; an error on a close inside it.
+pub async fn read_head<R: tokio::io::AsyncBufRead + Unpin>(
+    r: &mut R,
+) -> std::io::Result<Option<(String, String, Vec<(String, String)>)>> {
+    let mut lines = Vec::new();
+    loop {
+        // Bytes, not `read_line`: header values may be any octets (obs-text).
+        let mut line = Vec::new();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            if lines.is_empty() {
+                return Ok(None);
+            }
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed inside a head"));
+        }
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
+    }
+    let mut words = lines.first().map(|l| l.split(' ')).into_iter().flatten();
+    let (method, path) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
+    let headers = lines
+        .iter()
+        .skip(1)
+        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())))
+        .collect();
+    Ok(Some((method, path, headers)))
+}
+
 /// An address nothing listens on (bound, then released).
 pub fn dead_address() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -203,25 +257,7 @@ async fn origin_connection(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
-        let mut lines = Vec::new();
-        loop {
-            // Bytes, not `read_line`: header values may be any octets (obs-text).
-            let mut line = Vec::new();
-            if reader.read_until(b'\n', &mut line).await? == 0 {
-                return Ok(());
-            }
-            if line == b"\r\n" || line == b"\n" {
-                break;
-            }
-            lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
-        }
-        let mut words = lines.first().map(|l| l.split(' ')).into_iter().flatten();
-        let (method, path) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
-        let headers: Vec<(String, String)> = lines
-            .iter()
-            .skip(1)
-            .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())))
-            .collect();
+        let Some((method, path, headers)) = read_head(&mut reader).await? else { return Ok(()) };
         let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
         let mut body = vec![0u8; length.unwrap_or(0)];
         reader.read_exact(&mut body).await?;

@@ -12,8 +12,9 @@
 //! them, and answers with raw bytes chosen per request, so each test controls the exact framing
 //! the gateway has to deal with.
 
-use crate::gateway_support::{bounded, Behaviour, Client, Origin, Response, Seen, TestGateway};
-use crate::support::at;
+use crate::gateway_support::{
+    bounded, config, read_head, t0, tenant, Behaviour, Client, Origin, Response, Seen, TestGateway,
+};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,25 +22,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-fn t0() -> i64 {
-    at("2024-11-14T10:00Z")
-}
-
-/// A configuration: `[gateway]` keys, then tenants (no windows: everything is proxied).
-fn config(gateway: &str, body: &str) -> String {
-    format!(
-        "[defaults]\nzone = \"Europe/Berlin\"\nlanguage = \"en\"\n\n[gateway]\nconnect_timeout = \"1s\"\n\
-         read_timeout = \"2s\"\n{gateway}\n\n{body}"
-    )
-}
-
-/// A `[[tenants]]` table.
-fn tenant(id: &str, hosts: &[&str], upstreams: &[SocketAddr], extra: &str) -> String {
-    let hosts: Vec<String> = hosts.iter().map(|h| format!("{h:?}")).collect();
-    let ups: Vec<String> = upstreams.iter().map(|u| format!("\"{u}\"")).collect();
-    format!("[[tenants]]\nid = \"{id}\"\nhosts = [{}]\nupstreams = [{}]\n{extra}\n\n", hosts.join(", "), ups.join(", "))
-}
 
 /// A gateway (h2c on, the default) with one tenant, `app.test`, in front of `upstream`.
 async fn gateway_for(upstream: SocketAddr) -> TestGateway {
@@ -233,24 +215,7 @@ async fn scripted_connection(
 /// Reads one request; `None` on a clean close before its first line.
 async fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Seen>> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
-    let mut lines = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        if r.read_until(b'\n', &mut line).await? == 0 {
-            return if lines.is_empty() { Ok(None) } else { Err(bad("closed inside a head".into())) };
-        }
-        if line == b"\r\n" || line == b"\n" {
-            break;
-        }
-        lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
-    }
-    let mut words = lines.first().map(|l| l.split(' ')).into_iter().flatten();
-    let (method, path) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
-    let headers: Vec<(String, String)> = lines
-        .iter()
-        .skip(1)
-        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())))
-        .collect();
+    let Some((method, path, headers)) = read_head(r).await? else { return Ok(None) };
     let value = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
     let mut body = Vec::new();
     if value("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
