@@ -366,6 +366,32 @@ async fn a_chunked_response_arrives_complete_and_the_connection_goes_on() {
     assert_eq!(origin.paths(), ["/chunked", "/after", "/chunked", "/after"]);
 }
 
+/// Upstream connections are kept and reused: ten GETs from two clients in turn (and a HEAD)
+/// reach the origin over one connection, and answers keep their own bodies.
+#[tokio::test]
+async fn upstream_connections_are_reused() {
+    let origin = ScriptedOrigin::start(|seen| match seen.method.as_str() {
+        // A HEAD's answer: the length of what a GET would get, no body.
+        "HEAD" => Reply::keep(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n".to_vec()),
+        _ => Reply::keep(ok_echo(seen)),
+    })
+    .await;
+    let gw = gateway_for(origin.addr).await;
+    let (mut a, mut b) = (gw.client().await, gw.client().await);
+    for i in 0..5 {
+        for (client, name) in [(&mut a, "a"), (&mut b, "b")] {
+            let path = format!("/{name}{i}");
+            let r = client.request("GET", "app.test", &path, &[]).await;
+            assert_eq!((r.status, r.text()), (200, format!("GET {path}")));
+        }
+    }
+    let r = a.request("HEAD", "app.test", "/head", &[]).await;
+    assert_eq!(r.status, 200);
+    let r = b.request("GET", "app.test", "/last", &[]).await;
+    assert_eq!(r.text(), "GET /last");
+    assert_eq!(origin.accepted(), 1, "one upstream connection for requests one after another");
+}
+
 /// A body the origin streams (a piece, then more only later) reaches the client piece by
 /// piece: the gateway gathers only what has already arrived, it never waits to fill a buffer.
 /// The origin sends its second piece only once the client has shown it got the first.

@@ -83,11 +83,6 @@ impl Express {
         Express { gateway, pingora: Arc::new(proxy), h2c, id: APPS.fetch_add(1, Ordering::Relaxed) }
     }
 
-    /// Idle upstream connections this app holds on the calling thread.
-    pub fn idle_upstream_connections(&self) -> usize {
-        pool::idle(self.id)
-    }
-
     /// One client connection, request by request.
     async fn connection(self: &Arc<Self>, mut io: Stream, shutdown: &ShutdownWatch) {
         if !io.as_any().is::<L4Stream>() {

@@ -97,8 +97,3 @@ pub fn put(app: u64, addr: SocketAddr, conn: TcpStream) {
         p.count += 1;
     })
 }
-
-/// Idle connections of `app` on this thread (tests).
-pub fn idle(app: u64) -> usize {
-    POOL.with(|p| p.borrow().by_upstream.iter().filter(|((a, _), _)| *a == app).map(|(_, l)| l.len()).sum())
-}
