@@ -141,22 +141,37 @@ impl TenantHandles {
     }
 
     /// Counts one request of `tenant` (`label` is its id or `-`) with decision `index`/`name`.
-    pub fn request(&self, m: &Metrics, tenant: Option<usize>, label: &str, index: usize, name: &str) {
+    /// `label` gives the tenant's id (or `-`); it is only called to make a new series.
+    pub fn request<'a>(
+        &self,
+        m: &Metrics,
+        tenant: Option<usize>,
+        label: &dyn Fn() -> &'a str,
+        index: usize,
+        name: &str,
+    ) {
         if let Some(c) = self.of(tenant).and_then(|h| h.requests.get(index)) {
-            c.get_or_init(|| m.requests.with_label_values(&[label, name])).inc();
+            c.get_or_init(|| m.requests.with_label_values(&[label(), name])).inc();
         }
     }
 
-    pub fn upstream_seconds(&self, m: &Metrics, tenant: Option<usize>, label: &str, secs: f64) {
+    pub fn upstream_seconds<'a>(&self, m: &Metrics, tenant: Option<usize>, label: &dyn Fn() -> &'a str, secs: f64) {
         m.upstream_seconds.observe(secs);
         if let Some(h) = self.of(tenant) {
-            h.upstream.get_or_init(|| m.upstream_seconds_total.with_label_values(&[label])).inc_by(secs);
+            h.upstream.get_or_init(|| m.upstream_seconds_total.with_label_values(&[label()])).inc_by(secs);
         }
     }
 
-    pub fn upstream_error(&self, m: &Metrics, tenant: Option<usize>, label: &str, index: usize, kind: &str) {
+    pub fn upstream_error<'a>(
+        &self,
+        m: &Metrics,
+        tenant: Option<usize>,
+        label: &dyn Fn() -> &'a str,
+        index: usize,
+        kind: &str,
+    ) {
         if let Some(c) = self.of(tenant).and_then(|h| h.errors.get(index)) {
-            c.get_or_init(|| m.upstream_errors.with_label_values(&[label, kind])).inc();
+            c.get_or_init(|| m.upstream_errors.with_label_values(&[label(), kind])).inc();
         }
     }
 }

@@ -837,27 +837,31 @@ impl Gateway {
     /// Counts a finished request into the metrics and writes its access log line.
     pub fn record(&self, f: &Finished<'_>) {
         let config = f.compiled.config();
-        let tenant = f.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
-        let label = tenant.unwrap_or("-");
+        // The tenant's id only when it is needed (a new metric series, a log line): with many
+        // tenants, reading its configuration is a cache miss on every request.
+        let tenant = || f.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
+        let label = || tenant().unwrap_or("-");
         if let Some(m) = &self.metrics {
             let (generation, count) = (f.compiled.generation, config.tenants.len());
-            let mut handles = self.handles.load_full();
-            if !handles.as_ref().is_some_and(|h| h.fits(generation, count)) {
-                // First request of a new configuration: a fresh set (a race makes two; one stays).
-                let fresh = Arc::new(TenantHandles::new(generation, count));
-                self.handles.store(Some(fresh.clone()));
-                handles = Some(fresh);
+            let current = self.handles.load();
+            let fresh;
+            let handles = match current.as_ref() {
+                Some(h) if h.fits(generation, count) => h,
+                _ => {
+                    // First request of a new configuration: a fresh set (a race makes two; one stays).
+                    fresh = Arc::new(TenantHandles::new(generation, count));
+                    self.handles.store(Some(fresh.clone()));
+                    &fresh
+                }
+            };
+            let t = f.tenant.map(|t| t as usize);
+            handles.request(m, t, &label, f.outcome.index(), f.outcome.label());
+            if let Some(d) = f.upstream_time {
+                handles.upstream_seconds(m, t, &label, d.as_secs_f64());
             }
-            if let Some(h) = handles {
-                let t = f.tenant.map(|t| t as usize);
-                h.request(m, t, label, f.outcome.index(), f.outcome.label());
-                if let Some(d) = f.upstream_time {
-                    h.upstream_seconds(m, t, label, d.as_secs_f64());
-                }
-                if let Outcome::UpstreamError(failure) = f.outcome {
-                    let kind = Failure::ALL.iter().position(|x| *x == failure).unwrap_or(0);
-                    h.upstream_error(m, t, label, kind, failure.code());
-                }
+            if let Outcome::UpstreamError(failure) = f.outcome {
+                let kind = Failure::ALL.iter().position(|x| *x == failure).unwrap_or(0);
+                handles.upstream_error(m, t, &label, kind, failure.code());
             }
         }
         if let Some(log) = &self.access_log {
@@ -865,7 +869,7 @@ impl Gateway {
                 f.verdict.and_then(|v| v.window).and_then(|w| f.compiled.engine.window(w)).map(|w| w.id.as_str());
             let entry = Entry {
                 time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                tenant,
+                tenant: tenant(),
                 host: f.host,
                 method: f.method,
                 path: f.path,

@@ -350,11 +350,13 @@ impl Express {
             }
         };
         let mut reply = reply;
-        let replace = req
-            .tenant
-            .and_then(|t| req.compiled.config().tenants.get(t as usize))
-            .is_some_and(|t| t.options.replace_upstream_errors);
-        if replace && matches!(reply.status, 502..=504) {
+        // The status first: the tenant's options are only read for an error status.
+        let replace = || {
+            req.tenant
+                .and_then(|t| req.compiled.config().tenants.get(t as usize))
+                .is_some_and(|t| t.options.replace_upstream_errors)
+        };
+        if matches!(reply.status, 502..=504) && replace() {
             // Ours instead of the upstream's error; its connection is not kept (body unread).
             return self.fail(io, req, d, Failure::UpstreamStatus, reply.status, scratch).await;
         }
