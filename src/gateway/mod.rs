@@ -1,7 +1,8 @@
 //! The gateway: Hiatus as the edge proxy in front of the tenant servers (pingora).
 //!
-//! `compiled` builds what requests read (one `ArcSwap`), `proxy` is the request path,
-//! `respond` writes the gateway's own answers, `negotiate` picks language and format,
+//! `compiled` builds what requests read (one `ArcSwap`), `express` takes every connection
+//! first and answers simple HTTP/1.1 requests itself, `proxy` holds the decision (`decide`) and
+//! pingora's hooks for everything else, `respond` writes the gateway's own answers, `negotiate` picks language and format,
 //! `bypass` decides who passes during maintenance, `server` wires pingora's server and the
 //! background tasks, `demo` is the self-contained demo. Schedules, hosts and pages come from
 //! their own modules; nothing here parses configuration files.
