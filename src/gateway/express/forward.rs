@@ -318,7 +318,6 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
     // buf[start..framed]: body bytes to write; buf[framed..]: read, not yet framed.
     let (mut start, mut framed) = (reply.head_len, reply.head_len);
     let mut park = reply.reusable;
-    let mut head = true;
     loop {
         let new = &buf[framed..];
         let (take, done) = match reply.framing {
@@ -346,23 +345,25 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
             match read(&mut reply.conn, buf, None).await {
                 Got::Bytes => continue,
                 Got::Later => {}
+                // The end of a close-delimited body: what is gathered goes out now.
                 Got::End if reply.framing == Framing::Close => {
-                    return finish(client, out, head, &buf[start..framed], write_timeout, Relayed::Done { park: false })
-                        .await
+                    let written = flush(client, out, &buf[start..framed], write_timeout).await;
+                    return if written { Relayed::Done { park: false } } else { Relayed::Broken };
                 }
+                // Cut short: the client gets what came (the head says how much was meant),
+                // then its connection closes, as on pingora's path.
                 Got::End | Got::Failed => {
-                    return finish(client, out, head, &buf[start..framed], write_timeout, Relayed::Broken).await
+                    flush(client, out, &buf[start..framed], write_timeout).await;
+                    return Relayed::Broken;
                 }
             }
         }
-        let parts: &[&[u8]] = if head { &[out.as_slice(), &buf[start..framed]] } else { &[&buf[start..framed]] };
-        if (head || framed > start) && !write_parts(client, parts, write_timeout).await {
+        if !flush(client, out, &buf[start..framed], write_timeout).await {
             return Relayed::Broken;
         }
         if done {
             return Relayed::Done { park };
         }
-        head = false;
         buf.clear();
         (start, framed) = (0, 0);
         match read(&mut reply.conn, buf, Some(read_timeout)).await {
@@ -396,22 +397,15 @@ async fn read(conn: &mut TcpStream, buf: &mut BytesMut, timeout: Option<Duration
     }
 }
 
-/// Writes what is gathered (and the head if it has not gone yet), then ends the relay with
-/// `how`. A body cut short still reaches the client as far as it came (its head says how much
-/// was meant); the client's connection then closes, as on pingora's path.
-async fn finish<C: AsyncWrite + Unpin>(
-    client: &mut C,
-    out: &[u8],
-    head: bool,
-    body: &[u8],
-    write_timeout: Duration,
-    how: Relayed,
-) -> Relayed {
-    let parts: &[&[u8]] = if head { &[out, body] } else { &[body] };
-    if !write_parts(client, parts, write_timeout).await {
-        return Relayed::Broken;
+/// Writes the client's head if it has not gone yet (`out`, emptied once written) and the body
+/// bytes gathered; nothing to write is not a write.
+async fn flush<C: AsyncWrite + Unpin>(client: &mut C, out: &mut Vec<u8>, body: &[u8], timeout: Duration) -> bool {
+    if out.is_empty() && body.is_empty() {
+        return true;
     }
-    how
+    let written = write_parts(client, &[out.as_slice(), body], timeout).await;
+    out.clear();
+    written
 }
 
 /// Writes and flushes `bytes` to the client within `timeout`; `false` when that failed.

@@ -320,11 +320,11 @@ impl Express {
         let start = runtime.next.fetch_add(1, Ordering::Relaxed);
         let most = runtime.upstream_count().clamp(1, 3);
         let mut tries = 0;
-        let reply = loop {
+        let mut reply = loop {
             let addr = match runtime.pick(start, tries, number) {
                 Ok(a) => a,
-                Err(NoPick::Unhealthy) => return self.fail(io, req, d, Failure::Unavailable, 503, scratch).await,
-                Err(NoPick::Unusable(_)) => return self.fail(io, req, d, Failure::Unavailable, 502, scratch).await,
+                Err(NoPick::Unhealthy) => return self.fail(io, req, Failure::Unavailable, 503, scratch).await,
+                Err(NoPick::Unusable(_)) => return self.fail(io, req, Failure::Unavailable, 502, scratch).await,
             };
             tries += 1;
             req.upstream = Some(addr);
@@ -346,10 +346,9 @@ impl Express {
             match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), &mut scratch.out).await {
                 Ok(reply) => break reply,
                 Err(f) if f.before_request && tries < most => continue,
-                Err(f) => return self.fail(io, req, d, f.failure, f.status, scratch).await,
+                Err(f) => return self.fail(io, req, f.failure, f.status, scratch).await,
             }
         };
-        let mut reply = reply;
         // The status first: the tenant's options are only read for an error status.
         let replace = || {
             req.tenant
@@ -358,7 +357,7 @@ impl Express {
         };
         if matches!(reply.status, 502..=504) && replace() {
             // Ours instead of the upstream's error; its connection is not kept (body unread).
-            return self.fail(io, req, d, Failure::UpstreamStatus, reply.status, scratch).await;
+            return self.fail(io, req, Failure::UpstreamStatus, reply.status, scratch).await;
         }
         let keep_alive = req.keep_alive && reply.framing != Framing::Close;
         let out = &mut scratch.out;
@@ -390,7 +389,6 @@ impl Express {
         &self,
         io: &mut Stream,
         req: &mut InFlight<'_>,
-        d: &super::proxy::Decided,
         failure: Failure,
         status: u16,
         scratch: &mut Scratch,
@@ -398,12 +396,8 @@ impl Express {
         // Pages decided after the request phase negotiate then (proxied requests skip it).
         let t = req.buf;
         let text = |s: Option<head::Span>| s.map(|s| s.str(t));
-        let (lang, format) = super::proxy::negotiate(
-            req.compiled,
-            text(req.head.accept),
-            text(req.head.accept_language),
-            d.route.and_then(|r| r.tenant),
-        );
+        let (lang, format) =
+            super::proxy::negotiate(req.compiled, text(req.head.accept), text(req.head.accept_language), req.tenant);
         match req.failure_page(failure, status, lang, format) {
             Some(page) => self.send_own(io, req, page, lang, format, scratch).await,
             None => Next::Close,
@@ -411,9 +405,6 @@ impl Express {
     }
 
     fn record(&self, req: &InFlight<'_>, outcome: Outcome, status: u16) {
-        if self.gateway.metrics.is_none() && self.gateway.access_log.is_none() {
-            return;
-        }
         self.gateway.record(&Finished {
             compiled: req.compiled,
             tenant: req.tenant,
