@@ -260,6 +260,25 @@ pub enum Marker {
     Own,
 }
 
+/// A header value of one of our own answers: constant text, or bytes of this response.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    /// Known at compile time: pingora's path takes it without a copy.
+    Static(&'static str),
+    Bytes(&'a [u8]),
+    Header(&'a HeaderValue),
+}
+
+impl Value<'_> {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Value::Static(s) => s.as_bytes(),
+            Value::Bytes(b) => b,
+            Value::Header(h) => h.as_bytes(),
+        }
+    }
+}
+
 /// The headers of one of the gateway's own answers, handed to `put` one by one: the same set
 /// whether pingora writes them ([`header`]) or the express lane does (`express::wire`).
 #[allow(clippy::too_many_arguments)]
@@ -270,19 +289,19 @@ pub fn own_headers(
     marker: Marker,
     request_id: &str,
     retry_after: Option<&HeaderValue>,
-    put: &mut dyn FnMut(&HeaderName, &[u8]),
+    put: &mut dyn FnMut(&HeaderName, Value<'_>),
 ) {
     use http::header;
-    put(&header::CONTENT_TYPE, CONTENT_TYPES[format.min(1)].as_bytes());
+    put(&header::CONTENT_TYPE, Value::Static(CONTENT_TYPES[format.min(1)]));
     let mut digits = [0u8; 20];
-    put(&header::CONTENT_LENGTH, decimal(body_len as u64, &mut digits));
-    put(&header::CACHE_CONTROL, b"no-store");
-    put(&header::VARY, b"Accept, Accept-Language");
+    put(&header::CONTENT_LENGTH, Value::Bytes(decimal(body_len as u64, &mut digits)));
+    put(&header::CACHE_CONTROL, Value::Static("no-store"));
+    put(&header::VARY, Value::Static("Accept, Accept-Language"));
     if let Some(l) = lang {
-        put(&header::CONTENT_LANGUAGE, l.code().as_bytes());
+        put(&header::CONTENT_LANGUAGE, Value::Static(l.code()));
     }
     if let Some(r) = retry_after {
-        put(&header::RETRY_AFTER, r.as_bytes());
+        put(&header::RETRY_AFTER, Value::Header(r));
     }
     let decision = match marker {
         Marker::Maintenance => "maintenance",
@@ -291,11 +310,11 @@ pub fn own_headers(
         Marker::BadRequest => "bad-request",
         Marker::Own => "gateway",
     };
-    put(&X_HIATUS, decision.as_bytes());
+    put(&X_HIATUS, Value::Static(decision));
     if let Marker::Failure(f) = marker {
-        put(&X_HIATUS_FAILURE, f.code().as_bytes());
+        put(&X_HIATUS_FAILURE, Value::Static(f.code()));
     }
-    put(&X_REQUEST_ID, request_id.as_bytes());
+    put(&X_REQUEST_ID, Value::Bytes(request_id.as_bytes()));
 }
 
 /// `n` in decimal, written into the end of `buf` (no allocation).
@@ -324,7 +343,12 @@ pub fn header(
     let mut h = ResponseHeader::build_no_case(status, Some(10))?;
     let mut failed = None;
     own_headers(format, lang, body_len, marker, request_id, retry_after, &mut |name, value| {
-        let inserted = HeaderValue::from_bytes(value)
+        let value = match value {
+            Value::Static(s) => Ok(HeaderValue::from_static(s)),
+            Value::Header(v) => Ok(v.clone()),
+            Value::Bytes(b) => HeaderValue::from_bytes(b),
+        };
+        let inserted = value
             .map_err(|e| pingora::Error::because(pingora::ErrorType::InternalError, "header value", e))
             .and_then(|mut v| {
                 // Unique per response: never worth a place in HPACK's table (see proxy.rs).

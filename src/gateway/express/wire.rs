@@ -48,7 +48,7 @@ pub struct Own<'a> {
 pub fn own(out: &mut Vec<u8>, a: &Own<'_>) {
     status_line(out, a.status);
     respond::own_headers(a.format, Some(a.lang), a.body.len(), a.marker, a.request_id, a.retry_after, &mut |n, v| {
-        header(out, n.as_str().as_bytes(), v)
+        header(out, n.as_str().as_bytes(), v.as_bytes())
     });
     let mut digits = [0u8; 20];
     header(out, respond::X_HIATUS_GENERATION.as_str().as_bytes(), respond::decimal(a.generation, &mut digits));
