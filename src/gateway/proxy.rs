@@ -206,7 +206,7 @@ fn stamp(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
 }
 
 /// The host a request names: HTTP/2's `:authority`, else the `Host` header.
-fn host_of(req: &RequestHeader) -> Option<&str> {
+pub(crate) fn host_of(req: &RequestHeader) -> Option<&str> {
     req.uri
         .authority()
         .map(|a| a.as_str())

@@ -1,6 +1,8 @@
-//! Where a chunked body ends. The express lane relays an upstream's chunked body as it is
-//! (no decoding and re-encoding); it only needs to know where the last chunk and the trailers
-//! end, so that it can stop reading and keep both connections. A pure state machine fed the
+//! Where a chunked body ends, and where its data lies. The express lane relays an upstream's
+//! chunked body to an HTTP/1.1 client as it is (no decoding and re-encoding); it only needs to
+//! know where the last chunk and the trailers end, so that it can stop reading and keep both
+//! connections. Towards an HTTP/2 client the chunks' data goes out as DATA frames, so there
+//! the lane also asks where the data is ([`Chunked::feed_with`]). A pure state machine fed the
 //! bytes as they arrive, in pieces of any size.
 
 /// Longest chunk-size line (size, extensions) accepted; more is a broken upstream.
@@ -51,6 +53,16 @@ impl Default for Chunked {
 impl Chunked {
     /// Reads `data`, the next bytes of the body. `Some(n)`: the body ends after `n` of them.
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<usize>, Malformed> {
+        self.feed_with(data, &mut |_| {})
+    }
+
+    /// [`Chunked::feed`], and `on_data` learns where in `data` each piece of chunk data lies
+    /// (in order; a chunk split over two feeds comes as two pieces). Trailers are not data.
+    pub fn feed_with(
+        &mut self,
+        data: &[u8],
+        on_data: &mut dyn FnMut(std::ops::Range<usize>),
+    ) -> Result<Option<usize>, Malformed> {
         let mut i = 0;
         while i < data.len() {
             let b = data[i];
@@ -92,6 +104,7 @@ impl Chunked {
                 State::Data(left) => {
                     // Skip the data in one step.
                     let take = (data.len() - i).min(usize::try_from(left).unwrap_or(usize::MAX));
+                    on_data(i..i + take);
                     i += take;
                     let left = left - take as u64;
                     self.state = if left == 0 { State::DataCr } else { State::Data(left) };
@@ -145,17 +158,36 @@ mod tests {
 
     /// Feeds `body` in the given piece sizes; the end as an offset into `body`.
     fn end_of(body: &[u8], pieces: &[usize]) -> Result<Option<usize>, Malformed> {
+        decode(body, pieces).map(|(end, _)| end)
+    }
+
+    /// Feeds `body` in the given piece sizes; the end, and the data as `feed_with` shows it.
+    fn decode(body: &[u8], pieces: &[usize]) -> Result<(Option<usize>, Vec<u8>), Malformed> {
         let mut c = Chunked::default();
         let mut at = 0;
         let mut sizes = pieces.iter().copied().cycle();
+        let mut data = Vec::new();
         while at < body.len() {
             let n = sizes.next().unwrap_or(1).clamp(1, body.len() - at);
-            if let Some(end) = c.feed(&body[at..at + n])? {
-                return Ok(Some(at + end));
+            let piece = &body[at..at + n];
+            if let Some(end) = c.feed_with(piece, &mut |r| data.extend_from_slice(&piece[r]))? {
+                return Ok((Some(at + end), data));
             }
             at += n;
         }
-        Ok(None)
+        Ok((None, data))
+    }
+
+    #[test]
+    fn data_comes_without_sizes_extensions_or_trailers() {
+        let body = b"5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\n";
+        for piece in 1..body.len() {
+            assert_eq!(
+                decode(body, &[piece]),
+                Ok((Some(body.len()), b"hello0123456789".to_vec())),
+                "pieces of {piece}"
+            );
+        }
     }
 
     #[test]
@@ -199,7 +231,7 @@ mod tests {
             body.extend_from_slice(b"0\r\n\r\n");
             let end = body.len();
             body.extend_from_slice(b"next");
-            prop_assert_eq!(end_of(&body, &pieces), Ok(Some(end)));
+            prop_assert_eq!(decode(&body, &pieces), Ok((Some(end), chunks.concat())));
         }
     }
 }

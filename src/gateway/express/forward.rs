@@ -89,12 +89,12 @@ async fn connect(x: &Exchange<'_>) -> Result<TcpStream, Failed> {
 }
 
 /// Sends the request and reads the response head: on a pooled connection first, and on a
-/// fresh one when the pooled one turns out closed before any answer. The client's head is
-/// written into `out` from the same parse.
-pub async fn exchange(x: &Exchange<'_>, mut buf: BytesMut, out: &mut Vec<u8>) -> Result<Reply, Failed> {
+/// fresh one when the pooled one turns out closed before any answer. An HTTP/1.1 client's head
+/// is written into `out` from the same parse.
+pub async fn exchange(x: &Exchange<'_>, mut buf: BytesMut, mut out: Option<&mut Vec<u8>>) -> Result<Reply, Failed> {
     if let Some(conn) = pool::take(x.app, x.addr) {
         buf.clear();
-        match attempt(x, conn, buf, out).await {
+        match attempt(x, conn, buf, out.as_deref_mut()).await {
             Ok(reply) => return Ok(reply),
             // Closed by the upstream while idle: nothing was answered, so ask again.
             Err((Some(b), _)) => buf = b,
@@ -111,7 +111,7 @@ async fn attempt(
     x: &Exchange<'_>,
     mut conn: TcpStream,
     mut buf: BytesMut,
-    out: &mut Vec<u8>,
+    mut out: Option<&mut Vec<u8>>,
 ) -> Result<Reply, (Option<BytesMut>, Failed)> {
     let reset = failed(Failure::Reset, 502);
     match within(x.write_timeout, conn.write_all(x.request)).await {
@@ -124,7 +124,7 @@ async fn attempt(
     let mut answered = false;
     loop {
         if !buf.is_empty() {
-            match parse_head(&buf, x.head_request, Some((&mut *out, &x.stamp))) {
+            match parse_head(&buf, x.head_request, out.as_deref_mut().map(|o| (o, &x.stamp))) {
                 Ok(Some((head_len, status, framing, reusable))) if status >= 200 => {
                     return Ok(Reply { conn, buf, head_len, status, framing, reusable });
                 }
@@ -226,13 +226,28 @@ fn client_head(resp: &httparse::Response<'_, '_>, status: u16, out: &mut Vec<u8>
     let canonical = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
     out.extend_from_slice(reason.or(canonical).unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
+    let dated = relayed_fields(resp.headers, &mut |name, value| super::wire::header(out, name, value));
+    if !dated {
+        super::wire::date(out);
+    }
+    super::wire::header(out, b"x-hiatus", b"proxied");
+    super::wire::header(out, b"x-request-id", stamp.request_id.as_bytes());
+    super::wire::header(out, b"x-hiatus-generation", crate::gateway::respond::decimal(stamp.generation, &mut digits));
+    super::wire::header(out, b"connection", if keep_alive { b"keep-alive" } else { b"close" });
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Hands the upstream's response fields that go on to the client to `put`, for either lane:
+/// all but hop-by-hop ones and markers only the gateway may set. `true` when a `Date` is among
+/// them.
+pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Header<'_>], put: &mut F) -> bool {
     // Hop-by-hop (RFC 9110 §7.6.1): `Connection` and the fields it names, `Keep-Alive`,
     // `Proxy-Connection`, `Upgrade` (nothing was upgraded). A `Content-Length` beside a
     // `Transfer-Encoding` is dropped (RFC 9112 §6.3): the chunked framing is what is relayed.
     let mut named: [&[u8]; 8] = [b""; 8];
     let mut named_len = 0;
     let mut coded = false;
-    for h in resp.headers.iter() {
+    for h in headers {
         if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 if !token.is_empty() && named_len < named.len() {
@@ -245,7 +260,7 @@ fn client_head(resp: &httparse::Response<'_, '_>, status: u16, out: &mut Vec<u8>
     }
     let named = &named[..named_len];
     let mut dated = false;
-    for h in resp.headers.iter() {
+    for h in headers {
         let name = h.name.as_bytes();
         let skip = match name.len() {
             4 => {
@@ -262,17 +277,20 @@ fn client_head(resp: &httparse::Response<'_, '_>, status: u16, out: &mut Vec<u8>
             _ => false,
         } || named.iter().any(|n| n.eq_ignore_ascii_case(name));
         if !skip {
-            super::wire::header(out, name, h.value);
+            put(name, h.value);
         }
     }
-    if !dated {
-        super::wire::date(out);
+    dated
+}
+
+/// The final response head at the start of `reply.buf` again (an HTTP/2 client needs its
+/// fields, which the first parse did not keep): its relayed fields to `put`.
+pub fn reparse(reply: &Reply, put: &mut dyn FnMut(&[u8], &[u8])) {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
+    let mut resp = httparse::Response::new(&mut slots);
+    if let Ok(httparse::Status::Complete(_)) = resp.parse(&reply.buf[..reply.head_len]) {
+        relayed_fields(resp.headers, put);
     }
-    super::wire::header(out, b"x-hiatus", b"proxied");
-    super::wire::header(out, b"x-request-id", stamp.request_id.as_bytes());
-    super::wire::header(out, b"x-hiatus-generation", crate::gateway::respond::decimal(stamp.generation, &mut digits));
-    super::wire::header(out, b"connection", if keep_alive { b"keep-alive" } else { b"close" });
-    out.extend_from_slice(b"\r\n");
 }
 
 /// How a relay ended.
@@ -290,7 +308,7 @@ pub enum Relayed {
 /// instead of one per piece). Nothing waits to fill it, so streamed bodies are not held back.
 pub const GATHER: usize = 64 * 1024;
 /// Room the upstream buffer keeps for the next read.
-const READ_ROOM: usize = 16 * 1024;
+pub const READ_ROOM: usize = 16 * 1024;
 
 /// What the upstream's next read brought.
 enum Got {

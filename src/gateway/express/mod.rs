@@ -21,6 +21,7 @@
 
 mod chunked;
 mod forward;
+mod h2c;
 pub mod head;
 pub mod pool;
 mod wire;
@@ -28,7 +29,7 @@ mod wire;
 use self::forward::{Exchange, Framing, Relayed};
 use self::head::{Head, Parsed};
 use super::compiled::{Compiled, NoPick};
-use super::proxy::{decide, Action, Finished, Gateway, Outcome, Request};
+use super::proxy::{decide, Action, Decided, Finished, Gateway, Outcome, Request};
 use super::respond::Marker;
 use crate::pages::Failure;
 use async_trait::async_trait;
@@ -99,9 +100,9 @@ impl Express {
                 if !buf.is_empty() {
                     if first && self.h2c && H2_PREFACE.starts_with(&buf[..buf.len().min(H2_PREFACE.len())]) {
                         if buf.len() >= H2_PREFACE.len() {
-                            // HTTP/2 with prior knowledge: the whole connection is pingora's.
+                            // HTTP/2 with prior knowledge: the whole connection is HTTP/2.
                             if let Some(io) = rewound(io, &buf) {
-                                ServerApp::process_new(&self.pingora, io, shutdown).await;
+                                h2c::connection(self, io, peer, shutdown).await;
                             }
                             return;
                         }
@@ -213,26 +214,26 @@ impl Express {
             peer,
         };
         let d = decide(&compiled, &input, now);
-        let tenant = d.route.and_then(|r| r.tenant);
-        let mut req = InFlight {
-            compiled: &compiled,
-            head,
-            buf,
-            started,
-            tenant,
-            verdict: d.verdict,
-            request_id: self.gateway.next_id(),
-            keep_alive: !head.close && !closing,
-            peer,
-            upstream: None,
-            upstream_started: None,
+        let mut req = InFlight::new(self, &compiled, &input, &d, head.method, started);
+        req.keep_alive = !head.close && !closing;
+        let own = match self.plan(&req, &d, now) {
+            Plan::Pingora => return Next::Pingora,
+            Plan::Own(page) => page,
+            Plan::Proxy(outcome) => return self.forward(io, &mut req, head, buf, &d, outcome, scratch).await,
         };
+        self.send_own(io, &mut req, own, d.lang, d.format, scratch).await
+    }
+
+    /// What a decided request gets, for either lane: one of our pages, the upstream's answer, or
+    /// pingora's handling (the status page, `/.hiatus/`, and pages that cannot be rendered).
+    fn plan(&self, req: &InFlight<'_>, d: &Decided, now: crate::schedule::UnixTime) -> Plan {
+        let compiled = req.compiled;
         let lang = Compiled::lang_index(d.lang);
-        let raw_host = input.host.unwrap_or("");
+        let raw_host = req.host.unwrap_or("");
         let page =
             |status, body: bytes::Bytes, marker, outcome| OwnPage { status, body, marker, outcome, retry_after: None };
-        let own = match d.action {
-            Action::Own | Action::Status => return Next::Pingora,
+        Plan::Own(match d.action {
+            Action::Own | Action::Status => return Plan::Pingora,
             Action::BadRequest => {
                 let body = compiled.shared.bad_request[lang][d.format].fill(&req.request_id, "");
                 page(400, body, Marker::BadRequest, Outcome::BadRequest)
@@ -243,10 +244,10 @@ impl Express {
                 page(status, body, Marker::UnknownHost, Outcome::UnknownHost)
             }
             Action::Maintenance => {
-                let (Some(t), Some(verdict)) = (tenant, d.verdict) else { return Next::Pingora };
-                let Ok(rendered) = super::respond::maintenance_page(&compiled, t, &verdict, d.lang, d.format, now)
+                let (Some(t), Some(verdict)) = (req.tenant, d.verdict) else { return Plan::Pingora };
+                let Ok(rendered) = super::respond::maintenance_page(compiled, t, &verdict, d.lang, d.format, now)
                 else {
-                    return Next::Pingora;
+                    return Plan::Pingora;
                 };
                 let body = rendered.body.fill(&req.request_id, raw_host);
                 let mut p = page(503, body, Marker::Maintenance, Outcome::Maintenance);
@@ -255,14 +256,10 @@ impl Express {
             }
             Action::NoUpstream => match req.failure_page(Failure::Unavailable, 503, d.lang, d.format) {
                 Some(p) => p,
-                None => return Next::Pingora,
+                None => return Plan::Pingora,
             },
-            Action::Proxy { bypass } => {
-                let outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
-                return self.forward(io, &mut req, &d, outcome, scratch).await;
-            }
-        };
-        self.send_own(io, &mut req, own, d.lang, d.format, scratch).await
+            Action::Proxy { bypass } => return Plan::Proxy(if bypass { Outcome::Bypass } else { Outcome::Proxied }),
+        })
     }
 
     /// Writes one of the gateway's own pages and records the request.
@@ -288,7 +285,7 @@ impl Express {
                 retry_after: page.retry_after.as_ref(),
                 generation: req.compiled.generation,
                 body: &page.body,
-                head_request: req.head.method == head::Method::Head,
+                head_request: req.method == head::Method::Head,
                 keep_alive: req.keep_alive,
             },
         );
@@ -301,65 +298,32 @@ impl Express {
         }
     }
 
-    /// To the tenant's upstreams: the next healthy one, another on a connect failure (once
-    /// each, at most three), the answer relayed; a failure page when none answers.
+    /// To the tenant's upstreams, the answer relayed; a failure page when none answers.
+    #[allow(clippy::too_many_arguments)]
     async fn forward(
         &self,
         io: &mut Stream,
         req: &mut InFlight<'_>,
-        d: &super::proxy::Decided,
+        head: &Head,
+        buf: &[u8],
+        d: &Decided,
         outcome: Outcome,
         scratch: &mut Scratch,
     ) -> Next {
         let Some(runtime) = req.tenant.and_then(|t| req.compiled.tenants.get(t as usize)) else {
             return Next::Pingora;
         };
-        let settings = &req.compiled.config().gateway;
-        upstream_request(&mut scratch.request, &mut scratch.client_text, req, d);
-        let number = d.route.and_then(|r| r.number);
-        let start = runtime.next.fetch_add(1, Ordering::Relaxed);
-        let most = runtime.upstream_count().clamp(1, 3);
-        let mut tries = 0;
-        let mut reply = loop {
-            let addr = match runtime.pick(start, tries, number) {
-                Ok(a) => a,
-                Err(NoPick::Unhealthy) => return self.fail(io, req, Failure::Unavailable, 503, scratch).await,
-                Err(NoPick::Unusable(_)) => return self.fail(io, req, Failure::Unavailable, 502, scratch).await,
-            };
-            tries += 1;
-            req.upstream = Some(addr);
-            req.upstream_started = Some(Instant::now());
-            let x = Exchange {
-                app: self.id,
-                addr,
-                request: &scratch.request,
-                head_request: req.head.method == head::Method::Head,
-                connect_timeout: runtime.connect_timeout,
-                read_timeout: runtime.read_timeout,
-                write_timeout: settings.write_timeout,
-                stamp: forward::Stamp {
-                    request_id: &req.request_id,
-                    generation: req.compiled.generation,
-                    keep_alive: req.keep_alive,
-                },
-            };
-            match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), &mut scratch.out).await {
-                Ok(reply) => break reply,
-                Err(f) if f.before_request && tries < most => continue,
-                Err(f) => return self.fail(io, req, f.failure, f.status, scratch).await,
-            }
+        upstream_request(&mut scratch.request, &mut scratch.client_text, req, head, buf, d);
+        let mut reply = match self.exchange(req, runtime, d, &scratch.request, Some(&mut scratch.out)).await {
+            Ok(reply) => reply,
+            Err((failure, status)) => return self.fail(io, req, failure, status, scratch).await,
         };
-        // The status first: the tenant's options are only read for an error status.
-        let replace = || {
-            req.tenant
-                .and_then(|t| req.compiled.config().tenants.get(t as usize))
-                .is_some_and(|t| t.options.replace_upstream_errors)
-        };
-        if matches!(reply.status, 502..=504) && replace() {
+        if req.replaces(reply.status) {
             // Ours instead of the upstream's error; its connection is not kept (body unread).
             return self.fail(io, req, Failure::UpstreamStatus, reply.status, scratch).await;
         }
         let keep_alive = req.keep_alive && reply.framing != Framing::Close;
+        let settings = &req.compiled.config().gateway;
         let out = &mut scratch.out;
         let relayed = forward::relay(io, &mut reply, out, runtime.read_timeout, settings.write_timeout).await;
         let status = reply.status;
@@ -384,6 +348,53 @@ impl Express {
         }
     }
 
+    /// One exchange with the tenant's upstreams, for either lane: the next healthy one, another
+    /// on a connect failure (once each, at most three). With `client_head`, the HTTP/1.1 head
+    /// for the client is written there from the same parse.
+    async fn exchange(
+        &self,
+        req: &mut InFlight<'_>,
+        runtime: &super::compiled::TenantRuntime,
+        d: &Decided,
+        request: &[u8],
+        mut client_head: Option<&mut Vec<u8>>,
+    ) -> Result<forward::Reply, (Failure, u16)> {
+        let settings = &req.compiled.config().gateway;
+        let number = d.route.and_then(|r| r.number);
+        let start = runtime.next.fetch_add(1, Ordering::Relaxed);
+        let most = runtime.upstream_count().clamp(1, 3);
+        let mut tries = 0;
+        loop {
+            let addr = match runtime.pick(start, tries, number) {
+                Ok(a) => a,
+                Err(NoPick::Unhealthy) => return Err((Failure::Unavailable, 503)),
+                Err(NoPick::Unusable(_)) => return Err((Failure::Unavailable, 502)),
+            };
+            tries += 1;
+            req.upstream = Some(addr);
+            req.upstream_started = Some(Instant::now());
+            let x = Exchange {
+                app: self.id,
+                addr,
+                request,
+                head_request: req.method == head::Method::Head,
+                connect_timeout: runtime.connect_timeout,
+                read_timeout: runtime.read_timeout,
+                write_timeout: settings.write_timeout,
+                stamp: forward::Stamp {
+                    request_id: &req.request_id,
+                    generation: req.compiled.generation,
+                    keep_alive: req.keep_alive,
+                },
+            };
+            match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), client_head.as_deref_mut()).await {
+                Ok(reply) => return Ok(reply),
+                Err(f) if f.before_request && tries < most => continue,
+                Err(f) => return Err((f.failure, f.status)),
+            }
+        }
+    }
+
     /// The failure page for what went wrong upstream; the client's connection stays.
     async fn fail(
         &self,
@@ -393,11 +404,7 @@ impl Express {
         status: u16,
         scratch: &mut Scratch,
     ) -> Next {
-        // Pages decided after the request phase negotiate then (proxied requests skip it).
-        let t = req.buf;
-        let text = |s: Option<head::Span>| s.map(|s| s.str(t));
-        let (lang, format) =
-            super::proxy::negotiate(req.compiled, text(req.head.accept), text(req.head.accept_language), req.tenant);
+        let (lang, format) = req.negotiate();
         match req.failure_page(failure, status, lang, format) {
             Some(page) => self.send_own(io, req, page, lang, format, scratch).await,
             None => Next::Close,
@@ -413,13 +420,21 @@ impl Express {
             upstream: req.upstream,
             upstream_time: req.upstream_started.map(|s| s.elapsed()),
             started: req.started,
-            host: req.head.host.map_or("", |s| s.str(req.buf)),
-            method: req.head.method.as_str(),
-            path: req.head.path.str(req.buf),
+            host: req.host.unwrap_or(""),
+            method: req.method.as_str(),
+            path: req.path,
             status,
             request_id: &req.request_id,
         });
     }
+}
+
+/// What a decided request gets.
+#[derive(Debug)]
+enum Plan {
+    Own(OwnPage),
+    Proxy(Outcome),
+    Pingora,
 }
 
 /// Buffers a connection keeps between its requests.
@@ -434,12 +449,16 @@ struct Scratch {
     client_text: Option<(IpAddr, String)>,
 }
 
-/// A request in progress: what its answer and its record need.
+/// A request in progress, on either lane: what its answer and its record need.
 #[derive(Debug)]
 struct InFlight<'a> {
     compiled: &'a Arc<Compiled>,
-    head: &'a Head,
-    buf: &'a [u8],
+    method: head::Method,
+    host: Option<&'a str>,
+    /// Without the query.
+    path: &'a str,
+    accept: Option<&'a str>,
+    accept_language: Option<&'a str>,
     started: Instant,
     tenant: Option<u32>,
     verdict: Option<crate::schedule::Verdict>,
@@ -461,7 +480,49 @@ struct OwnPage {
     retry_after: Option<http::HeaderValue>,
 }
 
-impl InFlight<'_> {
+impl<'a> InFlight<'a> {
+    fn new(
+        app: &Express,
+        compiled: &'a Arc<Compiled>,
+        input: &Request<'a>,
+        d: &Decided,
+        method: head::Method,
+        started: Instant,
+    ) -> InFlight<'a> {
+        InFlight {
+            compiled,
+            method,
+            host: input.host,
+            path: input.path,
+            accept: input.accept,
+            accept_language: input.accept_language,
+            started,
+            tenant: d.route.and_then(|r| r.tenant),
+            verdict: d.verdict,
+            request_id: app.gateway.next_id(),
+            keep_alive: true,
+            peer: input.peer,
+            upstream: None,
+            upstream_started: None,
+        }
+    }
+
+    /// Language and format of a page decided after the request phase (proxied requests skip
+    /// the negotiation until then).
+    fn negotiate(&self) -> (crate::config::Language, usize) {
+        super::proxy::negotiate(self.compiled, self.accept, self.accept_language, self.tenant)
+    }
+
+    /// Whether the gateway answers instead of the upstream's error status (a tenant option).
+    fn replaces(&self, status: u16) -> bool {
+        // The status first: the tenant's options are only read for an error status.
+        matches!(status, 502..=504)
+            && self
+                .tenant
+                .and_then(|t| self.compiled.config().tenants.get(t as usize))
+                .is_some_and(|t| t.options.replace_upstream_errors)
+    }
+
     fn failure_page(
         &self,
         failure: Failure,
@@ -488,9 +549,10 @@ fn upstream_request(
     up: &mut Vec<u8>,
     client_text: &mut Option<(IpAddr, String)>,
     req: &InFlight<'_>,
-    d: &super::proxy::Decided,
+    head: &Head,
+    buf: &[u8],
+    d: &Decided,
 ) {
-    let (head, buf) = (req.head, req.buf);
     up.clear();
     up.extend_from_slice(head.method.as_str().as_bytes());
     up.push(b' ');
@@ -504,10 +566,40 @@ fn upstream_request(
         }
         wire::header(up, name, value.bytes(buf));
     }
+    let text = |s: Option<head::Span>| s.map(|s| s.bytes(buf));
+    let sent = Forwarded {
+        chain: text(head.forwarded_for),
+        proto: text(head.forwarded_proto),
+        host: text(head.forwarded_host),
+        authority: text(head.host),
+    };
+    forwarded(up, client_text, req, d, &sent);
+}
+
+/// What a client sent about the proxies before it, and the host it asked for.
+#[derive(Debug, Clone, Copy)]
+struct Forwarded<'a> {
+    /// `X-Forwarded-For`, `-Proto`, `-Host`.
+    chain: Option<&'a [u8]>,
+    proto: Option<&'a [u8]>,
+    host: Option<&'a [u8]>,
+    /// `Host` (HTTP/1.1) or `:authority` (HTTP/2).
+    authority: Option<&'a [u8]>,
+}
+
+/// The end of an upstream request head, for either lane: the `X-Forwarded-*` set and the
+/// request id, then the blank line.
+fn forwarded(
+    up: &mut Vec<u8>,
+    client_text: &mut Option<(IpAddr, String)>,
+    req: &InFlight<'_>,
+    d: &Decided,
+    sent: &Forwarded<'_>,
+) {
     up.extend_from_slice(b"x-forwarded-for: ");
-    match (d.peer_trusted, head.forwarded_for) {
+    match (d.peer_trusted, sent.chain) {
         (true, Some(chain)) => {
-            up.extend_from_slice(chain.bytes(buf));
+            up.extend_from_slice(chain);
             up.extend_from_slice(b", ");
             // The trusted peer itself joins the chain.
             if let Some(p) = req.peer {
@@ -526,17 +618,17 @@ fn upstream_request(
         }
     }
     up.extend_from_slice(b"\r\n");
-    let proto = match (d.peer_trusted, head.forwarded_proto) {
-        (true, Some(p)) => p.bytes(buf),
+    let proto = match (d.peer_trusted, sent.proto) {
+        (true, Some(p)) => p,
         _ => b"http",
     };
     wire::header(up, b"x-forwarded-proto", proto);
-    let host = match (d.peer_trusted, head.forwarded_host) {
+    let host = match (d.peer_trusted, sent.host) {
         (true, Some(h)) => Some(h),
-        _ => head.host,
+        _ => sent.authority,
     };
     if let Some(h) = host {
-        wire::header(up, b"x-forwarded-host", h.bytes(buf));
+        wire::header(up, b"x-forwarded-host", h);
     }
     wire::header(up, b"x-request-id", req.request_id.as_bytes());
     up.extend_from_slice(b"\r\n");
