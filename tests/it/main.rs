@@ -20,6 +20,7 @@ mod health;
 mod lifecycle;
 mod properties;
 mod protocol;
+mod protocol_h2;
 mod rules;
 mod seeds;
 mod status;
