@@ -244,7 +244,8 @@ pub fn classify(e: &Error) -> (Failure, u16) {
 }
 
 /// Removes an upstream response's hop-by-hop fields (RFC 9110 §7.6.1): those its `Connection`
-/// names, `Keep-Alive`, `Proxy-Connection`, and `Upgrade` unless protocols were switched.
+/// names, `Keep-Alive`, `Proxy-Connection`, `TE` (HTTP/2 refuses a response head with it), and
+/// `Upgrade` unless protocols were switched.
 /// (Pingora writes its own `Connection`.) The express lane does the same in `forward`.
 fn strip_hop_by_hop(resp: &mut ResponseHeader) {
     let named: Vec<String> = resp
@@ -261,6 +262,7 @@ fn strip_hop_by_hop(resp: &mut ResponseHeader) {
     }
     resp.remove_header("keep-alive");
     resp.remove_header("proxy-connection");
+    resp.remove_header(&http::header::TE);
     if resp.status != http::StatusCode::SWITCHING_PROTOCOLS {
         resp.remove_header(&http::header::UPGRADE);
     }

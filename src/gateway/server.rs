@@ -170,7 +170,9 @@ pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => {
-                let Ok(stream) = accepted else { continue };
+                let Ok(mut stream) = accepted else { continue };
+                // As pingora's own listeners do: without it, Nagle holds back small writes.
+                let _ = stream.set_nodelay();
                 let io: pingora::protocols::Stream = Box::new(stream);
                 let (p, sd) = (proxy.clone(), shutdown.clone());
                 tokio::spawn(async move {

@@ -4,8 +4,10 @@
 
 use super::chunked::Chunked;
 use super::pool;
+use crate::gateway::respond;
 use crate::pages::Failure;
 use bytes::{Buf, BytesMut};
+use pingora::http::ResponseHeader;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -88,13 +90,31 @@ async fn connect(x: &Exchange<'_>) -> Result<TcpStream, Failed> {
     }
 }
 
+/// The client's response head, made from the same parse as the exchange's own reading of it.
+#[derive(Debug)]
+pub enum ClientHead<'o> {
+    /// HTTP/1.1: the head's bytes.
+    H1(&'o mut Vec<u8>),
+    /// HTTP/2: the fields, for pingora's HTTP/2 session.
+    H2(&'o mut Option<ResponseHeader>),
+}
+
+impl ClientHead<'_> {
+    pub fn reborrow(&mut self) -> ClientHead<'_> {
+        match self {
+            ClientHead::H1(out) => ClientHead::H1(out),
+            ClientHead::H2(out) => ClientHead::H2(out),
+        }
+    }
+}
+
 /// Sends the request and reads the response head: on a pooled connection first, and on a
-/// fresh one when the pooled one turns out closed before any answer. An HTTP/1.1 client's head
-/// is written into `out` from the same parse.
-pub async fn exchange(x: &Exchange<'_>, mut buf: BytesMut, mut out: Option<&mut Vec<u8>>) -> Result<Reply, Failed> {
+/// fresh one when the pooled one turns out closed before any answer. The client's head is
+/// made from the same parse.
+pub async fn exchange(x: &Exchange<'_>, mut buf: BytesMut, mut out: ClientHead<'_>) -> Result<Reply, Failed> {
     if let Some(conn) = pool::take(x.app, x.addr) {
         buf.clear();
-        match attempt(x, conn, buf, out.as_deref_mut()).await {
+        match attempt(x, conn, buf, out.reborrow()).await {
             Ok(reply) => return Ok(reply),
             // Closed by the upstream while idle: nothing was answered, so ask again.
             Err((Some(b), _)) => buf = b,
@@ -111,7 +131,7 @@ async fn attempt(
     x: &Exchange<'_>,
     mut conn: TcpStream,
     mut buf: BytesMut,
-    mut out: Option<&mut Vec<u8>>,
+    mut out: ClientHead<'_>,
 ) -> Result<Reply, (Option<BytesMut>, Failed)> {
     let reset = failed(Failure::Reset, 502);
     match within(x.write_timeout, conn.write_all(x.request)).await {
@@ -124,7 +144,7 @@ async fn attempt(
     let mut answered = false;
     loop {
         if !buf.is_empty() {
-            match parse_head(&buf, x.head_request, out.as_deref_mut().map(|o| (o, &x.stamp))) {
+            match parse_head(&buf, x.head_request, Some((out.reborrow(), &x.stamp))) {
                 Ok(Some((head_len, status, framing, reusable))) if status >= 200 => {
                     return Ok(Reply { conn, buf, head_len, status, framing, reusable });
                 }
@@ -156,7 +176,7 @@ async fn attempt(
 fn parse_head(
     buf: &[u8],
     head_request: bool,
-    client: Option<(&mut Vec<u8>, &Stamp<'_>)>,
+    client: Option<(ClientHead<'_>, &Stamp<'_>)>,
 ) -> Result<Option<(usize, u16, Framing, bool)>, ()> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
@@ -208,9 +228,13 @@ fn parse_head(
             None => Framing::Close,
         }
     };
-    if let (Some((out, stamp)), true) = (client, status >= 200) {
-        out.clear();
-        client_head(&resp, status, out, stamp, stamp.keep_alive && framing != Framing::Close);
+    match (client, status >= 200) {
+        (Some((ClientHead::H1(out), stamp)), true) => {
+            out.clear();
+            client_head(&resp, status, out, stamp, stamp.keep_alive && framing != Framing::Close);
+        }
+        (Some((ClientHead::H2(out), stamp)), true) => *out = Some(h2_head(&resp, status, stamp).ok_or(())?),
+        _ => {}
     }
     Ok(Some((len, status, framing, reusable && framing != Framing::Close)))
 }
@@ -242,7 +266,8 @@ fn client_head(resp: &httparse::Response<'_, '_>, status: u16, out: &mut Vec<u8>
 /// them.
 pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Header<'_>], put: &mut F) -> bool {
     // Hop-by-hop (RFC 9110 §7.6.1): `Connection` and the fields it names, `Keep-Alive`,
-    // `Proxy-Connection`, `Upgrade` (nothing was upgraded). A `Content-Length` beside a
+    // `Proxy-Connection`, `TE` (an HTTP/2 response head must not have it), `Upgrade` (nothing
+    // was upgraded). A `Content-Length` beside a
     // `Transfer-Encoding` is dropped (RFC 9112 §6.3): the chunked framing is what is relayed.
     let mut named: [&[u8]; 8] = [b""; 8];
     let mut named_len = 0;
@@ -263,6 +288,7 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
     for h in headers {
         let name = h.name.as_bytes();
         let skip = match name.len() {
+            2 => name.eq_ignore_ascii_case(b"te"),
             4 => {
                 dated |= name.eq_ignore_ascii_case(b"date");
                 false
@@ -283,14 +309,36 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
     dated
 }
 
-/// The final response head at the start of `reply.buf` again (an HTTP/2 client needs its
-/// fields, which the first parse did not keep): its relayed fields to `put`.
-pub fn reparse(reply: &Reply, put: &mut dyn FnMut(&[u8], &[u8])) {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
-    if let Ok(httparse::Status::Complete(_)) = resp.parse(&reply.buf[..reply.head_len]) {
-        relayed_fields(resp.headers, put);
+/// The client's response head for HTTP/2: the relayed fields and our markers, in a header map
+/// made directly (pingora's `insert_header` would convert every name again). Pingora's session
+/// adds `Date` and drops what HTTP/2 forbids, such as `Transfer-Encoding`. `None` for a field
+/// HTTP/2 cannot carry.
+fn h2_head(resp: &httparse::Response<'_, '_>, status: u16, stamp: &Stamp<'_>) -> Option<ResponseHeader> {
+    use http::header::{HeaderName, HeaderValue};
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = http::StatusCode::from_u16(status).ok()?;
+    let fields = &mut parts.headers;
+    fields.reserve(resp.headers.len() + 3);
+    let mut broken = false;
+    relayed_fields(
+        resp.headers,
+        &mut |name, value| match (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+            (Ok(n), Ok(v)) => {
+                fields.append(n, v);
+            }
+            _ => broken = true,
+        },
+    );
+    if broken {
+        return None;
     }
+    let mut id = HeaderValue::from_str(stamp.request_id).ok()?;
+    // Unique per response: never worth a place in HPACK's table.
+    id.set_sensitive(true);
+    fields.insert(respond::X_HIATUS, HeaderValue::from_static("proxied"));
+    fields.insert(respond::X_REQUEST_ID, id);
+    fields.insert(respond::X_HIATUS_GENERATION, HeaderValue::from(stamp.generation));
+    Some(ResponseHeader::from(parts))
 }
 
 /// How a relay ended.

@@ -11,7 +11,7 @@
 //! frames; a chunked one is decoded first (`chunked`), and its trailers are dropped.
 
 use super::chunked::Chunked;
-use super::forward::{self, Framing, Relayed, Reply, READ_ROOM};
+use super::forward::{self, ClientHead, Framing, Relayed, Reply, READ_ROOM};
 use super::{forwarded, head::Method, pool, Express, Forwarded, InFlight, OwnPage, Plan};
 use crate::gateway::proxy::{decide, host_of, Decided, Outcome, Request};
 use crate::gateway::respond;
@@ -19,7 +19,7 @@ use crate::pages::Failure;
 use bytes::{Buf, Bytes};
 use http::header::{self, HeaderName, HeaderValue};
 use pingora::apps::HttpServerApp;
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::http::RequestHeader;
 use pingora::protocols::http::v2::server::{handshake, H2Accept, HttpSession};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Digest, Stream};
@@ -81,10 +81,12 @@ pub(super) async fn connection(app: &Arc<Express>, io: Stream, peer: Option<IpAd
                 last = tokio::time::Instant::now();
                 let (app, shutdown, open) = (app.clone(), shutdown.clone(), Open::new(&open));
                 // On this thread's runtime, like the connection.
-                tokio::spawn(async move {
+                // Boxed: the stream's future is several KiB, and a task moves its future on
+                // creation and again when it completes.
+                tokio::spawn(Box::pin(async move {
                     let _open = open;
                     stream(&app, session, peer, &shutdown).await;
-                });
+                }));
             }
             Ok(Some(H2Accept::Rejected)) => {
                 rejected += 1;
@@ -231,7 +233,8 @@ async fn forward(
     };
     let mut request = Vec::with_capacity(512);
     upstream_request(&mut request, req, rh, d);
-    let mut reply = match app.exchange(req, runtime, d, &request, None).await {
+    let mut head = None;
+    let mut reply = match app.exchange(req, runtime, d, &request, ClientHead::H2(&mut head)).await {
         Ok(reply) => reply,
         Err((failure, status)) => return fail(app, s, req, failure, status).await,
     };
@@ -239,7 +242,7 @@ async fn forward(
         return fail(app, s, req, Failure::UpstreamStatus, reply.status).await;
     }
     let status = reply.status;
-    let relayed = match response_head(&reply, req) {
+    let relayed = match head {
         Some(h) => match s.write_response_header(Box::new(h), reply.framing == Framing::None) {
             Ok(()) => relay(s, &mut reply, runtime.read_timeout, req).await,
             Err(_) => Relayed::Broken,
@@ -317,29 +320,6 @@ fn upstream_request(up: &mut Vec<u8>, req: &InFlight<'_>, rh: &RequestHeader, d:
     };
     // One stream is one request: the client address is turned into text each time.
     forwarded(up, &mut None, req, d, &sent);
-}
-
-/// The upstream's response head as an HTTP/2 one: its relayed fields and our markers (pingora
-/// adds `Date` and drops what HTTP/2 forbids, such as `Transfer-Encoding`).
-fn response_head(reply: &Reply, req: &InFlight<'_>) -> Option<ResponseHeader> {
-    let mut h = ResponseHeader::build_no_case(reply.status, Some(16)).ok()?;
-    let mut broken = false;
-    forward::reparse(reply, &mut |name, value| {
-        match (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
-            (Ok(n), Ok(v)) => broken |= h.append_header(n, v).is_err(),
-            _ => broken = true,
-        };
-    });
-    if broken {
-        return None;
-    }
-    let mut id = HeaderValue::from_str(&req.request_id).ok()?;
-    // Unique per response: never worth a place in HPACK's table.
-    id.set_sensitive(true);
-    h.insert_header(respond::X_HIATUS, HeaderValue::from_static("proxied")).ok()?;
-    h.insert_header(respond::X_REQUEST_ID, id).ok()?;
-    h.insert_header(respond::X_HIATUS_GENERATION, HeaderValue::from(req.compiled.generation)).ok()?;
-    Some(h)
 }
 
 /// The upstream's body after the head, as DATA frames, as it comes. `Done { park }` when it all

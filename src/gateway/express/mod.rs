@@ -314,10 +314,11 @@ impl Express {
             return Next::Pingora;
         };
         upstream_request(&mut scratch.request, &mut scratch.client_text, req, head, buf, d);
-        let mut reply = match self.exchange(req, runtime, d, &scratch.request, Some(&mut scratch.out)).await {
-            Ok(reply) => reply,
-            Err((failure, status)) => return self.fail(io, req, failure, status, scratch).await,
-        };
+        let mut reply =
+            match self.exchange(req, runtime, d, &scratch.request, forward::ClientHead::H1(&mut scratch.out)).await {
+                Ok(reply) => reply,
+                Err((failure, status)) => return self.fail(io, req, failure, status, scratch).await,
+            };
         if req.replaces(reply.status) {
             // Ours instead of the upstream's error; its connection is not kept (body unread).
             return self.fail(io, req, Failure::UpstreamStatus, reply.status, scratch).await;
@@ -349,15 +350,15 @@ impl Express {
     }
 
     /// One exchange with the tenant's upstreams, for either lane: the next healthy one, another
-    /// on a connect failure (once each, at most three). With `client_head`, the HTTP/1.1 head
-    /// for the client is written there from the same parse.
+    /// on a connect failure (once each, at most three). The client's head is made from the
+    /// same parse (`client_head`).
     async fn exchange(
         &self,
         req: &mut InFlight<'_>,
         runtime: &super::compiled::TenantRuntime,
         d: &Decided,
         request: &[u8],
-        mut client_head: Option<&mut Vec<u8>>,
+        mut client_head: forward::ClientHead<'_>,
     ) -> Result<forward::Reply, (Failure, u16)> {
         let settings = &req.compiled.config().gateway;
         let number = d.route.and_then(|r| r.number);
@@ -387,7 +388,7 @@ impl Express {
                     keep_alive: req.keep_alive,
                 },
             };
-            match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), client_head.as_deref_mut()).await {
+            match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), client_head.reborrow()).await {
                 Ok(reply) => return Ok(reply),
                 Err(f) if f.before_request && tries < most => continue,
                 Err(f) => return Err((f.failure, f.status)),
