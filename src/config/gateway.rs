@@ -28,6 +28,8 @@ pub struct FileGateway {
     /// Path of the status page on that host (default `/`).
     pub status_path: Option<String>,
     pub keepalive_timeout: Option<String>,
+    /// How long a client may take to send a whole request head, from its first byte.
+    pub header_timeout: Option<String>,
     pub connect_timeout: Option<String>,
     pub read_timeout: Option<String>,
     pub write_timeout: Option<String>,
@@ -146,6 +148,9 @@ pub struct GatewaySettings {
     /// Its path, without a trailing slash (`""` for the root).
     pub status_path: String,
     pub keepalive_timeout: Duration,
+    /// A request head must be complete this long after its first byte (slow clients holding
+    /// connections open, "slowloris"); nginx's `client_header_timeout`.
+    pub header_timeout: Duration,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub write_timeout: Duration,
@@ -186,6 +191,7 @@ impl Default for GatewaySettings {
             status_host: None,
             status_path: String::new(),
             keepalive_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
             read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(60),
@@ -409,6 +415,7 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             g.keepalive_timeout.as_ref(),
             d.keepalive_timeout,
         ),
+        header_timeout: positive(report, file, "gateway.header_timeout", g.header_timeout.as_ref(), d.header_timeout),
         connect_timeout: positive(
             report,
             file,

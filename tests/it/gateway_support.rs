@@ -381,6 +381,29 @@ impl Client {
         }
     }
 
+    /// Writes `raw` one byte every `gap` (Nagle off) until all of it is sent or the server has
+    /// answered or closed; how many bytes went. What the server sent stays for `response`.
+    pub async fn send_slowly(&mut self, raw: &[u8], gap: Duration) -> usize {
+        self.stream.set_nodelay(true).expect("TCP_NODELAY");
+        let mut tick = tokio::time::interval(gap);
+        for (sent, byte) in raw.iter().enumerate() {
+            tick.tick().await;
+            let mut peek = [0u8; 512];
+            match self.stream.try_read(&mut peek) {
+                Ok(0) => return sent,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&peek[..n]);
+                    return sent;
+                }
+                Err(_) => {}
+            }
+            if self.stream.write_all(std::slice::from_ref(byte)).await.is_err() {
+                return sent;
+            }
+        }
+        raw.len()
+    }
+
     /// Writes a request (`Host` first, then `headers`, and a `Content-Length` for a body).
     pub async fn send_request(&mut self, method: &str, host: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
         let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
@@ -531,6 +554,18 @@ impl H2Response {
 impl H2Client {
     pub async fn connect(to: SocketAddr) -> H2Client {
         let tcp = bounded("connect", TcpStream::connect(to)).await.expect("connect to the gateway");
+        H2Client::handshake(tcp).await
+    }
+
+    /// An h2c connection from another loopback address (`127.0.0.<last>`).
+    pub async fn connect_from(to: SocketAddr, last: u8) -> H2Client {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(lo(last), 0)).unwrap_or_else(|e| panic!("bind the client to {}: {e}", lo(last)));
+        let tcp = bounded("connect", socket.connect(to)).await.expect("connect to the gateway");
+        H2Client::handshake(tcp).await
+    }
+
+    async fn handshake(tcp: TcpStream) -> H2Client {
         let (send, connection) = bounded("h2 handshake", h2::client::handshake(tcp)).await.expect("h2 handshake");
         tokio::spawn(async move {
             let _ = connection.await;

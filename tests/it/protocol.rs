@@ -1031,6 +1031,39 @@ async fn a_100_kib_header_line_is_refused() {
     assert_eq!(origin.hits(), 1, "the huge requests did not reach the origin");
 }
 
+/// A head that trickles in is cut off `header_timeout` after its first byte with a 408, however
+/// often a byte arrives ("slowloris": before, each read had the whole keep-alive timeout). The
+/// time between requests is still the keep-alive timeout's.
+#[tokio::test]
+async fn a_head_that_trickles_in_is_cut_off_after_the_header_timeout() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let body = tenant("app", &["app.test"], &[origin.addr], "");
+    let gw = TestGateway::start(&config("keepalive_timeout = \"5s\"\nheader_timeout = \"300ms\"", &body), t0()).await;
+
+    let mut slow = gw.client().await;
+    let started = std::time::Instant::now();
+    let head =
+        b"GET /slow HTTP/1.1\r\nHost: app.test\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    // One byte every 50 ms: the whole head would take over 4 s, each gap far below keep-alive.
+    let sent = slow.send_slowly(head, std::time::Duration::from_millis(50)).await;
+    let r = bounded("the answer to a trickling head", slow.try_response(false))
+        .await
+        .unwrap_or_else(|e| panic!("no 408 for a head trickling in ({sent} of {} bytes sent): {e}", head.len()));
+    assert_eq!((r.status, r.marker()), (408, "bad-request"));
+    assert!(r.text().contains("did not arrive in time"), "says what happened: {}", r.text());
+    assert!(sent < head.len(), "cut off before the head was complete");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "cut off after {:?}", started.elapsed());
+    assert_eq!(origin.hits(), 0);
+
+    // Idle between requests longer than header_timeout: still the keep-alive timeout.
+    let mut client = gw.client().await;
+    let first = client.request("GET", "app.test", "/one", &[]).await;
+    assert_eq!(first.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let second = client.request("GET", "app.test", "/two", &[]).await;
+    assert_eq!((second.status, second.text().as_str()), (200, "o GET /two"));
+}
+
 /// With h2c on (the default), a complete HTTP/1.1 request shorter than the 24-byte HTTP/2
 /// preface gets its answer (here the 400 page: there is no Host) at once.
 ///

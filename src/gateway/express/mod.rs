@@ -8,16 +8,17 @@
 //! the gateway's own page in one write or forwards to a pooled upstream connection and relays
 //! the answer with its framing kept.
 //!
-//! What it takes: `GET`/`HEAD` over HTTP/1.1 without a body (see [`head`]). Everything else is
+//! What it takes: `GET`/`HEAD` over HTTP/1.1 without a body (see [`head`]), and the same as
+//! streams of an h2c connection (`h2c`, on pingora's HTTP/2 framing). Everything else is
 //! handed to pingora *per request*, with the bytes already read put back on the stream: bodies,
-//! upgrades, HTTP/1.0, h2c (the whole connection), the status page and `/.hiatus/` assets.
-//! After pingora's answer the connection comes back to the lane. Both lanes answer with the
+//! upgrades, HTTP/1.0, the status page and `/.hiatus/` assets (on h2c: per stream). After
+//! pingora's answer the connection comes back to the lane. Both lanes answer with the
 //! same pages, headers, metrics and access log lines (`respond::own_headers`,
 //! `Gateway::record`); the integration tests run every request through this entry point.
 //!
 //! - `head`: parse and the lane's admission; `forward`: one upstream exchange and the relay;
 //!   `chunked`: where a chunked body ends; `pool`: idle upstream connections per thread;
-//!   `wire`: the bytes of our own answers.
+//!   `wire`: the bytes of our own answers; `h2c`: HTTP/2 streams.
 
 mod chunked;
 mod forward;
@@ -95,6 +96,8 @@ impl Express {
         let mut buf = BytesMut::with_capacity(2048);
         let mut scratch = Scratch::default();
         let mut first = true;
+        // When the head being read must be complete; set once its first byte is here.
+        let mut head_deadline: Option<Instant> = None;
         loop {
             let parsed = loop {
                 if !buf.is_empty() {
@@ -113,19 +116,36 @@ impl Express {
                         }
                     }
                 }
-                let idle = self.gateway.current.load().config().gateway.keepalive_timeout;
+                let limit = {
+                    let current = self.gateway.current.load();
+                    let settings = &current.config().gateway;
+                    if buf.is_empty() {
+                        settings.keepalive_timeout
+                    } else {
+                        // A head has begun: all of it within `header_timeout` of its first byte,
+                        // however slowly it trickles in (not per read: "slowloris").
+                        let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + settings.header_timeout);
+                        deadline.saturating_duration_since(Instant::now())
+                    }
+                };
                 if buf.capacity() - buf.len() < 1024 {
                     buf.reserve(4096);
                 }
-                match tokio::time::timeout(idle, io.read_buf(&mut buf)).await {
+                match tokio::time::timeout(limit, io.read_buf(&mut buf)).await {
                     Ok(Ok(n)) if n > 0 => {}
-                    // Closed, failed or idle too long; a half-read head is dropped like nginx does.
+                    Err(_) if !buf.is_empty() => {
+                        self.refuse(&mut io, 408, "The request's header did not arrive in time.\n").await;
+                        return;
+                    }
+                    // Closed, failed or idle too long between requests.
                     _ => return,
                 }
             };
             first = false;
+            head_deadline = None;
             if let Parsed::TooLarge = parsed {
-                self.too_large(&mut io).await;
+                let text = format!("The request's header is larger than {} KiB.\n", head::MAX_HEAD / 1024);
+                self.refuse(&mut io, 431, &text).await;
                 return;
             }
             let next = match &parsed {
@@ -157,14 +177,14 @@ impl Express {
         }
     }
 
-    /// 431 for a head over [`head::MAX_HEAD`]; the connection then closes (the rest of the head
-    /// is never read). Plain text: nothing of the request is known, not even its tenant.
-    async fn too_large(&self, io: &mut Stream) {
+    /// An answer to a head that cannot be read: 431 for one over [`head::MAX_HEAD`], 408 for one
+    /// that does not arrive within `header_timeout`. The connection then closes (the rest of the
+    /// head is never read). Plain text: nothing of the request is known, not even its tenant.
+    async fn refuse(&self, io: &mut Stream, status: u16, body: &str) {
         let compiled = self.gateway.current.load_full();
         let id = self.gateway.next_id();
-        let body = format!("The request's header is larger than {} KiB.\n", head::MAX_HEAD / 1024);
         let out = &mut Vec::with_capacity(512);
-        wire::status_line(out, 431);
+        wire::status_line(out, status);
         wire::header(out, b"content-type", b"text/plain; charset=utf-8");
         wire::header(out, b"content-length", body.len().to_string().as_bytes());
         wire::header(out, b"x-hiatus", b"bad-request");
@@ -185,7 +205,7 @@ impl Express {
             host: "",
             method: "",
             path: "",
-            status: if written { 431 } else { 0 },
+            status: if written { status } else { 0 },
             request_id: &id,
         });
     }
