@@ -213,6 +213,20 @@ pub(crate) fn host_of(req: &RequestHeader) -> Option<&str> {
         .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()))
 }
 
+/// The request's cookies as one line: the one `Cookie` field, or several joined with `; ` (HTTP/2
+/// sends each cookie in a field of its own, RFC 9113 §8.2.3, and the bypass cookie may be any).
+pub(crate) fn cookies(req: &RequestHeader) -> Option<std::borrow::Cow<'_, str>> {
+    let mut all = req.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok());
+    let first = all.next()?;
+    let Some(second) = all.next() else { return Some(first.into()) };
+    let mut joined = format!("{first}; {second}");
+    for v in all {
+        joined.push_str("; ");
+        joined.push_str(v);
+    }
+    Some(joined.into())
+}
+
 fn header_str(req: &RequestHeader, name: http::header::HeaderName) -> Option<&str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -491,13 +505,14 @@ impl ProxyHttp for Gateway {
         let compiled = ctx.compiled.clone();
         let now = self.clock.now();
         let req = session.req_header();
+        let cookies = cookies(req);
         let input = Request {
             host: host_of(req),
             path: req.uri.path(),
             accept: header_str(req, http::header::ACCEPT),
             accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
             forwarded_for: header_str(req, http::header::HeaderName::from_static("x-forwarded-for")),
-            cookie: header_str(req, http::header::COOKIE),
+            cookie: cookies.as_deref(),
             peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         };
         let d = decide(&compiled, &input, now);

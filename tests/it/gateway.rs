@@ -4,7 +4,9 @@
 //!
 //! Instants: `T0` is Thursday 2024-11-14 10:00 UTC (11:00 in Berlin, 05:00 in New York).
 
-use crate::gateway_support::{config, dead_address, lo, t0, tenant, Behaviour, Origin, Response, TestGateway};
+use crate::gateway_support::{
+    config, dead_address, lo, t0, tenant, Behaviour, H2Client, Origin, Response, TestGateway,
+};
 use crate::support::{at, golden};
 use hiatus::gateway::proxy::classify;
 use hiatus::pages::Failure;
@@ -602,6 +604,26 @@ async fn the_secret_url_sets_a_cookie_that_passes_until_it_expires() {
     assert_eq!(client.request("GET", "app.test", "/", &with_cookie).await.status, 200);
     gw.clock.advance(1);
     assert_eq!(client.request("GET", "app.test", "/", &with_cookie).await.status, 503, "expired");
+    assert_eq!(origin.hits(), 2);
+}
+
+/// HTTP/2 clients send each cookie in a field of its own (RFC 9113 §8.2.3): the bypass cookie
+/// counts in any of them, on both lanes (`GET`: the express lane; `POST`: pingora's, which read
+/// only the first field before).
+#[tokio::test]
+async fn over_h2_the_bypass_cookie_counts_in_any_cookie_field() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let gw = TestGateway::start(&bypass_config(origin.addr), t0()).await;
+    let r = gw.client_from(2).await.request("GET", "app.test", &format!("/.hiatus/bypass/{SECRET}"), &[]).await;
+    let set_cookie = r.header("set-cookie").expect("a cookie").to_string();
+    let cookie = set_cookie.split(';').next().expect("name=value").to_string();
+    let mut h2 = H2Client::connect_from(gw.addr, 2).await;
+    for method in ["GET", "POST"] {
+        let r = h2.request(method, "http://app.test/admin", &[("cookie", "theme=dark"), ("cookie", &cookie)]).await;
+        assert_eq!((r.status, r.text()), (200, format!("o {method} /admin")), "{method}, the cookie second");
+        let r = h2.request(method, "http://app.test/admin", &[("cookie", "theme=dark"), ("cookie", "lang=de")]).await;
+        assert_eq!(r.status, 503, "{method} without the bypass cookie");
+    }
     assert_eq!(origin.hits(), 2);
 }
 

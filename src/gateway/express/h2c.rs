@@ -13,7 +13,7 @@
 use super::chunked::Chunked;
 use super::forward::{self, ClientHead, Framing, Relayed, Reply, READ_ROOM};
 use super::{forwarded, head::Method, pool, Express, Forwarded, InFlight, OwnPage, Plan};
-use crate::gateway::proxy::{decide, host_of, Decided, Outcome, Request};
+use crate::gateway::proxy::{cookies, decide, host_of, Decided, Outcome, Request};
 use crate::gateway::respond;
 use crate::pages::Failure;
 use bytes::{Buf, Bytes};
@@ -133,7 +133,7 @@ async fn stream(app: &Arc<Express>, mut s: HttpSession, peer: Option<IpAddr>, sh
     let started = Instant::now();
     let compiled = app.gateway.current.load_full();
     let now = app.gateway.clock.now();
-    let cookies = joined_cookies(&rh);
+    let cookies = cookies(&rh);
     let value = |name: HeaderName| rh.headers.get(name).and_then(|v| v.to_str().ok());
     let input = Request {
         host: host_of(&rh),
@@ -141,7 +141,7 @@ async fn stream(app: &Arc<Express>, mut s: HttpSession, peer: Option<IpAddr>, sh
         accept: value(header::ACCEPT),
         accept_language: value(header::ACCEPT_LANGUAGE),
         forwarded_for: value(HeaderName::from_static("x-forwarded-for")),
-        cookie: cookies.as_deref().or_else(|| value(header::COOKIE)),
+        cookie: cookies.as_deref(),
         peer,
     };
     let d = decide(&compiled, &input, now);
@@ -159,23 +159,6 @@ async fn stream(app: &Arc<Express>, mut s: HttpSession, peer: Option<IpAddr>, sh
 
 async fn to_pingora(app: &Arc<Express>, s: HttpSession, shutdown: &ShutdownWatch) {
     app.pingora.process_new_http(ServerSession::new_http2(s), shutdown).await;
-}
-
-/// Cookies sent in more than one field (HTTP/2 compression splits them, RFC 9113 §8.2.3) as
-/// one line; `None` for one field or none.
-fn joined_cookies(rh: &RequestHeader) -> Option<String> {
-    let mut all = rh.headers.get_all(header::COOKIE).iter();
-    let first = all.next()?.to_str().ok()?;
-    let mut rest = all.peekable();
-    rest.peek()?;
-    let mut joined = first.to_string();
-    for v in rest {
-        if let Ok(v) = v.to_str() {
-            joined.push_str("; ");
-            joined.push_str(v);
-        }
-    }
-    Some(joined)
 }
 
 /// One of the gateway's own pages as a response on this stream.
@@ -241,18 +224,16 @@ async fn forward(
     if req.replaces(reply.status) {
         return fail(app, s, req, Failure::UpstreamStatus, reply.status).await;
     }
-    let status = reply.status;
-    let relayed = match head {
-        Some(h) => match s.write_response_header(Box::new(h), reply.framing == Framing::None) {
-            Ok(()) => relay(s, &mut reply, runtime.read_timeout, req).await,
-            Err(_) => Relayed::Broken,
-        },
-        None => Relayed::Broken,
-    };
+    let written = head.is_some_and(|h| s.write_response_header(Box::new(h), reply.framing == Framing::None).is_ok());
+    if !written {
+        // Nothing went out: the stream is reset when the session drops.
+        return app.record(req, outcome, 0);
+    }
+    let relayed = relay(s, &mut reply, runtime.read_timeout, req).await;
     if let (Relayed::Done { park: true }, Some(addr)) = (relayed, req.upstream) {
         pool::put(app.id, addr, reply.conn);
     }
-    app.record(req, outcome, status);
+    app.record(req, outcome, reply.status);
 }
 
 /// The failure page for what went wrong upstream.
