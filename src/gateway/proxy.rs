@@ -102,6 +102,8 @@ pub struct RequestCtx {
     pub upstream_status: Option<u16>,
     /// An upstream 5xx whose body is being replaced by ours.
     replacing: Option<Bytes>,
+    /// The gateway has answered `Expect: 100-continue` itself.
+    continued: bool,
 }
 
 /// The gateway service: shared state of all requests.
@@ -489,6 +491,7 @@ impl ProxyHttp for Gateway {
             upstream_started: None,
             upstream_status: None,
             replacing: None,
+            continued: false,
         }
     }
 
@@ -593,6 +596,19 @@ impl ProxyHttp for Gateway {
             }
             Action::Proxy { bypass } => {
                 ctx.outcome = if bypass { Outcome::Bypass } else { Outcome::Proxied };
+                // `Expect: 100-continue`: the client holds its body back until told to go on.
+                // The gateway says so itself once it knows the request is proxied, as nginx
+                // does; many origins never answer 100, and clients then wait (curl: a second).
+                let req = session.req_header();
+                if req.version == http::Version::HTTP_11
+                    && req
+                        .headers
+                        .get(http::header::EXPECT)
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+                {
+                    session.write_continue_response().await?;
+                    ctx.continued = true;
+                }
                 Ok(false)
             }
         }
@@ -678,6 +694,10 @@ impl ProxyHttp for Gateway {
             up.insert_header("x-forwarded-host", h)?;
         }
         up.insert_header("x-request-id", ctx.request_id.as_str())?;
+        if ctx.continued {
+            // Already answered: the origin's own 100 would reach the client a second time.
+            up.remove_header(&http::header::EXPECT);
+        }
         // Towards an origin server the target is in origin form (RFC 9112 §3.2.1), also for a
         // request that came in absolute form (routing has read its authority already).
         // Pingora keeps such a target verbatim for the wire, beside a `uri` of its path and

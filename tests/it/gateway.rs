@@ -607,6 +607,37 @@ async fn the_secret_url_sets_a_cookie_that_passes_until_it_expires() {
     assert_eq!(origin.hits(), 2);
 }
 
+/// `Expect: 100-continue` on a proxied request: the gateway answers 100 Continue itself as soon
+/// as the request is decided (the origin here never would), and the origin gets the body without
+/// the expectation. In maintenance the client gets the 503 instead, without a 100.
+#[tokio::test]
+async fn expect_100_continue_is_answered_by_the_gateway() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let body = tenant("app", &["app.test"], &[origin.addr], "")
+        + &tenant("down", &["down.test"], &[origin.addr], "")
+        + &window("emergency", &["down"], "once = { start = \"2024-11-14T00:00\" }", "");
+    let gw = TestGateway::start(&config("", &body), t0()).await;
+    let mut client = gw.client().await;
+    client.send(b"POST /form HTTP/1.1\r\nHost: app.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").await;
+    let interim = tokio::time::timeout(Duration::from_secs(2), client.try_response(true))
+        .await
+        .expect("a 100 Continue before the body is sent")
+        .expect("an interim response");
+    assert_eq!(interim.status, 100);
+    client.send(b"hello").await;
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "o POST /form"));
+    let seen = origin.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].body.as_slice(), seen[0].header("expect")), (&b"hello"[..], None));
+
+    let mut client = gw.client().await;
+    client.send(b"POST /form HTTP/1.1\r\nHost: down.test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").await;
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.marker()), (503, "maintenance"));
+    assert_eq!(origin.hits(), 1);
+}
+
 /// HTTP/2 clients send each cookie in a field of its own (RFC 9113 §8.2.3): the bypass cookie
 /// counts in any of them, on both lanes (`GET`: the express lane; `POST`: pingora's, which read
 /// only the first field before).

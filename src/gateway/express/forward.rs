@@ -1,6 +1,7 @@
 //! One exchange with an upstream for the express lane: a connection (pooled or fresh), the
-//! request written, the response head read and turned into the client's head, then the body
-//! relayed as it comes, framing kept (a chunked body stays chunked; no decoding).
+//! request written, the response head read and turned into the client's head (HTTP/1.1 bytes or
+//! HTTP/2 fields), then, for an HTTP/1.1 client, the body relayed as it comes, framing kept (a
+//! chunked body stays chunked; no decoding). `h2c` relays the body to an HTTP/2 client itself.
 
 use super::chunked::Chunked;
 use super::pool;
@@ -267,8 +268,8 @@ fn client_head(resp: &httparse::Response<'_, '_>, status: u16, out: &mut Vec<u8>
 pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Header<'_>], put: &mut F) -> bool {
     // Hop-by-hop (RFC 9110 §7.6.1): `Connection` and the fields it names, `Keep-Alive`,
     // `Proxy-Connection`, `TE` (an HTTP/2 response head must not have it), `Upgrade` (nothing
-    // was upgraded). A `Content-Length` beside a
-    // `Transfer-Encoding` is dropped (RFC 9112 §6.3): the chunked framing is what is relayed.
+    // was upgraded). A `Content-Length` beside a `Transfer-Encoding` is dropped (RFC 9112
+    // §6.3): the chunked framing is what is relayed.
     let mut named: [&[u8]; 8] = [b""; 8];
     let mut named_len = 0;
     let mut coded = false;
