@@ -3,7 +3,8 @@
 //! - [`TestGateway`]: configuration text → `Compiled` → `Gateway` with a manual clock, served by
 //!   `server::serve` on `127.0.0.1:0`; dropping it stops the accept loop.
 //! - [`Origin`]: a small HTTP/1.1 server on an ephemeral loopback port that records what it
-//!   receives and answers according to a [`Behaviour`] (ok, slow, reset, garbage, …).
+//!   receives and answers according to a [`Behaviour`] (ok, slow, reset, garbage, …); for
+//!   answers scripted byte by byte, see `scripted_origin`.
 //! - [`Client`]: HTTP/1.1 over a raw TCP stream, so malformed requests can be written byte by
 //!   byte; it reads one response (head + `Content-Length`/chunked body) at a time, keep-alive.
 //! - [`H2Client`]: h2c with prior knowledge (the `h2` crate).
@@ -145,18 +146,30 @@ pub enum Behaviour {
     HalfBody,
 }
 
-/// What an origin received.
+/// What an origin received: one request, as it arrived.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The request line as sent, e.g. `GET /x?q=1 HTTP/1.1`.
+    pub line: String,
     pub method: String,
+    /// The request target as sent (origin form, or absolute form).
     pub path: String,
+    /// In order, names lower-cased, values trimmed; repeated fields stay apart.
     pub headers: Vec<(String, String)>,
+    /// The content (a [`ScriptedOrigin`](crate::scripted_origin::ScriptedOrigin) de-chunks it).
     pub body: Vec<u8>,
+    /// Which connection to the origin it came on (0: the first one accepted).
+    pub conn: usize,
 }
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a field, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
     }
 }
 
@@ -192,11 +205,14 @@ impl Origin {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (record, who) = (seen.clone(), name.to_string());
         let task = tokio::spawn(async move {
+            let mut accepted = 0;
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
+                let conn = accepted;
+                accepted += 1;
                 let (record, who, behaviour) = (record.clone(), who.clone(), behaviour.clone());
                 tokio::spawn(async move {
-                    let _ = origin_connection(stream, &who, &behaviour, &record).await;
+                    let _ = origin_connection(stream, conn, &who, &behaviour, &record).await;
                 });
             }
         });
@@ -213,11 +229,11 @@ impl Origin {
     }
 }
 
-/// Reads a request head: method, target and headers (names lower-cased, values trimmed).
-/// `None` on a clean close before its first line; an error on a close inside it.
-pub async fn read_head<R: tokio::io::AsyncBufRead + Unpin>(
-    r: &mut R,
-) -> std::io::Result<Option<(String, String, Vec<(String, String)>)>> {
+/// Reads a request head: the request line (exactly as sent, without its line end), method,
+/// target and headers (names lower-cased, values trimmed); the body is left empty and `conn` 0
+/// for the caller to fill in. `None` on a clean close before its first line; an error on a close
+/// inside it.
+pub async fn read_head<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<Option<Seen>> {
     let mut lines = Vec::new();
     loop {
         // Bytes, not `read_line`: header values may be any octets (obs-text).
@@ -231,16 +247,18 @@ pub async fn read_head<R: tokio::io::AsyncBufRead + Unpin>(
         if line == b"\r\n" || line == b"\n" {
             break;
         }
-        lines.push(String::from_utf8_lossy(&line).trim_end().to_string());
+        // Only the line end: a test may check the request line byte for byte.
+        lines.push(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string());
     }
-    let mut words = lines.first().map(|l| l.split(' ')).into_iter().flatten();
+    let line = lines.first().cloned().unwrap_or_default();
+    let mut words = line.split(' ');
     let (method, path) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
     let headers = lines
         .iter()
         .skip(1)
         .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string())))
         .collect();
-    Ok(Some((method, path, headers)))
+    Ok(Some(Seen { line, method, path, headers, body: Vec::new(), conn: 0 }))
 }
 
 /// An address nothing listens on (bound, then released).
@@ -251,17 +269,19 @@ pub fn dead_address() -> SocketAddr {
 
 async fn origin_connection(
     stream: TcpStream,
+    conn: usize,
     name: &str,
     behaviour: &Behaviour,
     record: &Mutex<Vec<Seen>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
-        let Some((method, path, headers)) = read_head(&mut reader).await? else { return Ok(()) };
-        let length = headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok());
+        let Some(head) = read_head(&mut reader).await? else { return Ok(()) };
+        let length = head.header("content-length").and_then(|v| v.parse().ok());
         let mut body = vec![0u8; length.unwrap_or(0)];
         reader.read_exact(&mut body).await?;
-        let seen = Seen { method: method.clone(), path: path.clone(), headers, body };
+        let (method, path) = (head.method.clone(), head.path.clone());
+        let seen = Seen { body, conn, ..head };
         if let Ok(mut r) = record.lock() {
             r.push(seen);
         }

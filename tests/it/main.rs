@@ -7,6 +7,8 @@
 //! - `properties`: `decide` against a brute-force evaluation; invariants; no panics on input.
 //! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
 //! - `protocol`: HTTP/1.1 framing and connection rules any edge proxy must keep, for every path.
+//! - `protocol_h2`: the same for h2c (prior knowledge), relayed to HTTP/1.1 origins.
+//! - `scripted_origin`: the raw HTTP/1.1 origin both protocol suites script byte by byte.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 
@@ -22,6 +24,7 @@ mod properties;
 mod protocol;
 mod protocol_h2;
 mod rules;
+mod scripted_origin;
 mod seeds;
 mod status;
 mod support;

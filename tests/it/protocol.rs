@@ -8,245 +8,23 @@
 //! so a new path is checked against the same contract. Each test's comment says what it guards,
 //! with the RFC 9110/9112 section where there is one.
 //!
-//! Most origins here are a [`ScriptedOrigin`]: it reads requests (de-chunking bodies), records
-//! them, and answers with raw bytes chosen per request, so each test controls the exact framing
-//! the gateway has to deal with.
+//! Most origins here are a [`ScriptedOrigin`] (shared with `protocol_h2`): it reads requests
+//! (de-chunking bodies), records them, and answers with raw bytes chosen per request, so each
+//! test controls the exact framing the gateway has to deal with.
 
-use crate::gateway_support::{
-    bounded, config, read_head, t0, tenant, Behaviour, Client, Origin, Response, Seen, TestGateway,
+use crate::gateway_support::{bounded, config, t0, tenant, Behaviour, Client, Origin, Response, TestGateway};
+use crate::scripted_origin::{
+    assert_same_body, bodiless_or_interim, chunked_parts, echo_text, ok, ok_echo, pattern, streamed_in_two_pieces,
+    Reply, ScriptedOrigin,
 };
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// A gateway (h2c on, the default) with one tenant, `app.test`, in front of `upstream`.
 async fn gateway_for(upstream: SocketAddr) -> TestGateway {
     TestGateway::start(&config("", &tenant("app", &["app.test"], &[upstream], "")), t0()).await
-}
-
-/// `n` bytes of a pattern that does not repeat at any power-of-two stride.
-fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i % 251) as u8 ^ (i >> 11) as u8).collect()
-}
-
-/// Asserts two bodies are byte-identical without printing a megabyte when they are not.
-fn assert_same_body(what: &str, got: &[u8], expected: &[u8]) {
-    let first_difference = got.iter().zip(expected).position(|(a, b)| a != b);
-    assert!(
-        got == expected,
-        "{what}: {} bytes, expected {}; first difference at {first_difference:?}",
-        got.len(),
-        expected.len()
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// A scripted origin
-
-/// What a [`ScriptedOrigin`] sends for one request.
-struct Reply {
-    /// Written in order, each flushed, with a yield to the runtime between parts: the gateway
-    /// can see a response arrive in pieces.
-    parts: Vec<Vec<u8>>,
-    /// Close the connection (FIN) after the reply.
-    close: bool,
-}
-
-impl Reply {
-    /// These bytes; the connection stays open for the next request.
-    fn keep(bytes: impl Into<Vec<u8>>) -> Reply {
-        Reply { parts: vec![bytes.into()], close: false }
-    }
-
-    /// These bytes, then the origin closes the connection.
-    fn close(bytes: impl Into<Vec<u8>>) -> Reply {
-        Reply { parts: vec![bytes.into()], close: true }
-    }
-
-    /// These pieces, written one after another; keep-alive.
-    fn pieces(parts: Vec<Vec<u8>>) -> Reply {
-        Reply { parts, close: false }
-    }
-}
-
-/// `200 OK` with a `Content-Length` body.
-fn ok(body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// The body [`ok_echo`] answers with: method and path.
-fn echo_text(seen: &Seen) -> String {
-    format!("{} {}", seen.method, seen.path)
-}
-
-/// `200 OK` whose body is the request's method and path.
-fn ok_echo(seen: &Seen) -> Vec<u8> {
-    ok(echo_text(seen).as_bytes())
-}
-
-type Script = dyn Fn(&Seen) -> Reply + Send + Sync;
-
-/// An HTTP/1.1 origin on `127.0.0.1:0` answering each request with what its script returns.
-/// Request bodies are read by `Content-Length` or de-chunked (`Seen::body` is the content).
-struct ScriptedOrigin {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    /// Connections accepted so far.
-    accepted: Arc<AtomicUsize>,
-    /// Connections open now.
-    open: Arc<watch::Sender<usize>>,
-    /// Bumped to make every connection waiting for its next request close.
-    close_idle: watch::Sender<u64>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for ScriptedOrigin {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Counts a connection as open until dropped.
-struct OpenGuard(Arc<watch::Sender<usize>>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
-}
-
-impl ScriptedOrigin {
-    async fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> ScriptedOrigin {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an origin");
-        let addr = listener.local_addr().expect("origin address");
-        let script: Arc<Script> = Arc::new(script);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let open = Arc::new(watch::Sender::new(0usize));
-        let (close_idle, _) = watch::channel(0u64);
-        let (record, count, gauge, closer) = (seen.clone(), accepted.clone(), open.clone(), close_idle.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                count.fetch_add(1, Ordering::SeqCst);
-                gauge.send_modify(|n| *n += 1);
-                let guard = OpenGuard(gauge.clone());
-                let (script, record, order) = (script.clone(), record.clone(), closer.subscribe());
-                tokio::spawn(async move {
-                    let _ = scripted_connection(stream, &*script, &record, order).await;
-                    drop(guard);
-                });
-            }
-        });
-        ScriptedOrigin { addr, seen, accepted, open, close_idle, task }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.seen().into_iter().map(|s| s.path).collect()
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// Returns once no connection to this origin is open (every one closed by either side).
-    async fn all_connections_closed(&self) {
-        let mut open = self.open.subscribe();
-        open.wait_for(|n| *n == 0).await.expect("the origin's connection count");
-    }
-
-    /// Closes every connection that waits for its next request (as an origin's keep-alive
-    /// timeout would), and returns once all of them are closed on the origin's side.
-    async fn close_idle_connections(&self) {
-        self.close_idle.send_modify(|g| *g += 1);
-        let mut open = self.open.subscribe();
-        bounded("the origin closes its idle connections", open.wait_for(|n| *n == 0))
-            .await
-            .expect("the origin's connection count");
-    }
-}
-
-async fn scripted_connection(
-    stream: TcpStream,
-    script: &Script,
-    record: &Mutex<Vec<Seen>>,
-    mut close_idle: watch::Receiver<u64>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    loop {
-        // Idle between requests: wait for the next one's first byte, or the order to close.
-        let close = tokio::select! {
-            ready = reader.fill_buf() => ready?.is_empty(),
-            _ = close_idle.changed() => true,
-        };
-        if close {
-            return Ok(());
-        }
-        let Some(request) = read_request(&mut reader).await? else { return Ok(()) };
-        let reply = script(&request);
-        if let Ok(mut r) = record.lock() {
-            r.push(request);
-        }
-        let stream = reader.get_mut();
-        for (i, part) in reply.parts.iter().enumerate() {
-            if i > 0 {
-                tokio::task::yield_now().await;
-            }
-            stream.write_all(part).await?;
-            stream.flush().await?;
-        }
-        if reply.close {
-            stream.shutdown().await?;
-            return Ok(());
-        }
-    }
-}
-
-/// Reads one request; `None` on a clean close before its first line.
-async fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Seen>> {
-    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
-    let Some((method, path, headers)) = read_head(r).await? else { return Ok(None) };
-    let value = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
-    let mut body = Vec::new();
-    if value("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
-        loop {
-            let mut size_line = Vec::new();
-            r.read_until(b'\n', &mut size_line).await?;
-            let text = String::from_utf8_lossy(&size_line).into_owned();
-            let size = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| bad(format!("bad chunk size line {text:?}")))?;
-            if size == 0 {
-                // Trailer fields, up to the empty line.
-                loop {
-                    let mut line = Vec::new();
-                    if r.read_until(b'\n', &mut line).await? == 0 || line == b"\r\n" || line == b"\n" {
-                        break;
-                    }
-                }
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            r.read_exact(&mut body[start..]).await?;
-            let mut crlf = [0u8; 2];
-            r.read_exact(&mut crlf).await?;
-        }
-    } else if let Some(length) = value("content-length") {
-        let length: usize = length.parse().map_err(|_| bad(format!("bad content-length {length:?}")))?;
-        body = vec![0u8; length];
-        r.read_exact(&mut body).await?;
-    }
-    Ok(Some(Seen { method, path, headers, body }))
 }
 
 /// Reads responses until the final (non-1xx) one.
@@ -397,22 +175,9 @@ async fn upstream_connections_are_reused() {
 /// The origin sends its second piece only once the client has shown it got the first.
 #[tokio::test]
 async fn a_streamed_body_is_not_held_back() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the origin");
-    let origin = listener.local_addr().expect("origin address");
-    let (go_on, mut go) = watch::channel(false);
-    let server = tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.expect("accept");
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            conn.read_exact(&mut byte).await.expect("the request head");
-            head.push(byte[0]);
-        }
-        conn.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n").await.expect("write");
-        let _ = go.wait_for(|g| *g).await;
-        conn.write_all(b"6\r\nsecond\r\n0\r\n\r\n").await.expect("write");
-    });
-    let gw = gateway_for(origin).await;
+    let (go_on, go) = watch::channel(false);
+    let origin = ScriptedOrigin::start(move |_| streamed_in_two_pieces(&go)).await;
+    let gw = gateway_for(origin.addr).await;
     let mut client = TcpStream::connect(gw.addr).await.expect("connect");
     client.write_all(b"GET /stream HTTP/1.1\r\nHost: app.test\r\n\r\n").await.expect("send");
     let mut got = Vec::new();
@@ -437,7 +202,7 @@ async fn a_streamed_body_is_not_held_back() {
     })
     .await;
     assert!(seen(&got, b"second"));
-    bounded("the origin", server).await.expect("the origin task");
+    assert_eq!(origin.paths(), ["/stream"], "one request reached the origin");
 }
 
 /// RFC 9112 §6.3 (rule 8): a response with neither `Content-Length` nor chunked coding ends
@@ -504,15 +269,10 @@ async fn head_with_a_content_length_and_no_body_then_get() {
 /// RFC 9112 §6.1).
 #[tokio::test]
 async fn no_content_and_not_modified_are_relayed_and_the_connection_stays() {
-    let origin = ScriptedOrigin::start(|seen| match seen.path.as_str() {
-        "/204" => Reply::keep(b"HTTP/1.1 204 No Content\r\nX-Note: empty\r\n\r\n".to_vec()),
-        "/304" => Reply::keep(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n".to_vec()),
-        "/304-with-length" => {
-            Reply::keep(b"HTTP/1.1 304 Not Modified\r\nETag: \"v2\"\r\nContent-Length: 1234\r\n\r\n".to_vec())
-        }
-        _ => Reply::keep(ok_echo(seen)),
-    })
-    .await;
+    // `/204`, `/304`, `/304-with-length`; any other path echoes.
+    let origin =
+        ScriptedOrigin::start(|seen| bodiless_or_interim(&seen.path).unwrap_or_else(|| Reply::keep(ok_echo(seen))))
+            .await;
     let gw = gateway_for(origin.addr).await;
     let mut client = gw.client().await;
     let r = bounded("204", client.request("GET", "app.test", "/204", &[])).await;
@@ -540,15 +300,7 @@ async fn a_one_mebibyte_body_arrives_byte_exact() {
         let body = pattern(MIB);
         if seen.path == "/chunked" {
             // Uneven chunks: 64 KiB + 1 each.
-            let mut parts = vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()];
-            for chunk in body.chunks(64 * 1024 + 1) {
-                let mut part = format!("{:x}\r\n", chunk.len()).into_bytes();
-                part.extend_from_slice(chunk);
-                part.extend_from_slice(b"\r\n");
-                parts.push(part);
-            }
-            parts.push(b"0\r\n\r\n".to_vec());
-            Reply::pieces(parts)
+            Reply::pieces(chunked_parts(&body, 64 * 1024 + 1))
         } else {
             Reply::keep(ok(&body))
         }
@@ -604,17 +356,11 @@ async fn post_bodies_reach_the_origin_exactly() {
 /// 200 with its body (any interim responses it sees come first), and the connection goes on.
 #[tokio::test]
 async fn interim_responses_before_the_final_one() {
-    let origin = ScriptedOrigin::start(|seen| match seen.path.as_str() {
-        "/continue" => Reply::pieces(vec![b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), ok(b"after 100")]),
-        "/early-hints" => Reply::pieces(vec![
-            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n".to_vec(),
-            ok(b"after 103"),
-        ]),
-        // The interim and the final answer in one write: the final one is already read.
-        "/together" => Reply::keep([b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), ok(b"after both")].concat()),
-        _ => Reply::keep(ok_echo(seen)),
-    })
-    .await;
+    // `/continue`, `/early-hints` (interim and final answer apart), `/together` (in one write:
+    // the final one is already read); any other path echoes.
+    let origin =
+        ScriptedOrigin::start(|seen| bodiless_or_interim(&seen.path).unwrap_or_else(|| Reply::keep(ok_echo(seen))))
+            .await;
     let gw = gateway_for(origin.addr).await;
     let mut client = gw.client().await;
     for (path, text) in [("/continue", "after 100"), ("/early-hints", "after 103"), ("/together", "after both")] {
@@ -720,7 +466,8 @@ async fn ambiguous_response_framing_is_an_upstream_error() {
         let mut client = gw.client().await;
         let r = bounded(what, client.request("GET", "app.test", "/bad", &[])).await;
         assert_eq!((r.status, r.header("x-hiatus-failure")), (502, Some("invalid_response")), "{what}");
-        bounded("the gateway closes its connection to the origin", origin.all_connections_closed()).await;
+        // The gateway closes its connection to the origin.
+        origin.open_connections(0).await;
         if r.header("connection") == Some("close") {
             assert!(client.closed().await, "{what}: says close, stays open");
         } else {

@@ -12,310 +12,23 @@
 //! stream and never the connection or a pooled upstream connection, graceful shutdown and the
 //! idle timeout.
 //!
-//! The origins are [`RawOrigin`]s: they record each request exactly as it arrived and answer
-//! with raw bytes chosen per request (in separate writes where the test says so), so each test
-//! controls the exact HTTP/1.1 framing the gateway has to turn into HTTP/2. The client is the
-//! `h2` crate, with every wait bounded ([`bounded`]); nothing sleeps to let time pass.
+//! The origins are [`ScriptedOrigin`]s (shared with `protocol`): they record each request exactly
+//! as it arrived and answer with raw bytes chosen per request (in separate writes where the test
+//! says so), so each test controls the exact HTTP/1.1 framing the gateway has to turn into
+//! HTTP/2. The client is the `h2` crate, with every wait bounded ([`bounded`]); nothing sleeps to
+//! let time pass.
 
 use crate::gateway_support::{bounded, config, dead_address, t0, tenant, TestGateway};
+use crate::scripted_origin::{
+    assert_same_body, bodiless_or_interim, chunked_parts, echo_text, ok, ok_echo, pattern, streamed_in_two_pieces,
+    Reply, ScriptedOrigin, Then,
+};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-// =============================================================================================
-// A raw HTTP/1.1 origin
-
-/// One request as a [`RawOrigin`] received it.
-#[derive(Debug, Clone)]
-struct Got {
-    /// The request line as sent, e.g. `GET /x?q=1 HTTP/1.1`.
-    line: String,
-    method: String,
-    target: String,
-    /// In order, names lower-cased, values trimmed; repeated fields stay apart.
-    headers: Vec<(String, String)>,
-    /// The content (de-chunked when the request was chunked).
-    body: Vec<u8>,
-    /// Which upstream connection it came on (0: the first one accepted).
-    conn: usize,
-}
-
-impl Got {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
-    }
-}
-
-/// What the origin does after its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Then {
-    /// Waits for the next request on the connection.
-    Keep,
-    /// Closes (FIN).
-    Close,
-    /// Resets (RST).
-    Reset,
-    /// Keeps the connection open and sends nothing more, ever.
-    Hang,
-}
-
-/// What a [`RawOrigin`] sends for one request.
-struct Reply {
-    /// Written in order, each flushed, with a yield to the runtime between them.
-    parts: Vec<Vec<u8>>,
-    /// (part, gate): waits until the gate turns `true` before writing that part.
-    gates: Vec<(usize, watch::Receiver<bool>)>,
-    then: Then,
-}
-
-impl Reply {
-    fn keep(bytes: impl Into<Vec<u8>>) -> Reply {
-        Reply::pieces(vec![bytes.into()])
-    }
-
-    fn pieces(parts: Vec<Vec<u8>>) -> Reply {
-        Reply { parts, gates: Vec::new(), then: Then::Keep }
-    }
-
-    fn then(mut self, then: Then) -> Reply {
-        self.then = then;
-        self
-    }
-
-    /// Nothing is written before `gate` opens.
-    fn after(self, gate: &watch::Receiver<bool>) -> Reply {
-        self.hold(0, gate)
-    }
-
-    /// Part `part` (and what follows) is written only once `gate` opens.
-    fn hold(mut self, part: usize, gate: &watch::Receiver<bool>) -> Reply {
-        self.gates.push((part, gate.clone()));
-        self
-    }
-}
-
-type Script = dyn Fn(&Got) -> Reply + Send + Sync;
-
-/// An HTTP/1.1 origin on `127.0.0.1:0` answering each request with what its script returns.
-struct RawOrigin {
-    addr: SocketAddr,
-    seen: Arc<watch::Sender<Vec<Got>>>,
-    accepted: Arc<AtomicUsize>,
-    /// Connections open now (closed by either side: the count drops when the origin sees it).
-    open: Arc<watch::Sender<usize>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for RawOrigin {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Counts a connection as open until dropped.
-struct OpenGuard(Arc<watch::Sender<usize>>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
-}
-
-impl RawOrigin {
-    async fn start(script: impl Fn(&Got) -> Reply + Send + Sync + 'static) -> RawOrigin {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an origin");
-        let addr = listener.local_addr().expect("origin address");
-        let script: Arc<Script> = Arc::new(script);
-        let seen = Arc::new(watch::Sender::new(Vec::new()));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let open = Arc::new(watch::Sender::new(0usize));
-        let (record, count, gauge) = (seen.clone(), accepted.clone(), open.clone());
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let index = count.fetch_add(1, Ordering::SeqCst);
-                gauge.send_modify(|n| *n += 1);
-                let guard = OpenGuard(gauge.clone());
-                let (script, record) = (script.clone(), record.clone());
-                tokio::spawn(async move {
-                    let _ = origin_connection(stream, index, &*script, &record).await;
-                    drop(guard);
-                });
-            }
-        });
-        RawOrigin { addr, seen, accepted, open, task }
-    }
-
-    fn seen(&self) -> Vec<Got> {
-        self.seen.borrow().clone()
-    }
-
-    fn last(&self) -> Got {
-        self.seen().pop().expect("the origin got a request")
-    }
-
-    fn targets(&self) -> Vec<String> {
-        self.seen().into_iter().map(|g| g.target).collect()
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// Returns once the origin has received `n` requests.
-    async fn received(&self, n: usize) {
-        let mut seen = self.seen.subscribe();
-        bounded(&format!("the origin receives {n} request(s)"), seen.wait_for(|s| s.len() >= n))
-            .await
-            .expect("the origin's record");
-    }
-
-    /// Returns once `n` connections to the origin are open.
-    async fn open_connections(&self, n: usize) {
-        let mut open = self.open.subscribe();
-        bounded(&format!("{n} open upstream connection(s)"), open.wait_for(|c| *c == n))
-            .await
-            .expect("the origin's connection count");
-    }
-}
-
-async fn origin_connection(
-    stream: TcpStream,
-    index: usize,
-    script: &Script,
-    record: &watch::Sender<Vec<Got>>,
-) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::new(stream);
-    loop {
-        let Some(got) = read_request(&mut reader, index).await? else { return Ok(()) };
-        let reply = script(&got);
-        record.send_modify(|s| s.push(got));
-        let mut gates = reply.gates;
-        let stream = reader.get_mut();
-        for (i, part) in reply.parts.iter().enumerate() {
-            if i > 0 {
-                tokio::task::yield_now().await;
-            }
-            for (_, gate) in gates.iter_mut().filter(|(at, _)| *at == i) {
-                let _ = gate.wait_for(|open| *open).await;
-            }
-            stream.write_all(part).await?;
-            stream.flush().await?;
-        }
-        match reply.then {
-            Then::Keep => {}
-            Then::Close => {
-                stream.shutdown().await?;
-                return Ok(());
-            }
-            Then::Reset => {
-                stream.set_zero_linger()?;
-                return Ok(());
-            }
-            Then::Hang => std::future::pending::<()>().await,
-        }
-    }
-}
-
-/// Reads one request; `None` on a clean close before its first line.
-async fn read_request(r: &mut BufReader<TcpStream>, conn: usize) -> std::io::Result<Option<Got>> {
-    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
-    let mut lines = Vec::new();
-    loop {
-        let mut line = Vec::new();
-        if r.read_until(b'\n', &mut line).await? == 0 {
-            if lines.is_empty() {
-                return Ok(None);
-            }
-            return Err(bad("closed inside a head".to_string()));
-        }
-        if line == b"\r\n" {
-            break;
-        }
-        lines.push(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string());
-    }
-    let line = lines.first().cloned().unwrap_or_default();
-    let mut words = line.split(' ');
-    let (method, target) = (words.next().unwrap_or("").to_string(), words.next().unwrap_or("").to_string());
-    let headers: Vec<(String, String)> = lines
-        .iter()
-        .skip(1)
-        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string())))
-        .collect();
-    let value = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
-    let mut body = Vec::new();
-    if value("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
-        loop {
-            let mut size_line = Vec::new();
-            r.read_until(b'\n', &mut size_line).await?;
-            let text = String::from_utf8_lossy(&size_line).into_owned();
-            let size = usize::from_str_radix(text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| bad(format!("bad chunk size line {text:?}")))?;
-            if size == 0 {
-                loop {
-                    let mut trailer = Vec::new();
-                    if r.read_until(b'\n', &mut trailer).await? == 0 || trailer == b"\r\n" {
-                        break;
-                    }
-                }
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            r.read_exact(&mut body[start..]).await?;
-            let mut crlf = [0u8; 2];
-            r.read_exact(&mut crlf).await?;
-        }
-    } else if let Some(length) = value("content-length") {
-        let length: usize = length.parse().map_err(|_| bad(format!("bad content-length {length:?}")))?;
-        body = vec![0u8; length];
-        r.read_exact(&mut body).await?;
-    }
-    Ok(Some(Got { line, method, target, headers, body, conn }))
-}
-
-/// `200 OK` with a `Content-Length` body.
-fn ok(body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// The body [`ok_echo`] answers with.
-fn echo(method: &str, target: &str) -> String {
-    format!("{method} {target}")
-}
-
-/// `200 OK` whose body is the request's method and target.
-fn ok_echo(got: &Got) -> Vec<u8> {
-    ok(echo(&got.method, &got.target).as_bytes())
-}
-
-/// `n` bytes of a pattern that does not repeat at any power-of-two stride.
-fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i % 251) as u8 ^ (i >> 11) as u8).collect()
-}
-
-/// Asserts two bodies are byte-identical without printing a megabyte when they are not.
-fn assert_same_body(what: &str, got: &[u8], expected: &[u8]) {
-    let first_difference = got.iter().zip(expected).position(|(a, b)| a != b);
-    assert!(
-        got == expected,
-        "{what}: {} bytes, expected {}; first difference at {first_difference:?}",
-        got.len(),
-        expected.len()
-    );
-}
 
 // =============================================================================================
 // The gateway and an h2c client
@@ -465,7 +178,7 @@ async fn read_all(response: h2::client::ResponseFuture) -> Fetched {
 /// fields are, repeated ones as separate fields; the origin cannot claim the gateway's markers.
 #[tokio::test]
 async fn a_length_delimited_answer_is_relayed_with_its_end_to_end_fields_only() {
-    let origin = RawOrigin::start(|_| {
+    let origin = ScriptedOrigin::start(|_| {
         Reply::keep(
             b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Type: text/plain\r\nConnection: x-secret\r\n\
               X-Secret: hidden\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\n\
@@ -505,8 +218,8 @@ async fn a_length_delimited_answer_is_relayed_with_its_end_to_end_fields_only() 
 /// used again, and the next answers are right.
 #[tokio::test]
 async fn a_chunked_answer_arrives_as_exactly_its_decoded_data() {
-    let origin = RawOrigin::start(|got| {
-        if got.target != "/chunked" {
+    let origin = ScriptedOrigin::start(|got| {
+        if got.path != "/chunked" {
             return Reply::keep(ok_echo(got));
         }
         Reply::pieces(vec![
@@ -533,7 +246,7 @@ async fn a_chunked_answer_arrives_as_exactly_its_decoded_data() {
         let after = h2.get(&app("/after")).await;
         assert_eq!((after.status(), after.text().as_str()), (200, "GET /after"), "round {round}");
     }
-    assert_eq!(origin.targets(), ["/chunked", "/after", "/chunked", "/after"]);
+    assert_eq!(origin.paths(), ["/chunked", "/after", "/chunked", "/after"]);
     assert_eq!(origin.accepted(), 1, "the chunked body's end (trailers included) was found exactly");
 }
 
@@ -544,8 +257,8 @@ async fn a_chunked_answer_arrives_as_exactly_its_decoded_data() {
 async fn a_close_delimited_answer_arrives_complete_and_ends_cleanly() {
     let body = pattern(20_000);
     let sent = body.clone();
-    let origin = RawOrigin::start(move |got| {
-        if got.target != "/until-close" {
+    let origin = ScriptedOrigin::start(move |got| {
+        if got.path != "/until-close" {
             return Reply::keep(ok_echo(got));
         }
         Reply::pieces(vec![
@@ -575,20 +288,13 @@ async fn a_close_delimited_answer_arrives_complete_and_ends_cleanly() {
 #[tokio::test]
 async fn a_one_mebibyte_body_arrives_byte_exact_under_flow_control() {
     const MIB: usize = 1 << 20;
-    let origin = RawOrigin::start(|got| {
+    let origin = ScriptedOrigin::start(|got| {
         let body = pattern(MIB);
-        if got.target != "/chunked" {
+        if got.path != "/chunked" {
             return Reply::keep(ok(&body));
         }
-        let mut parts = vec![b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()];
-        for chunk in body.chunks(64 * 1024 + 1) {
-            let mut part = format!("{:x}\r\n", chunk.len()).into_bytes();
-            part.extend_from_slice(chunk);
-            part.extend_from_slice(b"\r\n");
-            parts.push(part);
-        }
-        parts.push(b"0\r\n\r\n".to_vec());
-        Reply::pieces(parts)
+        // Uneven chunks: 64 KiB + 1 each.
+        Reply::pieces(chunked_parts(&body, 64 * 1024 + 1))
     })
     .await;
     let gw = gateway_for(origin.addr, "").await;
@@ -610,7 +316,7 @@ async fn a_one_mebibyte_body_arrives_byte_exact_under_flow_control() {
 /// gateway did not wait for, or leave behind, body bytes of the HEAD).
 #[tokio::test]
 async fn head_over_h2_gets_the_fields_and_no_body() {
-    let origin = RawOrigin::start(|got| match (got.method.as_str(), got.target.as_str()) {
+    let origin = ScriptedOrigin::start(|got| match (got.method.as_str(), got.path.as_str()) {
         ("HEAD", "/chunked") => {
             Reply::keep(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nETag: \"c\"\r\n\r\n".to_vec())
         }
@@ -647,22 +353,10 @@ async fn head_over_h2_gets_the_fields_and_no_body() {
 /// by the final answer with its body. All on one h2 connection and one upstream connection.
 #[tokio::test]
 async fn bodiless_and_interim_answers_over_h2() {
-    let origin = RawOrigin::start(|got| match got.target.as_str() {
-        "/204" => Reply::keep(b"HTTP/1.1 204 No Content\r\nX-Note: empty\r\n\r\n".to_vec()),
-        "/304" => Reply::keep(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n".to_vec()),
-        "/304-with-length" => {
-            Reply::keep(b"HTTP/1.1 304 Not Modified\r\nETag: \"v2\"\r\nContent-Length: 1234\r\n\r\n".to_vec())
-        }
-        "/empty" => Reply::keep(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()),
-        "/continue" => Reply::pieces(vec![b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), ok(b"after 100")]),
-        "/early-hints" => Reply::pieces(vec![
-            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n".to_vec(),
-            ok(b"after 103"),
-        ]),
-        "/together" => Reply::keep([b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(), ok(b"after both")].concat()),
-        _ => Reply::keep(ok_echo(got)),
-    })
-    .await;
+    // `/204`, `/304`, `/304-with-length`, `/empty`, `/continue`, `/early-hints`, `/together`;
+    // any other path echoes.
+    let origin =
+        ScriptedOrigin::start(|got| bodiless_or_interim(&got.path).unwrap_or_else(|| Reply::keep(ok_echo(got)))).await;
     let gw = gateway_for(origin.addr, "").await;
     let h2 = H2::connect(gw.addr).await;
     let r = h2.get(&app("/204")).await;
@@ -690,8 +384,8 @@ async fn bodiless_and_interim_answers_over_h2() {
 /// POST with a body pingora's): the field is dropped, the rest relayed.
 #[tokio::test]
 async fn an_origins_te_response_field_does_not_break_the_h2_answer() {
-    let origin = RawOrigin::start(|got| {
-        if got.target != "/te" {
+    let origin = ScriptedOrigin::start(|got| {
+        if got.path != "/te" {
             return Reply::keep(ok_echo(got));
         }
         Reply::keep(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTE: gzip\r\nX-End-To-End: kept\r\n\r\nok".to_vec())
@@ -710,7 +404,7 @@ async fn an_origins_te_response_field_does_not_break_the_h2_answer() {
         let after = h2.get(&app("/after")).await;
         assert_eq!(after.text(), "GET /after", "after {method}");
     }
-    assert_eq!(origin.targets(), ["/te", "/after", "/te", "/after"]);
+    assert_eq!(origin.paths(), ["/te", "/after", "/te", "/after"]);
     assert!(broken.is_empty(), "an origin's `TE: gzip` broke the h2 answer: {broken:?}");
 }
 
@@ -721,9 +415,9 @@ async fn an_origins_te_response_field_does_not_break_the_h2_answer() {
 async fn large_heads_cross_in_both_directions() {
     let big = "v".repeat(20_000);
     let field = big.clone();
-    let origin = RawOrigin::start(move |got| {
+    let origin = ScriptedOrigin::start(move |got| {
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Big: {field}\r\nX-After: end\r\n\r\nok");
-        if got.target == "/big-response" {
+        if got.path == "/big-response" {
             Reply::keep(head.into_bytes())
         } else {
             Reply::keep(ok_echo(got))
@@ -754,7 +448,7 @@ async fn large_heads_cross_in_both_directions() {
 /// end-to-end fields kept, and no `te`, `connection`, `proxy-authorization` or pseudo-header.
 #[tokio::test]
 async fn what_the_origin_receives_from_an_h2_request() {
-    let origin = RawOrigin::start(|got| Reply::keep(ok_echo(got))).await;
+    let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
     let gw = gateway_for(origin.addr, "").await;
     let h2 = H2::connect(gw.addr).await;
     let headers = [
@@ -802,7 +496,7 @@ async fn what_the_origin_receives_from_an_h2_request() {
 /// `Forwarded` are believed.
 #[tokio::test]
 async fn a_trusted_proxy_over_h2_extends_the_forwarded_chain() {
-    let origin = RawOrigin::start(|got| Reply::keep(ok_echo(got))).await;
+    let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
     let body = tenant("app", &["app.test"], &[origin.addr], "");
     let gw = TestGateway::start(&config("trusted_proxies = [\"127.0.0.1\"]", &body), t0()).await;
     let h2 = H2::connect(gw.addr).await;
@@ -826,8 +520,8 @@ async fn a_trusted_proxy_over_h2_extends_the_forwarded_chain() {
 #[tokio::test]
 async fn host_disagreeing_with_authority_reaches_no_origin() {
     let (a, b) = tokio::join!(
-        RawOrigin::start(|got| Reply::keep(ok_echo(got))),
-        RawOrigin::start(|got| Reply::keep(ok_echo(got)))
+        ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))),
+        ScriptedOrigin::start(|got| Reply::keep(ok_echo(got)))
     );
     let body = tenant("a", &["a.test"], &[a.addr], "") + &tenant("b", &["b.test"], &[b.addr], "");
     let gw = TestGateway::start(&config("", &body), t0()).await;
@@ -847,7 +541,7 @@ async fn host_disagreeing_with_authority_reaches_no_origin() {
 /// connection, each answer with its own body.
 #[tokio::test]
 async fn sequential_streams_from_two_connections_share_one_upstream_connection() {
-    let origin = RawOrigin::start(|got| match got.method.as_str() {
+    let origin = ScriptedOrigin::start(|got| match got.method.as_str() {
         "HEAD" => Reply::keep(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n".to_vec()),
         _ => Reply::keep(ok_echo(got)),
     })
@@ -874,13 +568,12 @@ async fn sequential_streams_from_two_connections_share_one_upstream_connection()
 /// connection). Either way every h2 stream gets its answer and reaches the origin once.
 #[tokio::test]
 async fn origins_that_close_after_each_answer() {
-    let says = RawOrigin::start(|got| {
-        let body = echo(&got.method, &got.target);
-        Reply::keep(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()))
-            .then(Then::Close)
+    let says = ScriptedOrigin::start(|got| {
+        let body = echo_text(got);
+        Reply::close(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()))
     })
     .await;
-    let silent = RawOrigin::start(|got| Reply::keep(ok_echo(got)).then(Then::Close)).await;
+    let silent = ScriptedOrigin::start(|got| Reply::close(ok_echo(got))).await;
     let body =
         tenant("says", &["says.test"], &[says.addr], "") + &tenant("silent", &["silent.test"], &[silent.addr], "");
     let gw = TestGateway::start(&config("", &body), t0()).await;
@@ -891,9 +584,9 @@ async fn origins_that_close_after_each_answer() {
             assert_eq!((r.status(), r.text()), (200, format!("GET /{i}")), "{host} request {i}");
         }
     }
-    assert_eq!(says.targets(), ["/0", "/1", "/2", "/3"]);
+    assert_eq!(says.paths(), ["/0", "/1", "/2", "/3"]);
     assert_eq!(says.accepted(), 4, "an origin that says close is not reused");
-    assert_eq!(silent.targets(), ["/0", "/1", "/2", "/3"], "each GET reached the origin once");
+    assert_eq!(silent.paths(), ["/0", "/1", "/2", "/3"], "each GET reached the origin once");
 }
 
 /// RFC 9113 §5: concurrent streams on one h2 connection are in flight at the same time. The
@@ -905,7 +598,7 @@ async fn concurrent_streams_each_get_their_own_answer() {
     const N: usize = 10;
     let (all_in, gate) = watch::channel(false);
     let count = AtomicUsize::new(0);
-    let origin = RawOrigin::start(move |got| {
+    let origin = ScriptedOrigin::start(move |got| {
         if count.fetch_add(1, Ordering::SeqCst) + 1 == N {
             all_in.send_replace(true);
         }
@@ -936,9 +629,9 @@ async fn concurrent_streams_each_get_their_own_answer() {
 #[tokio::test]
 async fn a_slow_stream_does_not_hold_back_the_others() {
     let (release, gate) = watch::channel(false);
-    let origin = RawOrigin::start(move |got| {
+    let origin = ScriptedOrigin::start(move |got| {
         let reply = Reply::keep(ok_echo(got));
-        if got.target == "/slow" {
+        if got.path == "/slow" {
             reply.after(&gate)
         } else {
             reply
@@ -963,14 +656,7 @@ async fn a_slow_stream_does_not_hold_back_the_others() {
 #[tokio::test]
 async fn a_streamed_body_is_not_held_back() {
     let (go_on, go) = watch::channel(false);
-    let origin = RawOrigin::start(move |_| {
-        Reply::pieces(vec![
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n".to_vec(),
-            b"6\r\nsecond\r\n0\r\n\r\n".to_vec(),
-        ])
-        .hold(1, &go)
-    })
-    .await;
+    let origin = ScriptedOrigin::start(move |_| streamed_in_two_pieces(&go)).await;
     let gw = gateway_for(origin.addr, "").await;
     let h2 = H2::connect(gw.addr).await;
     let response = h2.open("GET", &app("/stream"), &[], None).await;
@@ -1004,8 +690,8 @@ async fn a_streamed_body_is_not_held_back() {
 /// the gateway's; GETs before and after stay on the lane.
 #[tokio::test]
 async fn streams_with_a_body_or_another_method_go_through_pingora() {
-    let origin = RawOrigin::start(|got| {
-        Reply::keep(ok(format!("{} {} got {} bytes", got.method, got.target, got.body.len()).as_bytes()))
+    let origin = ScriptedOrigin::start(|got| {
+        Reply::keep(ok(format!("{} {} got {} bytes", got.method, got.path, got.body.len()).as_bytes()))
     })
     .await;
     let gw = gateway_for(origin.addr, "").await;
@@ -1028,7 +714,7 @@ async fn streams_with_a_body_or_another_method_go_through_pingora() {
         let expected = format!("{method} {path} got {} bytes", sent.map_or(0, <[u8]>::len));
         assert_eq!((r.status(), r.text(), r.marker()), (200, expected, "proxied"), "{method} {path}");
         let got = origin.last();
-        assert_eq!((got.method.as_str(), got.target.as_str()), (method, path));
+        assert_eq!((got.method.as_str(), got.path.as_str()), (method, path));
         assert_eq!(got.body, sent.unwrap_or_default(), "{method} {path}: the body as sent");
         assert_eq!(got.header("host"), Some("app.test"), "{method} {path}");
     }
@@ -1047,7 +733,7 @@ async fn streams_with_a_body_or_another_method_go_through_pingora() {
 /// the same connection then serves a working tenant.
 #[tokio::test]
 async fn a_refused_upstream_gives_the_failure_page_and_the_connection_goes_on() {
-    let origin = RawOrigin::start(|got| Reply::keep(ok_echo(got))).await;
+    let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
     let body =
         tenant("app", &["app.test"], &[origin.addr], "") + &tenant("dead", &["dead.test"], &[dead_address()], "");
     let gw = TestGateway::start(&config("", &body), t0()).await;
@@ -1078,7 +764,7 @@ async fn a_refused_upstream_gives_the_failure_page_and_the_connection_goes_on() 
 /// and the broken upstream connection is never used again.
 #[tokio::test]
 async fn a_body_cut_short_or_malformed_resets_only_its_stream() {
-    let origin = RawOrigin::start(|got| match got.target.as_str() {
+    let origin = ScriptedOrigin::start(|got| match got.path.as_str() {
         "/malformed" => Reply::pieces(vec![
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
             b"5\r\nhello\r\n".to_vec(),
@@ -1128,12 +814,12 @@ async fn a_body_cut_short_or_malformed_resets_only_its_stream() {
     // A connection that carried a broken answer is never used again (a healthy pooled one may
     // well carry the next broken answer: that is fine).
     let seen = origin.seen();
-    for (i, broken) in seen.iter().enumerate().filter(|(_, g)| g.target != "/after") {
+    for (i, broken) in seen.iter().enumerate().filter(|(_, g)| g.path != "/after") {
         for (j, later) in seen.iter().enumerate().skip(i + 1) {
             assert_ne!(
                 later.conn, broken.conn,
                 "request {j} ({}) reused the connection of {}",
-                later.target, broken.target
+                later.path, broken.path
             );
         }
     }
@@ -1145,7 +831,7 @@ async fn a_body_cut_short_or_malformed_resets_only_its_stream() {
 #[tokio::test]
 async fn a_stream_cancelled_mid_body_does_not_poison_the_upstream_pool() {
     const MIB: usize = 1 << 20;
-    let origin = RawOrigin::start(|got| match got.target.as_str() {
+    let origin = ScriptedOrigin::start(|got| match got.path.as_str() {
         "/big" => Reply::keep(ok(&pattern(MIB))),
         _ => Reply::keep(ok_echo(got)),
     })
@@ -1176,7 +862,7 @@ async fn a_stream_cancelled_mid_body_does_not_poison_the_upstream_pool() {
 #[tokio::test]
 async fn shutdown_lets_a_stream_in_flight_finish_then_closes() {
     let (release, gate) = watch::channel(false);
-    let origin = RawOrigin::start(move |_| Reply::keep(ok(&pattern(100_000))).after(&gate)).await;
+    let origin = ScriptedOrigin::start(move |_| Reply::keep(ok(&pattern(100_000))).after(&gate)).await;
     let gw = gateway_for(origin.addr, "").await;
     let mut h2 = H2::connect(gw.addr).await;
     let held = h2.open("GET", &app("/held"), &[], None).await;
@@ -1192,7 +878,7 @@ async fn shutdown_lets_a_stream_in_flight_finish_then_closes() {
 /// An h2 connection with no stream open is closed after the keep-alive timeout.
 #[tokio::test]
 async fn an_idle_h2_connection_is_closed_after_the_keepalive_timeout() {
-    let origin = RawOrigin::start(|got| Reply::keep(ok_echo(got))).await;
+    let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
     let body = tenant("app", &["app.test"], &[origin.addr], "");
     let gw = TestGateway::start(&config("keepalive_timeout = \"300ms\"", &body), t0()).await;
     let mut h2 = H2::connect(gw.addr).await;
