@@ -97,7 +97,10 @@ impl Express {
         let mut scratch = Scratch::default();
         let mut first = true;
         // When the head being read must be complete; set once its first byte is here.
-        let mut head_deadline: Option<Instant> = None;
+        let mut head_deadline: Option<tokio::time::Instant> = None;
+        // The connection's one timer for reading heads, moved on before each read.
+        let timer = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(timer);
         loop {
             let parsed = loop {
                 if !buf.is_empty() {
@@ -116,24 +119,32 @@ impl Express {
                         }
                     }
                 }
-                let limit = {
+                let now = tokio::time::Instant::now();
+                let deadline = {
                     let current = self.gateway.current.load();
                     let settings = &current.config().gateway;
                     if buf.is_empty() {
-                        settings.keepalive_timeout
+                        now + settings.keepalive_timeout
                     } else {
                         // A head has begun: all of it within `header_timeout` of its first byte,
                         // however slowly it trickles in (not per read: "slowloris").
-                        let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + settings.header_timeout);
-                        deadline.saturating_duration_since(Instant::now())
+                        *head_deadline.get_or_insert(now + settings.header_timeout)
                     }
                 };
+                // Moving a timer's deadline later is an atomic store; a new timer per read
+                // would be an insert into tokio's wheel and a removal from it each time.
+                timer.as_mut().reset(deadline);
                 if buf.capacity() - buf.len() < 1024 {
                     buf.reserve(4096);
                 }
-                match tokio::time::timeout(limit, io.read_buf(&mut buf)).await {
-                    Ok(Ok(n)) if n > 0 => {}
-                    Err(_) if !buf.is_empty() => {
+                let read = tokio::select! {
+                    biased;
+                    read = io.read_buf(&mut buf) => Some(read),
+                    () = &mut timer => None,
+                };
+                match read {
+                    Some(Ok(n)) if n > 0 => {}
+                    None if !buf.is_empty() => {
                         self.refuse(&mut io, 408, "The request's header did not arrive in time.\n").await;
                         return;
                     }
