@@ -179,9 +179,10 @@ fn parse_head(
     head_request: bool,
     client: Option<(ClientHead<'_>, &Stamp<'_>)>,
 ) -> Result<Option<(usize, u16, Framing, bool)>, ()> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
-    let len = match resp.parse(buf) {
+    // Uninitialised slots: httparse writes the ones it uses (3 KiB not zeroed per response).
+    let mut slots = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_RESPONSE_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, &mut slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(()),
@@ -194,24 +195,30 @@ fn parse_head(
     let mut reusable = resp.version == Some(1);
     let (mut length, mut chunked, mut coded) = (None, false, false);
     for h in resp.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let v: u64 = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).ok_or(())?;
-            if length.is_some_and(|l| l != v) {
-                return Err(());
+        // The length first: most fields are none of these three, and it rules them out at once.
+        match h.name.len() {
+            14 if h.name.eq_ignore_ascii_case("content-length") => {
+                let v: u64 = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).ok_or(())?;
+                if length.is_some_and(|l| l != v) {
+                    return Err(());
+                }
+                length = Some(v);
             }
-            length = Some(v);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            coded = true;
-            chunked = h
-                .value
-                .trim_ascii()
-                .rsplit(|&b| b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if h.name.eq_ignore_ascii_case("connection")
-            && h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-        {
-            reusable = false;
+            17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
+                coded = true;
+                chunked = h
+                    .value
+                    .trim_ascii()
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+            10 if h.name.eq_ignore_ascii_case("connection")
+                && h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) =>
+            {
+                reusable = false;
+            }
+            _ => {}
         }
     }
     let framing = if head_request || status < 200 || status == 204 || status == 304 {
@@ -274,15 +281,22 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
     let mut named_len = 0;
     let mut coded = false;
     for h in headers {
-        if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                if !token.is_empty() && named_len < named.len() {
-                    named[named_len] = token;
-                    named_len += 1;
+        match h.name.len() {
+            10 if h.name.eq_ignore_ascii_case("connection") => {
+                for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    // `close` and `keep-alive` name no field worth looking for.
+                    let plain = token.is_empty()
+                        || token.eq_ignore_ascii_case(b"keep-alive")
+                        || token.eq_ignore_ascii_case(b"close");
+                    if !plain && named_len < named.len() {
+                        named[named_len] = token;
+                        named_len += 1;
+                    }
                 }
             }
+            17 => coded |= h.name.eq_ignore_ascii_case("transfer-encoding"),
+            _ => {}
         }
-        coded |= h.name.eq_ignore_ascii_case("transfer-encoding");
     }
     let named = &named[..named_len];
     let mut dated = false;
@@ -302,7 +316,7 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
             16 => name.eq_ignore_ascii_case(b"x-hiatus-failure") || name.eq_ignore_ascii_case(b"proxy-connection"),
             19 => name.eq_ignore_ascii_case(b"x-hiatus-generation"),
             _ => false,
-        } || named.iter().any(|n| n.eq_ignore_ascii_case(name));
+        } || named.iter().any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name));
         if !skip {
             put(name, h.value);
         }
