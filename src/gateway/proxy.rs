@@ -177,6 +177,11 @@ impl RequestId {
         // Only hex digits are ever written.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// The id's bytes, for a header line: no UTF-8 check (`as_str` makes one each time).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::ops::Deref for RequestId {
@@ -867,7 +872,7 @@ pub struct Finished<'a> {
     pub path: &'a str,
     /// 0 when no response was written.
     pub status: u16,
-    pub request_id: &'a str,
+    pub request_id: &'a RequestId,
 }
 
 impl Gateway {
@@ -916,7 +921,7 @@ impl Gateway {
                 upstream: f.upstream.map(|u| u.to_string()),
                 upstream_ms: f.upstream_time.map(|d| d.as_secs_f64() * 1000.0),
                 total_ms: f.started.elapsed().as_secs_f64() * 1000.0,
-                request_id: f.request_id,
+                request_id: f.request_id.as_str(),
             };
             if !log.log(&entry) {
                 if let Some(m) = &self.metrics {

@@ -46,7 +46,7 @@ pub struct Exchange<'a> {
 /// The gateway's own fields on a relayed response.
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp<'a> {
-    pub request_id: &'a str,
+    pub request_id: &'a crate::gateway::proxy::RequestId,
     pub generation: u64,
     /// The client's connection stays after this response (unless its body is close-delimited).
     pub keep_alive: bool,
@@ -263,7 +263,7 @@ fn client_head(resp: &httparse::Response<'_, '_>, status: u16, out: &mut Vec<u8>
         super::wire::date(out);
     }
     super::wire::header(out, b"x-hiatus", b"proxied");
-    super::wire::header(out, b"x-request-id", stamp.request_id.as_bytes());
+    super::wire::header(out, b"x-request-id", stamp.request_id.bytes());
     super::wire::header(out, b"x-hiatus-generation", crate::gateway::respond::decimal(stamp.generation, &mut digits));
     super::wire::header(out, b"connection", if keep_alive { b"keep-alive" } else { b"close" });
     out.extend_from_slice(b"\r\n");
@@ -347,7 +347,7 @@ fn h2_head(resp: &httparse::Response<'_, '_>, status: u16, stamp: &Stamp<'_>) ->
     if broken {
         return None;
     }
-    let mut id = HeaderValue::from_str(stamp.request_id).ok()?;
+    let mut id = HeaderValue::from_bytes(stamp.request_id.bytes()).ok()?;
     // Unique per response: never worth a place in HPACK's table.
     id.set_sensitive(true);
     fields.insert(respond::X_HIATUS, HeaderValue::from_static("proxied"));

@@ -662,7 +662,7 @@ fn forwarded(
     if let Some(h) = host {
         wire::header(up, b"x-forwarded-host", h);
     }
-    wire::header(up, b"x-request-id", req.request_id.as_bytes());
+    wire::header(up, b"x-request-id", req.request_id.bytes());
     up.extend_from_slice(b"\r\n");
 }
 
