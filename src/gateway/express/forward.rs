@@ -4,6 +4,7 @@
 //! chunked body stays chunked; no decoding). `h2c` relays the body to an HTTP/2 client itself.
 
 use super::chunked::Chunked;
+use super::head::name_is;
 use super::pool;
 use crate::gateway::respond;
 use crate::pages::Failure;
@@ -197,14 +198,14 @@ fn parse_head(
     for h in resp.headers.iter() {
         // The length first: most fields are none of these three, and it rules them out at once.
         match h.name.len() {
-            14 if h.name.eq_ignore_ascii_case("content-length") => {
+            14 if name_is(h.name.as_bytes(), b"content-length") => {
                 let v: u64 = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).ok_or(())?;
                 if length.is_some_and(|l| l != v) {
                     return Err(());
                 }
                 length = Some(v);
             }
-            17 if h.name.eq_ignore_ascii_case("transfer-encoding") => {
+            17 if name_is(h.name.as_bytes(), b"transfer-encoding") => {
                 coded = true;
                 chunked = h
                     .value
@@ -213,7 +214,7 @@ fn parse_head(
                     .next()
                     .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             }
-            10 if h.name.eq_ignore_ascii_case("connection")
+            10 if name_is(h.name.as_bytes(), b"connection")
                 && h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")) =>
             {
                 reusable = false;
@@ -282,7 +283,7 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
     let mut coded = false;
     for h in headers {
         match h.name.len() {
-            10 if h.name.eq_ignore_ascii_case("connection") => {
+            10 if name_is(h.name.as_bytes(), b"connection") => {
                 for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                     // `close` and `keep-alive` name no field worth looking for.
                     let plain = token.is_empty()
@@ -294,7 +295,7 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
                     }
                 }
             }
-            17 => coded |= h.name.eq_ignore_ascii_case("transfer-encoding"),
+            17 => coded |= name_is(h.name.as_bytes(), b"transfer-encoding"),
             _ => {}
         }
     }
@@ -303,18 +304,18 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
     for h in headers {
         let name = h.name.as_bytes();
         let skip = match name.len() {
-            2 => name.eq_ignore_ascii_case(b"te"),
+            2 => name_is(name, b"te"),
             4 => {
-                dated |= name.eq_ignore_ascii_case(b"date");
+                dated |= name_is(name, b"date");
                 false
             }
-            7 => name.eq_ignore_ascii_case(b"upgrade"),
-            8 => name.eq_ignore_ascii_case(b"x-hiatus"),
-            10 => name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"keep-alive"),
-            12 => name.eq_ignore_ascii_case(b"x-request-id"),
-            14 => coded && name.eq_ignore_ascii_case(b"content-length"),
-            16 => name.eq_ignore_ascii_case(b"x-hiatus-failure") || name.eq_ignore_ascii_case(b"proxy-connection"),
-            19 => name.eq_ignore_ascii_case(b"x-hiatus-generation"),
+            7 => name_is(name, b"upgrade"),
+            8 => name_is(name, b"x-hiatus"),
+            10 => name_is(name, b"connection") || name_is(name, b"keep-alive"),
+            12 => name_is(name, b"x-request-id"),
+            14 => coded && name_is(name, b"content-length"),
+            16 => name_is(name, b"x-hiatus-failure") || name_is(name, b"proxy-connection"),
+            19 => name_is(name, b"x-hiatus-generation"),
             _ => false,
         } || named.iter().any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name));
         if !skip {
