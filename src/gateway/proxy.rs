@@ -201,19 +201,19 @@ impl std::fmt::Display for RequestId {
 /// put every response's unique id into the connection's table, evicting the entries that do
 /// repeat, and search the table on every response. The h2c load benchmark spent a tenth of its
 /// user time there.
-fn request_id_value(id: &RequestId) -> http::HeaderValue {
-    let mut v = http::HeaderValue::from_str(id.as_str()).unwrap_or(http::HeaderValue::from_static("-"));
+pub(crate) fn request_id_value(id: &RequestId) -> http::HeaderValue {
+    let mut v = http::HeaderValue::from_bytes(id.bytes()).unwrap_or(http::HeaderValue::from_static("-"));
     v.set_sensitive(true);
     v
 }
 
 /// Marks a response with the configuration generation that decided it.
-fn stamp(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
-    h.insert_header(respond::X_HIATUS_GENERATION, http::HeaderValue::from(ctx.compiled.generation))
+pub(crate) fn stamp(h: &mut ResponseHeader, generation: u64) -> pingora::Result<()> {
+    h.insert_header(respond::X_HIATUS_GENERATION, http::HeaderValue::from(generation))
 }
 
 /// The host a request names: HTTP/2's `:authority`, else the `Host` header.
-pub(crate) fn host_of(req: &RequestHeader) -> Option<&str> {
+fn host_of(req: &RequestHeader) -> Option<&str> {
     req.uri
         .authority()
         .map(|a| a.as_str())
@@ -301,6 +301,22 @@ pub struct Request<'a> {
     pub cookie: Option<&'a str>,
     /// The socket peer.
     pub peer: Option<IpAddr>,
+}
+
+impl<'a> Request<'a> {
+    /// What the decision reads of a request pingora has parsed (either lane, any version);
+    /// `cookies` from [`cookies`], which may have to join several fields.
+    pub(crate) fn of(req: &'a RequestHeader, cookies: Option<&'a str>, peer: Option<IpAddr>) -> Request<'a> {
+        Request {
+            host: host_of(req),
+            path: req.uri.path(),
+            accept: header_str(req, http::header::ACCEPT),
+            accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
+            forwarded_for: header_str(req, http::header::HeaderName::from_static("x-forwarded-for")),
+            cookie: cookies,
+            peer,
+        }
+    }
 }
 
 /// What to do with a request before any upstream is involved.
@@ -430,7 +446,7 @@ impl Gateway {
     ) -> pingora::Result<bool> {
         let mut h =
             respond::header(status, ctx.format, Some(ctx.lang), body.len(), marker, &ctx.request_id, retry_after)?;
-        stamp(&mut h, ctx)?;
+        stamp(&mut h, ctx.compiled.generation)?;
         respond::write(session, h, body).await?;
         Ok(true)
     }
@@ -514,15 +530,8 @@ impl ProxyHttp for Gateway {
         let now = self.clock.now();
         let req = session.req_header();
         let cookies = cookies(req);
-        let input = Request {
-            host: host_of(req),
-            path: req.uri.path(),
-            accept: header_str(req, http::header::ACCEPT),
-            accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
-            forwarded_for: header_str(req, http::header::HeaderName::from_static("x-forwarded-for")),
-            cookie: cookies.as_deref(),
-            peer: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
-        };
+        let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let input = Request::of(req, cookies.as_deref(), peer);
         let d = decide(&compiled, &input, now);
         ctx.lang = d.lang;
         ctx.format = d.format;
@@ -567,7 +576,7 @@ impl ProxyHttp for Gateway {
                 h.insert_header(http::header::VARY, "Accept-Language")?;
                 h.insert_header(http::header::CONTENT_LANGUAGE, ctx.lang.code())?;
                 h.insert_header(respond::X_HIATUS, "status")?;
-                stamp(&mut h, ctx)?;
+                stamp(&mut h, ctx.compiled.generation)?;
                 respond::write(session, h, body).await?;
                 Ok(true)
             }
@@ -760,7 +769,7 @@ impl ProxyHttp for Gateway {
                         .and_then(|v| v.to_str().ok())
                         .is_some_and(|v| v.trim().parse::<u64>() == Ok(0));
                 *resp = h;
-                stamp(resp, ctx)?;
+                stamp(resp, ctx.compiled.generation)?;
                 ctx.outcome = Outcome::UpstreamError(Failure::UpstreamStatus);
                 if no_body_follows {
                     respond::write(session, resp.clone(), body).await?;
@@ -784,7 +793,7 @@ impl ProxyHttp for Gateway {
         resp.insert_header("x-hiatus", "proxied")?;
         resp.remove_header("x-hiatus-failure");
         resp.insert_header(respond::X_REQUEST_ID, request_id_value(&ctx.request_id))?;
-        stamp(resp, ctx)
+        stamp(resp, ctx.compiled.generation)
     }
 
     fn response_body_filter(
@@ -832,7 +841,7 @@ impl ProxyHttp for Gateway {
             &ctx.request_id,
             None,
         ) {
-            let _ = stamp(&mut h, ctx);
+            let _ = stamp(&mut h, ctx.compiled.generation);
             let _ = respond::write(session, h, body).await;
         }
         FailToProxy { error_code: status, can_reuse_downstream: ctx.tries == 0 }

@@ -348,11 +348,8 @@ fn h2_head(resp: &httparse::Response<'_, '_>, status: u16, stamp: &Stamp<'_>) ->
     if broken {
         return None;
     }
-    let mut id = HeaderValue::from_bytes(stamp.request_id.bytes()).ok()?;
-    // Unique per response: never worth a place in HPACK's table.
-    id.set_sensitive(true);
     fields.insert(respond::X_HIATUS, HeaderValue::from_static("proxied"));
-    fields.insert(respond::X_REQUEST_ID, id);
+    fields.insert(respond::X_REQUEST_ID, crate::gateway::proxy::request_id_value(stamp.request_id));
     fields.insert(respond::X_HIATUS_GENERATION, HeaderValue::from(stamp.generation));
     Some(ResponseHeader::from(parts))
 }

@@ -13,11 +13,11 @@
 use super::chunked::Chunked;
 use super::forward::{self, ClientHead, Framing, Relayed, Reply, READ_ROOM};
 use super::{forwarded, head::Method, pool, Express, Forwarded, InFlight, OwnPage, Plan};
-use crate::gateway::proxy::{cookies, decide, host_of, Decided, Outcome, Request};
+use crate::gateway::proxy::{cookies, decide, stamp, Decided, Outcome, Request};
 use crate::gateway::respond;
 use crate::pages::Failure;
 use bytes::{Buf, Bytes};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderValue};
 use pingora::apps::HttpServerApp;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::v2::server::{handshake, H2Accept, HttpSession};
@@ -80,9 +80,9 @@ pub(super) async fn connection(app: &Arc<Express>, io: Stream, peer: Option<IpAd
             Ok(Some(H2Accept::Session(session))) => {
                 last = tokio::time::Instant::now();
                 let (app, shutdown, open) = (app.clone(), shutdown.clone(), Open::new(&open));
-                // On this thread's runtime, like the connection.
-                // Boxed: the stream's future is several KiB, and a task moves its future on
-                // creation and again when it completes.
+                // A task on this thread's runtime, like the connection's. Boxed: the stream's
+                // future is several KiB, and a task moves its future when it is made and again
+                // when it completes.
                 tokio::spawn(Box::pin(async move {
                     let _open = open;
                     stream(&app, session, peer, &shutdown).await;
@@ -134,16 +134,7 @@ async fn stream(app: &Arc<Express>, mut s: HttpSession, peer: Option<IpAddr>, sh
     let compiled = app.gateway.current.load_full();
     let now = app.gateway.clock.now();
     let cookies = cookies(&rh);
-    let value = |name: HeaderName| rh.headers.get(name).and_then(|v| v.to_str().ok());
-    let input = Request {
-        host: host_of(&rh),
-        path: rh.uri.path(),
-        accept: value(header::ACCEPT),
-        accept_language: value(header::ACCEPT_LANGUAGE),
-        forwarded_for: value(HeaderName::from_static("x-forwarded-for")),
-        cookie: cookies.as_deref(),
-        peer,
-    };
+    let input = Request::of(&rh, cookies.as_deref(), peer);
     let d = decide(&compiled, &input, now);
     let mut req = InFlight::new(app, &compiled, &input, &d, method, started);
     let planned = app.plan(&req, &d, now);
@@ -180,7 +171,7 @@ async fn send_own(
         page.retry_after.as_ref(),
     )
     .and_then(|mut h| {
-        h.insert_header(respond::X_HIATUS_GENERATION, HeaderValue::from(req.compiled.generation))?;
+        stamp(&mut h, req.compiled.generation)?;
         Ok(h)
     });
     let head_request = req.method == Method::Head;
