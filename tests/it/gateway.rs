@@ -768,6 +768,27 @@ async fn upstream_failures_get_a_page_that_says_what_happened() {
     }
 }
 
+/// A connection keeps one timer for its upstream reads and moves it before each read. A
+/// tenant with a short `read_timeout` after one with a long timeout on the same client
+/// connection must still get its own, earlier deadline.
+#[tokio::test]
+async fn a_short_read_timeout_after_a_long_one_on_one_connection_still_applies() {
+    let fast = Origin::start("fast", Behaviour::Ok).await;
+    let slow = Origin::start("slow", Behaviour::Slow(Duration::from_secs(30))).await;
+    let body = tenant("fast", &["fast.test"], &[fast.addr], "read_timeout = \"60s\"")
+        + &tenant("slow", &["slow.test"], &[slow.addr], "read_timeout = \"300ms\"");
+    let gw = TestGateway::start(&config("", &body), t0()).await;
+    let mut client = gw.client().await;
+    for round in 0..2 {
+        let r = client.request("GET", "fast.test", "/", &[]).await;
+        assert_eq!(r.status, 200, "round {round}");
+        let started = std::time::Instant::now();
+        let r = client.request("GET", "slow.test", "/", &[]).await;
+        assert_eq!((r.status, r.header("x-hiatus-failure")), (504, Some("read_timeout")), "round {round}");
+        assert!(started.elapsed() < Duration::from_secs(5), "round {round}: took {:?}", started.elapsed());
+    }
+}
+
 #[tokio::test]
 async fn a_response_cut_short_is_not_replaced_but_the_connection_closes() {
     let (_origins, body) = failing_origins().await;

@@ -11,9 +11,11 @@ use crate::pages::Failure;
 use bytes::{Buf, BytesMut};
 use pingora::http::ResponseHeader;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 /// Largest upstream response head.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -113,10 +115,15 @@ impl ClientHead<'_> {
 /// Sends the request and reads the response head: on a pooled connection first, and on a
 /// fresh one when the pooled one turns out closed before any answer. The client's head is
 /// made from the same parse.
-pub async fn exchange(x: &Exchange<'_>, mut buf: BytesMut, mut out: ClientHead<'_>) -> Result<Reply, Failed> {
+pub async fn exchange(
+    x: &Exchange<'_>,
+    mut buf: BytesMut,
+    mut out: ClientHead<'_>,
+    mut timer: Pin<&mut Sleep>,
+) -> Result<Reply, Failed> {
     if let Some(conn) = pool::take(x.app, x.addr) {
         buf.clear();
-        match attempt(x, conn, buf, out.reborrow()).await {
+        match attempt(x, conn, buf, out.reborrow(), timer.as_mut()).await {
             Ok(reply) => return Ok(reply),
             // Closed by the upstream while idle: nothing was answered, so ask again.
             Err((Some(b), _)) => buf = b,
@@ -125,7 +132,7 @@ pub async fn exchange(x: &Exchange<'_>, mut buf: BytesMut, mut out: ClientHead<'
     }
     let conn = connect(x).await?;
     buf.clear();
-    attempt(x, conn, buf, out).await.map_err(|(_, f)| f)
+    attempt(x, conn, buf, out, timer).await.map_err(|(_, f)| f)
 }
 
 /// One try on `conn`. `Err((Some(buf), _))`: the connection was dead before any answer.
@@ -134,6 +141,7 @@ async fn attempt(
     mut conn: TcpStream,
     mut buf: BytesMut,
     mut out: ClientHead<'_>,
+    mut timer: Pin<&mut Sleep>,
 ) -> Result<Reply, (Option<BytesMut>, Failed)> {
     let reset = failed(Failure::Reset, 502);
     match within(x.write_timeout, conn.write_all(x.request)).await {
@@ -163,11 +171,11 @@ async fn attempt(
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(READ_ROOM);
         }
-        match tokio::time::timeout(x.read_timeout, conn.read_buf(&mut buf)).await {
-            Err(_) => return Err((None, failed(Failure::ReadTimeout, 504))),
-            Ok(Err(_)) | Ok(Ok(0)) if !answered => return Err((Some(buf), reset)),
-            Ok(Err(_)) | Ok(Ok(0)) => return Err((None, reset)),
-            Ok(Ok(_)) => answered = true,
+        match read_within(&mut conn, &mut buf, timer.as_mut(), x.read_timeout).await {
+            None => return Err((None, failed(Failure::ReadTimeout, 504))),
+            Some(Err(_) | Ok(0)) if !answered => return Err((Some(buf), reset)),
+            Some(Err(_) | Ok(0)) => return Err((None, reset)),
+            Some(Ok(_)) => answered = true,
         }
     }
 }
@@ -387,6 +395,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
     out: &mut Vec<u8>,
     read_timeout: Duration,
     write_timeout: Duration,
+    mut timer: Pin<&mut Sleep>,
 ) -> Relayed {
     let mut chunked = Chunked::default();
     let mut left = match reply.framing {
@@ -421,7 +430,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
         framed += take;
         if !done && framed - start < GATHER {
             // More may be at hand already: gather it before writing.
-            match read(&mut reply.conn, buf, None).await {
+            match read(&mut reply.conn, buf, None, timer.as_mut()).await {
                 Got::Bytes => continue,
                 Got::Later => {}
                 // The end of a close-delimited body: what is gathered goes out now.
@@ -445,7 +454,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
         }
         buf.clear();
         (start, framed) = (0, 0);
-        match read(&mut reply.conn, buf, Some(read_timeout)).await {
+        match read(&mut reply.conn, buf, Some(read_timeout), timer.as_mut()).await {
             Got::Bytes => {}
             Got::End if reply.framing == Framing::Close => return Relayed::Done { park: false },
             _ => return Relayed::Broken,
@@ -455,7 +464,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
 
 /// Reads more of the upstream's answer into `buf`: waiting up to `timeout`, or with `None`
 /// only what is there now.
-async fn read(conn: &mut TcpStream, buf: &mut BytesMut, timeout: Option<Duration>) -> Got {
+async fn read(conn: &mut TcpStream, buf: &mut BytesMut, timeout: Option<Duration>, timer: Pin<&mut Sleep>) -> Got {
     if buf.capacity() - buf.len() < READ_ROOM {
         buf.reserve(GATHER);
     }
@@ -464,15 +473,34 @@ async fn read(conn: &mut TcpStream, buf: &mut BytesMut, timeout: Option<Duration
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Got::Later,
             other => other,
         },
-        Some(limit) => match tokio::time::timeout(limit, conn.read_buf(buf)).await {
-            Ok(r) => r,
-            Err(_) => return Got::Failed,
+        Some(limit) => match read_within(conn, buf, timer, limit).await {
+            Some(r) => r,
+            None => return Got::Failed,
         },
     };
     match result {
         Ok(0) => Got::End,
         Ok(_) => Got::Bytes,
         Err(_) => Got::Failed,
+    }
+}
+
+/// Reads what the upstream sends next into `buf`, `None` when nothing came within `limit`.
+///
+/// `timer` is the caller's, kept for a whole client connection (or HTTP/2 stream) and moved on
+/// before each read: moving a timer's deadline later is an atomic store in tokio, where a
+/// `timeout` per read is an insert into its timer wheel and a removal each time.
+pub async fn read_within(
+    conn: &mut TcpStream,
+    buf: &mut BytesMut,
+    mut timer: Pin<&mut Sleep>,
+    limit: Duration,
+) -> Option<std::io::Result<usize>> {
+    timer.as_mut().reset(tokio::time::Instant::now() + limit);
+    tokio::select! {
+        biased;
+        read = conn.read_buf(buf) => Some(read),
+        () = timer => None,
     }
 }
 

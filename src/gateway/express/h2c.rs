@@ -25,10 +25,11 @@ use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Digest, Stream};
 use pingora::server::ShutdownWatch;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncReadExt;
+use tokio::time::Sleep;
 
 /// Streams refused as malformed before the connection is closed (pingora's own accept loop
 /// allows the same number).
@@ -208,7 +209,9 @@ async fn forward(
     let mut request = Vec::with_capacity(512);
     upstream_request(&mut request, req, rh, d);
     let mut head = None;
-    let mut reply = match app.exchange(req, runtime, d, &request, ClientHead::H2(&mut head)).await {
+    // The stream's one timer for upstream reads (`forward::read_within`).
+    let mut timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
+    let mut reply = match app.exchange(req, runtime, d, &request, ClientHead::H2(&mut head), timer.as_mut()).await {
         Ok(reply) => reply,
         Err((failure, status)) => return fail(app, s, req, failure, status).await,
     };
@@ -220,7 +223,7 @@ async fn forward(
         // Nothing went out: the stream is reset when the session drops.
         return app.record(req, outcome, 0);
     }
-    let relayed = relay(s, &mut reply, runtime.read_timeout, req).await;
+    let relayed = relay(s, &mut reply, runtime.read_timeout, req, timer).await;
     if let (Relayed::Done { park: true }, Some(addr)) = (relayed, req.upstream) {
         pool::put(app.id, addr, reply.conn);
     }
@@ -296,7 +299,13 @@ fn upstream_request(up: &mut Vec<u8>, req: &InFlight<'_>, rh: &RequestHeader, d:
 
 /// The upstream's body after the head, as DATA frames, as it comes. `Done { park }` when it all
 /// went out and the upstream connection may be kept.
-async fn relay(s: &mut HttpSession, reply: &mut Reply, read_timeout: Duration, req: &InFlight<'_>) -> Relayed {
+async fn relay(
+    s: &mut HttpSession,
+    reply: &mut Reply,
+    read_timeout: Duration,
+    req: &InFlight<'_>,
+    mut timer: Pin<&mut Sleep>,
+) -> Relayed {
     if reply.framing == Framing::None {
         return Relayed::Done { park: reply.reusable };
     }
@@ -353,15 +362,15 @@ async fn relay(s: &mut HttpSession, reply: &mut Reply, read_timeout: Duration, r
         if buf.capacity() < READ_ROOM {
             buf.reserve(forward::GATHER);
         }
-        match tokio::time::timeout(read_timeout, reply.conn.read_buf(buf)).await {
-            Ok(Ok(0)) if reply.framing == Framing::Close => {
+        match forward::read_within(&mut reply.conn, buf, timer.as_mut(), read_timeout).await {
+            Some(Ok(0)) if reply.framing == Framing::Close => {
                 return if write_body(s, Bytes::new(), true, req).await {
                     Relayed::Done { park: false }
                 } else {
                     Relayed::Broken
                 };
             }
-            Ok(Ok(n)) if n > 0 => {}
+            Some(Ok(n)) if n > 0 => {}
             // Cut short: the stream is reset when the session drops, so the client knows.
             _ => return Relayed::Broken,
         }

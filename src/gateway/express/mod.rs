@@ -44,9 +44,10 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::ShutdownWatch;
 use std::io::Write as _;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
 /// The first bytes of an HTTP/2 connection with prior knowledge (RFC 9113 §3.4).
@@ -94,7 +95,7 @@ impl Express {
         }
         let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
         let mut buf = BytesMut::with_capacity(2048);
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::new();
         let mut first = true;
         // When the head being read must be complete; set once its first byte is here.
         let mut head_deadline: Option<tokio::time::Instant> = None;
@@ -345,11 +346,14 @@ impl Express {
             return Next::Pingora;
         };
         upstream_request(&mut scratch.request, &mut scratch.client_text, req, head, buf, d);
-        let mut reply =
-            match self.exchange(req, runtime, d, &scratch.request, forward::ClientHead::H1(&mut scratch.out)).await {
-                Ok(reply) => reply,
-                Err((failure, status)) => return self.fail(io, req, failure, status, scratch).await,
-            };
+        let timer = scratch.upstream_timer.as_mut();
+        let mut reply = match self
+            .exchange(req, runtime, d, &scratch.request, forward::ClientHead::H1(&mut scratch.out), timer)
+            .await
+        {
+            Ok(reply) => reply,
+            Err((failure, status)) => return self.fail(io, req, failure, status, scratch).await,
+        };
         if req.replaces(reply.status) {
             // Ours instead of the upstream's error; its connection is not kept (body unread).
             return self.fail(io, req, Failure::UpstreamStatus, reply.status, scratch).await;
@@ -357,7 +361,8 @@ impl Express {
         let keep_alive = req.keep_alive && reply.framing != Framing::Close;
         let settings = &req.compiled.config().gateway;
         let out = &mut scratch.out;
-        let relayed = forward::relay(io, &mut reply, out, runtime.read_timeout, settings.write_timeout).await;
+        let timer = scratch.upstream_timer.as_mut();
+        let relayed = forward::relay(io, &mut reply, out, runtime.read_timeout, settings.write_timeout, timer).await;
         let status = reply.status;
         match relayed {
             Relayed::Done { park } => {
@@ -390,6 +395,7 @@ impl Express {
         d: &Decided,
         request: &[u8],
         mut client_head: forward::ClientHead<'_>,
+        mut timer: Pin<&mut tokio::time::Sleep>,
     ) -> Result<forward::Reply, (Failure, u16)> {
         let settings = &req.compiled.config().gateway;
         let number = d.route.and_then(|r| r.number);
@@ -419,7 +425,8 @@ impl Express {
                     keep_alive: req.keep_alive,
                 },
             };
-            match forward::exchange(&x, BytesMut::with_capacity(forward::GATHER), client_head.reborrow()).await {
+            let buf = BytesMut::with_capacity(forward::GATHER);
+            match forward::exchange(&x, buf, client_head.reborrow(), timer.as_mut()).await {
                 Ok(reply) => return Ok(reply),
                 Err(f) if f.before_request && tries < most => continue,
                 Err(f) => return Err((f.failure, f.status)),
@@ -469,8 +476,8 @@ enum Plan {
     Pingora,
 }
 
-/// Buffers a connection keeps between its requests.
-#[derive(Debug, Default)]
+/// What a connection keeps between its requests.
+#[derive(Debug)]
 struct Scratch {
     /// What goes to the client next.
     out: Vec<u8>,
@@ -479,6 +486,19 @@ struct Scratch {
     /// The last client address as text (`X-Forwarded-For`): the same on every request of a
     /// connection unless it comes from a trusted proxy.
     client_text: Option<(IpAddr, String)>,
+    /// The deadline of upstream reads (`forward::read_within`).
+    upstream_timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            out: Vec::new(),
+            request: Vec::new(),
+            client_text: None,
+            upstream_timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
 }
 
 /// A request in progress, on either lane: what its answer and its record need.
