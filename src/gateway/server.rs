@@ -17,6 +17,7 @@ use crate::control::metrics::Metrics;
 use crate::control::reload::Reloader;
 use arc_swap::ArcSwap;
 use pingora::apps::{HttpServerOptions, ServerApp};
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::Server;
 use pingora::services::listening::Service;
@@ -133,7 +134,13 @@ pub fn run(config_path: &std::path::Path, compiled: Compiled, clock: Clock, opti
     let app = Express::new(gateway, &server.configuration, settings.h2c);
     let mut proxy = Service::new("Hiatus".to_string(), app);
     for a in &listen {
-        proxy.add_tcp(&a.to_string());
+        // No read buffer in front of a client's socket: pingora's default is a zeroed 64 KiB one
+        // per connection, and both lanes read into buffers of their own, so it only added a
+        // copy and 42 KiB of memory per idle keep-alive connection. The small write buffer
+        // stays: pingora's lane writes a head and a short body as two writes, which it joins
+        // into one send.
+        let endpoint = ListenerConfig::tcp(a.to_string()).l4_buffer(L4BufferSettings::default().read(0));
+        proxy.add_listener(endpoint);
     }
     server.add_service(proxy);
     announce_when_listening(listen, admin);

@@ -166,6 +166,41 @@ async fn upgrade_hands_over_the_sockets_without_losing_a_request() {
     drop(new_addr);
 }
 
+/// An idle keep-alive connection costs the real binary little memory. Pingora's listener put a
+/// zeroed 64 KiB read buffer in front of every client socket by default: 42 KiB of resident
+/// memory per idle connection, where nginx needs one or two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_costs_little_memory() {
+    const CONNECTIONS: usize = 300;
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("idle-memory");
+    let config = write_config(&dir, "127.0.0.1:0", origin.addr);
+    let gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let status = format!("/proc/{}/status", gw.child.id());
+    let resident_kib = || {
+        let text = std::fs::read_to_string(&status).expect("the process's status");
+        let line = text.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+        line.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()).expect("VmRSS in kB")
+    };
+    let mut open = Vec::new();
+    let connect_and_ask = async |count: usize, open: &mut Vec<Client>| {
+        for _ in 0..count {
+            let mut c = Client::connect(addr, None).await;
+            let r = c.request("GET", "a.test", "/", &[]).await;
+            assert_eq!((r.status, r.header("connection")), (200, Some("keep-alive")));
+            open.push(c);
+        }
+    };
+    // Warm up first: the allocator, the upstream pool and the metrics' series.
+    connect_and_ask(20, &mut open).await;
+    let before = resident_kib();
+    connect_and_ask(CONNECTIONS, &mut open).await;
+    let per = (resident_kib().saturating_sub(before)) as f64 / CONNECTIONS as f64;
+    assert!(per < 24.0, "{per:.1} KiB of resident memory per idle keep-alive connection");
+    drop(open);
+}
+
 /// Polls `host` until the answer's status is `want`; the time it took, or `None` after `limit`.
 async fn until_status(addr: SocketAddr, host: &str, want: u16, limit: Duration) -> Option<Duration> {
     let started = std::time::Instant::now();
