@@ -12,6 +12,7 @@
 
 use super::respond::PageCache;
 use crate::config::{Config, Language};
+use crate::control::metrics::TenantCounts;
 use crate::engine::{BuildOptions, Snapshot};
 use crate::health::{HealthRegistry, TenantHealth, UpstreamHealth};
 use crate::hosts::PatternKind;
@@ -20,7 +21,7 @@ use crate::schedule::UnixTime;
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Where a tenant's requests go.
@@ -38,6 +39,9 @@ pub struct TenantRuntime {
     pub upstreams: Upstreams,
     /// Round-robin position.
     pub next: AtomicUsize,
+    /// Its request counters (`control::metrics`), kept by tenant id across configurations;
+    /// set by the first request this configuration records for it.
+    pub counts: OnceLock<Arc<TenantCounts>>,
     pub pages: Arc<Pages>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
@@ -184,6 +188,7 @@ impl Compiled {
             tenants.push(TenantRuntime {
                 upstreams,
                 next: AtomicUsize::new(0),
+                counts: OnceLock::new(),
                 pages,
                 connect_timeout: t.options.connect_timeout.unwrap_or(config.gateway.connect_timeout),
                 read_timeout: t.options.read_timeout.unwrap_or(config.gateway.read_timeout),

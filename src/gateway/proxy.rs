@@ -20,7 +20,7 @@ use super::respond::{self, Marker, HTML, JSON};
 use crate::clock::Clock;
 use crate::config::Language;
 use crate::control::accesslog::{AccessLog, Entry};
-use crate::control::metrics::{Metrics, TenantHandles};
+use crate::control::metrics::Metrics;
 use crate::hosts::{normalize_host, HOST_BUF_LEN};
 use crate::pages::{Failure, ASSETS};
 use crate::schedule::Verdict;
@@ -53,7 +53,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Position among the decisions, for per-tenant metric handles.
+    /// Position among the decisions, for the per-tenant counters (`TenantCounts`).
     pub fn index(self) -> usize {
         match self {
             Outcome::Pending => 0,
@@ -113,8 +113,6 @@ pub struct Gateway {
     pub clock: Clock,
     ids: Arc<RequestIds>,
     pub metrics: Option<Arc<Metrics>>,
-    /// Metric handles of the configuration in force (replaced when a reload changes it).
-    handles: Arc<arc_swap::ArcSwapOption<TenantHandles>>,
     pub access_log: Option<AccessLog>,
 }
 
@@ -134,7 +132,6 @@ impl Gateway {
             clock,
             ids: Arc::new(RequestIds { prefix, counter: AtomicU64::new(0) }),
             metrics: None,
-            handles: Arc::default(),
             access_log: None,
         }
     }
@@ -893,26 +890,25 @@ impl Gateway {
         let tenant = || f.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
         let label = || tenant().unwrap_or("-");
         if let Some(m) = &self.metrics {
-            let (generation, count) = (f.compiled.generation, config.tenants.len());
-            let current = self.handles.load();
-            let fresh;
-            let handles = match current.as_ref() {
-                Some(h) if h.fits(generation, count) => h,
-                _ => {
-                    // First request of a new configuration: a fresh set (a race makes two; one stays).
-                    fresh = Arc::new(TenantHandles::new(generation, count));
-                    self.handles.store(Some(fresh.clone()));
-                    &fresh
+            // The tenant's counters hang off its runtime, which the request has just used (a
+            // cache line already at hand); the first request of each configuration finds them.
+            let counts = match f.tenant {
+                None => Some(&*m.unrouted),
+                Some(t) => {
+                    f.compiled.tenants.get(t as usize).map(|r| &**r.counts.get_or_init(|| m.tenants.of(label())))
                 }
             };
-            let t = f.tenant.map(|t| t as usize);
-            handles.request(m, t, &label, f.outcome.index(), f.outcome.label());
-            if let Some(d) = f.upstream_time {
-                handles.upstream_seconds(m, t, &label, d.as_secs_f64());
+            if let Some(counts) = counts {
+                counts.request(f.outcome.index());
+                if let Some(d) = f.upstream_time {
+                    counts.upstream_time(d);
+                }
+                if let Outcome::UpstreamError(failure) = f.outcome {
+                    counts.upstream_error(Failure::ALL.iter().position(|x| *x == failure).unwrap_or(0));
+                }
             }
-            if let Outcome::UpstreamError(failure) = f.outcome {
-                let kind = Failure::ALL.iter().position(|x| *x == failure).unwrap_or(0);
-                handles.upstream_error(m, t, &label, kind, failure.code());
+            if let Some(d) = f.upstream_time {
+                m.upstream_seconds.observe(d.as_secs_f64());
             }
         }
         if let Some(log) = &self.access_log {
