@@ -453,9 +453,14 @@ check_pages() {
 check_pages
 
 START=$SECONDS
+# Odd rounds run the proxies in the order given, even rounds in reverse: a drift of the machine
+# over a round (other tenants of the host) then favours neither end of the list.
+REVERSED=$(echo $PROXIES | tr ' ' '\n' | tac | tr '\n' ' ')
 for r in $(seq "$ROUNDS"); do
+  order=$PROXIES
+  [ $((r % 2)) = 0 ] && order=$REVERSED
   for sc in $SCENARIOS; do
-    for px in $PROXIES; do
+    for px in $order; do
       reason=$(na_reason "$px" "$sc")
       if [ -n "$reason" ]; then
         [ "$r" = 1 ] && printf '%s\t%s\t%s\n' "$sc" "$px" "$reason" >>"$NA"
@@ -521,6 +526,22 @@ machine() {
 AWK_MED='function med(a, n,   i, j, t) {
   for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
+# paired BASE TITLE: per scenario, Hiatus's CPU per request over BASE's in the same round
+paired() {
+  echo "| scenario | $2 CPU µs/req | Hiatus CPU µs/req | Hiatus ÷ $2, median of rounds (min–max) | req/s Hiatus ÷ $2 |"
+  echo "|---|---:|---:|---:|---:|"
+  local sc
+  for sc in $SCENARIOS; do
+    awk -F'\t' -v s="$sc" -v base="$1" -v title="$(scen_title "$sc")" "$AWK_MED"'
+      $1 == s && $2 == base { pc[$3] = $7; pr[$3] = $4 }
+      $1 == s && $2 == "hiatus" { hc[$3] = $7; hr[$3] = $4 }
+      END {
+        for (r in pc) if (r in hc && pc[r] > 0) { n++; q[n] = hc[r] / pc[r]; a[n] = pc[r]; b[n] = hc[r]; x[n] = hr[r] / pr[r]
+          if (n == 1 || q[n] < lo) lo = q[n]; if (n == 1 || q[n] > hi) hi = q[n] }
+        if (n == 0) exit
+        printf "| %s | %.1f | %.1f | %.2f (%.2f–%.2f) | %.2f |\n", title, med(a, n), med(b, n), med(q, n), lo, hi, med(x, n) }' "$RUNS"
+  done
+}
 table() {
   echo "# Load benchmark results"
   echo
@@ -551,22 +572,17 @@ table() {
   done
   echo
   echo "CPU µs/req = (utime + stime of the proxy's processes, from /proc/PID/stat, over the run) / requests; peak RSS = VmHWM summed over its processes (a fresh process per run); failed = socket errors + unexpected statuses, summed over rounds; origin conns = connections the origin accepted during the run (median; connection reuse shows as about the connection count or less). h2load rows: p50/p99 from its per-request log; one stream per connection."
+  if [[ " $PROXIES " == *" nginx "* && " $PROXIES " == *" hiatus "* ]]; then
+    echo
+    echo "Hiatus against nginx, paired per round (each round's Hiatus run divided by the same round's nginx run, then the median over the rounds): less exposed to the machine drifting between rounds than the ratio of the medians above."
+    echo
+    paired nginx nginx
+  fi
   if [[ " $PROXIES " == *" pingora "* && " $PROXIES " == *" hiatus "* ]]; then
     echo
     echo "Hiatus against the plain Pingora proxy (benches/load/plain_pingora.rs: same Pingora, runtime settings and allocator, no schedule, pages or metrics); the two run back to back in every round, so the per-round ratios are paired:"
     echo
-    echo "| scenario | Pingora CPU µs/req | Hiatus CPU µs/req | Hiatus ÷ Pingora, median of rounds (min–max) | req/s Hiatus ÷ Pingora |"
-    echo "|---|---:|---:|---:|---:|"
-    for sc in $SCENARIOS; do
-      awk -F'\t' -v s="$sc" -v title="$(scen_title "$sc")" "$AWK_MED"'
-        $1 == s && $2 == "pingora" { pc[$3] = $7; pr[$3] = $4 }
-        $1 == s && $2 == "hiatus" { hc[$3] = $7; hr[$3] = $4 }
-        END {
-          for (r in pc) if (r in hc && pc[r] > 0) { n++; q[n] = hc[r] / pc[r]; a[n] = pc[r]; b[n] = hc[r]; x[n] = hr[r] / pr[r]
-            if (n == 1 || q[n] < lo) lo = q[n]; if (n == 1 || q[n] > hi) hi = q[n] }
-          if (n == 0) exit
-          printf "| %s | %.1f | %.1f | %.2f (%.2f–%.2f) | %.2f |\n", title, med(a, n), med(b, n), med(q, n), lo, hi, med(x, n) }' "$RUNS"
-    done
+    paired pingora Pingora
   fi
   if [[ " $SCENARIOS " == *" sched "* && " $SCENARIOS " == *" small "* ]]; then
     echo
