@@ -430,7 +430,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
         framed += take;
         if !done && framed - start < GATHER {
             // More may be at hand already: gather it before writing.
-            match read(&mut reply.conn, buf, None, timer.as_mut()).await {
+            match read(&mut reply.conn, buf, None).await {
                 Got::Bytes => continue,
                 Got::Later => {}
                 // The end of a close-delimited body: what is gathered goes out now.
@@ -454,7 +454,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
         }
         buf.clear();
         (start, framed) = (0, 0);
-        match read(&mut reply.conn, buf, Some(read_timeout), timer.as_mut()).await {
+        match read(&mut reply.conn, buf, Some((timer.as_mut(), read_timeout))).await {
             Got::Bytes => {}
             Got::End if reply.framing == Framing::Close => return Relayed::Done { park: false },
             _ => return Relayed::Broken,
@@ -462,18 +462,18 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Reads more of the upstream's answer into `buf`: waiting up to `timeout`, or with `None`
-/// only what is there now.
-async fn read(conn: &mut TcpStream, buf: &mut BytesMut, timeout: Option<Duration>, timer: Pin<&mut Sleep>) -> Got {
+/// Reads more of the upstream's answer into `buf`: waiting up to the duration on the timer
+/// (`read_within`), or with `None` only what is there now.
+async fn read(conn: &mut TcpStream, buf: &mut BytesMut, wait: Option<(Pin<&mut Sleep>, Duration)>) -> Got {
     if buf.capacity() - buf.len() < READ_ROOM {
         buf.reserve(GATHER);
     }
-    let result = match timeout {
+    let result = match wait {
         None => match conn.try_read_buf(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Got::Later,
             other => other,
         },
-        Some(limit) => match read_within(conn, buf, timer, limit).await {
+        Some((timer, limit)) => match read_within(conn, buf, timer, limit).await {
             Some(r) => r,
             None => return Got::Failed,
         },
