@@ -141,7 +141,7 @@ impl Compiled {
     /// incidents read from `[gateway] state_dir` when set). Fails on templates that do not
     /// compile and on a `state_dir` that cannot be used.
     pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, String> {
-        let registry = HealthRegistry::open(config.gateway.state_dir.as_deref())?;
+        let registry = HealthRegistry::open(config.gateway.state_dir.as_deref(), now)?;
         Compiled::build_with(config, now, generation, &Arc::new(registry))
     }
 

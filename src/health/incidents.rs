@@ -18,6 +18,16 @@ use std::sync::Mutex;
 /// The name of the file in `state_dir`.
 pub const FILE_NAME: &str = "incidents.jsonl";
 
+/// Incidents that ended longer ago than this are forgotten: dropped from memory when the next
+/// one ends and from the file when it is next loaded (at start). The status page shows 30 days
+/// (`status::HISTORY_DAYS`); without a limit the log would grow for as long as the gateway runs.
+pub const RETAIN_SECS: i64 = 90 * 86_400;
+
+/// Whether `i` is still kept at `now`.
+fn retained(i: &Incident, now: i64) -> bool {
+    i.end.is_none_or(|end| end >= now - RETAIN_SECS)
+}
+
 /// A span of time in which a tenant had no healthy upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incident {
@@ -83,14 +93,20 @@ impl IncidentLog {
     /// Reads `dir/incidents.jsonl` (creating the folder and file when missing) and appends to it
     /// from now on. A torn last line is cut off and a line that does not parse is skipped, each
     /// with a warning; only IO errors (no such folder can be made, no permission) fail.
-    pub fn load(dir: &Path) -> Result<IncidentLog, String> {
+    pub fn load(dir: &Path, now: i64) -> Result<IncidentLog, String> {
         let path = dir.join(FILE_NAME);
         let fail = |what: &str, e: std::io::Error| format!("{}: cannot {what}: {e}", path.display());
         std::fs::create_dir_all(dir).map_err(|e| format!("state_dir {}: cannot create it: {e}", dir.display()))?;
         let existed = path.exists();
         let bytes = if existed { std::fs::read(&path).map_err(|e| fail("read it", e))? } else { Vec::new() };
-        let (incidents, whole) = parse(&bytes, &path);
-        if whole < bytes.len() {
+        let (mut incidents, whole) = parse(&bytes, &path);
+        let all = incidents.len();
+        incidents.retain(|i| retained(i, now));
+        if incidents.len() < all {
+            // Old incidents are dropped from the file too: a whole new file, renamed over the
+            // old one, so a crash leaves one or the other. This also cuts off a torn tail.
+            compact(dir, &path, &incidents).map_err(|e| fail("write it anew without old incidents", e))?;
+        } else if whole < bytes.len() {
             // Cut the torn tail off, or the next line would be glued to it and lost as well.
             let f = OpenOptions::new().write(true).open(&path).map_err(|e| fail("open it", e))?;
             f.set_len(whole as u64).map_err(|e| fail("cut off the torn line", e))?;
@@ -164,7 +180,8 @@ impl IncidentLog {
         Some(incident)
     }
 
-    /// Closes the open incident of `tenant` at `now`; returns it.
+    /// Closes the open incident of `tenant` at `now`; returns it. Incidents that ended more than
+    /// `RETAIN_SECS` before `now` are forgotten here.
     pub fn end(&self, tenant: &str, now: i64) -> Option<Incident> {
         let mut inner = self.lock();
         let index = inner.incidents.iter().position(|i| i.end.is_none() && i.tenant == tenant)?;
@@ -172,6 +189,7 @@ impl IncidentLog {
         closed.end = Some(now.max(closed.start));
         self.persist(&mut inner, &closed);
         inner.incidents[index] = closed.clone();
+        inner.incidents.retain(|i| retained(i, now));
         self.version.fetch_add(1, Ordering::Relaxed);
         Some(closed)
     }
@@ -190,6 +208,22 @@ impl IncidentLog {
             log::error!("incidents: cannot write {}: {e}", at.map(|p| p.to_string()).unwrap_or_default());
         }
     }
+}
+
+/// Writes `incidents` as the whole file at `path`: into a new file beside it, synced, renamed
+/// over the old one, and the folder synced.
+fn compact(dir: &Path, path: &Path, incidents: &[Incident]) -> std::io::Result<()> {
+    let fresh = dir.join(format!("{FILE_NAME}.new"));
+    let mut text = Vec::new();
+    for i in incidents {
+        serde_json::to_writer(&mut text, &Line::from(i)).map_err(std::io::Error::other)?;
+        text.push(b'\n');
+    }
+    let mut file = File::create(&fresh)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&fresh, path)?;
+    File::open(dir)?.sync_all()
 }
 
 /// The incidents in `bytes` (last line per id wins, in order of first appearance) and how many
@@ -272,18 +306,18 @@ mod tests {
     fn restart_keeps_history_and_open_incidents() {
         let dir = Dir::new("restart");
         {
-            let log = IncidentLog::load(&dir.0).expect("load");
+            let log = IncidentLog::load(&dir.0, 1_000).expect("load");
             log.begin("a", "connection refused", 100);
             log.end("a", 160);
             log.begin("b", "answered 500, expected 200", 170);
         }
         let text = std::fs::read_to_string(dir.file()).expect("written");
         assert_eq!(text.lines().count(), 3, "append only: open, close, open\n{text}");
-        let log = IncidentLog::load(&dir.0).expect("reload");
+        let log = IncidentLog::load(&dir.0, 1_000).expect("reload");
         assert_eq!(ids(&log.recent(0)), [("b-170", None), ("a-100", Some(160))]);
         assert_eq!(log.open_for("b").map(|i| i.cause), Some("answered 500, expected 200".to_string()));
         log.end("b", 200);
-        let log = IncidentLog::load(&dir.0).expect("reload again");
+        let log = IncidentLog::load(&dir.0, 1_000).expect("reload again");
         assert!(log.open().is_empty());
         assert_eq!(log.recent(0).len(), 2);
     }
@@ -292,19 +326,53 @@ mod tests {
     fn a_torn_last_line_is_cut_off_not_fatal() {
         let dir = Dir::new("torn");
         {
-            let log = IncidentLog::load(&dir.0).expect("load");
+            let log = IncidentLog::load(&dir.0, 1_000).expect("load");
             log.begin("a", "connection refused", 100);
         }
         let mut bytes = std::fs::read(dir.file()).expect("written");
         let whole = bytes.len();
         bytes.extend_from_slice(br#"{"id":"a-100","tenant":"a","start":100,"en"#);
         std::fs::write(dir.file(), &bytes).expect("tear");
-        let log = IncidentLog::load(&dir.0).expect("a torn line is tolerated");
+        let log = IncidentLog::load(&dir.0, 1_000).expect("a torn line is tolerated");
         assert_eq!(ids(&log.open()), [("a-100", None)], "the torn close is lost, the open stays");
         assert_eq!(std::fs::metadata(dir.file()).map(|m| m.len() as usize).ok(), Some(whole), "tail cut off");
         log.end("a", 150);
-        let log = IncidentLog::load(&dir.0).expect("reload");
+        let log = IncidentLog::load(&dir.0, 1_000).expect("reload");
         assert_eq!(ids(&log.recent(0)), [("a-100", Some(150))], "the next line is not glued to the torn one");
+    }
+
+    /// Incidents that ended more than 90 days ago are forgotten: in memory when the next one
+    /// ends, and in the file at the next load, which keeps every other incident as it was.
+    #[test]
+    fn old_incidents_are_forgotten_in_memory_and_in_the_file() {
+        const DAY: i64 = 86_400;
+        let dir = Dir::new("retain");
+        {
+            let log = IncidentLog::load(&dir.0, 0).expect("load");
+            log.begin("a", "refused", 0);
+            log.end("a", DAY);
+            log.begin("b", "refused", 50 * DAY);
+            log.end("b", 51 * DAY);
+            log.begin("c", "still down", 60 * DAY);
+            // 91 days after a's end: a goes when d ends, b stays (ended 40 days before).
+            log.begin("d", "refused", 91 * DAY);
+            assert_eq!(log.recent(0).len(), 4);
+            log.end("d", 92 * DAY);
+            assert_eq!(
+                ids(&log.recent(0)),
+                [("d-7862400", Some(92 * DAY)), ("c-5184000", None), ("b-4320000", Some(51 * DAY))]
+            );
+        }
+        assert_eq!(std::fs::read_to_string(dir.file()).map(|t| t.lines().count()).ok(), Some(7), "append only");
+        // Loaded 142 days in: b ended 91 days before and goes; the open c stays however old.
+        let log = IncidentLog::load(&dir.0, 142 * DAY).expect("reload");
+        assert_eq!(ids(&log.recent(0)), [("d-7862400", Some(92 * DAY)), ("c-5184000", None)]);
+        let text = std::fs::read_to_string(dir.file()).expect("file");
+        assert_eq!(text.lines().count(), 2, "one line per kept incident\n{text}");
+        assert!(!dir.0.join(format!("{FILE_NAME}.new")).exists());
+        log.end("c", 143 * DAY);
+        let log = IncidentLog::load(&dir.0, 143 * DAY).expect("reload again");
+        assert_eq!(ids(&log.recent(0)), [("d-7862400", Some(92 * DAY)), ("c-5184000", Some(143 * DAY))]);
     }
 
     #[test]
@@ -315,7 +383,7 @@ mod tests {
                     \u{0}\u{0}garbage\n\n\
                     {\"id\":\"a-1\",\"tenant\":\"a\",\"start\":1,\"end\":5,\"cause\":\"x\"}\n";
         std::fs::write(dir.file(), text).expect("write");
-        let log = IncidentLog::load(&dir.0).expect("load");
+        let log = IncidentLog::load(&dir.0, 1_000).expect("load");
         assert_eq!(ids(&log.recent(0)), [("a-1", Some(5))]);
     }
 }

@@ -125,10 +125,11 @@ impl HealthRegistry {
         HealthRegistry { entries: Mutex::new(HashMap::new()), incidents }
     }
 
-    /// With incidents persisted in `state_dir`, or in memory only.
-    pub fn open(state_dir: Option<&Path>) -> Result<HealthRegistry, String> {
+    /// With incidents persisted in `state_dir`, or in memory only; `now` (unix seconds) tells
+    /// which incidents are too old to keep (`incidents::RETAIN_SECS`).
+    pub fn open(state_dir: Option<&Path>, now: i64) -> Result<HealthRegistry, String> {
         let incidents = match state_dir {
-            Some(dir) => IncidentLog::load(dir)?,
+            Some(dir) => IncidentLog::load(dir, now)?,
             None => IncidentLog::in_memory(),
         };
         Ok(HealthRegistry::new(incidents))
