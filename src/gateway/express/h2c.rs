@@ -17,7 +17,7 @@ use crate::gateway::proxy::{cookies, decide, stamp, Decided, Outcome, Request};
 use crate::gateway::respond;
 use crate::pages::Failure;
 use bytes::{Buf, Bytes};
-use http::header::{self, HeaderValue};
+use http::header;
 use pingora::apps::HttpServerApp;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::v2::server::{handshake, H2Accept, HttpSession};
@@ -254,20 +254,14 @@ fn upstream_request(up: &mut Vec<u8>, req: &InFlight<'_>, rh: &RequestHeader, d:
         }
     }
     let mut cookies_done = false;
+    // The client's `X-Forwarded-*` (the first of each), taken on the way for `forwarded`.
+    let mut sent = Forwarded { chain: None, proto: None, host: None, authority: host };
     for (name, value) in &rh.headers {
-        let skip = matches!(
+        let hop = matches!(
             *name,
             header::CONNECTION | header::TE | header::TRANSFER_ENCODING | header::UPGRADE | header::PROXY_AUTHORIZATION
-        ) || matches!(
-            name.as_str(),
-            "keep-alive"
-                | "proxy-connection"
-                | "x-forwarded-for"
-                | "x-forwarded-proto"
-                | "x-forwarded-host"
-                | "x-request-id"
-        ) || (!d.peer_trusted && name == header::FORWARDED);
-        if skip {
+        );
+        if hop || (!d.peer_trusted && name == header::FORWARDED) {
             continue;
         }
         if name == header::COOKIE {
@@ -284,17 +278,19 @@ fn upstream_request(up: &mut Vec<u8>, req: &InFlight<'_>, rh: &RequestHeader, d:
             }
             continue;
         }
-        super::wire::header(up, name.as_str().as_bytes(), value.as_bytes());
+        let seen = match name.as_str() {
+            "keep-alive" | "proxy-connection" | "x-request-id" => continue,
+            "x-forwarded-for" => &mut sent.chain,
+            "x-forwarded-proto" => &mut sent.proto,
+            "x-forwarded-host" => &mut sent.host,
+            _ => {
+                super::wire::header(up, name.as_str().as_bytes(), value.as_bytes());
+                continue;
+            }
+        };
+        seen.get_or_insert(value.as_bytes());
     }
-    let value = |name: &str| rh.headers.get(name).map(HeaderValue::as_bytes);
-    let sent = Forwarded {
-        chain: value("x-forwarded-for"),
-        proto: value("x-forwarded-proto"),
-        host: value("x-forwarded-host"),
-        authority: host,
-    };
-    // One stream is one request: the client address is turned into text each time.
-    forwarded(up, &mut None, req, d, &sent);
+    forwarded(up, req, d, &sent);
 }
 
 /// The upstream's body after the head, as DATA frames, as it comes. `Done { park }` when it all

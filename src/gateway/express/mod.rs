@@ -42,7 +42,6 @@ use pingora::protocols::Stream;
 use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::ShutdownWatch;
-use std::io::Write as _;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -345,7 +344,7 @@ impl Express {
         let Some(runtime) = req.tenant.and_then(|t| req.compiled.tenants.get(t as usize)) else {
             return Next::Pingora;
         };
-        upstream_request(&mut scratch.request, &mut scratch.client_text, req, head, buf, d);
+        upstream_request(&mut scratch.request, req, head, buf, d);
         let timer = scratch.upstream_timer.as_mut();
         let mut reply = match self
             .exchange(req, runtime, d, &scratch.request, forward::ClientHead::H1(&mut scratch.out), timer)
@@ -483,21 +482,13 @@ struct Scratch {
     out: Vec<u8>,
     /// The request head for the upstream.
     request: Vec<u8>,
-    /// The last client address as text (`X-Forwarded-For`): the same on every request of a
-    /// connection unless it comes from a trusted proxy.
-    client_text: Option<(IpAddr, String)>,
     /// The deadline of upstream reads (`forward::read_within`).
     upstream_timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Scratch {
     fn new() -> Scratch {
-        Scratch {
-            out: Vec::new(),
-            request: Vec::new(),
-            client_text: None,
-            upstream_timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-        }
+        Scratch { out: Vec::new(), request: Vec::new(), upstream_timer: Box::pin(tokio::time::sleep(Duration::ZERO)) }
     }
 }
 
@@ -597,14 +588,7 @@ impl<'a> InFlight<'a> {
 /// The request head for the upstream: the client's, less hop-by-hop headers, plus the
 /// `X-Forwarded-*` set and the request id (a trusted proxy's chain extended, anyone else's
 /// replaced: the same rules as pingora's path, `upstream_request_filter`).
-fn upstream_request(
-    up: &mut Vec<u8>,
-    client_text: &mut Option<(IpAddr, String)>,
-    req: &InFlight<'_>,
-    head: &Head,
-    buf: &[u8],
-    d: &Decided,
-) {
+fn upstream_request(up: &mut Vec<u8>, req: &InFlight<'_>, head: &Head, buf: &[u8], d: &Decided) {
     up.clear();
     up.extend_from_slice(head.method.as_str().as_bytes());
     up.push(b' ');
@@ -625,7 +609,7 @@ fn upstream_request(
         host: text(head.forwarded_host),
         authority: text(head.host),
     };
-    forwarded(up, client_text, req, d, &sent);
+    forwarded(up, req, d, &sent);
 }
 
 /// What a client sent about the proxies before it, and the host it asked for.
@@ -641,13 +625,7 @@ struct Forwarded<'a> {
 
 /// The end of an upstream request head, for either lane: the `X-Forwarded-*` set and the
 /// request id, then the blank line.
-fn forwarded(
-    up: &mut Vec<u8>,
-    client_text: &mut Option<(IpAddr, String)>,
-    req: &InFlight<'_>,
-    d: &Decided,
-    sent: &Forwarded<'_>,
-) {
+fn forwarded(up: &mut Vec<u8>, req: &InFlight<'_>, d: &Decided, sent: &Forwarded<'_>) {
     up.extend_from_slice(b"x-forwarded-for: ");
     match (d.peer_trusted, sent.chain) {
         (true, Some(chain)) => {
@@ -655,17 +633,12 @@ fn forwarded(
             up.extend_from_slice(b", ");
             // The trusted peer itself joins the chain.
             if let Some(p) = req.peer {
-                let _ = write!(up, "{p}");
+                wire::ip(up, p);
             }
         }
         _ => {
             if let Some(c) = d.client {
-                if client_text.as_ref().is_none_or(|(ip, _)| *ip != c) {
-                    *client_text = Some((c, c.to_string()));
-                }
-                if let Some((_, text)) = client_text {
-                    up.extend_from_slice(text.as_bytes());
-                }
+                wire::ip(up, c);
             }
         }
     }
