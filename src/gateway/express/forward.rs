@@ -250,7 +250,9 @@ fn parse_head(
             out.clear();
             client_head(&resp, status, out, stamp, stamp.keep_alive && framing != Framing::Close);
         }
-        (Some((ClientHead::H2(out), stamp)), true) => *out = Some(h2_head(&resp, status, stamp).ok_or(())?),
+        (Some((ClientHead::H2(out), stamp)), true) => {
+            *out = Some(h2_head(&buf[..len], &resp, status, stamp).ok_or(())?)
+        }
         _ => {}
     }
     Ok(Some((len, status, framing, reusable && framing != Framing::Close)))
@@ -337,22 +339,33 @@ pub fn relayed_fields<F: FnMut(&[u8], &[u8]) + ?Sized>(headers: &[httparse::Head
 /// made directly (pingora's `insert_header` would convert every name again). Pingora's session
 /// adds `Date` and drops what HTTP/2 forbids, such as `Transfer-Encoding`. `None` for a field
 /// HTTP/2 cannot carry.
-fn h2_head(resp: &httparse::Response<'_, '_>, status: u16, stamp: &Stamp<'_>) -> Option<ResponseHeader> {
+///
+/// The values are slices of one copy of the upstream's head (`head`, which `resp` was parsed
+/// from) rather than an allocation each.
+fn h2_head(head: &[u8], resp: &httparse::Response<'_, '_>, status: u16, stamp: &Stamp<'_>) -> Option<ResponseHeader> {
     use http::header::{HeaderName, HeaderValue};
     let (mut parts, ()) = http::Response::new(()).into_parts();
     parts.status = http::StatusCode::from_u16(status).ok()?;
     let fields = &mut parts.headers;
     fields.reserve(resp.headers.len() + 3);
+    let shared = bytes::Bytes::copy_from_slice(head);
+    // Where a value lies in `head` (every value httparse gives is a slice of it).
+    let at = |v: &[u8]| (v.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
     let mut broken = false;
-    relayed_fields(
-        resp.headers,
-        &mut |name, value| match (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
-            (Ok(n), Ok(v)) => {
+    relayed_fields(resp.headers, &mut |name, value| {
+        let start = at(value);
+        let value = match start.checked_add(value.len()) {
+            _ if value.is_empty() => Some(bytes::Bytes::new()),
+            Some(end) if end <= shared.len() => Some(shared.slice(start..end)),
+            _ => None,
+        };
+        match (HeaderName::from_bytes(name), value.map(HeaderValue::from_maybe_shared)) {
+            (Ok(n), Some(Ok(v))) => {
                 fields.append(n, v);
             }
             _ => broken = true,
-        },
-    );
+        }
+    });
     if broken {
         return None;
     }
@@ -595,6 +608,32 @@ mod tests {
                 "{head:?}"
             );
         }
+    }
+
+    /// The HTTP/2 head carries the relayed fields with their values, empty ones too, and the
+    /// gateway's markers.
+    #[test]
+    fn the_http2_head_carries_the_relayed_fields() {
+        let head = "HTTP/1.1 200 OK\r\nServer: o\r\nX-Empty:\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n\
+                    Set-Cookie: b=2\r\nX-Custom-Name: v w\r\nContent-Length: 2\r\n\r\n";
+        let mut slots = [httparse::EMPTY_HEADER; 16];
+        let mut resp = httparse::Response::new(&mut slots);
+        assert!(matches!(resp.parse(head.as_bytes()), Ok(httparse::Status::Complete(_))));
+        let id = crate::gateway::proxy::RequestId::new(1, 2);
+        let stamp = Stamp { request_id: &id, generation: 7, keep_alive: true };
+        let h = h2_head(head.as_bytes(), &resp, 200, &stamp).expect("a head");
+        let all = |name: &str| {
+            h.headers.get_all(name).iter().map(|v| v.to_str().unwrap_or("?").to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(h.status.as_u16(), 200);
+        assert_eq!(all("server"), ["o"]);
+        assert_eq!(all("x-empty"), [""]);
+        assert_eq!(all("set-cookie"), ["a=1", "b=2"]);
+        assert_eq!(all("x-custom-name"), ["v w"]);
+        assert_eq!(all("content-length"), ["2"]);
+        assert!(all("connection").is_empty());
+        assert_eq!((all("x-hiatus"), all("x-hiatus-generation")), (vec!["proxied".to_string()], vec!["7".to_string()]));
+        assert_eq!(all("x-request-id"), [id.as_str()]);
     }
 
     #[test]
