@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Instructions per request of the gateway's request path, counted by callgrind: deterministic
-# (the same binary gives the same count to within a few instructions), so a change of 1% shows,
-# where the CPU-time rows of run.sh move by 10-20% between runs on a shared machine. For
-# comparing builds of Hiatus with each other; run.sh is the comparison with other proxies.
+# Instructions per request of a Hiatus build, counted by callgrind: deterministic (the same
+# binary gives the same count to within a few instructions), so a change of 1% shows, where
+# the CPU-time rows of run.sh move by 10-20% between runs on a shared machine. For comparing
+# builds of Hiatus with each other; run.sh is the comparison with other proxies.
 #
 #   benches/load/instructions.sh [--requests N] [--no-build] [--no-install] [BINARY...]
 #
-# Counts what runs inside the connection's task (`Express::process_new` and all it calls: the
-# lane, pingora's code under it, the allocator); not the kernel, not tokio's I/O driver. One
-# scenario per row: pass-through over HTTP/1.1 (h2load --h1) and h2c, and the maintenance page,
-# against an nginx origin on 127.0.0.1, `-c 8 -m 1`, N requests (default 5000) after one warm-up
-# request. BINARY defaults to target/release/hiatus (built unless --no-build).
+# Counts the whole process in user space (every thread: the lanes, pingora, tokio's scheduler
+# and drivers, the allocator; h2c's stream tasks too), not the kernel: the counters are zeroed
+# after 500 warm-up requests and read after N more. One scenario per row: pass-through over
+# HTTP/1.1 (h2load --h1) and h2c, and the maintenance page, against an nginx origin on
+# 127.0.0.1, `-c 8 -m 1`, N requests (default 5000). BINARY defaults to target/release/hiatus
+# (built unless --no-build).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --requests) REQUESTS=$2; shift ;;
     --no-build) BUILD=0 ;;
     --no-install) INSTALL=0 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "instructions.sh: unknown option $1" >&2; exit 2 ;;
     *) BINS+=("$1") ;;
   esac
@@ -101,17 +102,22 @@ wait_for "$ORIGIN_PORT" origin 200 50 || { cat "$WORK/origin.out" "$WORK/origin.
 count() {
   local bin=$1 host=$2 mode=$3 out pid n total want h1=()
   out="$WORK/callgrind-$host-$mode.out"
-  rm -f "$out"
-  valgrind --tool=callgrind --callgrind-out-file="$out" --collect-atstart=no \
-    --toggle-collect='*Express*process_new*' "$bin" run --config "$WORK/conf/hiatus.toml" >"$WORK/hiatus.out" 2>&1 &
+  rm -f "$out" "$out".*
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" run --config "$WORK/conf/hiatus.toml" >"$WORK/hiatus.out" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   want=200; [ "$host" = maint.localhost ] && want=503
   wait_for "$PASS_PORT" "$host" "$want" 300 || { cat "$WORK/hiatus.out" >&2; exit 1; }
   [ "$mode" = h1 ] && h1=(--h1)
+  load() {                 # load N: N requests; prints how many got the expected status
+    h2load "${h1[@]}" -c 8 -m 1 -t 1 -n "$1" -H ":authority: $host" "http://127.0.0.1:$PASS_PORT/" \
+      | awk -v w="$want" '/^status codes:/ { print (w == 200 ? $3 : $9) }'
+  }
+  load 500 >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
   # only answers of the expected class count; anything else fails the measurement
-  n=$(h2load "${h1[@]}" -c 8 -m 1 -t 1 -n "$REQUESTS" -H ":authority: $host" "http://127.0.0.1:$PASS_PORT/" \
-      | awk -v w="$want" '/^status codes:/ { print (w == 200 ? $3 : $9) }')
+  n=$(load "$REQUESTS")
+  callgrind_control -d "$pid" >/dev/null 2>&1
   if [ "${n:-0}" != "$REQUESTS" ]; then
     echo "instructions.sh: $host over $mode: $n of $REQUESTS requests got $want" >&2
     exit 1
@@ -120,9 +126,8 @@ count() {
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
-  # the warm-up request counts too: n + 1 requests
-  awk -v t="${total:-0}" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.0f", t / (n + 1); else printf "n/a" }'
+  total=$(callgrind_annotate "$out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+  awk -v t="${total:-0}" -v n="${n:-0}" 'BEGIN { if (n > 0 && t > 0) printf "%.0f", t / n; else printf "n/a" }'
 }
 
 echo "| binary | pass-through, HTTP/1.1 | pass-through, h2c | maintenance page, HTTP/1.1 |"
@@ -136,4 +141,4 @@ for bin in "${BINS[@]}"; do
   echo "| $bin | $a | $b | $c |"
 done
 echo
-echo "Instructions per request (callgrind, $REQUESTS requests, -c 8 -m 1): the connection's task only."
+echo "Instructions per request (callgrind, $REQUESTS requests after 500, -c 8 -m 1): the whole process in user space."
