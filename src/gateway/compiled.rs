@@ -40,7 +40,8 @@ pub struct TenantRuntime {
     /// Round-robin position.
     pub next: AtomicUsize,
     /// Its request counters (`control::metrics`), kept by tenant id across configurations;
-    /// set by the first request this configuration records for it.
+    /// set by the first request this configuration records for it. A process has one
+    /// `Metrics`, which every gateway of it (both lanes) records into.
     pub counts: OnceLock<Arc<TenantCounts>>,
     pub pages: Arc<Pages>,
     pub connect_timeout: Duration,

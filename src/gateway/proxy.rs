@@ -885,8 +885,8 @@ impl Gateway {
     /// Counts a finished request into the metrics and writes its access log line.
     pub fn record(&self, f: &Finished<'_>) {
         let config = f.compiled.config();
-        // The tenant's id only when it is needed (a new metric series, a log line): with many
-        // tenants, reading its configuration is a cache miss on every request.
+        // The tenant's id only when it is needed (its first count in a configuration, a log line):
+        // with many tenants, reading its configuration is a cache miss on every request.
         let tenant = || f.tenant.and_then(|t| config.tenants.get(t as usize)).map(|t| t.id.as_str());
         let label = || tenant().unwrap_or("-");
         if let Some(m) = &self.metrics {
