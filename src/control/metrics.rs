@@ -195,18 +195,7 @@ impl TenantCounters {
 
 /// The names of the `decision` and `kind` labels, by index.
 fn decision_names() -> [&'static str; DECISIONS] {
-    use crate::gateway::proxy::Outcome;
-    let all = [
-        Outcome::Pending,
-        Outcome::Proxied,
-        Outcome::Maintenance,
-        Outcome::Bypass,
-        Outcome::UpstreamError(crate::pages::Failure::Refused),
-        Outcome::UnknownHost,
-        Outcome::BadRequest,
-        Outcome::Gateway,
-    ];
-    all.map(Outcome::label)
+    crate::gateway::proxy::Outcome::ALL.map(crate::gateway::proxy::Outcome::label)
 }
 
 fn failure_names() -> [&'static str; FAILURES] {
@@ -279,12 +268,8 @@ mod tests {
 
     #[test]
     fn label_names_follow_the_indexes() {
-        let names = decision_names();
-        for o in [Outcome::Pending, Outcome::Proxied, Outcome::Maintenance, Outcome::Bypass, Outcome::UnknownHost] {
-            assert_eq!(names[o.index()], o.label());
-        }
-        for o in [Outcome::BadRequest, Outcome::Gateway, Outcome::UpstreamError(Failure::Reset)] {
-            assert_eq!(names[o.index()], o.label());
+        for (i, o) in Outcome::ALL.into_iter().enumerate() {
+            assert_eq!((o.index(), decision_names()[i]), (i, o.label()));
         }
         assert_eq!(failure_names().len(), Failure::ALL.len());
     }

@@ -53,6 +53,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// One of each decision, in `index` order (one failure stands for every `UpstreamError`).
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Pending,
+        Outcome::Proxied,
+        Outcome::Maintenance,
+        Outcome::Bypass,
+        Outcome::UpstreamError(Failure::Refused),
+        Outcome::UnknownHost,
+        Outcome::BadRequest,
+        Outcome::Gateway,
+    ];
+
     /// Position among the decisions, for the per-tenant counters (`TenantCounts`).
     pub fn index(self) -> usize {
         match self {
