@@ -6,10 +6,10 @@
 
 use arc_swap::ArcSwap;
 use criterion::{criterion_group, criterion_main, Criterion};
+use hiatus::compiled::Compiled;
 use hiatus::gateway::express::head::{self, Parsed};
 use hiatus::gateway::proxy::{decide, Action, Request};
 use hiatus::gateway::respond::{self, Marker};
-use hiatus::gateway::Compiled;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -70,7 +70,8 @@ fn benches(c: &mut Criterion) {
             let d = decide(&compiled, black_box(&closed), black_box(NOW));
             let (Some(route), Some(verdict)) = (d.route, d.verdict) else { unreachable!("bench config") };
             let tenant = route.tenant.unwrap_or(0);
-            let page = respond::maintenance_page(&compiled, tenant, &verdict, d.lang, d.format, NOW).expect("page");
+            let page = hiatus::compiled::pages::maintenance_page(&compiled, tenant, &verdict, d.lang, d.format, NOW)
+                .expect("page");
             let body = page.body.fill("0123456789abcdef00", "t2.example.com");
             let header = respond::header(
                 503,

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod compiled;
 pub mod config;
 pub mod control;
 pub mod engine;
@@ -19,3 +20,4 @@ pub mod memory;
 pub mod pages;
 pub mod schedule;
 pub mod status;
+pub mod telemetry;

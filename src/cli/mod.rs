@@ -17,7 +17,8 @@ macro_rules! say {
 mod check;
 mod emergency;
 mod explain;
-mod run;
+mod origin;
+pub mod run;
 mod upcoming;
 
 use clap::{Parser, Subcommand};
@@ -107,9 +108,7 @@ pub fn main() -> ExitCode {
         Command::Upcoming { config, host, path, from, days, json } => {
             upcoming::run(&config, host.as_deref(), &path, from.as_deref(), days, json)
         }
-        Command::Run { config, upgrade, upgrade_sock } => {
-            run::run(&config, crate::gateway::server::RunOptions { upgrade, upgrade_sock })
-        }
+        Command::Run { config, upgrade, upgrade_sock } => run::run(&config, run::RunOptions { upgrade, upgrade_sock }),
         Command::Demo { config, origin } => run::demo(&config, origin),
         Command::Emergency { action } => emergency::run(action),
     }

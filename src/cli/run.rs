@@ -1,11 +1,26 @@
-//! `hiatus run --config FILE` and `hiatus demo --config FILE`.
+//! `hiatus run --config FILE` and `hiatus demo --config FILE`, and the process's wiring: the
+//! control plane (`control::start`: reloads, admin, ticker, prober) first, then pingora's server
+//! with the gateway's app on every listener (HTTP/1.1 and h2c on each).
 
 use crate::clock::Clock;
-use crate::gateway::server::{self, RunOptions};
-use crate::gateway::Compiled;
+use crate::compiled::Compiled;
+use crate::control::admin::Admin;
+use crate::control::reload::Reloader;
+use crate::gateway::express::Express;
+use crate::gateway::server::WORK_STEALING;
+use crate::gateway::Gateway;
+use crate::telemetry::accesslog::AccessLog;
+use crate::telemetry::metrics::Metrics;
+use arc_swap::ArcSwap;
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::Server;
+use pingora::services::listening::Service;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 fn compile(config: &Path) -> Result<Compiled, ExitCode> {
     let loaded = super::load(config)?;
@@ -23,7 +38,7 @@ pub fn run(config: &Path, options: RunOptions) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match server::run(config, compiled, Clock::system(), options) {
+    match serve(config, compiled, Clock::system(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -50,7 +65,7 @@ pub fn demo(config: &Path, origin: SocketAddr) -> ExitCode {
         if let (Ok(rt), Ok(())) = (runtime, listener.set_nonblocking(true)) {
             rt.block_on(async move {
                 if let Ok(l) = tokio::net::TcpListener::from_std(listener) {
-                    crate::gateway::demo::origin(l).await;
+                    super::origin::origin(l).await;
                 }
             });
         }
@@ -68,11 +83,104 @@ pub fn demo(config: &Path, origin: SocketAddr) -> ExitCode {
     }
     println!("  curl -i -H 'Host: nobody.example' http://{at}/        # unknown host: never forwarded");
     println!("Open in a browser: http://maint.localhost:{}/ (*.localhost names point to this machine)", at.port());
-    match server::run(config, compiled, Clock::system(), RunOptions::default()) {
+    match serve(config, compiled, Clock::system(), RunOptions::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
         }
     }
+}
+
+/// What `hiatus run` was asked to do beyond the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Take the listening sockets over from a running Hiatus (pingora's upgrade).
+    pub upgrade: bool,
+    /// Path of the socket the listening sockets are handed over on.
+    pub upgrade_sock: Option<String>,
+}
+
+/// Checks that every address can be bound now: pingora would otherwise keep running with no
+/// listener after a failed bind.
+pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> {
+    let mut out = Vec::new();
+    for a in addrs {
+        let l = std::net::TcpListener::bind(a).map_err(|e| format!("cannot listen on {a}: {e}"))?;
+        // Port 0: take the port the system chose (released again just before pingora binds).
+        out.push(l.local_addr().map_err(|e| format!("{a}: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// Runs the gateway until a signal stops it. Never returns on success (pingora exits).
+fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
+    let settings = compiled.config().gateway.clone();
+    let listen = if options.upgrade { settings.listen.clone() } else { check_listeners(&settings.listen)? };
+    let conf = ServerConf {
+        threads: settings.threads,
+        work_stealing: WORK_STEALING,
+        grace_period_seconds: Some(settings.grace_period.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(5),
+        upgrade_sock: options.upgrade_sock.clone().unwrap_or_else(|| "/tmp/hiatus-upgrade.sock".to_string()),
+        daemon: false,
+        max_retries: 4,
+        ..ServerConf::default()
+    };
+    let opt = Opt { upgrade: options.upgrade, ..Opt::default() };
+    // The configuration's parse is over: its working set need not stay resident.
+    crate::memory::release();
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    server.bootstrap();
+    let current = Arc::new(ArcSwap::from_pointee(compiled));
+    let metrics = Metrics::new().map(Arc::new).map_err(|e| format!("metrics: {e}"))?;
+    let access_log = AccessLog::start(&settings.access_log).map_err(|e| format!("access log: {e}"))?;
+    let reloader =
+        Arc::new(Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone())));
+    let admin = Arc::new(Admin {
+        reloader,
+        metrics: Some(metrics.clone()),
+        clock: clock.clone(),
+        token: settings.admin_token.clone(),
+        ready: AtomicBool::new(false),
+    });
+    // The control plane first: it installs the SIGHUP handler before anything can send one.
+    let admin_at = crate::control::start(admin.clone(), settings.admin).map_err(|e| format!("admin listener: {e}"))?;
+    if settings.admin.is_some() {
+        println!("hiatus: admin on http://{admin_at} (/metrics /healthz /readyz /state, POST /reload)");
+    }
+    let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log);
+    let app = Express::new(gateway, &server.configuration, settings.h2c);
+    let mut proxy = Service::new("Hiatus".to_string(), app);
+    for a in &listen {
+        // No read buffer in front of a client's socket: pingora's default is a zeroed 64 KiB one
+        // per connection, and both lanes read into buffers of their own, so it only added a
+        // copy and 42 KiB of memory per idle keep-alive connection. The small write buffer
+        // stays: pingora's lane writes a head and a short body as two writes, which it joins
+        // into one send.
+        let endpoint = ListenerConfig::tcp(a.to_string()).l4_buffer(L4BufferSettings::default().read(0));
+        proxy.add_listener(endpoint);
+    }
+    server.add_service(proxy);
+    announce_when_listening(listen, admin);
+    server.run_forever()
+}
+
+/// Says "listening" (stdout, `/readyz`) only once every listener accepts connections: pingora
+/// binds inside `run_forever`, after this function has handed over control.
+fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for a in &listen {
+            while std::net::TcpStream::connect_timeout(a, std::time::Duration::from_millis(200)).is_err() {
+                if std::time::Instant::now() > deadline {
+                    eprintln!("hiatus: {a} is not accepting connections; is the address in use?");
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            println!("hiatus: listening on http://{a}");
+        }
+        admin.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }

@@ -4,6 +4,7 @@
 //! [`Cidr`]) and validation. Nothing here touches a socket: addresses are parsed, not bound.
 
 use super::diagnostic::Report;
+use super::duration::parse as timeout;
 use super::health::{health, FileHealth, HealthCheck};
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -219,44 +220,6 @@ pub struct TenantOptions {
     pub replace_upstream_errors: bool,
     /// The tenant's check (its own table over the gateway's default); `None`: not checked.
     pub health: Option<HealthCheck>,
-}
-
-/// `500ms`, `2s`, `1m`, `1h`, `1m30s`: a network timeout.
-pub fn timeout(text: &str) -> Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration; write e.g. \"500ms\", \"2s\", \"1m30s\"");
-    let mut total = Duration::ZERO;
-    let mut digits = String::new();
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let c = rest.chars().next().ok_or_else(bad)?;
-        if c.is_ascii_digit() {
-            digits.push(c);
-            rest = &rest[1..];
-            continue;
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        let (unit, len) = if rest.starts_with("ms") {
-            (Duration::from_millis(n), 2)
-        } else if rest.starts_with('s') {
-            (Duration::from_secs(n), 1)
-        } else if rest.starts_with('m') {
-            (Duration::from_secs(n.saturating_mul(60)), 1)
-        } else if rest.starts_with('h') {
-            (Duration::from_secs(n.saturating_mul(3600)), 1)
-        } else {
-            return Err(bad());
-        };
-        total = total.saturating_add(unit);
-        rest = &rest[len..];
-    }
-    if !digits.is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
 }
 
 fn check<T>(report: &mut Report, file: &str, path: &str, r: Result<T, String>) -> Option<T> {

@@ -11,7 +11,7 @@
 //! ```
 
 use super::diagnostic::Report;
-use super::gateway::timeout as duration;
+use super::duration::parse as duration;
 use serde::Deserialize;
 use std::time::Duration;
 

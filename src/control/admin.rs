@@ -14,11 +14,11 @@
 //! <admin_token>` (validation refuses a non-loopback admin address without a token).
 
 use super::http::{read_request, respond, Request};
-use super::metrics::Metrics;
 use super::reload::Reloader;
 use crate::clock::Clock;
 use crate::config::health::HealthProbe;
 use crate::schedule::occurrence::from_unix;
+use crate::telemetry::metrics::Metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::io::BufReader;

@@ -1,24 +1,24 @@
 //! The control plane: everything that changes or reports on the running gateway without being
 //! on the request path — reloads (file watch, SIGHUP, admin), the admin listener, metrics,
 //! the access log writer, the coarse clock's ticker, the emergency switch's file edits, and the
-//! health prober (`crate::health::run`).
+//! health prober (`prober`).
 //!
 //! [`start`] runs the loops on a thread and tokio runtime of their own, so nothing here
 //! competes with pingora's request runtimes and a slow reload never delays a request.
 
-pub mod accesslog;
 pub mod admin;
 pub mod emergency;
 pub mod http;
-pub mod metrics;
+pub mod prober;
 pub mod reload;
+pub mod ticker;
 
-use crate::gateway::server::Ticker;
 use admin::Admin;
 use reload::{Fingerprint, Reloader};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use ticker::Ticker;
 
 /// How often files are looked at; a change is taken once it is stable for one more look,
 /// which keeps a reload within a second of the write and never reads a half-saved set.
@@ -44,7 +44,7 @@ pub fn start(admin: Arc<Admin>, admin_addr: Option<SocketAddr>) -> std::io::Resu
             }
             tokio::spawn(on_sighup(admin.reloader.clone(), hup));
             tokio::spawn(ticker(admin.clone()));
-            tokio::spawn(crate::health::run(admin.reloader.current().clone(), admin.clock.clone()));
+            tokio::spawn(prober::run(admin.reloader.current().clone(), admin.clock.clone()));
             watch(admin.reloader.clone()).await;
         })
     })?;

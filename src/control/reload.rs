@@ -6,9 +6,9 @@
 //! listings of the folders its include globs look in, by size and modification time. Requests
 //! in flight keep the snapshot they loaded in `new_ctx`.
 
-use super::metrics::Metrics;
 use crate::clock::Clock;
-use crate::gateway::Compiled;
+use crate::compiled::Compiled;
+use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use blake2::{Blake2s256, Digest};
 use serde::Serialize;

@@ -8,14 +8,12 @@
 //! their own modules; nothing here parses configuration files.
 
 pub mod bypass;
-pub mod compiled;
 pub mod express;
 pub mod negotiate;
 pub mod proxy;
 pub mod respond;
 
-pub use compiled::Compiled;
-pub use proxy::{Gateway, Outcome, RequestCtx};
-pub mod demo;
+pub use crate::telemetry::Outcome;
+pub use proxy::{Gateway, RequestCtx};
 pub mod server;
 pub mod statuspage;

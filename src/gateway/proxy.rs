@@ -14,16 +14,17 @@
 //! - `logging`: the one place a finished request is seen (metrics and access log hang here).
 
 use super::bypass::{self, BYPASS_PATH, COOKIE};
-use super::compiled::{Compiled, NoPick};
 use super::negotiate;
 use super::respond::{self, Marker, HTML, JSON};
 use crate::clock::Clock;
+use crate::compiled::{Compiled, NoPick};
 use crate::config::Language;
-use crate::control::accesslog::{AccessLog, Entry};
-use crate::control::metrics::Metrics;
 use crate::hosts::{normalize_host, HOST_BUF_LEN};
 use crate::pages::{Failure, ASSETS};
 use crate::schedule::Verdict;
+use crate::telemetry::accesslog::{AccessLog, Entry};
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::Outcome;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -35,63 +36,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// What the gateway did with a request: the label of logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Not decided yet (the request failed before routing).
-    Pending,
-    Proxied,
-    Maintenance,
-    /// In maintenance, let through by the bypass rules.
-    Bypass,
-    UpstreamError(Failure),
-    UnknownHost,
-    BadRequest,
-    /// Served by the gateway itself (`/.hiatus/` assets, bypass cookie).
-    Gateway,
-}
-
-impl Outcome {
-    /// One of each decision, in `index` order (one failure stands for every `UpstreamError`).
-    pub const ALL: [Outcome; 8] = [
-        Outcome::Pending,
-        Outcome::Proxied,
-        Outcome::Maintenance,
-        Outcome::Bypass,
-        Outcome::UpstreamError(Failure::Refused),
-        Outcome::UnknownHost,
-        Outcome::BadRequest,
-        Outcome::Gateway,
-    ];
-
-    /// Position among the decisions, for the per-tenant counters (`TenantCounts`).
-    pub fn index(self) -> usize {
-        match self {
-            Outcome::Pending => 0,
-            Outcome::Proxied => 1,
-            Outcome::Maintenance => 2,
-            Outcome::Bypass => 3,
-            Outcome::UpstreamError(_) => 4,
-            Outcome::UnknownHost => 5,
-            Outcome::BadRequest => 6,
-            Outcome::Gateway => 7,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Pending => "incomplete",
-            Outcome::Proxied => "proxied",
-            Outcome::Maintenance => "maintenance",
-            Outcome::Bypass => "bypass",
-            Outcome::UpstreamError(_) => "upstream_error",
-            Outcome::UnknownHost => "unknown_host",
-            Outcome::BadRequest => "bad_request",
-            Outcome::Gateway => "gateway",
-        }
-    }
-}
 
 /// Per-request state; every phase reads the same `compiled`.
 #[derive(Debug)]
@@ -601,8 +545,9 @@ impl ProxyHttp for Gateway {
                 let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) else {
                     return Err(Error::explain(ErrorType::InternalError, "maintenance without tenant"));
                 };
-                let page = respond::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
-                    .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+                let page =
+                    crate::compiled::pages::maintenance_page(&compiled, tenant, &verdict, ctx.lang, ctx.format, now)
+                        .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
                 let body = page.body.fill(&ctx.request_id, host_of(session.req_header()).unwrap_or(""));
                 self.send(session, ctx, 503, body, Marker::Maintenance, page.retry_after.as_ref()).await
             }
@@ -612,8 +557,10 @@ impl ProxyHttp for Gateway {
                 let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) else {
                     return Err(Error::explain(ErrorType::InternalError, "no upstream without tenant"));
                 };
-                let page = respond::failure_page(&compiled, tenant, &verdict, failure, 503, ctx.lang, ctx.format)
-                    .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
+                let page = crate::compiled::pages::failure_page(
+                    &compiled, tenant, &verdict, failure, 503, ctx.lang, ctx.format,
+                )
+                .map_err(|e| Error::explain(ErrorType::InternalError, e))?;
                 let body = page.body.fill(&ctx.request_id, "");
                 self.send(session, ctx, 503, body, Marker::Failure(failure), None).await
             }
@@ -747,7 +694,7 @@ impl ProxyHttp for Gateway {
         if replace && matches!(status, 502..=504) {
             self.negotiate_late(session, ctx);
             if let (Some(tenant), Some(verdict)) = (ctx.tenant, ctx.verdict) {
-                let page = respond::failure_page(
+                let page = crate::compiled::pages::failure_page(
                     &ctx.compiled,
                     tenant,
                     &verdict,
@@ -834,11 +781,17 @@ impl ProxyHttp for Gateway {
             session.set_keepalive(None);
         }
         let body = match (ctx.tenant, ctx.verdict) {
-            (Some(tenant), Some(verdict)) => {
-                respond::failure_page(&ctx.compiled, tenant, &verdict, failure, status, ctx.lang, ctx.format)
-                    .map(|p| p.body.fill(&ctx.request_id, ""))
-                    .unwrap_or_else(|_| Bytes::from_static(b"upstream failure"))
-            }
+            (Some(tenant), Some(verdict)) => crate::compiled::pages::failure_page(
+                &ctx.compiled,
+                tenant,
+                &verdict,
+                failure,
+                status,
+                ctx.lang,
+                ctx.format,
+            )
+            .map(|p| p.body.fill(&ctx.request_id, ""))
+            .unwrap_or_else(|_| Bytes::from_static(b"upstream failure")),
             _ => Bytes::from_static(b"gateway failure"),
         };
         if let Ok(mut h) = respond::header(

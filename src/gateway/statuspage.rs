@@ -4,7 +4,7 @@
 //! `calendar.ics` (all windows) or `calendar/<tenant>.ics` (one tenant's), and `feed.atom`.
 //! Rendered per request: these are read by people and feed readers, not at proxy rates.
 
-use super::Compiled;
+use crate::compiled::Compiled;
 use crate::config::{Language, Scope};
 use crate::hosts::PatternKind;
 use crate::schedule::UnixTime;

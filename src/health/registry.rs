@@ -39,8 +39,8 @@ pub struct Detail {
     /// When the latest probe ended.
     pub last_probe: Option<UnixTime>,
     /// When the prober probes next; `None` until it first looks at this upstream.
-    pub(super) next_due: Option<Instant>,
-    pub(super) in_flight: bool,
+    pub(crate) next_due: Option<Instant>,
+    pub(crate) in_flight: bool,
 }
 
 impl UpstreamHealth {
@@ -59,7 +59,8 @@ impl UpstreamHealth {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, Detail> {
+    /// The detail, for the prober's bookkeeping (`control::prober`).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Detail> {
         // The detail is plain data, valid after any panic: keep using it.
         self.detail.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -10,8 +10,8 @@ pub mod atom;
 pub mod html;
 pub mod ical;
 
+use crate::compiled::Compiled;
 use crate::config::{Language, Scope, Window};
-use crate::gateway::Compiled;
 use crate::schedule::{Expanded, UnixTime, OPEN_END};
 use chrono_tz::Tz;
 use serde::Serialize;

@@ -4,9 +4,10 @@
 use crate::gateway_support::{bounded, dead_address, Behaviour, Client, Origin};
 use arc_swap::ArcSwap;
 use hiatus::clock::Clock;
-use hiatus::control::metrics::Metrics;
+use hiatus::compiled::Compiled;
 use hiatus::control::reload::Reloader;
-use hiatus::gateway::{server, Compiled, Gateway};
+use hiatus::gateway::{server, Gateway};
+use hiatus::telemetry::metrics::Metrics;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -229,9 +230,10 @@ async fn the_access_log_writes_one_json_line_per_request() {
     let loaded = hiatus::config::load(&path).expect("config");
     let compiled = Compiled::build(loaded.config, NOW, 1).expect("compile");
     let log_path = dir.0.join("access.log");
-    let log =
-        hiatus::control::accesslog::AccessLog::start(&hiatus::config::gateway::AccessLogTarget::File(log_path.clone()))
-            .expect("start the writer");
+    let log = hiatus::telemetry::accesslog::AccessLog::start(&hiatus::config::gateway::AccessLogTarget::File(
+        log_path.clone(),
+    ))
+    .expect("start the writer");
     let gateway = Gateway::new(Arc::new(ArcSwap::from_pointee(compiled)), Clock::manual(NOW)).with_access_log(log);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -1085,7 +1085,7 @@ async fn a_tenant_can_bring_its_own_maintenance_template() {
     // A template folder that does not compile is refused when the configuration is built.
     dir.write("maintenance.html", "{% if %}");
     let loaded = crate::support::load(&config("", &body));
-    let err = hiatus::gateway::Compiled::build(loaded.config, t0(), 1).expect_err("a broken template is refused");
+    let err = hiatus::compiled::Compiled::build(loaded.config, t0(), 1).expect_err("a broken template is refused");
     assert!(err.contains("tenant own") && err.contains("maintenance.html"), "{err}");
 }
 

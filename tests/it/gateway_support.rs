@@ -14,7 +14,8 @@
 
 use arc_swap::ArcSwap;
 use hiatus::clock::Clock;
-use hiatus::gateway::{server, Compiled, Gateway};
+use hiatus::compiled::Compiled;
+use hiatus::gateway::{server, Gateway};
 use hiatus::schedule::UnixTime;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

@@ -8,7 +8,8 @@
 use crate::control::TempDir;
 use crate::gateway_support::{bounded, dead_address, Behaviour, Client, Origin, TestGateway};
 use crate::lifecycle::Running;
-use hiatus::health::{probe_once, IncidentLog};
+use hiatus::control::prober::probe_once;
+use hiatus::health::IncidentLog;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -189,7 +190,7 @@ async fn health_state_survives_a_reload() {
     let dead = dead_address();
     let path = dir.write("hiatus.toml", &config(&dir, &[dead], 1, 1));
     let loaded = hiatus::config::load(&path).unwrap_or_else(|r| panic!("config: {r}"));
-    let compiled = hiatus::gateway::Compiled::build(loaded.config, NOW, 1).expect("compile");
+    let compiled = hiatus::compiled::Compiled::build(loaded.config, NOW, 1).expect("compile");
     let current = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(compiled));
     let reloader =
         hiatus::control::reload::Reloader::new(path, current.clone(), hiatus::clock::Clock::manual(NOW), None);

@@ -13,9 +13,10 @@
 use super::chunked::Chunked;
 use super::forward::{self, ClientHead, Framing, Relayed, Reply, READ_ROOM};
 use super::{forwarded, head::Method, pool, Express, Forwarded, InFlight, OwnPage, Plan};
-use crate::gateway::proxy::{cookies, decide, stamp, Decided, Outcome, Request};
+use crate::gateway::proxy::{cookies, decide, stamp, Decided, Request};
 use crate::gateway::respond;
 use crate::pages::Failure;
+use crate::telemetry::Outcome;
 use bytes::{Buf, Bytes};
 use http::header;
 use pingora::apps::HttpServerApp;

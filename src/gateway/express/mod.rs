@@ -29,10 +29,11 @@ mod wire;
 
 use self::forward::{Exchange, Framing, Relayed};
 use self::head::{Head, Parsed};
-use super::compiled::{Compiled, NoPick};
-use super::proxy::{decide, Action, Decided, Finished, Gateway, Outcome, Request};
+use super::proxy::{decide, Action, Decided, Finished, Gateway, Request};
 use super::respond::Marker;
+use crate::compiled::{Compiled, NoPick};
 use crate::pages::Failure;
+use crate::telemetry::Outcome;
 use async_trait::async_trait;
 use bytes::{Buf, BytesMut};
 use pingora::apps::{HttpServerApp, ServerApp};
@@ -276,7 +277,8 @@ impl Express {
             }
             Action::Maintenance => {
                 let (Some(t), Some(verdict)) = (req.tenant, d.verdict) else { return Plan::Pingora };
-                let Ok(rendered) = super::respond::maintenance_page(compiled, t, &verdict, d.lang, d.format, now)
+                let Ok(rendered) =
+                    crate::compiled::pages::maintenance_page(compiled, t, &verdict, d.lang, d.format, now)
                 else {
                     return Plan::Pingora;
                 };
@@ -390,7 +392,7 @@ impl Express {
     async fn exchange(
         &self,
         req: &mut InFlight<'_>,
-        runtime: &super::compiled::TenantRuntime,
+        runtime: &crate::compiled::TenantRuntime,
         d: &Decided,
         request: &[u8],
         mut client_head: forward::ClientHead<'_>,
@@ -574,7 +576,8 @@ impl<'a> InFlight<'a> {
         format: usize,
     ) -> Option<OwnPage> {
         let (t, verdict) = (self.tenant?, self.verdict?);
-        let rendered = super::respond::failure_page(self.compiled, t, &verdict, failure, status, lang, format).ok()?;
+        let rendered =
+            crate::compiled::pages::failure_page(self.compiled, t, &verdict, failure, status, lang, format).ok()?;
         Some(OwnPage {
             status,
             body: rendered.body.fill(&self.request_id, ""),

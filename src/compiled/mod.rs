@@ -10,14 +10,17 @@
 //! shared [`UpstreamHealth`] of its upstreams (from the [`HealthRegistry`] the prober writes),
 //! so a request reads one atomic per upstream and a rebuild keeps what the probes found.
 
-use super::respond::PageCache;
+pub mod pages;
+
+pub use pages::PageCache;
+
 use crate::config::{Config, Language};
-use crate::control::metrics::TenantCounts;
 use crate::engine::{BuildOptions, Snapshot};
 use crate::health::{HealthRegistry, TenantHealth, UpstreamHealth};
 use crate::hosts::PatternKind;
 use crate::pages::{Escape, Pages, Split, Strings, HOST, REQUEST_ID};
 use crate::schedule::UnixTime;
+use crate::telemetry::metrics::TenantCounts;
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicUsize;

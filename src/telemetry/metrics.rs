@@ -195,7 +195,7 @@ impl TenantCounters {
 
 /// The names of the `decision` and `kind` labels, by index.
 fn decision_names() -> [&'static str; DECISIONS] {
-    crate::gateway::proxy::Outcome::ALL.map(crate::gateway::proxy::Outcome::label)
+    crate::telemetry::Outcome::ALL.map(crate::telemetry::Outcome::label)
 }
 
 fn failure_names() -> [&'static str; FAILURES] {
@@ -263,8 +263,8 @@ fn family(desc: &Desc, metrics: Vec<Metric>) -> MetricFamily {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::proxy::Outcome;
     use crate::pages::Failure;
+    use crate::telemetry::Outcome;
 
     #[test]
     fn label_names_follow_the_indexes() {

@@ -1,0 +1,10 @@
+//! Telemetry: what the request path reports — the decision labels ([`Outcome`]), the metrics
+//! (`metrics`: one explicit struct, per-tenant counters as blocks of atomics) and the access log
+//! writer (`accesslog`). Below the snapshot and the request path, which record into it; the
+//! admin listener (`control`) serves it.
+
+pub mod accesslog;
+pub mod metrics;
+mod outcome;
+
+pub use outcome::Outcome;
