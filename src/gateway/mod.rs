@@ -11,6 +11,7 @@ pub mod bypass;
 pub mod compiled;
 pub mod express;
 pub mod negotiate;
+pub mod path;
 pub mod proxy;
 pub mod respond;
 
