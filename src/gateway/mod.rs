@@ -10,6 +10,7 @@
 pub mod bypass;
 pub mod express;
 pub mod negotiate;
+pub mod path;
 pub mod proxy;
 pub mod respond;
 
