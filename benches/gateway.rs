@@ -1,15 +1,18 @@
 //! The gateway's own work per request, without sockets: the request decision
-//! (`gateway::proxy::decide`: host normalisation, routing, verdict, negotiation, bypass) and
-//! producing a complete maintenance response (decision + cached page + response header), and
-//! the express lane's request-head parse (`gateway::express::head::parse`).
+//! (`gateway::decide::decide`: host normalisation, routing path, verdict, negotiation, bypass)
+//! and producing a complete maintenance response (decision + cached page + the response's
+//! bytes as the HTTP/1.1 lane writes them), and the HTTP/1.1 request-head parse
+//! (`gateway::http1::head::parse`).
 //! Budget (issue 3): a maintenance response ≤ 2 µs median.
 
 use arc_swap::ArcSwap;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hiatus::compiled::Compiled;
-use hiatus::gateway::express::head::{self, Parsed};
-use hiatus::gateway::proxy::{decide, Action, Request};
-use hiatus::gateway::respond::{self, Marker};
+use hiatus::gateway::decide::{decide, Action, Request};
+use hiatus::gateway::http1::head::{self, Parsed};
+use hiatus::gateway::http1::wire;
+use hiatus::gateway::respond::{Answer, Marker};
+use hiatus::telemetry::Outcome;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,7 +46,8 @@ fn request(host: &str) -> Request<'_> {
         path: "/mandant-a/app/index.html",
         accept: Some("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"),
         accept_language: Some("de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7"),
-        forwarded_for: None,
+        forwarded_for: &[],
+        forwarded_proto: None,
         cookie: Some("session=abc123; theme=dark"),
         peer: Some("203.0.113.7".parse().expect("ip")),
     }
@@ -65,7 +69,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("decide_maintenance", |b| b.iter(|| decide(&current.load(), black_box(&closed), black_box(NOW))));
     g.bench_function("maintenance_response", |b| {
         b.iter(|| {
-            // What request_filter does for a maintenance answer, up to handing bytes to the socket.
+            // What the HTTP/1.1 lane does for a maintenance answer, up to handing bytes to the socket.
             let compiled = current.load_full();
             let d = decide(&compiled, black_box(&closed), black_box(NOW));
             let (Some(route), Some(verdict)) = (d.route, d.verdict) else { unreachable!("bench config") };
@@ -73,28 +77,22 @@ fn benches(c: &mut Criterion) {
             let page = hiatus::compiled::pages::maintenance_page(&compiled, tenant, &verdict, d.lang, d.format, NOW)
                 .expect("page");
             let body = page.body.fill("0123456789abcdef00", "t2.example.com");
-            let header = respond::header(
-                503,
-                d.format,
-                Some(d.lang),
-                body.len(),
-                Marker::Maintenance,
-                "0123456789abcdef00",
-                page.retry_after.as_ref(),
-            )
-            .expect("header");
-            black_box((header, body))
+            let mut answer = Answer::page(503, Outcome::Maintenance, Marker::Maintenance, d.format, d.lang, body);
+            answer.retry_after = page.retry_after.clone();
+            let mut out = Vec::with_capacity(4096);
+            wire::answer(&mut out, &answer, b"0123456789abcdef00", compiled.generation, false, true);
+            black_box(out)
         })
     });
-    // A browser's request head (about 600 bytes, 11 headers), as the express lane reads it.
+    // A browser's request head (about 600 bytes, 11 headers), as the HTTP/1.1 lane reads it.
     let browser = "GET /app/dashboard?tab=2 HTTP/1.1\r\nHost: t2.example.com\r\nUser-Agent: Mozilla/5.0 (X11; \
         Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml,\
         application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: de-DE,de;q=0.8,en-US;q=0.5,en;q=0.3\r\n\
         Accept-Encoding: gzip, deflate, br, zstd\r\nConnection: keep-alive\r\nCookie: session=0123456789abcdef\
         0123456789abcdef; theme=dark\r\nUpgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\n\
         Sec-Fetch-Mode: navigate\r\nPriority: u=0, i\r\n\r\n";
-    assert!(matches!(head::parse(browser.as_bytes()), Parsed::Express(_)));
-    g.bench_function("express_head_parse", |b| b.iter(|| black_box(head::parse(black_box(browser.as_bytes())))));
+    assert!(matches!(head::parse(browser.as_bytes()), Parsed::Request(_)));
+    g.bench_function("request_head_parse", |b| b.iter(|| black_box(head::parse(black_box(browser.as_bytes())))));
     g.finish();
 }
 

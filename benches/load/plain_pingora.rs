@@ -58,7 +58,10 @@ fn main() {
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, Plain { upstream });
     if let Some(app) = proxy.app_logic_mut() {
-        app.server_options = Some(hiatus::gateway::server::server_options(h2c));
+        // h2c next to HTTP/1.1, as Hiatus takes it: pingora tells them apart by the preface.
+        let mut options = pingora::apps::HttpServerOptions::default();
+        options.h2c = h2c;
+        app.server_options = Some(options);
     }
     for a in &listen {
         proxy.add_tcp(a);

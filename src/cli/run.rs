@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::compiled::Compiled;
 use crate::control::admin::Admin;
 use crate::control::reload::Reloader;
-use crate::gateway::express::Express;
+use crate::gateway::server::App;
 use crate::gateway::server::WORK_STEALING;
 use crate::gateway::Gateway;
 use crate::telemetry::accesslog::AccessLog;
@@ -150,7 +150,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         println!("hiatus: admin on http://{admin_at} (/metrics /healthz /readyz /state, POST /reload)");
     }
     let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log);
-    let app = Express::new(gateway, &server.configuration, settings.h2c);
+    let app = App::new(gateway, settings.h2c);
     let mut proxy = Service::new("Hiatus".to_string(), app);
     for a in &listen {
         // No read buffer in front of a client's socket: pingora's default is a zeroed 64 KiB one

@@ -31,6 +31,12 @@ pub struct FileGateway {
     pub keepalive_timeout: Option<String>,
     /// How long a client may take to send a whole request head, from its first byte.
     pub header_timeout: Option<String>,
+    /// How long a client may pause while sending a request body.
+    pub body_timeout: Option<String>,
+    /// How long an upgraded connection (a WebSocket) may carry nothing before it is closed.
+    pub tunnel_timeout: Option<String>,
+    /// Forward request fields whose names contain `_` (dropped by default).
+    pub underscores_in_headers: Option<bool>,
     pub connect_timeout: Option<String>,
     pub read_timeout: Option<String>,
     pub write_timeout: Option<String>,
@@ -152,6 +158,14 @@ pub struct GatewaySettings {
     /// A request head must be complete this long after its first byte (slow clients holding
     /// connections open, "slowloris"); nginx's `client_header_timeout`.
     pub header_timeout: Duration,
+    /// The longest pause within a request body (nginx's `client_body_timeout`): 408 after it.
+    pub body_timeout: Duration,
+    /// An upgraded connection idle this long is closed (HAProxy's `timeout tunnel`).
+    pub tunnel_timeout: Duration,
+    /// Request fields named with `_` go upstream; by default they are dropped (nginx's
+    /// `underscores_in_headers off`): many origins read `X_Forwarded_For` as
+    /// `X-Forwarded-For`, which the gateway alone may set.
+    pub underscores_in_headers: bool,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub write_timeout: Duration,
@@ -193,6 +207,9 @@ impl Default for GatewaySettings {
             status_path: String::new(),
             keepalive_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            tunnel_timeout: Duration::from_secs(3600),
+            underscores_in_headers: false,
             connect_timeout: Duration::from_secs(3),
             read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(60),
@@ -379,6 +396,9 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             d.keepalive_timeout,
         ),
         header_timeout: positive(report, file, "gateway.header_timeout", g.header_timeout.as_ref(), d.header_timeout),
+        body_timeout: positive(report, file, "gateway.body_timeout", g.body_timeout.as_ref(), d.body_timeout),
+        tunnel_timeout: positive(report, file, "gateway.tunnel_timeout", g.tunnel_timeout.as_ref(), d.tunnel_timeout),
+        underscores_in_headers: g.underscores_in_headers.unwrap_or(d.underscores_in_headers),
         connect_timeout: positive(
             report,
             file,

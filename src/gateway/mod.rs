@@ -1,20 +1,29 @@
-//! The gateway: Hiatus as the edge proxy in front of the tenant servers (pingora).
+//! The gateway: Hiatus as the edge proxy in front of the tenant servers.
 //!
-//! `compiled` builds what requests read (one `ArcSwap`), `express` takes every connection
-//! first and answers simple HTTP/1.1 requests itself, `proxy` holds the decision (`decide`) and
-//! pingora's hooks for everything else, `respond` writes the gateway's own answers, `negotiate` picks language and format,
-//! `bypass` decides who passes during maintenance, `server` wires pingora's server and the
-//! background tasks, `demo` is the self-contained demo. Schedules, hosts and pages come from
-//! their own modules; nothing here parses configuration files.
+//! - `decide`: the decision, a pure function of the snapshot, the request and `now`; `path`:
+//!   the routing path every origin reading agrees on; `bypass`: the client address and who
+//!   passes during maintenance; `negotiate`: language and format of a page.
+//! - `core`: the request core both lanes share (plan, upstream head, bodies, exchange,
+//!   response policy, relay, tunnel, pool, the gateway's own answers).
+//! - `http1` and `h2c`: the lanes, thin adapters of a client protocol over the core.
+//! - `respond`: the answers of the gateway's own and their fields; `statuspage`: the status
+//!   page and its feeds; `record`: the one place a request is counted and logged.
+//! - `server`: the pingora server app, and `serve` for in-process tests.
+//!
+//! Schedules, hosts and pages come from their own modules; nothing here parses configuration
+//! files.
 
 pub mod bypass;
-pub mod express;
+pub mod core;
+pub mod decide;
+pub mod h2c;
+pub mod http1;
 pub mod negotiate;
 pub mod path;
-pub mod proxy;
+pub mod record;
 pub mod respond;
-
-pub use crate::telemetry::Outcome;
-pub use proxy::{Gateway, RequestCtx};
 pub mod server;
 pub mod statuspage;
+
+pub use crate::telemetry::Outcome;
+pub use record::Gateway;

@@ -1,37 +1,103 @@
-//! Answers the gateway gives itself: maintenance pages, failure pages, unknown hosts, assets.
+//! Answers the gateway gives itself ([`Answer`]): maintenance and failure pages, unknown hosts,
+//! bad requests, the status page, assets, the bypass redirect.
 //!
-//! Owns the response headers of each kind (status, `Retry-After`, `Cache-Control`, `Vary`,
-//! `Content-Language`, the `X-Hiatus-*` markers that tell maintenance from failure) and the
-//! per-tenant page cache: a page is rendered the first time a (block, language, format) is
-//! asked for and then served as shared bytes until the block changes. Writing to the socket
-//! is one function, [`write()`], which keeps keep-alive (no `respond_error`, PINGORA-NOTES).
+//! Owns the response fields of each kind (status, `Retry-After`, `Cache-Control`, `Vary`,
+//! `Content-Language`, the `X-Hiatus-*` markers that tell maintenance from failure), handed to
+//! a lane one by one ([`fields`]): the HTTP/1.1 lane writes them as bytes (`http1::wire`), the
+//! h2c lane into a header map ([`header`]). The same answer has the same fields on both.
 
 use crate::config::Language;
 use crate::pages::Failure;
+use crate::telemetry::Outcome;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
-use pingora::proxy::Session;
 
 /// Response formats: `[html, json]` index.
-pub const HTML: usize = 0;
-pub const JSON: usize = 1;
+pub use crate::compiled::pages::{HTML, JSON};
 const CONTENT_TYPES: [&str; 2] = ["text/html; charset=utf-8", "application/problem+json"];
 
-/// How a response of the gateway's own is marked.
+/// How a response of the gateway's own is marked (`X-Hiatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marker {
     Maintenance,
     Failure(Failure),
     UnknownHost,
     BadRequest,
+    /// The status page and its feeds.
+    Status,
+    /// Anything else of the gateway's (assets, the bypass redirect, `/.hiatus/` 404).
     Own,
+}
+
+impl Marker {
+    fn label(self) -> &'static str {
+        match self {
+            Marker::Maintenance => "maintenance",
+            Marker::Failure(_) => "upstream-error",
+            Marker::UnknownHost => "unknown-host",
+            Marker::BadRequest => "bad-request",
+            Marker::Status => "status",
+            Marker::Own => "gateway",
+        }
+    }
+}
+
+/// One answer of the gateway's own, ready for either lane to write.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub outcome: Outcome,
+    pub marker: Marker,
+    pub content_type: &'static str,
+    pub lang: Option<Language>,
+    pub cache_control: &'static str,
+    pub vary: Option<&'static str>,
+    pub retry_after: Option<HeaderValue>,
+    /// Fields of rarer answers: a redirect's `Location`, a cookie, `Allow` (empty: no allocation).
+    pub extra: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// A page (maintenance, failure, unknown host, bad request) in `format`.
+    pub fn page(status: u16, outcome: Outcome, marker: Marker, format: usize, lang: Language, body: Bytes) -> Answer {
+        Answer {
+            status,
+            outcome,
+            marker,
+            content_type: CONTENT_TYPES[format.min(1)],
+            lang: Some(lang),
+            cache_control: "no-store",
+            vary: Some("Accept, Accept-Language"),
+            retry_after: None,
+            extra: Vec::new(),
+            body,
+        }
+    }
+
+    /// A short plain-text answer for a request that cannot be read well enough for a page (a
+    /// head too large or too slow, a framing the gateway refuses): nothing of it is trusted,
+    /// not even its tenant.
+    pub fn plain(status: u16, text: &'static str) -> Answer {
+        Answer {
+            status,
+            outcome: Outcome::BadRequest,
+            marker: Marker::BadRequest,
+            content_type: "text/plain; charset=utf-8",
+            lang: None,
+            cache_control: "no-store",
+            vary: None,
+            retry_after: None,
+            extra: Vec::new(),
+            body: Bytes::from_static(text.as_bytes()),
+        }
+    }
 }
 
 /// A header value of one of our own answers: constant text, or bytes of this response.
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
-    /// Known at compile time: pingora's path takes it without a copy.
     Static(&'static str),
     Bytes(&'a [u8]),
     Header(&'a HeaderValue),
@@ -47,42 +113,31 @@ impl Value<'_> {
     }
 }
 
-/// The headers of one of the gateway's own answers, handed to `put` one by one: the same set
-/// whether pingora writes them ([`header`]) or the express lane does (`express::wire`).
-#[allow(clippy::too_many_arguments)]
-pub fn own_headers(
-    format: usize,
-    lang: Option<Language>,
-    body_len: usize,
-    marker: Marker,
-    request_id: &str,
-    retry_after: Option<&HeaderValue>,
-    put: &mut dyn FnMut(&HeaderName, Value<'_>),
-) {
+/// The fields of an answer, handed to `put` one by one: the same set whichever lane writes them.
+pub fn fields(a: &Answer, request_id: &[u8], generation: u64, put: &mut dyn FnMut(&HeaderName, Value<'_>)) {
     use http::header;
-    put(&header::CONTENT_TYPE, Value::Static(CONTENT_TYPES[format.min(1)]));
+    put(&header::CONTENT_TYPE, Value::Static(a.content_type));
     let mut digits = [0u8; 20];
-    put(&header::CONTENT_LENGTH, Value::Bytes(decimal(body_len as u64, &mut digits)));
-    put(&header::CACHE_CONTROL, Value::Static("no-store"));
-    put(&header::VARY, Value::Static("Accept, Accept-Language"));
-    if let Some(l) = lang {
+    put(&header::CONTENT_LENGTH, Value::Bytes(decimal(a.body.len() as u64, &mut digits)));
+    put(&header::CACHE_CONTROL, Value::Static(a.cache_control));
+    if let Some(v) = a.vary {
+        put(&header::VARY, Value::Static(v));
+    }
+    if let Some(l) = a.lang {
         put(&header::CONTENT_LANGUAGE, Value::Static(l.code()));
     }
-    if let Some(r) = retry_after {
+    if let Some(r) = &a.retry_after {
         put(&header::RETRY_AFTER, Value::Header(r));
     }
-    let decision = match marker {
-        Marker::Maintenance => "maintenance",
-        Marker::Failure(_) => "upstream-error",
-        Marker::UnknownHost => "unknown-host",
-        Marker::BadRequest => "bad-request",
-        Marker::Own => "gateway",
-    };
-    put(&X_HIATUS, Value::Static(decision));
-    if let Marker::Failure(f) = marker {
+    for (name, value) in &a.extra {
+        put(name, Value::Header(value));
+    }
+    put(&X_HIATUS, Value::Static(a.marker.label()));
+    if let Marker::Failure(f) = a.marker {
         put(&X_HIATUS_FAILURE, Value::Static(f.code()));
     }
-    put(&X_REQUEST_ID, Value::Bytes(request_id.as_bytes()));
+    put(&X_REQUEST_ID, Value::Bytes(request_id));
+    put(&X_HIATUS_GENERATION, Value::Bytes(decimal(generation, &mut digits)));
 }
 
 /// `n` in decimal, written into the end of `buf` (no allocation).
@@ -98,19 +153,12 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-/// Builds the response header for one of the gateway's own answers (pingora's path).
-pub fn header(
-    status: u16,
-    format: usize,
-    lang: Option<Language>,
-    body_len: usize,
-    marker: Marker,
-    request_id: &str,
-    retry_after: Option<&HeaderValue>,
-) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build_no_case(status, Some(10))?;
+/// The response head of an answer as a header map, for the h2c lane (pingora's HTTP/2 session
+/// adds `Date`).
+pub fn header(a: &Answer, request_id: &[u8], generation: u64) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build_no_case(a.status, Some(12))?;
     let mut failed = None;
-    own_headers(format, lang, body_len, marker, request_id, retry_after, &mut |name, value| {
+    fields(a, request_id, generation, &mut |name, value| {
         let value = match value {
             Value::Static(s) => Ok(HeaderValue::from_static(s)),
             Value::Header(v) => Ok(v.clone()),
@@ -119,9 +167,9 @@ pub fn header(
         let inserted = value
             .map_err(|e| pingora::Error::because(pingora::ErrorType::InternalError, "header value", e))
             .and_then(|mut v| {
-                // Unique per response: never worth a place in HPACK's table (see proxy.rs).
+                // Unique per response: never worth a place in HPACK's table (`record`).
                 v.set_sensitive(*name == X_REQUEST_ID);
-                h.insert_header(name.clone(), v)
+                h.append_header(name.clone(), v).map(|_| ())
             });
         if let Err(e) = inserted {
             failed.get_or_insert(e);
@@ -137,13 +185,3 @@ pub const X_HIATUS: HeaderName = HeaderName::from_static("x-hiatus");
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_HIATUS_GENERATION: HeaderName = HeaderName::from_static("x-hiatus-generation");
 pub const X_HIATUS_FAILURE: HeaderName = HeaderName::from_static("x-hiatus-failure");
-
-/// Writes a complete response; a HEAD request gets the headers only (h2 does not strip bodies).
-pub async fn write(session: &mut Session, header: ResponseHeader, body: Bytes) -> pingora::Result<()> {
-    let head = session.req_header().method == http::Method::HEAD;
-    // A request body nobody read would make pingora close the connection: drain it instead.
-    session.set_close_on_response_before_downstream_finish(false);
-    session.write_response_header(Box::new(header), false).await?;
-    session.write_response_body(if head { None } else { Some(body) }, true).await?;
-    Ok(())
-}

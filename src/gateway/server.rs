@@ -1,25 +1,19 @@
-//! Wiring: pingora's server with our service and listeners (HTTP/1.1 and h2c on each),
-//! started after the control plane (`control::start`: reloads, admin, ticker). The service's
-//! app is the express lane ([`Express`]) with pingora's proxy behind it.
+//! The gateway as a pingora server app ([`App`]): every connection of every listener goes to
+//! the HTTP/1.1 lane (`http1`), which hands a connection that opens with the HTTP/2 preface to
+//! the h2c lane. Pingora keeps what a server process needs — listeners, the socket hand-over
+//! of an upgrade, signals, graceful shutdown — and, on h2c, its HTTP/2 framing.
 //!
-//! Also [`serve`]: the same proxy on an already-bound tokio listener without pingora's
-//! `Server` (no signals, no process exit), which the integration tests and benchmarks use to
-//! run the real request path in-process on an ephemeral port.
+//! Also [`serve`]: the same app on an already-bound tokio listener without pingora's `Server`
+//! (no signals, no process exit), which the integration tests and benchmarks use to run the
+//! real request path in-process on an ephemeral port.
 
-use super::express::Express;
-use super::proxy::Gateway;
-use pingora::apps::{HttpServerOptions, ServerApp};
-use pingora::server::configuration::ServerConf;
+use super::core::Core;
+use super::record::Gateway;
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::Stream;
+use pingora::server::ShutdownWatch;
 use std::sync::Arc;
-
-/// h2c on the cleartext listeners unless switched off: pingora then tells HTTP/2 from HTTP/1
-/// by peeking at the first 24 bytes of a connection (see README, "Known limits"). Every
-/// listener's options; the load benchmark's plain Pingora proxy takes the same.
-pub fn server_options(h2c: bool) -> HttpServerOptions {
-    let mut o = HttpServerOptions::default();
-    o.h2c = h2c;
-    o
-}
 
 /// Pingora's runtime flavour for the proxy threads. `false`: one single-threaded tokio runtime
 /// per thread, the way nginx runs one event loop per worker. A request's tasks then wake on the
@@ -29,11 +23,32 @@ pub fn server_options(h2c: bool) -> HttpServerOptions {
 /// long work on these threads (the control plane and health checks have their own runtime).
 pub const WORK_STEALING: bool = false;
 
+/// The server app on every listener.
+#[derive(Debug)]
+pub struct App {
+    core: Arc<Core>,
+    /// Take h2c (HTTP/2 with prior knowledge) on these listeners.
+    h2c: bool,
+}
+
+impl App {
+    pub fn new(gateway: Gateway, h2c: bool) -> App {
+        App { core: Arc::new(Core::new(gateway)), h2c }
+    }
+}
+
+#[async_trait]
+impl ServerApp for App {
+    async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        super::http1::connection(&self.core, io, shutdown, self.h2c).await;
+        None
+    }
+}
+
 /// Serves the gateway on `listener` in this process until `shutdown` turns true.
 pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown: tokio::sync::watch::Receiver<bool>) {
-    let conf = Arc::new(ServerConf::default());
     let h2c = gateway.current.load().config().gateway.h2c;
-    let proxy = Arc::new(Express::new(gateway, &conf, h2c));
+    let app = Arc::new(App::new(gateway, h2c));
     let listener = pingora::protocols::l4::listener::Listener::from(listener);
     let mut stop = shutdown.clone();
     loop {
@@ -43,16 +58,12 @@ pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown
                 let Ok(mut stream) = accepted else { continue };
                 // As pingora's own listeners do: without it, Nagle holds back small writes.
                 let _ = stream.set_nodelay();
-                let io: pingora::protocols::Stream = Box::new(stream);
-                let (p, sd) = (proxy.clone(), shutdown.clone());
+                let io: Stream = Box::new(stream);
+                let (app, sd) = (app.clone(), shutdown.clone());
                 tokio::spawn(async move {
-                    let mut next = p.process_new(io, &sd).await;
-                    while let Some(io) = next {
-                        next = p.process_new(io, &sd).await;
-                    }
+                    app.process_new(io, &sd).await;
                 });
             }
         }
     }
-    proxy.cleanup().await;
 }

@@ -1,4 +1,4 @@
-//! Idle upstream connections of the express lane, kept per thread.
+//! Idle upstream connections, kept per thread: the pool policy of both lanes.
 //!
 //! Each proxy thread runs its own single-threaded runtime (`server::WORK_STEALING`), and a
 //! socket wakes the runtime it was registered with: a connection taken on another thread
@@ -6,9 +6,15 @@
 //! only ever serves requests on the thread that opened it. Entries are keyed by the app's id
 //! as well, so two gateways in one process (tests) never share a socket.
 //!
-//! No liveness probe on take (nginx does none either): a connection the upstream closed while
-//! idle fails on first use, and the caller opens a fresh one and repeats the request (the lane
-//! only carries `GET`/`HEAD`, which may be repeated).
+//! A connection is parked only after an exchange that ended exactly (`response::Head::reusable`
+//! and the whole body relayed). While it idles, nothing may arrive: bytes or a close from the
+//! upstream while no request is outstanding mean the origin is confused (a body after a
+//! bodiless answer, an unsolicited response) or done with the connection, and whatever they
+//! are must never become the answer to the next request — maybe another tenant's. nginx and
+//! HAProxy close an idle upstream connection on any read event; here the event is noticed when
+//! the connection is taken ([`take`]): tokio records a socket's readiness as the event loop
+//! sees it, so a `try_read` costs no system call when nothing came, and a connection that shows
+//! anything at all is dropped and the next one tried.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -59,7 +65,8 @@ thread_local! {
     static POOL: RefCell<Idle> = RefCell::new(Idle::default());
 }
 
-/// The most recently parked connection to `addr` that has not idled too long.
+/// The most recently parked connection to `addr` that has not idled too long and on which
+/// nothing arrived while it idled.
 pub fn take(app: u64, addr: SocketAddr) -> Option<TcpStream> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
@@ -68,7 +75,7 @@ pub fn take(app: u64, addr: SocketAddr) -> Option<TcpStream> {
         let mut dropped = 0;
         while let Some((conn, since)) = list.pop() {
             dropped += 1;
-            if since.elapsed() < IDLE {
+            if since.elapsed() < IDLE && quiet(&conn) {
                 taken = Some(conn);
                 break;
             }
@@ -76,6 +83,13 @@ pub fn take(app: u64, addr: SocketAddr) -> Option<TcpStream> {
         p.count -= dropped;
         taken
     })
+}
+
+/// Nothing arrived on an idle connection: no bytes, no close, no error. No system call unless
+/// the event loop saw the socket become readable.
+fn quiet(conn: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(conn.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// Parks a connection whose last exchange ended cleanly.

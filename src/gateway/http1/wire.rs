@@ -1,9 +1,7 @@
-//! HTTP/1.1 bytes the express lane writes: header lines, the `Date`, and whole answers of the
-//! gateway's own (the same headers as pingora's path writes: `respond::own_headers`).
+//! HTTP/1.1 bytes the gateway writes: header lines, addresses, the `Date`, and whole answers of
+//! its own (the same fields the h2c lane writes: `respond::fields`).
 
-use crate::config::Language;
-use crate::gateway::respond::{self, Marker};
-use http::HeaderValue;
+use crate::gateway::respond::{self, Answer};
 
 pub fn header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
@@ -48,35 +46,16 @@ pub fn status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// One of the gateway's own pages.
-#[derive(Debug)]
-pub struct Own<'a> {
-    pub status: u16,
-    pub format: usize,
-    pub lang: Language,
-    pub marker: Marker,
-    pub request_id: &'a str,
-    pub retry_after: Option<&'a HeaderValue>,
-    pub generation: u64,
-    pub body: &'a [u8],
-    /// A `HEAD` request: the headers only.
-    pub head_request: bool,
-    pub keep_alive: bool,
-}
-
-/// Appends a whole answer of the gateway's own to `out`.
-pub fn own(out: &mut Vec<u8>, a: &Own<'_>) {
+/// Appends a whole answer of the gateway's own to `out`: status line, the answer's fields
+/// (`respond::fields`), `Date`, `Connection`, and the body unless the request was `HEAD`.
+pub fn answer(out: &mut Vec<u8>, a: &Answer, request_id: &[u8], generation: u64, head_request: bool, keep_alive: bool) {
     status_line(out, a.status);
-    respond::own_headers(a.format, Some(a.lang), a.body.len(), a.marker, a.request_id, a.retry_after, &mut |n, v| {
-        header(out, n.as_str().as_bytes(), v.as_bytes())
-    });
-    let mut digits = [0u8; 20];
-    header(out, respond::X_HIATUS_GENERATION.as_str().as_bytes(), respond::decimal(a.generation, &mut digits));
+    respond::fields(a, request_id, generation, &mut |n, v| header(out, n.as_str().as_bytes(), v.as_bytes()));
     date(out);
-    header(out, b"connection", if a.keep_alive { b"keep-alive" } else { b"close" });
+    header(out, b"connection", if keep_alive { b"keep-alive" } else { b"close" });
     out.extend_from_slice(b"\r\n");
-    if !a.head_request {
-        out.extend_from_slice(a.body);
+    if !head_request {
+        out.extend_from_slice(&a.body);
     }
 }
 

@@ -1,9 +1,12 @@
-//! Where a chunked body ends, and where its data lies. The express lane relays an upstream's
-//! chunked body to an HTTP/1.1 client as it is (no decoding and re-encoding); it only needs to
-//! know where the last chunk and the trailers end, so that it can stop reading and keep both
-//! connections. Towards an HTTP/2 client the chunks' data goes out as DATA frames, so there
-//! the lane also asks where the data is ([`Chunked::feed_with`]). A pure state machine fed the
-//! bytes as they arrive, in pieces of any size.
+//! Where a chunked body ends, and where its data lies. An upstream's chunked body goes to an
+//! HTTP/1.1 client as it is (no decoding and re-encoding): the gateway only needs to know where
+//! the last chunk and the trailers end, so that it can stop reading and keep both connections.
+//! Towards an HTTP/2 or HTTP/1.0 client, and for a client's chunked request body, only the
+//! chunks' data goes on ([`Chunked::feed_with`]): a request body is re-encoded by the gateway,
+//! so the upstream never sees the client's sizes, extensions or trailers. A pure state machine
+//! fed the bytes as they arrive, in pieces of any size; strict (RFC 9112 §7.1): CRLF line ends,
+//! hex sizes without sign, prefix or leading space, no control characters in extensions or
+//! trailer lines.
 
 /// Longest chunk-size line (size, extensions) accepted; more is a broken upstream.
 const MAX_LINE: usize = 4096;
@@ -86,10 +89,10 @@ impl Chunked {
                     if self.line > MAX_LINE {
                         return Err(Malformed);
                     }
-                    if b == b'\r' {
-                        State::SizeLf
-                    } else {
-                        State::Extension
+                    match b {
+                        b'\r' => State::SizeLf,
+                        _ if control(b) => return Err(Malformed),
+                        _ => State::Extension,
                     }
                 }
                 State::SizeLf if b == b'\n' => {
@@ -113,16 +116,17 @@ impl Chunked {
                 State::DataCr if b == b'\r' => State::DataLf,
                 State::DataLf if b == b'\n' => State::Size,
                 State::TrailerStart if b == b'\r' => State::EndLf,
+                State::TrailerStart if control(b) => return Err(Malformed),
                 State::TrailerStart => State::Trailer,
                 State::Trailer => {
                     self.line += 1;
                     if self.line > MAX_LINE {
                         return Err(Malformed);
                     }
-                    if b == b'\r' {
-                        State::TrailerLf
-                    } else {
-                        State::Trailer
+                    match b {
+                        b'\r' => State::TrailerLf,
+                        _ if control(b) => return Err(Malformed),
+                        _ => State::Trailer,
                     }
                 }
                 State::TrailerLf if b == b'\n' => {
@@ -140,6 +144,12 @@ impl Chunked {
         }
         Ok(if self.state == State::Done { Some(0) } else { None })
     }
+}
+
+/// A control character other than a tab: never part of an extension or a trailer line (a bare
+/// LF there is how one parser's line end becomes another's data).
+fn control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -207,7 +217,21 @@ mod tests {
 
     #[test]
     fn broken_framing_is_malformed() {
-        for body in [&b"x\r\n"[..], b"5\r\nhelloXX", b"\r\n", b"1234567890abcdef0\r\n", b"5\rX"] {
+        for body in [
+            &b"x\r\n"[..],
+            b"5\r\nhelloXX",
+            b"\r\n",
+            b"1234567890abcdef0\r\n",
+            b"5\rX",
+            b"5\nhello\r\n",
+            b"+5\r\nhello\r\n",
+            b"0x5\r\nhello\r\n",
+            b" 5\r\nhello\r\n",
+            b"5;a\nb\r\nhello\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"0\r\nX: a\nb\r\n\r\n",
+            b"0\r\n\n",
+        ] {
             assert_eq!(end_of(body, &[3]), Err(Malformed), "{:?}", String::from_utf8_lossy(body));
         }
     }

@@ -1,0 +1,120 @@
+//! Request bodies as they go to the upstream: the one interface ([`RequestBody`]) each lane
+//! implements over its client (HTTP/1.1: `http1::body`, h2c: DATA frames), and the chunked
+//! re-encoding both use.
+//!
+//! A body is streamed: a piece is read from the client only when the previous one is written
+//! to the upstream, so a slow upstream slows the client (TCP's flow control, or HTTP/2's) and
+//! nothing is buffered beyond one read. A chunked body is re-encoded by the gateway (the data
+//! of one read as one chunk, no extensions, no trailers): the upstream never sees the client's
+//! framing, so nothing a client hides in it can be read differently there.
+
+use std::future::Future;
+
+/// The next bytes of a body, ready for the upstream.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    Bytes(&'a [u8]),
+    /// The body is complete (everything before was handed out).
+    End,
+}
+
+/// Why a client's body could not be read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not valid framing (a broken chunk): 400, and the client's connection closes.
+    Malformed,
+    /// Nothing came for `body_timeout`: 408.
+    Timeout,
+    /// The client went away (closed, reset, or its HTTP/2 stream was reset).
+    Closed,
+}
+
+impl BodyError {
+    /// The answer for the client, when one can still go out.
+    pub fn status(self) -> u16 {
+        match self {
+            BodyError::Malformed | BodyError::Closed => 400,
+            BodyError::Timeout => 408,
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            BodyError::Malformed => "The request's body is not framed correctly.\n",
+            BodyError::Timeout => "The request's body did not arrive in time.\n",
+            BodyError::Closed => "The request's body ended early.\n",
+        }
+    }
+}
+
+/// A client's request body, read piece by piece.
+pub trait RequestBody {
+    /// The next bytes as they go to the upstream (a chunked body re-encoded), or `End`.
+    fn next(&mut self) -> impl Future<Output = Result<Piece<'_>, BodyError>> + Send;
+    /// Starts again from the first byte, for a request sent again on a fresh connection;
+    /// `false` when the body was not all in hand (some of it came from the client already and
+    /// is gone).
+    fn rewind(&mut self) -> bool;
+}
+
+/// A request without a body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBody;
+
+impl RequestBody for NoBody {
+    #[allow(clippy::manual_async_fn)]
+    fn next(&mut self) -> impl Future<Output = Result<Piece<'_>, BodyError>> + Send {
+        async { Ok(Piece::End) }
+    }
+
+    fn rewind(&mut self) -> bool {
+        true
+    }
+}
+
+/// Appends one chunk holding `data` (the pieces in order) to `out`; nothing for no data (an
+/// empty chunk would end the body).
+pub fn encode_chunk<'d>(out: &mut Vec<u8>, data: impl Iterator<Item = &'d [u8]> + Clone) {
+    let len: usize = data.clone().map(<[u8]>::len).sum();
+    if len == 0 {
+        return;
+    }
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut n = len;
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[n % 16];
+        n /= 16;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
+    for d in data {
+        out.extend_from_slice(d);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The end of a chunked body: the last chunk and no trailers.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_carry_their_size_in_hex() {
+        let mut out = Vec::new();
+        encode_chunk(&mut out, [&b"hello"[..], b" world"].into_iter());
+        encode_chunk(&mut out, std::iter::empty());
+        let big = vec![b'x'; 300];
+        encode_chunk(&mut out, std::iter::once(&big[..]));
+        let mut expected = b"b\r\nhello world\r\n12c\r\n".to_vec();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"\r\n");
+        assert_eq!(out, expected);
+    }
+}

@@ -1,0 +1,273 @@
+//! The request core: everything about a request that does not depend on the protocol the
+//! client speaks. Both lanes — HTTP/1.1 (`http1`) and h2c (`h2c`) — are thin adapters over it:
+//! they read a request into [`InFlight`] and the decision's inputs, and write what the core
+//! hands back.
+//!
+//! - [`Core::plan`]: one of the gateway's own answers ([`Answer`]), or the upstream.
+//! - `fields`: what each request field is (read, replaced, dropped); `upstream`: the one
+//!   builder of the upstream request head; `body`: request bodies as they go upstream;
+//! - `exchange`: one exchange with an upstream (pooled or fresh connection, the request and
+//!   its body streamed, an early answer noticed, the response head read); [`Core::exchange`]
+//!   picks upstreams and retries;
+//! - `response`: the response policy (limits, framing, reuse, hop-by-hop, markers) and the
+//!   client's head for either lane; `relay`: the body to an HTTP/1.x client; `tunnel`: an
+//!   upgraded connection; `pool`: idle upstream connections; `chunked`: chunked framing;
+//! - `own`: the gateway's own paths and the status page; failures become pages
+//!   ([`InFlight::failure`]).
+
+pub mod body;
+pub mod chunked;
+pub mod exchange;
+pub mod fields;
+pub mod io;
+pub mod own;
+pub mod pool;
+pub mod relay;
+pub mod response;
+pub mod tunnel;
+pub mod upstream;
+
+use self::exchange::{Exchange, Failed, Reply};
+use self::response::{Asked, ClientHead, Stamp};
+use crate::compiled::{Compiled, NoPick, TenantRuntime};
+use crate::gateway::decide::{Action, Decided};
+use crate::gateway::record::{Finished, Gateway, RequestId};
+use crate::gateway::respond::{Answer, Marker};
+use crate::pages::Failure;
+use crate::schedule::{UnixTime, Verdict};
+use crate::telemetry::Outcome;
+use body::RequestBody;
+use bytes::BytesMut;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Distinguishes cores in one process: the per-thread pool is keyed by it.
+static CORES: AtomicU64 = AtomicU64::new(1);
+
+/// The request core shared by the lanes of one listener set.
+#[derive(Debug)]
+pub struct Core {
+    pub gateway: Gateway,
+    /// Pool key: connections of one core are never handed to another (tests run several).
+    pub id: u64,
+}
+
+/// What a decided request gets.
+#[derive(Debug)]
+pub enum Plan {
+    Answer(Answer),
+    /// To the tenant's upstreams; the outcome to record when it is relayed.
+    Proxy(Outcome),
+}
+
+/// A request in progress, on either lane: what its answer and its record need.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    pub compiled: &'a Arc<Compiled>,
+    pub method: &'a str,
+    pub head_request: bool,
+    pub host: Option<&'a str>,
+    /// As sent, without the query.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub accept: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
+    pub started: Instant,
+    pub tenant: Option<u32>,
+    pub verdict: Option<Verdict>,
+    pub request_id: RequestId,
+    /// The client's connection stays after this request (HTTP/1.1 lane).
+    pub keep_alive: bool,
+    /// The socket peer.
+    pub peer: Option<IpAddr>,
+    pub upstream: Option<SocketAddr>,
+    pub upstream_started: Option<Instant>,
+}
+
+impl Core {
+    pub fn new(gateway: Gateway) -> Core {
+        Core { gateway, id: CORES.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// What a decided request gets, for either lane: one of the gateway's answers, or the
+    /// upstream's.
+    pub fn plan(&self, req: &InFlight<'_>, d: &Decided, now: UnixTime) -> Plan {
+        let compiled = req.compiled;
+        let lang = Compiled::lang_index(d.lang);
+        let raw_host = req.host.unwrap_or("");
+        let page = |status, outcome, marker, body| Answer::page(status, outcome, marker, d.format, d.lang, body);
+        Plan::Answer(match d.action {
+            Action::Own | Action::Status => {
+                let canonical = crate::gateway::path::canonical(req.path).unwrap_or_default();
+                if d.action == Action::Own {
+                    own::hiatus_path(req, d, &canonical, req.query, now)
+                } else {
+                    own::status(req, d, &canonical, now)
+                }
+            }
+            Action::BadRequest => {
+                let body = compiled.shared.bad_request[lang][d.format].fill(&req.request_id, "");
+                page(400, Outcome::BadRequest, Marker::BadRequest, body)
+            }
+            Action::UnknownHost => {
+                let body = compiled.shared.unknown_host[lang][d.format].fill(&req.request_id, raw_host);
+                let status = compiled.config().gateway.unknown_host_status;
+                page(status, Outcome::UnknownHost, Marker::UnknownHost, body)
+            }
+            Action::Maintenance => {
+                let (Some(t), Some(verdict)) = (req.tenant, d.verdict) else {
+                    return Plan::Answer(Answer::plain(500, "The gateway could not decide this request.\n"));
+                };
+                match crate::compiled::pages::maintenance_page(compiled, t, &verdict, d.lang, d.format, now) {
+                    Ok(rendered) => {
+                        let body = rendered.body.fill(&req.request_id, raw_host);
+                        let mut a = page(503, Outcome::Maintenance, Marker::Maintenance, body);
+                        a.retry_after = rendered.retry_after.clone();
+                        a
+                    }
+                    Err(e) => {
+                        log::error!("maintenance page of tenant {t}: {e}");
+                        let mut a = Answer::plain(503, "This service is down for maintenance.\n");
+                        a.outcome = Outcome::Maintenance;
+                        a.marker = Marker::Maintenance;
+                        a
+                    }
+                }
+            }
+            Action::NoUpstream => req.failure(Failure::Unavailable, 503, d.lang, d.format),
+            Action::Proxy { bypass } => return Plan::Proxy(if bypass { Outcome::Bypass } else { Outcome::Proxied }),
+        })
+    }
+
+    /// One exchange with the tenant's upstreams, for either lane: the next healthy one, another
+    /// on a connect failure (once each, at most three). The client's head is made from the
+    /// response's one parse (`client_head`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn exchange<B: RequestBody>(
+        &self,
+        req: &mut InFlight<'_>,
+        runtime: &TenantRuntime,
+        d: &Decided,
+        request: &[u8],
+        body: &mut B,
+        asked: Asked,
+        http10: bool,
+        mut client_head: ClientHead<'_>,
+        mut timer: Pin<&mut tokio::time::Sleep>,
+    ) -> Result<Reply, Failed> {
+        let settings = &req.compiled.config().gateway;
+        let number = d.route.and_then(|r| r.number);
+        let start = runtime.next.fetch_add(1, Ordering::Relaxed);
+        let most = runtime.upstream_count().clamp(1, 3);
+        let mut tries = 0;
+        loop {
+            let addr = match runtime.pick(start, tries, number) {
+                Ok(a) => a,
+                Err(NoPick::Unhealthy) => return Err(Failed::upstream(Failure::Unavailable, 503)),
+                Err(NoPick::Unusable(why)) => {
+                    log::warn!("tenant {:?}: no usable upstream: {why}", req.tenant);
+                    return Err(Failed::upstream(Failure::Unavailable, 502));
+                }
+            };
+            tries += 1;
+            req.upstream = Some(addr);
+            req.upstream_started = Some(Instant::now());
+            let x = Exchange {
+                app: self.id,
+                addr,
+                request,
+                asked,
+                resend: idempotent(req.method),
+                connect_timeout: runtime.connect_timeout,
+                read_timeout: runtime.read_timeout,
+                write_timeout: settings.write_timeout,
+                stamp: Stamp {
+                    request_id: &req.request_id,
+                    generation: req.compiled.generation,
+                    keep_alive: req.keep_alive,
+                    http10,
+                },
+            };
+            let buf = BytesMut::with_capacity(exchange::GATHER);
+            match exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await {
+                Ok(reply) => return Ok(reply),
+                Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,
+                Err(f) => {
+                    if let Failed::Upstream { failure, why, .. } = f {
+                        log::warn!("upstream {addr}: {} ({why})", failure.code());
+                    }
+                    return Err(f);
+                }
+            }
+        }
+    }
+
+    pub fn record(&self, req: &InFlight<'_>, outcome: Outcome, status: u16) {
+        self.gateway.record(&Finished {
+            compiled: req.compiled,
+            tenant: req.tenant,
+            verdict: req.verdict,
+            outcome,
+            upstream: req.upstream,
+            upstream_time: req.upstream_started.map(|s| s.elapsed()),
+            started: req.started,
+            host: req.host.unwrap_or(""),
+            method: req.method,
+            path: req.path,
+            status,
+            request_id: &req.request_id,
+        });
+    }
+}
+
+/// Methods a request may be sent again with (RFC 9110 §9.2.2), when a pooled connection turns
+/// out closed before any answer.
+fn idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
+}
+
+impl<'a> InFlight<'a> {
+    /// Language and format of a page decided after the request phase (proxied requests skip
+    /// the negotiation until then).
+    pub fn negotiate(&self) -> (crate::config::Language, usize) {
+        crate::gateway::decide::negotiate(self.compiled, self.accept, self.accept_language, self.tenant)
+    }
+
+    /// Whether the gateway answers instead of the upstream's error status (a tenant option).
+    pub fn replaces(&self, status: u16) -> bool {
+        // The status first: the tenant's options are only read for an error status.
+        matches!(status, 502..=504)
+            && self
+                .tenant
+                .and_then(|t| self.compiled.config().tenants.get(t as usize))
+                .is_some_and(|t| t.options.replace_upstream_errors)
+    }
+
+    /// The failure page for what went wrong upstream: what happened in words a user
+    /// understands; addresses and OS errors go to the log only.
+    pub fn failure(&self, failure: Failure, status: u16, lang: crate::config::Language, format: usize) -> Answer {
+        let outcome = Outcome::UpstreamError(failure);
+        let rendered = match (self.tenant, self.verdict) {
+            (Some(t), Some(verdict)) => {
+                crate::compiled::pages::failure_page(self.compiled, t, &verdict, failure, status, lang, format)
+                    .map_err(|e| log::error!("failure page of tenant {t}: {e}"))
+                    .ok()
+            }
+            _ => None,
+        };
+        match rendered {
+            Some(r) => {
+                Answer::page(status, outcome, Marker::Failure(failure), format, lang, r.body.fill(&self.request_id, ""))
+            }
+            None => {
+                let mut a = Answer::plain(status, "The service behind this gateway could not be reached.\n");
+                a.outcome = outcome;
+                a.marker = Marker::Failure(failure);
+                a
+            }
+        }
+    }
+}
