@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn methods_targets_and_versions_are_admitted_or_refused() {
-        let cases: [(&str, Option<u16>); 14] = [
+        let cases: [(&str, Option<u16>); 15] = [
             ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", None),
             ("GET * HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
             ("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", Some(405)),
@@ -374,6 +374,7 @@ mod tests {
             ("GET a.test/x HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
             ("GET ftp://a/x HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
             ("GET http://user@a/x HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
+            ("GET http://a/x HTTP/1.1\r\nHost: b\r\n\r\n", Some(400)),
             ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", Some(505)),
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", Some(417)),
@@ -402,8 +403,8 @@ mod tests {
     #[test]
     fn absolute_form_names_the_host_and_sends_the_origin_form() {
         for (text, authority, target, path) in [
-            ("GET http://a.test/x?y=1 HTTP/1.1\r\nHost: b\r\n\r\n", "a.test", "/x?y=1", "/x"),
-            ("GET HTTP://a.test:8080 HTTP/1.1\r\nHost: b\r\n\r\n", "a.test:8080", "", ""),
+            ("GET http://a.test/x?y=1 HTTP/1.1\r\nHost: A.test\r\n\r\n", "a.test", "/x?y=1", "/x"),
+            ("GET HTTP://a.test:8080 HTTP/1.1\r\n\r\n", "a.test:8080", "", ""),
             ("GET https://a.test?q HTTP/1.1\r\n\r\n", "a.test", "?q", ""),
         ] {
             let buf = text.as_bytes();
