@@ -507,19 +507,7 @@ impl ProxyHttp for Gateway {
             Action::Status => {
                 ctx.outcome = Outcome::Gateway;
                 let path = session.req_header().uri.path().to_string();
-                let incidents: Vec<crate::status::Incident> = compiled
-                    .health
-                    .incidents()
-                    .recent(now - crate::status::HISTORY_DAYS * 86_400)
-                    .into_iter()
-                    .map(|i| crate::status::Incident {
-                        id: i.id,
-                        tenant: i.tenant,
-                        start: i.start,
-                        end: i.end,
-                        cause: i.cause,
-                    })
-                    .collect();
+                let incidents = compiled.health.incidents().recent(now - crate::status::HISTORY_DAYS * 86_400);
                 let (status, content_type, body) =
                     super::statuspage::answer(&compiled, &path, ctx.lang, now, &incidents);
                 let mut h = ResponseHeader::build_no_case(status, Some(6))?;
