@@ -1,10 +1,15 @@
 //! The pages a tenant's requests get, rendered once and cached in its `TenantRuntime`: the
 //! maintenance page and the failure page, per (block, language, format). A page is rendered the
 //! first time it is asked for and then served as shared bytes until its key changes.
+//!
+//! A tenant's pages show its own open incident, never another tenant's, and only the incident's
+//! public cause (a fixed phrase): its detail (upstream address, OS or resolver error) stays with
+//! logs and the admin listener. Windows come from the tenant's own verdict.
 
 use super::{Compiled, TenantRuntime};
 use crate::config::{Language, Tenant, Window};
-use crate::pages::{local_time, strings, Escape, Failure, Split, REQUEST_ID};
+use crate::health::Incident;
+use crate::pages::{cause_words, local_time, strings, Escape, Failure, Split, REQUEST_ID};
 use crate::schedule::{occurrence::from_unix, UnixTime, Verdict};
 use arc_swap::ArcSwapOption;
 use http::HeaderValue;
@@ -24,7 +29,9 @@ pub struct PageKey {
     pub tentative: bool,
     pub next: Option<(UnixTime, u32)>,
     pub failure: Option<(Failure, u16)>,
-    /// `IncidentLog::version` when rendered: open incidents are shown on every page.
+    /// `IncidentLog::version` when rendered: a page shows its tenant's open incident. Any
+    /// incident's change renders anew (rarely needed, always right): the version is one atomic
+    /// load, while asking for the tenant's own incident takes the log's lock.
     pub incidents: u64,
 }
 
@@ -67,19 +74,30 @@ fn rfc3339(t: Option<UnixTime>) -> Option<String> {
     t.and_then(from_unix).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// Open incidents as pages show them (at most three, with their tenants' names), in `zone`.
-fn open_incidents(compiled: &Compiled, zone: chrono_tz::Tz, lang: Language) -> Vec<serde_json::Value> {
-    let config = compiled.config();
-    compiled
-        .health
-        .incidents()
-        .open()
+/// The open incident of `tenant` (one at most: the log opens one per tenant), as a list for the
+/// templates. Another tenant's trouble is none of this tenant's visitors' business.
+fn own_incidents(compiled: &Compiled, tenant: &Tenant) -> Vec<Incident> {
+    compiled.health.incidents().open_for(&tenant.id).into_iter().collect()
+}
+
+/// Incidents as the HTML pages show them: the tenant's name, the cause's words, since when.
+fn incidents_html(incidents: &[Incident], tenant: &Tenant, lang: Language) -> Vec<serde_json::Value> {
+    incidents
         .iter()
-        .take(3)
         .map(|i| {
-            let name = config.tenants.iter().find(|t| t.id == i.tenant).map_or(i.tenant.as_str(), |t| t.display_name());
-            serde_json::json!({ "tenant": name, "cause": i.cause, "since": local_time(i.start, zone, lang) })
+            serde_json::json!({
+                "tenant": tenant.display_name(), "cause": cause_words(i.cause, lang),
+                "since": local_time(i.start, tenant.zone, lang),
+            })
         })
+        .collect()
+}
+
+/// Incidents as problem+json shows them: the cause's code and words, since when (RFC 3339).
+fn incidents_json(incidents: &[Incident], lang: Language) -> Vec<serde_json::Value> {
+    incidents
+        .iter()
+        .map(|i| serde_json::json!({ "cause": i.cause, "title": cause_words(i.cause, lang), "since": rfc3339(Some(i.start)) }))
         .collect()
 }
 
@@ -136,6 +154,7 @@ fn render_maintenance(
     let zone = tenant.zone;
     let when = |x: Option<UnixTime>| x.map(|x| local_time(x, zone, lang));
     let intro = t.intro.replace("{tenant}", tenant.display_name());
+    let incidents = own_incidents(compiled, tenant);
     // The reload: at the end (script), and a periodic refresh as a fallback without script.
     let refresh = v.until.map_or(300, |u| (u - now).clamp(30, 300));
     // A known end is a date; an open-ended one a delay, which stays true however long the
@@ -149,7 +168,7 @@ fn render_maintenance(
             "lang": lang.code(), "t": t, "tenant": tenant.display_name(), "title": title, "intro": intro,
             "reason": reason, "since": when(v.since), "until": when(v.until), "firm_until": when(v.firm_until),
             "tentative": v.tentative, "until_epoch": v.until, "refresh_secs": refresh,
-            "status_url": config.gateway.status_url, "incidents": open_incidents(compiled, zone, lang),
+            "status_url": config.gateway.status_url, "incidents": incidents_html(&incidents, tenant, lang),
         });
         Split::new(&runtime.pages.render("maintenance.html", &view)?, Escape::Html)
     } else {
@@ -160,6 +179,7 @@ fn render_maintenance(
             "detail": reason.unwrap_or(intro),
             "tenant": tenant.id,
             "window": window.map(|w| w.id.as_str()),
+            "incidents": incidents_json(&incidents, lang),
             "since": rfc3339(v.since),
             "until": rfc3339(v.until),
             "firm_until": rfc3339(v.firm_until),
@@ -206,6 +226,7 @@ fn render_failure(
     let (heading, text) = failure.words(lang);
     let text = text.replace("{tenant}", tenant.display_name()).replace("{status}", &status.to_string());
     let zone = tenant.zone;
+    let incidents = own_incidents(compiled, tenant);
     // Maintenance in force (bypassed, or the upstream failed anyway) or coming up.
     let maintenance = if verdict.is_maintenance() {
         verdict.window.and_then(|w| compiled.engine.window(w)).map(|w| {
@@ -224,7 +245,7 @@ fn render_failure(
             "lang": lang.code(), "t": t, "tenant": tenant.display_name(), "status": status, "heading": heading,
             "text": text, "failure": failure.code(), "request_id": REQUEST_ID,
             "maintenance": maintenance.as_ref().map(|(h, title, when)| serde_json::json!({"heading": h, "title": title, "when": when})),
-            "status_url": config.gateway.status_url, "incidents": open_incidents(compiled, zone, lang),
+            "status_url": config.gateway.status_url, "incidents": incidents_html(&incidents, tenant, lang),
         });
         Split::new(&runtime.pages.render("error.html", &view)?, Escape::Html)
     } else {
@@ -235,6 +256,7 @@ fn render_failure(
             "detail": text,
             "tenant": tenant.id,
             "request_id": REQUEST_ID,
+            "incidents": incidents_json(&incidents, lang),
             "maintenance": maintenance.as_ref().map(|(h, title, when)| serde_json::json!({"heading": h, "title": title, "when": when})),
         });
         Split::new(&json.to_string(), Escape::Json)

@@ -21,6 +21,8 @@ pub struct FileDefaults {
 pub struct FileTenant {
     pub id: String,
     pub name: Option<String>,
+    /// Whether the status page and its feeds show the tenant (default true).
+    pub public: Option<bool>,
     pub hosts: Vec<String>,
     /// Path prefix, e.g. `/mandant-a`; requests under it belong to this tenant.
     pub path: Option<String>,

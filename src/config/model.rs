@@ -97,7 +97,11 @@ impl Upstream {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
     pub id: String,
+    /// The public name: pages and the status page say this, never the id, when it is set.
     pub name: Option<String>,
+    /// Shown on the status page and its feeds (`public = false` keeps the tenant, its incidents
+    /// and the windows that apply to it alone off them); its own pages are not affected.
+    pub public: bool,
     pub hosts: Vec<HostPattern>,
     /// Normalised path prefix (`/mandant-a`, no trailing slash), matched on segment boundaries.
     pub path_prefix: Option<String>,

@@ -141,6 +141,7 @@ impl Checker<'_> {
         Some(Tenant {
             id: t.id.clone(),
             name: t.name.clone(),
+            public: t.public.unwrap_or(true),
             hosts,
             path_prefix,
             upstreams,

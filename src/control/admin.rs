@@ -7,8 +7,9 @@
 //! - `POST /reload`  reload now; 200 with the new generation, 422 with every error (the running
 //!   configuration stays).
 //! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
-//!   tenant the state, the window in force, the next window, its open incident and, when
-//!   checked, each upstream's health (healthy, since, last error, last probe).
+//!   tenant the state, the window in force, the next window, its open incident (cause and
+//!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
+//!   Operators only: unlike public pages, this names upstream addresses and error texts.
 //!
 //! Bound to loopback by default; anywhere else every request needs `Authorization: Bearer
 //! <admin_token>` (validation refuses a non-loopback admin address without a token).
@@ -71,7 +72,9 @@ impl Admin {
                                 "address": u.address,
                                 "healthy": u.is_healthy(),
                                 "since": rfc3339(d.since),
-                                "last_error": d.last_error,
+                                // The operator's view: the detail (address, OS error) belongs here.
+                                "last_error": d.last_failure.as_ref().map(|f| f.detail.as_str()),
+                                "last_cause": d.last_failure.as_ref().map(|f| f.cause.code()),
                                 "last_probe": rfc3339(d.last_probe),
                             })
                         })
@@ -82,10 +85,11 @@ impl Admin {
                     };
                     serde_json::json!({ "check": check, "upstreams": upstreams })
                 });
-                let incident = incidents
-                    .iter()
-                    .find(|x| x.tenant == t.id)
-                    .map(|x| serde_json::json!({ "id": x.id, "start": rfc3339(Some(x.start)), "cause": x.cause }));
+                let incident = incidents.iter().find(|x| x.tenant == t.id).map(|x| {
+                    serde_json::json!({
+                        "id": x.id, "start": rfc3339(Some(x.start)), "cause": x.cause.code(), "detail": x.detail,
+                    })
+                });
                 let route = engine.route_of_tenant(i as u32);
                 let v = engine.verdict(&route, now);
                 if let Some(m) = &self.metrics {

@@ -17,7 +17,7 @@
 use crate::clock::Clock;
 use crate::compiled::{Compiled, TenantRuntime, Upstreams};
 use crate::health::state::Thresholds;
-use crate::health::{probe, Incident};
+use crate::health::{probe, Cause, Incident, ProbeError};
 use crate::schedule::UnixTime;
 use arc_swap::ArcSwap;
 use std::collections::hash_map::RandomState;
@@ -115,18 +115,30 @@ async fn probe_one(compiled: &Compiled, t: usize, u: usize, clock: &Clock) {
     upstream.record(result, &health.check, clock.now());
 }
 
-fn address(runtime: &TenantRuntime, u: usize) -> Result<SocketAddr, String> {
+fn address(runtime: &TenantRuntime, u: usize) -> Result<SocketAddr, ProbeError> {
     match &runtime.upstreams {
-        Upstreams::Fixed(list) => list.get(u).cloned().unwrap_or_else(|| Err("no such upstream".to_string())),
-        Upstreams::PerHost(_) => Err("{n} upstreams are not checked".to_string()),
+        Upstreams::Fixed(list) => match list.get(u) {
+            Some(Ok(addr)) => Ok(*addr),
+            // The resolver's words stay in the detail: a name that does not resolve is not reached.
+            Some(Err(why)) => Err(ProbeError::new(Cause::Unreachable, why.clone())),
+            None => Err(ProbeError::new(Cause::Unavailable, "no such upstream")),
+        },
+        Upstreams::PerHost(_) => Err(ProbeError::new(Cause::Unavailable, "{n} upstreams are not checked")),
     }
 }
 
 /// A change to the incident log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Change {
-    Begin { tenant: String, cause: String },
-    End { tenant: String },
+    /// `detail` (address and error) is for logs and the admin listener; `cause` for pages.
+    Begin {
+        tenant: String,
+        cause: Cause,
+        detail: String,
+    },
+    End {
+        tenant: String,
+    },
 }
 
 /// What the incident log should record now: an incident begins when every upstream of a
@@ -148,11 +160,14 @@ fn changes(compiled: &Compiled, open: &[Incident]) -> Vec<Change> {
             if !is_open {
                 // The upstream that went down last tells what happened last.
                 let last = details.iter().max_by_key(|(_, d)| d.since);
-                let cause = last.map_or_else(
-                    || "no healthy upstream".to_string(),
-                    |(u, d)| format!("{}: {}", u.address, d.last_error.as_deref().unwrap_or("unhealthy")),
+                let (cause, detail) = last.map_or_else(
+                    || (Cause::Unavailable, "no healthy upstream".to_string()),
+                    |(u, d)| match &d.last_failure {
+                        Some(f) => (f.cause, format!("{}: {}", u.address, f.detail)),
+                        None => (Cause::Unavailable, format!("{}: unhealthy", u.address)),
+                    },
                 );
-                out.push(Change::Begin { tenant: tenant.id.clone(), cause });
+                out.push(Change::Begin { tenant: tenant.id.clone(), cause, detail });
             }
         } else if is_open && details.iter().any(|(_, d)| d.counter.healthy() && d.counter.confirmed(t)) {
             out.push(Change::End { tenant: tenant.id.clone() });
@@ -181,9 +196,14 @@ async fn settle(compiled: &Arc<Compiled>, now: UnixTime) {
     let applied = tokio::task::spawn_blocking(move || {
         for change in changes {
             match change {
-                Change::Begin { tenant, cause } => {
-                    if let Some(i) = registry.incidents().begin(&tenant, &cause, now) {
-                        log::warn!("incident {}: tenant {tenant} has no healthy upstream ({cause})", i.id);
+                Change::Begin { tenant, cause, detail } => {
+                    if let Some(i) = registry.incidents().begin(&tenant, cause, &detail, now) {
+                        // Logs and the admin listener are where the detail goes; pages get `cause`.
+                        log::warn!(
+                            "incident {}: tenant {tenant} has no healthy upstream ({}: {detail})",
+                            i.id,
+                            cause.code()
+                        );
                     }
                 }
                 Change::End { tenant } => {

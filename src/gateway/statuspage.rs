@@ -1,14 +1,15 @@
 //! Serving the status page and its feeds on the configured status host and path.
 //!
 //! Maps a path below the status path to one rendering of `status`: the page (`/`), `status.json`,
-//! `calendar.ics` (all windows) or `calendar/<tenant>.ics` (one tenant's), and `feed.atom`.
-//! Rendered per request: these are read by people and feed readers, not at proxy rates.
+//! `calendar.ics` (all windows) or `calendar/<tenant>.ics` (one public tenant's), and
+//! `feed.atom`. Rendered per request: these are read by people and feed readers, not at proxy
+//! rates. What they may show (public tenants only, no incident details) is `status`'s business.
 
 use crate::compiled::Compiled;
-use crate::config::{Language, Scope};
-use crate::hosts::PatternKind;
+use crate::config::{Language, Tenant};
+use crate::health::Incident;
 use crate::schedule::UnixTime;
-use crate::status::{self, Entry, Incident};
+use crate::status::{self, audience, Entry};
 use bytes::Bytes;
 
 /// A response: status, content type, body.
@@ -21,38 +22,16 @@ pub fn owns(compiled: &Compiled, host: &str, path: &str) -> bool {
         && path.strip_prefix(g.status_path.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Whether two host patterns can name the same host.
-fn patterns_meet(a: &crate::hosts::HostPattern, b: &crate::hosts::HostPattern) -> bool {
-    match (a.kind(), b.kind()) {
-        (
-            PatternKind::Range { prefix: p1, lo: l1, hi: h1, suffix: s1 },
-            PatternKind::Range { prefix: p2, lo: l2, hi: h2, suffix: s2 },
-        ) => p1 == p2 && s1 == s2 && l1 <= h2 && l2 <= h1,
-        (PatternKind::Exact(h), _) => b.matches(h),
-        (_, PatternKind::Exact(h)) => a.matches(h),
-        _ => a.matches(&b.to_string()) || b.matches(&a.to_string()),
-    }
-}
-
-/// Entries of windows that can apply to tenant `id`.
-fn for_tenant<'e>(compiled: &Compiled, id: &str, entries: impl Iterator<Item = &'e Entry>) -> Vec<Entry> {
-    let config = compiled.config();
-    let Some(tenant) = config.tenants.iter().find(|t| t.id == id) else { return Vec::new() };
+/// Entries of windows that apply to `tenant` (the entries are of shown windows already).
+fn for_tenant<'e>(compiled: &Compiled, tenant: &Tenant, entries: impl Iterator<Item = &'e Entry>) -> Vec<Entry> {
+    let windows = &compiled.config().windows;
     entries
-        .filter(|e| {
-            config.windows.iter().find(|w| w.id == e.window).is_some_and(|w| match &w.scope {
-                Scope::All => true,
-                Scope::Some { tenants, hosts } => {
-                    tenants.iter().any(|t| t == id)
-                        || hosts.iter().any(|p| tenant.hosts.iter().any(|h| patterns_meet(p, h)))
-                }
-            })
-        })
+        .filter(|e| windows.iter().find(|w| w.id == e.window).is_some_and(|w| audience::applies(w, tenant)))
         .cloned()
         .collect()
 }
 
-/// The answer for `path` below the status path.
+/// The answer for `path` below the status path; `incidents` are the log's recent ones.
 pub fn answer(compiled: &Compiled, path: &str, lang: Language, now: UnixTime, incidents: &[Incident]) -> Answer {
     let g = &compiled.config().gateway;
     let rest = path.strip_prefix(g.status_path.as_str()).unwrap_or(path);
@@ -90,7 +69,6 @@ pub fn answer(compiled: &Compiled, path: &str, lang: Language, now: UnixTime, in
                     })
                 })
                 .collect();
-            let words = if lang == Language::De { ("bis", "seit") } else { ("until", "since") };
             (
                 200,
                 "application/atom+xml; charset=utf-8",
@@ -99,19 +77,21 @@ pub fn answer(compiled: &Compiled, path: &str, lang: Language, now: UnixTime, in
                     &format!("{base}/feed.atom"),
                     &announce,
                     &s,
-                    words,
                 )),
             )
         }
-        other => match other.strip_prefix("/calendar/").and_then(|t| t.strip_suffix(".ics")) {
-            Some(id) if compiled.config().tenants.iter().any(|t| t.id == id) => {
+        other => match other
+            .strip_prefix("/calendar/")
+            .and_then(|t| t.strip_suffix(".ics"))
+            .and_then(|id| compiled.config().tenants.iter().find(|t| t.id == id && t.public))
+        {
+            // The id is in the address (a key that stays); the calendar's name is the public one.
+            // A hidden tenant's calendar is as unknown as a tenant that does not exist.
+            Some(tenant) => {
                 let all = calendar_entries();
-                let mine = for_tenant(compiled, id, all.iter());
-                (
-                    200,
-                    "text/calendar; charset=utf-8",
-                    Bytes::from(status::ical::calendar(&format!("Maintenance: {id}"), &mine, &s)),
-                )
+                let mine = for_tenant(compiled, tenant, all.iter());
+                let name = format!("Maintenance: {}", tenant.display_name());
+                (200, "text/calendar; charset=utf-8", Bytes::from(status::ical::calendar(&name, &mine, &s)))
             }
             _ => (404, "text/plain; charset=utf-8", Bytes::from_static(b"not found\n")),
         },

@@ -6,8 +6,14 @@
 //! line without `end`, a closing line with it, same `id`); reading keeps the last line per id.
 //! Each line is written with one `write` and fsync'd before the call returns, so a crash loses at
 //! most the line being written; such a torn last line is cut off with a warning at the next start,
-//! never fatal. Deciding *when* a tenant is down is not done here (`health`'s prober).
+//! never fatal. Deciding *when* a tenant is down is not done here (`control::prober`).
+//!
+//! An incident has a public [`Cause`] (a kind, which pages show) and an internal detail (the
+//! upstream's address and the error the probes saw), which only logs and the admin listener
+//! show. A line written before the two were told apart has a free-text `cause` and no `detail`:
+//! it reads as the generic kind ([`Cause::Unavailable`]) with that text as its detail.
 
+use super::cause::Cause;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -38,8 +44,11 @@ pub struct Incident {
     pub start: i64,
     /// Unix seconds; `None` while the incident is open.
     pub end: Option<i64>,
-    /// What the health checks saw, in plain words (`10.0.0.7:8080: connection refused`).
-    pub cause: String,
+    /// The kind of trouble: what public pages may say.
+    pub cause: Cause,
+    /// What the health checks saw, in plain words (`10.0.0.7:8080: connection refused`): for
+    /// logs and the admin listener only, never for a page.
+    pub detail: String,
 }
 
 /// One line of the file.
@@ -49,18 +58,35 @@ struct Line {
     tenant: String,
     start: i64,
     end: Option<i64>,
+    /// A [`Cause`] code; in lines from before causes had kinds, free text.
     cause: String,
+    /// Absent in lines from before causes had kinds (an older binary ignores it when reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
 }
 
 impl From<&Incident> for Line {
     fn from(i: &Incident) -> Line {
-        Line { id: i.id.clone(), tenant: i.tenant.clone(), start: i.start, end: i.end, cause: i.cause.clone() }
+        Line {
+            id: i.id.clone(),
+            tenant: i.tenant.clone(),
+            start: i.start,
+            end: i.end,
+            cause: i.cause.code().to_string(),
+            detail: Some(i.detail.clone()),
+        }
     }
 }
 
 impl From<Line> for Incident {
     fn from(l: Line) -> Incident {
-        Incident { id: l.id, tenant: l.tenant, start: l.start, end: l.end, cause: l.cause }
+        // An unknown cause is an older line's free text (which named addresses and errors): the
+        // generic kind for pages, and the text kept as the detail for the operator.
+        let (cause, detail) = match Cause::from_code(&l.cause) {
+            Some(c) => (c, l.detail.unwrap_or_default()),
+            None => (Cause::Unavailable, l.detail.unwrap_or(l.cause)),
+        };
+        Incident { id: l.id, tenant: l.tenant, start: l.start, end: l.end, cause, detail }
     }
 }
 
@@ -161,7 +187,7 @@ impl IncidentLog {
     }
 
     /// Opens an incident for `tenant` unless one is open; returns the new one.
-    pub fn begin(&self, tenant: &str, cause: &str, now: i64) -> Option<Incident> {
+    pub fn begin(&self, tenant: &str, cause: Cause, detail: &str, now: i64) -> Option<Incident> {
         let mut inner = self.lock();
         if inner.incidents.iter().any(|i| i.end.is_none() && i.tenant == tenant) {
             return None;
@@ -173,7 +199,8 @@ impl IncidentLog {
             n += 1;
             id = format!("{base}-{n}");
         }
-        let incident = Incident { id, tenant: tenant.to_string(), start: now, end: None, cause: cause.to_string() };
+        let incident =
+            Incident { id, tenant: tenant.to_string(), start: now, end: None, cause, detail: detail.to_string() };
         self.persist(&mut inner, &incident);
         inner.incidents.push(incident.clone());
         self.version.fetch_add(1, Ordering::Relaxed);
@@ -284,21 +311,24 @@ mod tests {
     #[test]
     fn open_then_close_one_per_tenant() {
         let log = IncidentLog::in_memory();
-        let first = log.begin("a", "10.0.0.1:80: connection refused", 100).expect("opened");
+        let first = log.begin("a", Cause::Unreachable, "10.0.0.1:80: connection refused", 100).expect("opened");
         assert_eq!(first.id, "a-100");
-        assert!(log.begin("a", "again", 110).is_none(), "one open incident per tenant");
-        assert!(log.begin("b", "x", 110).is_some());
+        assert!(log.begin("a", Cause::Unreachable, "again", 110).is_none(), "one open incident per tenant");
+        assert!(log.begin("b", Cause::Unreachable, "x", 110).is_some());
         assert_eq!(ids(&log.open()), [("a-100", None), ("b-110", None)]);
         let closed = log.end("a", 130).expect("closed");
-        assert_eq!((closed.end, closed.cause.as_str()), (Some(130), "10.0.0.1:80: connection refused"));
+        assert_eq!(
+            (closed.end, closed.cause, closed.detail.as_str()),
+            (Some(130), Cause::Unreachable, "10.0.0.1:80: connection refused")
+        );
         assert!(log.end("a", 140).is_none(), "nothing open");
         assert_eq!(ids(&log.open()), [("b-110", None)]);
         // Reopened within the same second: a new id.
-        log.begin("a", "again", 130);
+        log.begin("a", Cause::Unreachable, "again", 130);
         assert_eq!(ids(&log.recent(0)), [("a-130", None), ("b-110", None), ("a-100", Some(130))]);
         assert_eq!(ids(&log.recent(131)), [("a-130", None), ("b-110", None)]);
         log.end("a", 130);
-        log.begin("a", "third", 130);
+        log.begin("a", Cause::Unreachable, "third", 130);
         assert_eq!(log.open_for("a").map(|i| i.id), Some("a-130-2".to_string()));
     }
 
@@ -307,15 +337,18 @@ mod tests {
         let dir = Dir::new("restart");
         {
             let log = IncidentLog::load(&dir.0, 1_000).expect("load");
-            log.begin("a", "connection refused", 100);
+            log.begin("a", Cause::Unreachable, "connection refused", 100);
             log.end("a", 160);
-            log.begin("b", "answered 500, expected 200", 170);
+            log.begin("b", Cause::Errors, "answered 500, expected 200", 170);
         }
         let text = std::fs::read_to_string(dir.file()).expect("written");
         assert_eq!(text.lines().count(), 3, "append only: open, close, open\n{text}");
         let log = IncidentLog::load(&dir.0, 1_000).expect("reload");
         assert_eq!(ids(&log.recent(0)), [("b-170", None), ("a-100", Some(160))]);
-        assert_eq!(log.open_for("b").map(|i| i.cause), Some("answered 500, expected 200".to_string()));
+        assert_eq!(
+            log.open_for("b").map(|i| (i.cause, i.detail)),
+            Some((Cause::Errors, "answered 500, expected 200".to_string()))
+        );
         log.end("b", 200);
         let log = IncidentLog::load(&dir.0, 1_000).expect("reload again");
         assert!(log.open().is_empty());
@@ -327,7 +360,7 @@ mod tests {
         let dir = Dir::new("torn");
         {
             let log = IncidentLog::load(&dir.0, 1_000).expect("load");
-            log.begin("a", "connection refused", 100);
+            log.begin("a", Cause::Unreachable, "connection refused", 100);
         }
         let mut bytes = std::fs::read(dir.file()).expect("written");
         let whole = bytes.len();
@@ -349,13 +382,13 @@ mod tests {
         let dir = Dir::new("retain");
         {
             let log = IncidentLog::load(&dir.0, 0).expect("load");
-            log.begin("a", "refused", 0);
+            log.begin("a", Cause::Unreachable, "refused", 0);
             log.end("a", DAY);
-            log.begin("b", "refused", 50 * DAY);
+            log.begin("b", Cause::Unreachable, "refused", 50 * DAY);
             log.end("b", 51 * DAY);
-            log.begin("c", "still down", 60 * DAY);
+            log.begin("c", Cause::Unreachable, "still down", 60 * DAY);
             // 91 days after a's end: a goes when d ends, b stays (ended 40 days before).
-            log.begin("d", "refused", 91 * DAY);
+            log.begin("d", Cause::Unreachable, "refused", 91 * DAY);
             assert_eq!(log.recent(0).len(), 4);
             log.end("d", 92 * DAY);
             assert_eq!(
@@ -385,5 +418,54 @@ mod tests {
         std::fs::write(dir.file(), text).expect("write");
         let log = IncidentLog::load(&dir.0, 1_000).expect("load");
         assert_eq!(ids(&log.recent(0)), [("a-1", Some(5))]);
+    }
+
+    /// Lines written before causes had kinds carry free text (with addresses and OS errors) in
+    /// `cause` and no `detail`: they still load, as the generic kind with the text as detail.
+    #[test]
+    fn older_lines_with_a_free_text_cause_load_as_the_generic_kind() {
+        let cases = [
+            (
+                r#"{"id":"a-1","tenant":"a","start":1,"end":null,"cause":"10.0.0.7:8080: connection refused"}"#,
+                Cause::Unavailable,
+                "10.0.0.7:8080: connection refused",
+            ),
+            (r#"{"id":"a-1","tenant":"a","start":1,"end":null,"cause":""}"#, Cause::Unavailable, ""),
+            (
+                r#"{"id":"a-1","tenant":"a","start":1,"end":null,"cause":"timeout","detail":"no answer within 2s"}"#,
+                Cause::Timeout,
+                "no answer within 2s",
+            ),
+            (r#"{"id":"a-1","tenant":"a","start":1,"end":null,"cause":"errors"}"#, Cause::Errors, ""),
+        ];
+        for (line, cause, detail) in cases {
+            let dir = Dir::new("older");
+            std::fs::create_dir_all(&dir.0).expect("dir");
+            std::fs::write(dir.file(), format!("{line}\n")).expect("write");
+            let log = IncidentLog::load(&dir.0, 1_000).expect("load");
+            let open = log.open();
+            assert_eq!(open.len(), 1, "{line}");
+            assert_eq!((open[0].cause, open[0].detail.as_str()), (cause, detail), "{line}");
+        }
+    }
+
+    #[test]
+    fn lines_keep_the_cause_as_a_code_and_the_detail_apart() {
+        let dir = Dir::new("kinds");
+        {
+            let log = IncidentLog::load(&dir.0, 1_000).expect("load");
+            log.begin("a", Cause::Unreachable, "10.0.0.1:80: connection refused", 100);
+        }
+        let text = std::fs::read_to_string(dir.file()).expect("written");
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).expect("JSON");
+        assert_eq!(
+            (line["cause"].as_str(), line["detail"].as_str()),
+            (Some("unreachable"), Some("10.0.0.1:80: connection refused"))
+        );
+        let log = IncidentLog::load(&dir.0, 1_000).expect("reload");
+        assert_eq!(
+            log.open().first().map(|i| (i.cause, i.detail.clone())),
+            Some((Cause::Unreachable, "10.0.0.1:80: connection refused".to_string()))
+        );
     }
 }

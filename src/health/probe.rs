@@ -1,9 +1,11 @@
 //! One probe of one upstream: a TCP connect, or a minimal HTTP/1.1 GET, bounded by a timeout.
 //!
-//! Owns the wire side of a check and the plain words of its failure ("connection refused",
-//! "answered 500, expected 200"), which end up on the admin listener and in incidents. It does
-//! not count results (`state`) nor decide when to probe (the loop in `health`).
+//! Owns the wire side of a check and its failure ([`ProbeError`]): the kind of trouble (a
+//! [`Cause`], which public pages may show) and the plain words of what happened ("connection
+//! refused", "answered 500, expected 200"), which only logs and the admin listener show. It does
+//! not count results (`state`) nor decide when to probe (the loop in `control::prober`).
 
+use super::cause::Cause;
 use crate::config::health::HealthProbe;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,13 +16,32 @@ use tokio::time::{timeout_at, Instant};
 /// The most of an answer read to find its status line.
 const STATUS_LINE_MAX: usize = 1024;
 
-/// Probes `addr`; `Err` says in plain words why it failed. Takes at most `limit`.
-pub async fn probe(addr: SocketAddr, probe: &HealthProbe, host: &str, limit: Duration) -> Result<(), String> {
+/// Why a probe failed: its kind, and in plain words what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{detail}")]
+pub struct ProbeError {
+    pub cause: Cause,
+    /// For logs and the admin listener only: may name addresses and carry OS or resolver texts.
+    pub detail: String,
+}
+
+impl ProbeError {
+    pub fn new(cause: Cause, detail: impl Into<String>) -> ProbeError {
+        ProbeError { cause, detail: detail.into() }
+    }
+}
+
+/// Probes `addr`; `Err` says why it failed. Takes at most `limit`.
+pub async fn probe(addr: SocketAddr, probe: &HealthProbe, host: &str, limit: Duration) -> Result<(), ProbeError> {
     let deadline = Instant::now() + limit;
     let within = show(limit);
     let mut stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
-        Err(_) => return Err(format!("no connection within {within}")),
-        Ok(Err(e)) => return Err(io_words(&e)),
+        Err(_) => return Err(ProbeError::new(Cause::Timeout, format!("no connection within {within}"))),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            return Err(ProbeError::new(Cause::Timeout, io_words(&e)))
+        }
+        // Whatever else stops a connect (refused, no route, unreachable network): not reached.
+        Ok(Err(e)) => return Err(ProbeError::new(Cause::Unreachable, io_words(&e))),
         Ok(Ok(s)) => s,
     };
     let HealthProbe::Http { path, expect } = probe else { return Ok(()) };
@@ -29,17 +50,18 @@ pub async fn probe(addr: SocketAddr, probe: &HealthProbe, host: &str, limit: Dur
         env!("CARGO_PKG_VERSION")
     );
     let status = match timeout_at(deadline, exchange(&mut stream, request.as_bytes())).await {
-        Err(_) => return Err(format!("no answer within {within}")),
-        Ok(r) => r?,
+        Err(_) => return Err(ProbeError::new(Cause::Timeout, format!("no answer within {within}"))),
+        // Connected, then the exchange went wrong: the upstream is there but misbehaves.
+        Ok(r) => r.map_err(|detail| ProbeError::new(Cause::Errors, detail))?,
     };
     if status == *expect {
         Ok(())
     } else {
-        Err(format!("answered {status}, expected {expect}"))
+        Err(ProbeError::new(Cause::Errors, format!("answered {status}, expected {expect}")))
     }
 }
 
-/// Sends the request and reads the status code of the answer.
+/// Sends the request and reads the status code of the answer; `Err` says in plain words why not.
 async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Result<u16, String> {
     stream.write_all(request).await.map_err(|e| io_words(&e))?;
     let mut buf = Vec::with_capacity(128);

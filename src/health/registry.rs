@@ -8,6 +8,7 @@
 //! as long-lived as the health state it records.
 
 use super::incidents::IncidentLog;
+use super::probe::ProbeError;
 use super::state::{Counter, Thresholds, Transition};
 use crate::config::health::HealthCheck;
 use crate::schedule::UnixTime;
@@ -34,8 +35,9 @@ pub struct Detail {
     pub counter: Counter,
     /// When the current state began (unix seconds); `None` while it is the assumed start.
     pub since: Option<UnixTime>,
-    /// The latest failure, kept after recovery to say what went wrong last.
-    pub last_error: Option<String>,
+    /// The latest failure, kept after recovery to say what went wrong last (its detail is for
+    /// logs and the admin listener only).
+    pub last_failure: Option<ProbeError>,
     /// When the latest probe ended.
     pub last_probe: Option<UnixTime>,
     /// When the prober probes next; `None` until it first looks at this upstream.
@@ -70,13 +72,13 @@ impl UpstreamHealth {
     }
 
     /// Counts one probe result ended at `now`; logs and returns a transition.
-    pub fn record(&self, result: Result<(), String>, check: &HealthCheck, now: UnixTime) -> Option<Transition> {
+    pub fn record(&self, result: Result<(), ProbeError>, check: &HealthCheck, now: UnixTime) -> Option<Transition> {
         let t = Thresholds { rise: check.rise, fall: check.fall };
         let mut d = self.lock();
         let transition = d.counter.observe(result.is_ok(), t);
         d.last_probe = Some(now);
-        if let Err(e) = &result {
-            d.last_error = Some(e.clone());
+        if let Err(e) = result {
+            d.last_failure = Some(e);
         }
         if transition.is_some() || (d.since.is_none() && d.counter.confirmed(t)) {
             d.since = Some(now);
@@ -87,7 +89,7 @@ impl UpstreamHealth {
                 "health: tenant {} upstream {} is unhealthy: {}",
                 self.tenant,
                 self.address,
-                d.last_error.as_deref().unwrap_or("")
+                d.last_failure.as_ref().map_or("", |f| f.detail.as_str())
             ),
             Some(Transition::Up) => {
                 log::info!("health: tenant {} upstream {} is healthy again", self.tenant, self.address)

@@ -13,7 +13,7 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 use std::path::Path;
 
-pub use strings::{local_time, strings, Failure, Strings};
+pub use strings::{cause_words, local_time, strings, Failure, Strings};
 
 /// Template files, built in, each replaceable by a file of the same name in an override folder.
 const TEMPLATES: [(&str, &str); 5] = [

@@ -5,6 +5,7 @@
 //! the caller before the template escapes the result.
 
 use crate::config::Language;
+use crate::health::Cause;
 use crate::schedule::UnixTime;
 use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -139,6 +140,28 @@ impl Failure {
             (UpstreamStatus, En) => ("Server error", "The server of {tenant} reports an error ({status})."),
             (UpstreamStatus, Nb) => ("Serverfeil", "Serveren til {tenant} melder en feil ({status})."),
         }
+    }
+}
+
+/// The public words for an Incident's cause in `lang`, said of a tenant ("CRM: not reachable").
+/// Fixed phrases on purpose: what the probes really saw (addresses, OS and resolver errors) is
+/// the incident's detail, which no page shows.
+pub fn cause_words(cause: Cause, lang: Language) -> &'static str {
+    use Cause::*;
+    use Language::*;
+    match (cause, lang) {
+        (Unreachable, De) => "nicht erreichbar",
+        (Unreachable, En) => "not reachable",
+        (Unreachable, Nb) => "kan ikke nås",
+        (Timeout, De) => "antwortet nicht rechtzeitig",
+        (Timeout, En) => "not answering in time",
+        (Timeout, Nb) => "svarer ikke i tide",
+        (Errors, De) => "antwortet mit Fehlern",
+        (Errors, En) => "answering with errors",
+        (Errors, Nb) => "svarer med feil",
+        (Unavailable, De) => "nicht verfügbar",
+        (Unavailable, En) => "not available",
+        (Unavailable, Nb) => "ikke tilgjengelig",
     }
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Recurring routine windows are not announcements (they are in the calendar); entries carry
 //! stable ids (`urn:hiatus:window:ID:START`, `urn:hiatus:incident:ID`) so readers do not repeat
-//! them.
+//! them. An incident's id is a key, as in `status.json`; its title names the tenant by its public
+//! name and the cause in words.
 
 use super::{Entry, Incident, Status};
+use crate::config::Language;
 use crate::schedule::{occurrence::from_unix, UnixTime};
 
 fn time(t: UnixTime) -> String {
@@ -15,9 +17,18 @@ fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// "until" and "since" in `lang`.
+fn words(lang: Language) -> (&'static str, &'static str) {
+    match lang {
+        Language::De => ("bis", "seit"),
+        Language::En => ("until", "since"),
+        Language::Nb => ("til", "siden"),
+    }
+}
+
 /// The feed: `announcements` (windows worth announcing) and the status's incidents.
-pub fn feed(title: &str, self_url: &str, announcements: &[&Entry], status: &Status, words: (&str, &str)) -> String {
-    let (until_word, since_word) = words;
+pub fn feed(title: &str, self_url: &str, announcements: &[&Entry], status: &Status) -> String {
+    let (until_word, since_word) = words(status.lang);
     let mut items: Vec<(UnixTime, String)> = Vec::new();
     for e in announcements {
         let when = match e.end {
@@ -41,7 +52,7 @@ pub fn feed(title: &str, self_url: &str, announcements: &[&Entry], status: &Stat
         ));
     }
     for i in &status.incidents {
-        let Incident { id, tenant, start, end, cause } = i;
+        let Incident { id, name, start, end, cause, .. } = i;
         let updated = end.unwrap_or(*start);
         let state = match end {
             Some(e) => format!("{} – {}", time(*start), time(*e)),
@@ -52,7 +63,7 @@ pub fn feed(title: &str, self_url: &str, announcements: &[&Entry], status: &Stat
             format!(
                 "<entry><id>urn:hiatus:incident:{}</id><title>{}</title><updated>{}</updated><summary>{}</summary></entry>",
                 xml(id),
-                xml(&format!("{tenant}: {cause}")),
+                xml(&format!("{name}: {}", status.cause_words(*cause))),
                 time(updated),
                 xml(&state)
             ),

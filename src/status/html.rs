@@ -1,6 +1,7 @@
 //! The status page in HTML: the template `status.html` (overridable like the other pages)
 //! filled from a [`Status`], in the reader's language, with no external assets (styles inline)
-//! and a refresh every minute.
+//! and a refresh every minute. Tenants appear by their public name, causes in words; an
+//! overriding template gets nothing else to show (the view has no ids, no details).
 
 use super::{Entry, Overall, Status};
 use crate::config::Language;
@@ -77,7 +78,7 @@ pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Res
                 Overall::Disruption => "disruption",
             };
             json!({
-                "name": t.name, "state": state, "window": t.window, "cause": t.cause,
+                "name": t.name, "state": state, "window": t.window, "cause": t.cause.map(|c| status.cause_words(c)),
                 "until": when(t.until, t.zone, lang), "since": when(t.since, t.zone, lang),
                 "next": when(t.next_start, t.zone, lang),
             })
@@ -91,7 +92,7 @@ pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Res
         "upcoming": status.upcoming.iter().map(|e| entry(e, lang, &everyone)).collect::<Vec<_>>(),
         "history": status.history.iter().map(|e| entry(e, lang, &everyone)).collect::<Vec<_>>(),
         "incidents": status.incidents.iter().map(|i| json!({
-            "tenant": i.tenant, "cause": i.cause,
+            "tenant": i.name, "cause": status.cause_words(i.cause),
             "start": local_time(i.start, status.zone, lang), "end": when(i.end, status.zone, lang),
         })).collect::<Vec<_>>(),
         "base": base,

@@ -5,14 +5,24 @@
 //! and history (30 days)) and its renderings: HTML (`html`), JSON (`json`), iCalendar (`ical`,
 //! RFC 5545) and Atom (`atom`, RFC 4287). Pure functions of their inputs; the gateway serves them
 //! on the configured status host and path. Nothing here touches a socket.
+//!
+//! Everything here is public, so [`Status`] holds only what the public may see (`audience`):
+//! tenants with `public = true`, named by their public name; their incidents with the public
+//! [`Cause`] only (a status [`Incident`] has no field for the detail, so an upstream address or
+//! an error text cannot reach a rendering); windows that apply to a public tenant. The overall
+//! state sums up exactly what is shown: a hidden tenant's incident or maintenance never turns it.
 
 pub mod atom;
+pub mod audience;
 pub mod html;
 pub mod ical;
 
 use crate::compiled::Compiled;
-use crate::config::{Language, Scope, Window};
+use crate::config::{Config, Language, Window};
+use crate::health::{self, Cause};
+use crate::pages::cause_words;
 use crate::schedule::{Expanded, UnixTime, OPEN_END};
+use audience::Audience;
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -21,14 +31,17 @@ pub const HISTORY_DAYS: i64 = 30;
 /// At most this many entries per window in one list: a daily window would flood it.
 const PER_WINDOW: usize = 3;
 
-/// A disruption of a tenant, as the status page shows it.
+/// A disruption of a public tenant, as the status page shows it: without the detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Incident {
     pub id: String,
+    /// The tenant's id: a stable key for programs (`status.json`), never shown to people.
     pub tenant: String,
+    /// The tenant's public name.
+    pub name: String,
     pub start: UnixTime,
     pub end: Option<UnixTime>,
-    pub cause: String,
+    pub cause: Cause,
 }
 
 /// The state of everything, most severe first.
@@ -60,13 +73,14 @@ pub struct Entry {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantRow {
+    /// A stable key for programs (`status.json`); people read `name`.
     pub id: String,
     pub name: String,
     pub state: Overall,
     pub window: Option<String>,
     pub until: Option<UnixTime>,
     pub since: Option<UnixTime>,
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
     pub next_start: Option<UnixTime>,
     #[serde(skip)]
     pub zone: Tz,
@@ -84,23 +98,24 @@ pub struct Status {
     pub incidents: Vec<Incident>,
     #[serde(skip)]
     pub zone: Tz,
+    /// The language of the texts.
+    #[serde(skip)]
+    pub lang: Language,
 }
 
-fn affects(w: &Window, compiled: &Compiled) -> String {
-    match &w.scope {
-        Scope::All => "*".to_string(),
-        Scope::Some { tenants, hosts } => {
-            let names = tenants.iter().map(|id| {
-                compiled
-                    .config()
-                    .tenants
-                    .iter()
-                    .find(|t| &t.id == id)
-                    .map_or(id.clone(), |t| t.display_name().to_string())
-            });
-            names.chain(hosts.iter().map(|h| h.to_string())).collect::<Vec<_>>().join(", ")
-        }
+impl Status {
+    /// The public words for `cause` in the status's language.
+    pub fn cause_words(&self, cause: Cause) -> &'static str {
+        cause_words(cause, self.lang)
     }
+}
+
+/// The windows the public may see, each with its index and who it affects in words.
+fn shown_windows<'c>(
+    config: &'c Config,
+    audience: &'c Audience<'c>,
+) -> impl Iterator<Item = (usize, &'c Window, String)> + 'c {
+    config.windows.iter().enumerate().filter_map(|(i, w)| audience.affects(w).map(|a| (i, w, a)))
 }
 
 /// Every occurrence from `back` days before `now` to `ahead` days after, uncapped (the calendar).
@@ -109,14 +124,15 @@ pub fn gather_range(compiled: &Compiled, now: UnixTime, lang: Language, back: i6
     let fallback = config.defaults.language;
     let (lo, hi) = (now - back * 86_400, now + ahead * 86_400);
     let mut out = Vec::new();
-    for (i, w) in config.windows.iter().enumerate() {
+    let audience = Audience::new(config);
+    for (i, w, affects) in shown_windows(config, &audience) {
         w.schedule.expand(i as u32, lo, hi, |_, e| {
             let Expanded::Kept(o) = e else { return };
             out.push(Entry {
                 window: w.id.clone(),
                 title: w.title.get(lang, fallback).unwrap_or(&w.id).to_string(),
                 reason: w.reason.get(lang, fallback).map(str::to_string),
-                affects: affects(w, compiled),
+                affects: affects.clone(),
                 start: o.start,
                 end: (o.end != OPEN_END).then_some(o.end),
                 tentative: o.tentative_from < o.end,
@@ -128,19 +144,20 @@ pub fn gather_range(compiled: &Compiled, now: UnixTime, lang: Language, back: i6
     out
 }
 
-/// Collects the status at `now`, texts in `lang`.
-pub fn gather(compiled: &Compiled, incidents: &[Incident], now: UnixTime, lang: Language) -> Status {
+/// Collects the status at `now` from the incident log's `incidents`, texts in `lang`.
+pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime, lang: Language) -> Status {
     let config = compiled.config();
     let fallback = config.defaults.language;
     let engine = &compiled.engine;
+    let audience = Audience::new(config);
     let (lo, hi) = (now - HISTORY_DAYS * 86_400, now + UPCOMING_DAYS * 86_400);
     let (mut active, mut upcoming, mut history) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, w) in config.windows.iter().enumerate() {
+    for (i, w, affects) in shown_windows(config, &audience) {
         let entry = |start: UnixTime, end: UnixTime, tentative: bool| Entry {
             window: w.id.clone(),
             title: w.title.get(lang, fallback).unwrap_or(&w.id).to_string(),
             reason: w.reason.get(lang, fallback).map(str::to_string),
-            affects: affects(w, compiled),
+            affects: affects.clone(),
             start,
             end: (end != OPEN_END).then_some(end),
             tentative,
@@ -175,12 +192,28 @@ pub fn gather(compiled: &Compiled, incidents: &[Incident], now: UnixTime, lang: 
     }
     upcoming.sort_by_key(|e| e.start);
     history.sort_by_key(|e| std::cmp::Reverse(e.start));
-    let mut incidents: Vec<Incident> = incidents.iter().filter(|i| i.end.is_none_or(|e| e > lo)).cloned().collect();
+    // Public tenants' incidents only, by name, without the detail.
+    let mut incidents: Vec<Incident> = incidents
+        .iter()
+        .filter(|i| i.end.is_none_or(|e| e > lo))
+        .filter_map(|i| {
+            let tenant = audience.public(&i.tenant)?;
+            Some(Incident {
+                id: i.id.clone(),
+                tenant: tenant.id.clone(),
+                name: tenant.display_name().to_string(),
+                start: i.start,
+                end: i.end,
+                cause: i.cause,
+            })
+        })
+        .collect();
     incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
     let tenants: Vec<TenantRow> = config
         .tenants
         .iter()
         .enumerate()
+        .filter(|(_, t)| t.public)
         .map(|(i, t)| {
             let v = engine.verdict(&engine.route_of_tenant(i as u32), now);
             let open = incidents.iter().find(|x| x.tenant == t.id && x.end.is_none());
@@ -201,7 +234,7 @@ pub fn gather(compiled: &Compiled, incidents: &[Incident], now: UnixTime, lang: 
                     .map(|w| w.title.get(lang, fallback).unwrap_or(&w.id).to_string()),
                 until: v.until,
                 since: open.map(|x| x.start).or(v.since),
-                cause: open.map(|x| x.cause.clone()),
+                cause: open.map(|x| x.cause),
                 next_start: v.next_start,
                 zone: t.zone,
             }
@@ -213,10 +246,12 @@ pub fn gather(compiled: &Compiled, incidents: &[Incident], now: UnixTime, lang: 
         .chain(active.iter().map(|_| Overall::Maintenance))
         .max()
         .unwrap_or(Overall::Operational);
-    Status { now, overall, tenants, active, upcoming, history, incidents, zone: config.defaults.zone }
+    Status { now, overall, tenants, active, upcoming, history, incidents, zone: config.defaults.zone, lang }
 }
 
-/// `/status.json`.
+/// `/status.json`. Tenants and incidents carry the tenant's id as a stable key for programs
+/// beside its public name; causes are codes (`unreachable`, `timeout`, `errors`,
+/// `unavailable`) with their words. Never an upstream address or an error text.
 pub fn json(status: &Status) -> String {
     let fmt = |t: Option<UnixTime>| t.and_then(crate::schedule::occurrence::from_unix).map(|d| d.to_rfc3339());
     let entry = |e: &Entry| {
@@ -230,13 +265,15 @@ pub fn json(status: &Status) -> String {
         "overall": status.overall,
         "tenants": status.tenants.iter().map(|t| serde_json::json!({
             "id": t.id, "name": t.name, "state": t.state, "window": t.window, "until": fmt(t.until),
-            "since": fmt(t.since), "cause": t.cause, "next_start": fmt(t.next_start),
+            "since": fmt(t.since), "cause": t.cause, "cause_text": t.cause.map(|c| status.cause_words(c)),
+            "next_start": fmt(t.next_start),
         })).collect::<Vec<_>>(),
         "active": status.active.iter().map(entry).collect::<Vec<_>>(),
         "upcoming": status.upcoming.iter().map(entry).collect::<Vec<_>>(),
         "history": status.history.iter().map(entry).collect::<Vec<_>>(),
         "incidents": status.incidents.iter().map(|i| serde_json::json!({
-            "id": i.id, "tenant": i.tenant, "start": fmt(Some(i.start)), "end": fmt(i.end), "cause": i.cause,
+            "id": i.id, "tenant": i.tenant, "name": i.name, "start": fmt(Some(i.start)), "end": fmt(i.end),
+            "cause": i.cause, "cause_text": status.cause_words(i.cause),
         })).collect::<Vec<_>>(),
     })
     .to_string()

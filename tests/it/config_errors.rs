@@ -177,6 +177,11 @@ fn single_mistakes() {
             &["\"mandant-a\""],
         ),
         (
+            "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:80\"]\npublic = \"no\"".to_string(),
+            "tenants[0].public",
+            &["\"no\"", "boolean"],
+        ),
+        (
             "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:0\"]".to_string(),
             "tenants[0].upstreams[0]",
             &["\"a:0\""],

@@ -396,6 +396,7 @@ async fn maintenance_json_for_clients_that_prefer_it() {
                 [
                     "detail",
                     "firm_until",
+                    "incidents",
                     "since",
                     "status",
                     "status_url",
@@ -413,6 +414,7 @@ async fn maintenance_json_for_clients_that_prefer_it() {
             assert_eq!(j["detail"], "New version <2.0>");
             assert_eq!(j["tenant"], "shop");
             assert_eq!(j["window"], "update");
+            assert_eq!(j["incidents"], serde_json::json!([]), "the tenant has no open incident");
             assert_eq!(j["since"], "2024-11-14T09:30:00Z");
             assert_eq!(j["until"], "2024-11-14T14:00:00Z");
             assert_eq!(j["tentative"], false);

@@ -8,8 +8,10 @@
 use crate::control::TempDir;
 use crate::gateway_support::{bounded, dead_address, Behaviour, Client, Origin, TestGateway};
 use crate::lifecycle::Running;
+use hiatus::config::health::HealthProbe;
 use hiatus::control::prober::probe_once;
-use hiatus::health::IncidentLog;
+use hiatus::health::probe;
+use hiatus::health::{Cause, IncidentLog};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -94,7 +96,7 @@ async fn an_origin_that_dies_gets_the_error_page_at_once_and_recovers() {
     let open = log.incidents().open();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!((open[0].tenant.as_str(), open[0].start), ("a", NOW + 2));
-    assert_eq!(open[0].cause, format!("{addr}: connection refused"));
+    assert_eq!((open[0].cause, open[0].detail.clone()), (Cause::Unreachable, format!("{addr}: connection refused")));
 
     // Now something accepts connections there but never answers: probes keep failing, and a
     // request must neither connect to it nor wait for the 30 s timeouts.
@@ -141,7 +143,10 @@ async fn an_origin_that_dies_gets_the_error_page_at_once_and_recovers() {
     let history = restarted.recent(0);
     assert_eq!(history.len(), 1, "{history:?}");
     assert_eq!((history[0].start, history[0].end), (NOW + 2, Some(NOW + 5)));
-    assert_eq!(history[0].cause, format!("{addr}: connection refused"));
+    assert_eq!(
+        (history[0].cause, history[0].detail.clone()),
+        (Cause::Unreachable, format!("{addr}: connection refused"))
+    );
     assert!(restarted.open().is_empty());
     let lines = std::fs::read_to_string(dir.0.join("incidents.jsonl")).expect("the file");
     assert_eq!(lines.lines().count(), 2, "append only: one line to open, one to close\n{lines}");
@@ -177,6 +182,9 @@ async fn an_incident_open_at_start_stays_open_until_the_checks_decide() {
     let gw = TestGateway::start(&config(&dir, &[origin.addr], 2, 2), NOW).await;
     let log = gw.current.load().health.clone();
     assert_eq!(log.incidents().open().len(), 1, "read back at start");
+    // A line from before causes had kinds: its free text is the detail, the kind is generic.
+    let open = log.incidents().open();
+    assert_eq!((open[0].cause, open[0].detail.as_str()), (Cause::Unavailable, "connection refused"));
     round(&gw, NOW).await;
     assert_eq!(log.incidents().open().len(), 1, "one good probe decides nothing (rise = 2)");
     round(&gw, NOW + 1).await;
@@ -201,6 +209,125 @@ async fn health_state_survives_a_reload() {
     assert_eq!(current.load().generation, 2);
     assert_eq!(is_healthy(), Some(false), "a reload keeps what the probes found");
     assert_eq!(current.load().health.incidents().open().len(), 1, "and the open incident");
+}
+
+/// What a probe should find: nothing wrong, or a kind and the plain words.
+type Found = Result<(), (Cause, &'static str)>;
+
+/// What a failed probe says: a kind for pages (`Cause`) and the plain words for operators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_failures_are_told_by_kind() {
+    let http = HealthProbe::Http { path: "/healthz".to_string(), expect: 200 };
+    let limit = Duration::from_millis(100);
+    let cases: [(Option<Behaviour>, &HealthProbe, Found); 7] = [
+        (None, &HealthProbe::Tcp, Err((Cause::Unreachable, "connection refused"))),
+        (None, &http, Err((Cause::Unreachable, "connection refused"))),
+        (Some(Behaviour::Ok), &http, Ok(())),
+        (Some(Behaviour::Status(500)), &http, Err((Cause::Errors, "answered 500, expected 200"))),
+        (Some(Behaviour::Garbage), &http, Err((Cause::Errors, "answered with something that is not HTTP"))),
+        (Some(Behaviour::Close), &http, Err((Cause::Errors, "closed the connection without an answer"))),
+        (Some(Behaviour::Slow(Duration::from_secs(30))), &http, Err((Cause::Timeout, "no answer within 100ms"))),
+    ];
+    for (behaviour, check, expected) in cases {
+        let origin = match &behaviour {
+            Some(b) => Some(Origin::start("o", b.clone()).await),
+            None => None,
+        };
+        let addr = origin.as_ref().map_or_else(dead_address, |o| o.addr);
+        let got = bounded("a probe", probe::probe(addr, check, "a.test", limit)).await;
+        let got = got.as_ref().map_err(|e| (e.cause, e.detail.as_str())).copied();
+        assert_eq!(got, expected, "{behaviour:?} {check:?}");
+    }
+}
+
+/// Tenant `a` (checked, its upstream a closed port), `b` (not checked, another closed port;
+/// its host `b-maint.test` in maintenance) and `c` (checked, its upstream a name that does not
+/// resolve); a window coming up for `a` only.
+fn three_tenants(dead_a: SocketAddr, dead_b: SocketAddr) -> String {
+    let check = "health = { tcp = true, interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }";
+    format!(
+        "[defaults]\nzone = \"UTC\"\nlanguage = \"en\"\n\n[gateway]\nstatus_host = \"status.test\"\n\n\
+         [[tenants]]\nid = \"a\"\nname = \"Alpha\"\nhosts = [\"a.test\"]\nupstreams = [\"{dead_a}\"]\n{check}\n\n\
+         [[tenants]]\nid = \"b\"\nname = \"Beta\"\nhosts = [\"b.test\", \"b-maint.test\"]\nupstreams = [\"{dead_b}\"]\n\n\
+         [[tenants]]\nid = \"c\"\nname = \"Gamma\"\nhosts = [\"c.test\"]\nupstreams = [\"nowhere.invalid:80\"]\n{check}\n\n\
+         [[windows]]\nid = \"b-maint\"\nscope = {{ hosts = [\"b-maint.test\"] }}\nonce = {{ start = \"2020-01-01T00:00\" }}\n\
+         title = {{ en = \"Beta on the bench\" }}\n\n\
+         [[windows]]\nid = \"a-later\"\nscope = {{ tenants = [\"a\"] }}\nonce = {{ start = \"2026-06-01T00:00\", end = \"2026-06-01T01:00\" }}\n\
+         title = {{ en = \"Alpha upgrade\" }}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_stays_on_its_own_tenants_pages_and_no_public_page_tells_internals() {
+    let (dead_a, dead_b) = (dead_address(), dead_address());
+    let gw = TestGateway::start(&three_tenants(dead_a, dead_b), NOW).await;
+    round(&gw, NOW).await;
+    let log = gw.current.load().health.clone();
+    let open = log.incidents().open();
+    let of = |t: &str| open.iter().find(|i| i.tenant == t).map(|i| (i.cause, i.detail.clone()));
+    assert_eq!(of("a"), Some((Cause::Unreachable, format!("{dead_a}: connection refused"))));
+    assert!(of("c").is_some_and(|(_, detail)| detail.contains("nowhere.invalid")), "{open:?}");
+    assert_eq!(of("b"), None, "b is not checked");
+
+    let en = [("accept-language", "en")];
+    let json = [("accept", "application/json")];
+    // Alpha's own pages name its incident, in words; and its own upcoming window.
+    let a = gw.get("a.test", "/", &en).await;
+    assert_eq!((a.status, a.header("x-hiatus-failure")), (503, Some("no_upstream")));
+    assert!(a.text().contains("Alpha: not reachable") && a.text().contains("Alpha upgrade"), "{}", a.text());
+    let a_json = gw.get("a.test", "/", &json).await.json();
+    assert_eq!(a_json["incidents"][0]["cause"], "unreachable", "{a_json}");
+    // Beta's failure page and maintenance page (HTML and JSON) know nothing of Alpha or Gamma.
+    let b_fail = gw.get("b.test", "/", &en).await;
+    assert_eq!(b_fail.header("x-hiatus-failure"), Some("connection_refused"));
+    let b_maint = gw.get("b-maint.test", "/", &en).await;
+    assert_eq!(b_maint.marker(), "maintenance");
+    assert!(b_maint.text().contains("Beta on the bench"));
+    for page in [&b_fail, &b_maint] {
+        for other in ["Alpha", "Gamma", "Current disruptions"] {
+            assert!(!page.text().contains(other), "{other:?} on Beta's page:\n{}", page.text());
+        }
+    }
+    for host in ["b.test", "b-maint.test"] {
+        let j = gw.get(host, "/", &json).await.json();
+        assert_eq!(j["incidents"], serde_json::json!([]), "{host}: {j}");
+        assert!(!j.to_string().contains("Alpha"), "{host}: {j}");
+    }
+
+    // No public rendering names an upstream, an OS error or a resolver error.
+    let mut public = Vec::new();
+    for host in ["a.test", "b.test", "b-maint.test", "c.test"] {
+        for headers in [&en[..], &json[..]] {
+            public.push((format!("{host} {headers:?}"), gw.get(host, "/", headers).await.text()));
+        }
+    }
+    for path in ["/", "/status.json", "/feed.atom", "/calendar.ics", "/calendar/a.ics", "/calendar/c.ics"] {
+        let r = gw.get("status.test", path, &en).await;
+        assert_eq!(r.status, 200, "{path}");
+        public.push((format!("status.test{path}"), r.text().replace("\r\n ", "")));
+    }
+    let status_page = &public[8].1;
+    assert!(
+        status_page.contains("Alpha: not reachable") && status_page.contains("Gamma: not reachable"),
+        "{status_page}"
+    );
+    let internals = [
+        dead_a.to_string(),
+        dead_b.to_string(),
+        "127.0.0.1".to_string(),
+        "onnection refused".to_string(),
+        "os error".to_string(),
+        "nowhere.invalid".to_string(),
+        "resolve".to_string(),
+        "lookup".to_string(),
+        "Name or service".to_string(),
+        "name resolution".to_string(),
+    ];
+    for (what, text) in &public {
+        for secret in &internals {
+            assert!(!text.contains(secret.as_str()), "{what} tells {secret:?}:\n{text}");
+        }
+    }
 }
 
 #[test]
@@ -255,8 +382,10 @@ async fn the_running_gateway_probes_reports_and_records_incidents() {
     let dir = TempDir::new("health-binary");
     let origin = Origin::start("o", Behaviour::Ok).await;
     let addr = origin.addr;
-    let text = config(&dir, &[addr], 1, 1)
-        .replace("[gateway]\n", "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n");
+    let text = config(&dir, &[addr], 1, 1).replace(
+        "[gateway]\n",
+        "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\nstatus_host = \"status.test\"\n",
+    );
     let path = dir.write("hiatus.toml", &text);
     let gw = Running::start(&["run", "--config", &path.display().to_string()]);
     let (listen, admin) = gw.started();
@@ -287,7 +416,21 @@ async fn the_running_gateway_probes_reports_and_records_incidents() {
         }
     })
     .await;
-    assert_eq!(a["incident"]["cause"], format!("{addr}: connection refused"));
+    // The operator learns the detail here; the public pages only the kind.
+    assert_eq!(a["incident"]["cause"], "unreachable");
+    assert_eq!(a["incident"]["detail"], format!("{addr}: connection refused"));
+    assert_eq!(a["health"]["upstreams"][0]["last_cause"], "unreachable");
+    for path in ["/", "/status.json", "/feed.atom"] {
+        let r =
+            Client::connect(listen, None).await.request("GET", "status.test", path, &[("accept-language", "en")]).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.text().contains("not reachable"), "{path}: {}", r.text());
+        assert!(
+            !r.text().contains(&addr.to_string()) && !r.text().contains("connection refused"),
+            "{path}: {}",
+            r.text()
+        );
+    }
 
     let _origin = origin_again(addr).await;
     until_health(admin, true).await;

@@ -1,7 +1,9 @@
 //! The status page and feeds at an injected instant: what is active, upcoming and past, in
-//! which language, and feeds that keep their formats' rules.
+//! which language, and feeds that keep their formats' rules; what they may say of tenants
+//! (public names, not hidden tenants) and of incidents (their own tenant's pages only).
 
 use crate::gateway_support::{dead_address, TestGateway};
+use hiatus::health::Cause;
 
 // 2024-11-14T10:00:00Z
 const NOW: i64 = 1_731_578_400;
@@ -125,31 +127,158 @@ async fn atom_feed_announces_one_off_windows_with_stable_ids() {
 }
 
 #[tokio::test]
-async fn an_open_incident_shows_on_the_status_page_and_on_every_page() {
+async fn an_open_incident_shows_on_the_status_page_and_on_its_own_tenants_pages_only() {
     let gw = TestGateway::start(&config(), NOW).await;
     // The health checks open incidents through the registry the snapshot carries.
     let compiled = gw.current.load_full();
     let incidents = compiled.health.incidents();
-    assert!(incidents.begin("shop", "10.0.0.9:80: connection refused", NOW - 600).is_some());
+    assert!(incidents.begin("shop", Cause::Unreachable, "10.0.0.9:80: connection refused", NOW - 600).is_some());
     let j = gw.get("status.test", "/status/status.json", &[]).await.json();
     assert_eq!(j["overall"], "disruption", "a disruption outranks maintenance");
-    assert_eq!(j["incidents"][0]["tenant"], "shop");
-    assert_eq!(j["tenants"][1]["state"], "disruption");
-    // The CRM's maintenance page (cached before? no: the incident changes the page) names it.
-    let page = gw.get("crm.test", "/", &[("accept-language", "en")]).await;
-    assert_eq!(page.status, 503);
-    assert!(
-        page.text().contains("Current disruptions") && page.text().contains("Shop: 10.0.0.9:80: connection refused"),
-        "{}",
-        page.text()
+    let incident = &j["incidents"][0];
+    assert_eq!(
+        (incident["tenant"].as_str(), incident["name"].as_str(), incident["cause"].as_str()),
+        (Some("shop"), Some("Shop"), Some("unreachable"))
     );
+    assert_eq!(incident["cause_text"], "nicht erreichbar", "in the reader's language (here the default, de)");
+    assert_eq!(
+        (j["tenants"][1]["state"].as_str(), j["tenants"][1]["cause"].as_str()),
+        (Some("disruption"), Some("unreachable"))
+    );
+    // The shop's own failure page names its incident, in words; the CRM's pages do not.
+    let own = gw.get("shop.test", "/", &[("accept-language", "en")]).await;
+    assert_eq!(own.marker(), "upstream-error");
+    assert!(own.text().contains("Current disruptions") && own.text().contains("Shop: not reachable"), "{}", own.text());
+    let own = gw.get("shop.test", "/", &[("accept", "application/json")]).await.json();
+    assert_eq!(own["incidents"][0]["cause"], "unreachable", "{own}");
+    let crm = gw.get("crm.test", "/", &[("accept-language", "en")]).await;
+    assert_eq!(crm.status, 503);
+    assert!(!crm.text().contains("Current disruptions") && !crm.text().contains("Shop"), "{}", crm.text());
+    let crm = gw.get("crm.test", "/", &[("accept", "application/json")]).await.json();
+    assert_eq!(crm["incidents"], serde_json::json!([]), "{crm}");
     incidents.end("shop", NOW);
-    let page = gw.get("crm.test", "/", &[("accept-language", "en")]).await;
-    assert!(!page.text().contains("Current disruptions"), "closed incidents leave the pages");
+    let own = gw.get("shop.test", "/", &[("accept-language", "en")]).await;
+    assert!(!own.text().contains("Current disruptions"), "closed incidents leave the pages");
     let j = gw.get("status.test", "/status/status.json", &[]).await.json();
     assert_eq!(
         (j["overall"].as_str(), j["incidents"][0]["end"].is_string()),
         (Some("maintenance"), true),
         "history keeps it"
     );
+}
+
+/// Every rendering of the status host, as text: page, `status.json`, feed, calendar.
+async fn four_renderings(gw: &TestGateway, lang: &str) -> [(&'static str, String); 4] {
+    let mut out = [
+        ("/status/", String::new()),
+        ("/status/status.json", String::new()),
+        ("/status/feed.atom", String::new()),
+        ("/status/calendar.ics", String::new()),
+    ];
+    for (path, text) in out.iter_mut() {
+        let r = gw.get("status.test", path, &[("accept-language", lang)]).await;
+        assert_eq!(r.status, 200, "{path}");
+        // Folded calendar lines are unfolded, so that a name cannot hide across a fold.
+        *text = r.text().replace("\r\n ", "");
+    }
+    out
+}
+
+/// Tenant `hush` (`public = false`) beside the public `crm`: windows on it alone, on it and the
+/// CRM, on its host; an open incident.
+fn config_with_a_hidden_tenant() -> String {
+    let up = dead_address();
+    format!(
+        "[defaults]\nzone = \"Europe/Berlin\"\nlanguage = \"en\"\n\n[gateway]\nstatus_host = \"status.test\"\nstatus_path = \"/status\"\n\n\
+         [[tenants]]\nid = \"crm\"\nname = \"CRM\"\nhosts = [\"crm.test\"]\nupstreams = [\"{up}\"]\n\n\
+         [[tenants]]\nid = \"hush\"\nname = \"Hidden Corp\"\npublic = false\nhosts = [\"hidden-corp.test\"]\nupstreams = [\"{up}\"]\n\n\
+         [[windows]]\nid = \"secret-migration\"\nscope = {{ tenants = [\"hush\"] }}\nonce = {{ start = \"2024-11-14T09:00\", end = \"2024-11-14T13:00\" }}\n\
+         title = {{ en = \"Secret migration\" }}\n\n\
+         [[windows]]\nid = \"host-patch\"\nscope = {{ hosts = [\"hidden-corp.test\"] }}\nonce = {{ start = \"2024-11-16T09:00\", end = \"2024-11-16T10:00\" }}\n\
+         title = {{ en = \"Host patch\" }}\n\n\
+         [[windows]]\nid = \"shared-upgrade\"\nscope = {{ tenants = [\"crm\", \"hush\"], hosts = [\"hidden-corp.test\"] }}\n\
+         once = {{ start = \"2024-11-18T22:00\", end = \"2024-11-18T23:00\" }}\ntitle = {{ en = \"Shared upgrade\" }}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_tenant_that_is_not_public_stays_off_all_four_renderings() {
+    let gw = TestGateway::start(&config_with_a_hidden_tenant(), NOW).await;
+    let compiled = gw.current.load_full();
+    assert!(compiled
+        .health
+        .incidents()
+        .begin("hush", Cause::Timeout, "10.0.0.9:80: no answer within 2s", NOW - 60)
+        .is_some());
+    for (path, text) in four_renderings(&gw, "en").await {
+        for hidden in
+            ["hush", "Hidden Corp", "hidden-corp", "Secret migration", "secret-migration", "Host patch", "host-patch"]
+        {
+            assert!(!text.contains(hidden), "{path} shows {hidden:?}:\n{text}");
+        }
+    }
+    // A window that applies to a public tenant too is shown, for the public tenant only.
+    let j = gw.get("status.test", "/status/status.json", &[]).await.json();
+    assert_eq!(j["upcoming"][0]["window"], "shared-upgrade", "{j}");
+    assert_eq!(j["upcoming"][0]["affects"], "CRM", "neither the hidden tenant's name nor its host");
+    let ids: Vec<&str> = j["tenants"].as_array().into_iter().flatten().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(ids, ["crm"]);
+    assert_eq!(j["incidents"], serde_json::json!([]));
+    assert_eq!(j["overall"], "operational", "the hidden tenant's incident and maintenance do not count");
+    let page = gw.get("status.test", "/status/", &[("accept-language", "en")]).await.text();
+    assert!(page.contains("Shared upgrade") && page.contains("All systems operational"), "{page}");
+    assert!(gw.get("status.test", "/status/calendar.ics", &[]).await.text().contains("SUMMARY:Shared upgrade"));
+    let crm = gw.get("status.test", "/status/calendar/crm.ics", &[]).await.text().replace("\r\n ", "");
+    assert!(crm.contains("SUMMARY:Shared upgrade") && crm.contains("DESCRIPTION:CRM\r\n"), "{crm}");
+    assert_eq!(gw.get("status.test", "/status/calendar/hush.ics", &[]).await.status, 404, "as unknown as no tenant");
+    // Its own pages are its own business: its maintenance and its incident are on them.
+    let own = gw.get("hidden-corp.test", "/", &[("accept-language", "en")]).await;
+    assert_eq!(own.status, 503);
+    assert!(
+        own.text().contains("Secret migration") && own.text().contains("Hidden Corp: not answering in time"),
+        "{}",
+        own.text()
+    );
+}
+
+#[tokio::test]
+async fn the_status_page_and_feeds_name_tenants_by_their_public_name() {
+    let up = dead_address();
+    let text = format!(
+        "[defaults]\nzone = \"UTC\"\nlanguage = \"en\"\n\n[gateway]\nstatus_host = \"status.test\"\nstatus_path = \"/status\"\n\n\
+         [[tenants]]\nid = \"k-4711\"\nname = \"Kanzlei Meyer\"\nhosts = [\"meyer.test\"]\nupstreams = [\"{up}\"]\n\n\
+         [[tenants]]\nid = \"k-0815\"\nhosts = [\"other.test\"]\nupstreams = [\"{up}\"]\n\n\
+         [[windows]]\nid = \"meyer-update\"\nscope = {{ tenants = [\"k-4711\"] }}\nonce = {{ start = \"2024-11-14T09:00\", end = \"2024-11-14T13:00\" }}\n\
+         title = {{ en = \"Update\" }}\n"
+    );
+    let gw = TestGateway::start(&text, NOW).await;
+    let compiled = gw.current.load_full();
+    assert!(compiled
+        .health
+        .incidents()
+        .begin("k-4711", Cause::Errors, "10.0.0.9:80: answered 500, expected 200", NOW - 60)
+        .is_some());
+    let [(_, page), (_, json), (_, feed), (_, calendar)] = four_renderings(&gw, "en").await;
+    assert!(page.contains("Kanzlei Meyer") && page.contains("Kanzlei Meyer: answering with errors"), "{page}");
+    assert!(page.contains("k-0815"), "a tenant without a name is called by its id");
+    // Atom `<id>`s are keys (like `status.json`'s), which readers do not show.
+    let shown =
+        feed.split("<id>").map(|part| part.split_once("</id>").map_or(part, |(_, rest)| rest)).collect::<String>();
+    assert!(feed.contains("<title>Kanzlei Meyer: answering with errors</title>"), "{feed}");
+    assert!(calendar.contains("DESCRIPTION:Kanzlei Meyer"), "{calendar}");
+    for (what, text) in [("page", &page), ("feed", &shown), ("calendar", &calendar)] {
+        assert!(!text.contains("k-4711"), "{what} calls the tenant by its id:\n{text}");
+    }
+    // `status.json` keeps the id, as a stable key beside the name.
+    let j: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(
+        (j["tenants"][0]["id"].as_str(), j["tenants"][0]["name"].as_str()),
+        (Some("k-4711"), Some("Kanzlei Meyer"))
+    );
+    assert_eq!(
+        (j["incidents"][0]["name"].as_str(), j["incidents"][0]["cause_text"].as_str()),
+        (Some("Kanzlei Meyer"), Some("answering with errors"))
+    );
+    let own = gw.get("status.test", "/status/calendar/k-4711.ics", &[]).await.text().replace("\r\n ", "");
+    assert!(own.contains("X-WR-CALNAME:Maintenance: Kanzlei Meyer") && own.contains("SUMMARY:Update"), "{own}");
 }
