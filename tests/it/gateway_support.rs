@@ -1,7 +1,8 @@
 //! The gateway test harness: the real request path in-process, real origins, a raw client.
 //!
 //! - [`TestGateway`]: configuration text → `Compiled` → `Gateway` with a manual clock, served by
-//!   `server::serve` on `127.0.0.1:0`; dropping it stops the accept loop.
+//!   `server::serve` on `127.0.0.1:0`; dropping it stops the accept loop. A `[gateway]
+//!   access_log` file in the configuration is written as `hiatus run` would.
 //! - [`Origin`]: a small HTTP/1.1 server on an ephemeral loopback port that records what it
 //!   receives and answers according to a [`Behaviour`] (ok, slow, reset, garbage, …); for
 //!   answers scripted byte by byte, see `scripted_origin`.
@@ -17,6 +18,7 @@ use hiatus::clock::Clock;
 use hiatus::compiled::Compiled;
 use hiatus::gateway::{server, Gateway};
 use hiatus::schedule::UnixTime;
+use hiatus::telemetry::accesslog::AccessLog;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -84,9 +86,11 @@ impl TestGateway {
     pub async fn start(config_text: &str, now: UnixTime) -> TestGateway {
         let loaded = crate::support::load(config_text);
         let compiled = Compiled::build(loaded.config, now, 1).unwrap_or_else(|e| panic!("build: {e}"));
+        let access_log =
+            AccessLog::start(&compiled.config().gateway.access_log).unwrap_or_else(|e| panic!("access log: {e}"));
         let clock = Clock::manual(now);
         let current = Arc::new(ArcSwap::from_pointee(compiled));
-        let gateway = Gateway::new(current.clone(), clock.clone());
+        let gateway = Gateway::new(current.clone(), clock.clone()).with_access_log(access_log);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the gateway");
         let addr = listener.local_addr().expect("gateway address");
         let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -596,22 +600,51 @@ impl H2Client {
 
     /// Sends a request without a body; `uri` is absolute, its authority becomes `:authority`.
     pub async fn request(&mut self, method: &str, uri: &str, headers: &[(&str, &str)]) -> H2Response {
+        match self.try_request(method, uri, headers, None).await {
+            Ok(r) => r,
+            Err(e) => panic!("{method} {uri}: {e}"),
+        }
+    }
+
+    /// Sends a request (with `body` as DATA when given) and reads the whole response; `Err` says
+    /// what went wrong (the connection, a reset stream, a wait over [`LIMIT`]) instead of
+    /// panicking, for tests where a refusal is an acceptable answer.
+    pub async fn try_request(
+        &mut self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<H2Response, String> {
+        let within = |what: &'static str| move |_| format!("timed out after {LIMIT:?}: {what}");
         let mut builder = http::Request::builder().method(method).uri(uri);
         for (n, v) in headers {
             builder = builder.header(*n, *v);
         }
-        let request = builder.body(()).expect("a valid request");
-        let ready = bounded("h2 ready", self.send.clone().ready()).await.expect("h2 connection ready");
+        let request = builder.body(()).map_err(|e| format!("not a valid request: {e}"))?;
+        let ready = tokio::time::timeout(LIMIT, self.send.clone().ready())
+            .await
+            .map_err(within("h2 ready"))?
+            .map_err(|e| format!("the h2 connection: {e}"))?;
         self.send = ready;
-        let (response, _) = self.send.send_request(request, true).expect("send the h2 request");
-        let response = bounded("h2 response", response).await.expect("an h2 response");
+        let (response, mut stream) =
+            self.send.send_request(request, body.is_none()).map_err(|e| format!("send the h2 request: {e}"))?;
+        if let Some(body) = body {
+            stream
+                .send_data(bytes::Bytes::copy_from_slice(body), true)
+                .map_err(|e| format!("send the request body: {e}"))?;
+        }
+        let response = tokio::time::timeout(LIMIT, response)
+            .await
+            .map_err(within("h2 response"))?
+            .map_err(|e| format!("no h2 response: {e}"))?;
         let (parts, mut body) = response.into_parts();
         let mut bytes = Vec::new();
-        while let Some(chunk) = bounded("h2 body", body.data()).await {
-            let chunk = chunk.expect("h2 body chunk");
+        while let Some(chunk) = tokio::time::timeout(LIMIT, body.data()).await.map_err(within("h2 body"))? {
+            let chunk = chunk.map_err(|e| format!("h2 body after {} bytes: {e}", bytes.len()))?;
             let _ = body.flow_control().release_capacity(chunk.len());
             bytes.extend_from_slice(&chunk);
         }
-        H2Response { status: parts.status.as_u16(), headers: parts.headers, body: bytes }
+        Ok(H2Response { status: parts.status.as_u16(), headers: parts.headers, body: bytes })
     }
 }

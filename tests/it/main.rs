@@ -9,6 +9,12 @@
 //! - `protocol`: HTTP/1.1 framing and connection rules any edge proxy must keep, for every path.
 //! - `protocol_h2`: the same for h2c (prior knowledge), relayed to HTTP/1.1 origins.
 //! - `scripted_origin`: the raw HTTP/1.1 origin both protocol suites script byte by byte.
+//! - `edge_safety`: the client's address, routing on the path the origin sees, strict framing
+//!   and fields on every request shape, a bypass that leaks nothing.
+//! - `crossing`: no byte crosses between exchanges of two tenants sharing pooled upstream
+//!   connections, whatever the origin sends, on HTTP/1.1 and h2c.
+//! - `smuggling`: a table of raw requests with ambiguous framing, each followed by an innocent one;
+//!   the recording origin sees exactly what the gateway decided.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 
@@ -16,6 +22,8 @@ mod cli;
 mod config_errors;
 mod config_sections;
 mod control;
+mod crossing;
+mod edge_safety;
 mod gateway;
 mod gateway_support;
 mod health;
@@ -26,5 +34,6 @@ mod protocol_h2;
 mod rules;
 mod scripted_origin;
 mod seeds;
+mod smuggling;
 mod status;
 mod support;

@@ -4,9 +4,9 @@
 //! arrived (request line, fields in order, content, which connection it came on) and answers
 //! with raw bytes its script chooses per request: so each test controls the exact HTTP/1.1
 //! framing the gateway has to deal with. A [`Reply`] may come in parts (separate writes), hold a
-//! part until the test opens a gate, and end by keeping, closing, resetting or stalling the
-//! connection. The origin counts the connections it accepted and those open now, and can close
-//! its idle connections as a keep-alive timeout would.
+//! part until the test opens a gate, say when it is out (written or failed), and end by keeping,
+//! closing, resetting or stalling the connection. The origin counts the connections it accepted
+//! and those open now, and can close its idle connections as a keep-alive timeout would.
 //!
 //! Every wait it offers is bounded ([`bounded`]).
 
@@ -40,6 +40,8 @@ pub struct Reply {
     parts: Vec<Vec<u8>>,
     /// (part, gate): waits until the gate turns `true` before writing that part.
     gates: Vec<(usize, watch::Receiver<bool>)>,
+    /// Counted up once every part is written, or the writing failed.
+    announce: Option<Arc<watch::Sender<u64>>>,
     then: Then,
 }
 
@@ -56,7 +58,7 @@ impl Reply {
 
     /// These pieces, written one after another; keep-alive.
     pub fn pieces(parts: Vec<Vec<u8>>) -> Reply {
-        Reply { parts, gates: Vec::new(), then: Then::Keep }
+        Reply { parts, gates: Vec::new(), announce: None, then: Then::Keep }
     }
 
     /// What the origin does once the reply is written.
@@ -74,6 +76,26 @@ impl Reply {
     pub fn hold(mut self, part: usize, gate: &watch::Receiver<bool>) -> Reply {
         self.gates.push((part, gate.clone()));
         self
+    }
+
+    /// Counts `done` up by one once the reply is out: every part written (so on loopback it
+    /// waits in the gateway's socket), or the writing failed. A test that waits for the count
+    /// knows the bytes were sent before it goes on, without sleeping.
+    pub fn announce(mut self, done: &Arc<watch::Sender<u64>>) -> Reply {
+        self.announce = Some(done.clone());
+        self
+    }
+}
+
+/// Counts a reply's `announce` up when dropped: after its last write, or on the way out of a
+/// failed one.
+struct Announce(Option<Arc<watch::Sender<u64>>>);
+
+impl Drop for Announce {
+    fn drop(&mut self) {
+        if let Some(done) = &self.0 {
+            done.send_modify(|n| *n += 1);
+        }
     }
 }
 
@@ -292,6 +314,7 @@ async fn scripted_connection(
         let reply = script(&request);
         record.send_modify(|s| s.push(request));
         let mut gates = reply.gates;
+        let announce = Announce(reply.announce);
         let stream = reader.get_mut();
         for (i, part) in reply.parts.iter().enumerate() {
             if i > 0 {
@@ -303,6 +326,7 @@ async fn scripted_connection(
             stream.write_all(part).await?;
             stream.flush().await?;
         }
+        drop(announce);
         match reply.then {
             Then::Keep => {}
             Then::Close => {

@@ -101,13 +101,7 @@ fn plain_target(to: &str) -> bool {
 /// The status page or one of its feeds (`path` canonical).
 pub fn status(req: &InFlight<'_>, d: &Decided, path: &str, now: UnixTime) -> Answer {
     let compiled = req.compiled;
-    let incidents: Vec<crate::status::Incident> = compiled
-        .health
-        .incidents()
-        .recent(now - crate::status::HISTORY_DAYS * 86_400)
-        .into_iter()
-        .map(|i| crate::status::Incident { id: i.id, tenant: i.tenant, start: i.start, end: i.end, cause: i.cause })
-        .collect();
+    let incidents = compiled.health.incidents().recent(now - crate::status::HISTORY_DAYS * 86_400);
     let (status, content_type, body) = statuspage::answer(compiled, path, d.lang, now, &incidents);
     Answer {
         status,

@@ -5,7 +5,7 @@
 //! forwarded), as nginx and HAProxy do by default or stricter:
 //! - a head over [`MAX_HEAD`] bytes or with more than [`MAX_HEADERS`] fields: 431;
 //! - anything `httparse` cannot read (bad tokens, bare CR, NUL, obs-fold, space before a
-//!   colon): 400; a version other than HTTP/1.0 or 1.1: 505;
+//!   colon), and a line that ends in a bare LF: 400; a version other than HTTP/1.0 or 1.1: 505;
 //! - `TRACE`: 405; `CONNECT`: 400; a target that is not origin form (`/…`), absolute form
 //!   (`http://authority/…`) or `*` with `OPTIONS`: 400;
 //! - two `Host` fields, or one that differs from an absolute-form target's authority; a
@@ -148,6 +148,11 @@ pub fn parse(buf: &[u8]) -> Parsed {
         Err(httparse::Error::Version) => return refuse(505, "Only HTTP/1.0, HTTP/1.1 and HTTP/2 are spoken here.\n"),
         Err(_) => return refuse(400, "The request's header is malformed.\n"),
     };
+    // CRLF only (RFC 9112 §2.2 allows a bare LF; a proxy in front may not, and then a field
+    // it reads as one line is two here: `X-A: 1\nContent-Length: 5`).
+    if memchr::memchr_iter(b'\n', &buf[..len]).any(|at| at == 0 || buf[at - 1] != b'\r') {
+        return refuse(400, "The request's header has a line that does not end in CRLF.\n");
+    }
     let (Some(method), Some(version), Some(target)) = (req.method, req.version, req.path) else {
         return refuse(400, "The request's header is malformed.\n");
     };
@@ -366,7 +371,7 @@ mod tests {
 
     #[test]
     fn methods_targets_and_versions_are_admitted_or_refused() {
-        let cases: [(&str, Option<u16>); 15] = [
+        let cases: [(&str, Option<u16>); 17] = [
             ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", None),
             ("GET * HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
             ("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", Some(405)),
@@ -382,6 +387,8 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", Some(400)),
             ("PROPFIND /x HTTP/1.1\r\nHost: a\r\n\r\n", None),
+            ("GET / HTTP/1.1\nHost: a\n\n", Some(400)),
+            ("GET / HTTP/1.1\r\nX-A: 1\nContent-Length: 5\r\nHost: a\r\n\r\n", Some(400)),
         ];
         for (text, refused) in cases {
             let got = match parse(text.as_bytes()) {
