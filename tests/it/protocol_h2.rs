@@ -687,12 +687,11 @@ async fn a_streamed_body_is_not_held_back() {
 // =============================================================================================
 // Handed to pingora
 
-/// Streams the h2c lane does not take (a body, another method, the gateway's own assets) go to
-/// pingora's proxy on the same connection: a POST's body reaches the origin exactly (with and
+/// Every stream shape on one connection: a POST's body reaches the origin exactly (with and
 /// without `content-length`), a bodiless PUT and DELETE reach it with their method, an asset is
-/// the gateway's; GETs before and after stay on the lane.
+/// the gateway's; GETs before and after.
 #[tokio::test]
-async fn streams_with_a_body_or_another_method_go_through_pingora() {
+async fn streams_with_a_body_or_another_method_reach_the_origin_exactly() {
     let origin = ScriptedOrigin::start(|got| {
         Reply::keep(ok(format!("{} {} got {} bytes", got.method, got.path, got.body.len()).as_bytes()))
     })
