@@ -156,8 +156,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         // No read buffer in front of a client's socket: pingora's default is a zeroed 64 KiB one
         // per connection, and both lanes read into buffers of their own, so it only added a
         // copy and 42 KiB of memory per idle keep-alive connection. The small write buffer
-        // stays: pingora's lane writes a head and a short body as two writes, which it joins
-        // into one send.
+        // stays: HTTP/2 writes a response's frames one by one, which it joins into one send.
         let endpoint = ListenerConfig::tcp(a.to_string()).l4_buffer(L4BufferSettings::default().read(0));
         proxy.add_listener(endpoint);
     }

@@ -5,7 +5,7 @@
 //! `Connection` that names `Content-Length`, an unrequested `101`), at once or only after the
 //! client has its answer, and answers tenant b's requests normally with a body naming their own
 //! method and path. The tenants take turns, hundreds of times, over HTTP/1.1 and h2c clients,
-//! with `GET`s (the express lanes) and `POST`s (pingora's lane) mixed.
+//! with `GET`s and `POST`s (with bodies) mixed.
 //!
 //! What is pinned: ZERO of tenant b's answers hold anything but its own bytes (status 200, the
 //! exact body), and the origin saw each of b's requests exactly once. Tenant a's answers may be
@@ -307,8 +307,8 @@ async fn check(case: Case) {
                 .expect("the announcements");
             tokio::task::yield_now().await;
 
-            // b asks on the lane a's request took: HEAD and GET take the express lanes, POST
-            // pingora's, each with its own pool.
+            // b asks with the request shape a's request had (a body or none): the pooled
+            // connection a's request left (or not) is the one b's may take.
             let method = if method == "HEAD" { "GET" } else { method };
             let path = format!("/b/{}/{i}", lane.name());
             let b_body = format!("b-body-{i}").into_bytes();

@@ -4,8 +4,8 @@
 //! request shape, and a bypass that leaks nothing (cookie scope and attributes, the cookie kept
 //! from origins, the secret kept out of the access log).
 //!
-//! Where a rule applies to both client protocols it is checked on HTTP/1.1 and on h2c; `GET`
-//! (the express lanes) and `POST` (pingora's lane) are both checked where the lanes differ.
+//! Where a rule applies to both client protocols it is checked on HTTP/1.1 and on h2c, with
+//! `GET` (no body) and `POST` (a body) where the request shape could matter.
 
 use crate::control::TempDir;
 use crate::gateway_support::{bounded, config, t0, tenant, H2Client, Response, TestGateway};
@@ -83,7 +83,7 @@ fn got(r: &Response) -> Got {
     }
 }
 
-/// The body a request method gets here: `POST`s carry one (pingora's lane), `GET`s none.
+/// The body a request method gets here: `POST`s carry one, `GET`s none.
 fn body_for(method: &str) -> &'static [u8] {
     if method == "POST" {
         b"form=1"

@@ -638,8 +638,8 @@ async fn expect_100_continue_is_answered_by_the_gateway() {
 }
 
 /// HTTP/2 clients send each cookie in a field of its own (RFC 9113 §8.2.3): the bypass cookie
-/// counts in any of them, on both lanes (`GET`: the express lane; `POST`: pingora's, which read
-/// only the first field before).
+/// counts in any of them, for requests with a body or without (a `POST` once read only the first
+/// field).
 #[tokio::test]
 async fn over_h2_the_bypass_cookie_counts_in_any_cookie_field() {
     let origin = Origin::start("o", Behaviour::Ok).await;
@@ -939,8 +939,6 @@ async fn malformed_hosts_get_a_400_page_and_nothing_panics() {
     let origin = Origin::start("o", Behaviour::Ok).await;
     let gw = TestGateway::start(&config("", &tenant("app", &["app.test"], &[origin.addr], "")), t0()).await;
     let long = format!("{}.test", "a".repeat(300));
-    // Every request is longer than 24 bytes: pingora's h2c preface peek waits for 24 bytes
-    // before it reads anything (see the report).
     let ua = "User-Agent: hiatus-test\r\n";
     // (request, status, x-hiatus): `refused` where the head itself is refused (a plain 400, and
     // the connection closes: nothing of such a request is trusted).
@@ -1075,8 +1073,7 @@ async fn a_tenant_can_bring_its_own_maintenance_template() {
 
 #[tokio::test]
 async fn without_h2c_a_short_http_1_0_request_is_answered() {
-    // With h2c on, pingora waits for 24 bytes to tell HTTP/2 from HTTP/1 (README, Known
-    // limits); `h2c = false` is the way out for such clients.
+    // With h2c off, a connection is HTTP/1.x from its first byte (no preface is looked for).
     let origin = Origin::start("o", Behaviour::Ok).await;
     let body = tenant("app", &["app.test"], &[origin.addr], "");
     let gw = TestGateway::start(&config("h2c = false", &body), t0()).await;

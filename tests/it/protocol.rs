@@ -44,7 +44,8 @@ async fn final_response(client: &mut Client, head_only: bool) -> (Vec<u16>, Resp
 
 /// RFC 9112 §9.3.2: a server must answer pipelined requests in the order received. Two GETs
 /// in one write: two responses, in order, each with its own origin body and request id; the
-/// connection then goes on. (Pingora alone, before the express lane, closed after the first.)
+/// connection then goes on. (Pingora's proxy, before Hiatus had its own lane, closed after the
+/// first.)
 #[tokio::test]
 async fn two_pipelined_gets_are_both_answered_in_order() {
     let origin = Origin::start("o", Behaviour::Ok).await;
@@ -64,7 +65,7 @@ async fn two_pipelined_gets_are_both_answered_in_order() {
 
 /// RFC 9110 §7.6.1: hop-by-hop fields of the origin's response (`Connection` and the fields it
 /// names, `Keep-Alive`, `Proxy-Connection`, `Upgrade` on a 200) are not relayed to the client,
-/// on either lane (a POST goes through pingora's).
+/// for requests with and without a body.
 #[tokio::test]
 async fn hop_by_hop_response_headers_are_not_relayed() {
     let origin = ScriptedOrigin::start(|_| {
@@ -637,7 +638,7 @@ async fn hop_by_hop_request_headers_are_not_forwarded() {
         assert!(!connection.to_ascii_lowercase().contains("x-custom"), "Connection: {connection}");
     }
     assert_eq!((seen.header("x-end-to-end"), seen.header("cache-control")), (Some("kept"), Some("no-cache")));
-    // Without a `Connection` that names fields (the express lane's requests): the same.
+    // Without a `Connection` that names fields: the same.
     let r = client.request("GET", "app.test", "/hop", &headers[2..]).await;
     assert_eq!(r.status, 200);
     let seen = origin.seen().pop().expect("the request");
@@ -817,9 +818,9 @@ async fn a_head_that_trickles_in_is_cut_off_after_the_header_timeout() {
 /// With h2c on (the default), a complete HTTP/1.1 request shorter than the 24-byte HTTP/2
 /// preface gets its answer (here the 400 page: there is no Host) at once.
 ///
-/// FAILS WITH PINGORA ALONE (7c59b1c, before the express lane): Pingora reads 24 bytes before
-/// it decides between HTTP/2 and HTTP/1 and waits for more (README, "Known limits"). `GET`
-/// already differs from the preface's `PRI` at the first byte, so a proxy can tell.
+/// Failed with pingora's own listener app (7c59b1c): pingora reads 24 bytes before it decides
+/// between HTTP/2 and HTTP/1 and waits for more. `GET` already differs from the preface's
+/// `PRI` at the first byte, so a proxy can tell.
 #[tokio::test]
 async fn h2c_on_a_request_shorter_than_the_h2_preface_is_answered() {
     let origin = Origin::start("o", Behaviour::Ok).await;

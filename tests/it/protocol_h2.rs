@@ -1,13 +1,13 @@
 //! HTTP/2 with prior knowledge (h2c) as an edge proxy must speak it, end to end on loopback
-//! sockets: the gateway's own h2c lane (`gateway::express::h2c`: each `GET`/`HEAD` stream without
-//! a body decided here and proxied over pooled HTTP/1.1) and the streams it hands to pingora.
+//! sockets: the h2c lane (`gateway::h2c`: every stream decided by the request core and proxied
+//! over pooled HTTP/1.1).
 //!
 //! What is pinned: the upstream's answer relayed as HTTP/2 (status, exact body bytes whatever
 //! the HTTP/1.1 framing — length, chunked with extensions and trailers, close-delimited — and
 //! only end-to-end fields), flow control on large bodies, HEAD, 1xx/204/304, what the origin
 //! receives (request line, `Host` from `:authority`, cookies joined, `X-Forwarded-*`, request
 //! id, no HTTP/2-only or hop-by-hop fields), upstream connection reuse, concurrent streams
-//! without head-of-line blocking, the pingora hand-over (bodies, other methods, own assets),
+//! without head-of-line blocking, every stream shape (bodies, other methods, own assets),
 //! failures (refused, cut short, malformed, stalled, cancelled by the client) that end one
 //! stream and never the connection or a pooled upstream connection, graceful shutdown and the
 //! idle timeout.
@@ -382,8 +382,8 @@ async fn bodiless_and_interim_answers_over_h2() {
 
 /// RFC 9110 §7.6.1: `TE` is a hop-by-hop field ("intermediaries SHOULD remove" it), and HTTP/2
 /// forbids it in a response unless it is `trailers` (RFC 9113 §8.2.2). An origin that sends
-/// one anyway must not cost the client its answer, on either lane (a GET is the h2c lane's, a
-/// POST with a body pingora's): the field is dropped, the rest relayed.
+/// one anyway must not cost the client its answer, with or without a request body: the field
+/// is dropped, the rest relayed.
 #[tokio::test]
 async fn an_origins_te_response_field_does_not_break_the_h2_answer() {
     let origin = ScriptedOrigin::start(|got| {
@@ -685,7 +685,7 @@ async fn a_streamed_body_is_not_held_back() {
 }
 
 // =============================================================================================
-// Handed to pingora
+// Every stream shape
 
 /// Every stream shape on one connection: a POST's body reaches the origin exactly (with and
 /// without `content-length`), a bodiless PUT and DELETE reach it with their method, an asset is
