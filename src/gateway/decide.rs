@@ -113,15 +113,33 @@ fn route(
     now: UnixTime,
     d: &mut Decided,
 ) -> Action {
-    // The gateway's own paths in any spelling an origin would read the same way.
-    let Ok(canonical) = path::canonical(req.path) else { return Action::BadRequest };
+    // Nearly every path has one reading: one scan, then the path as it is. Otherwise the
+    // gateway's own paths in any spelling an origin would read the same way, and a tenant only
+    // when every reading agrees.
+    let plain = match path::plain(req.path) {
+        Ok(plain) => plain,
+        Err(PathError::Invalid(_) | PathError::Ambiguous) => return Action::BadRequest,
+    };
+    let canonical = if plain {
+        std::borrow::Cow::Borrowed(req.path)
+    } else {
+        match path::canonical(req.path) {
+            Ok(c) => c,
+            Err(_) => return Action::BadRequest,
+        }
+    };
     if canonical.starts_with("/.hiatus/") {
         return Action::Own;
     }
     if super::statuspage::owns(compiled, host, &canonical) {
         return Action::Status;
     }
-    let mut route = match path::route_by(req.path, |p| compiled.engine.route(host, p)) {
+    let routed = if plain {
+        Ok(compiled.engine.route(host, req.path))
+    } else {
+        path::route_by(req.path, |p| compiled.engine.route(host, p))
+    };
+    let mut route = match routed {
         Ok(r) => r,
         Err(PathError::Invalid(_) | PathError::Ambiguous) => return Action::BadRequest,
     };

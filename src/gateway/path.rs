@@ -102,41 +102,36 @@ pub fn canonical(raw: &str) -> Result<Cow<'_, str>, PathError> {
     }
 }
 
-/// The bytes [`has_readings`] stops at: control bytes, `%`, `\` and `/`. A table, because it is
-/// consulted for every byte of every request path; everything else passes in one load.
-const NOTABLE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = b < 0x20 || b == 0x7f || b == b'%' as usize || b == b'\\' as usize || b == b'/' as usize;
-        b += 1;
-    }
-    table
-};
+/// Whether `raw` has exactly one reading (no escape, backslash, `//` or dot segment): then it
+/// is its own canonical form and routes as it is. `Err` when it is malformed. One pass; the
+/// caller that gets `true` needs neither [`canonical`] nor [`route_by`].
+pub fn plain(raw: &str) -> Result<bool, PathError> {
+    has_readings(raw.as_bytes()).map(|readings| !readings)
+}
 
 /// One pass over the raw path: `Err` if it is malformed, else whether it may be read in more
 /// than one way (an escape, a backslash, `//`, or a `.` or `..` segment). A segment that merely
 /// starts with a dot (`/.well-known`) stays on the fast path.
 fn has_readings(raw: &[u8]) -> Result<bool, PathError> {
+    // Control characters anywhere: a branch-free pass the compiler vectorises.
+    if raw.iter().fold(false, |bad, &b| bad | (b < 0x20) | (b == 0x7f)) {
+        return Err(PathError::Invalid("control character"));
+    }
+    // Then only the bytes that can start another reading, found a word at a time.
     let mut readings = false;
-    for (i, &b) in raw.iter().enumerate() {
-        if !NOTABLE[usize::from(b)] {
-            continue;
-        }
+    for i in memchr::memchr3_iter(b'%', b'\\', b'/', raw) {
         let rest = raw.get(i + 1..).unwrap_or_default();
-        match b {
+        match raw[i] {
             b'%' => match rest {
                 [b'0', b'0', ..] => return Err(PathError::Invalid("encoded NUL (%00)")),
                 [h, l, ..] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => readings = true,
                 _ => return Err(PathError::Invalid("% not followed by two hex digits")),
             },
             b'\\' => readings = true,
-            b'/' => {
+            _ => {
                 readings |=
                     matches!(rest, [b'/', ..] | [b'.'] | [b'.', b'/', ..] | [b'.', b'.'] | [b'.', b'.', b'/', ..])
             }
-            0..=0x1f | 0x7f => return Err(PathError::Invalid("control character")),
-            _ => {}
         }
     }
     Ok(readings)
