@@ -89,6 +89,25 @@ pub struct Snapshot {
     options: BuildOptions,
 }
 
+/// The routes of one host ([`Snapshot::host_routes`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HostRoutes<'s> {
+    routes: &'s Routes,
+    number: Option<u32>,
+}
+
+impl HostRoutes<'_> {
+    /// Whether a path prefix can decide the tenant on this host (most hosts: no).
+    pub fn by_path(&self) -> bool {
+        !self.routes.prefixed.is_empty()
+    }
+
+    pub fn route(&self, path: &str) -> Route {
+        let (tenant, timeline) = self.routes.find(path);
+        Route { tenant, timeline, number: self.number }
+    }
+}
+
 /// How far the wide timelines reach.
 const WIDE_DAYS: i64 = 3 * 366;
 
@@ -203,12 +222,15 @@ impl Snapshot {
 
     /// Routes a normalised host and a request path.
     pub fn route(&self, host: &str, path: &str) -> Route {
-        let (routes, number) = match self.hosts.lookup(host) {
-            Some((r, n)) => (r, n),
-            None => (&self.elsewhere, None),
-        };
-        let (tenant, timeline) = routes.find(path);
-        Route { tenant, timeline, number }
+        self.host_routes(host).route(path)
+    }
+
+    /// The routes of a normalised host: one lookup, then any number of paths routed on it.
+    pub fn host_routes(&self, host: &str) -> HostRoutes<'_> {
+        match self.hosts.lookup(host) {
+            Some((routes, number)) => HostRoutes { routes, number },
+            None => HostRoutes { routes: &self.elsewhere, number: None },
+        }
     }
 
     /// The tenant-wide route of tenant `index` (windows on all its hosts; no host number).

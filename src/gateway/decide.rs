@@ -113,13 +113,18 @@ fn route(
     now: UnixTime,
     d: &mut Decided,
 ) -> Action {
-    // Nearly every path has one reading: one scan, then the path as it is. Otherwise the
+    let routes = compiled.engine.host_routes(host);
+    // Most hosts have no path-prefix tenant: there the path decides nothing, and only an escape
+    // needs a look (a malformed one is 400 everywhere). Otherwise, and on the status host, the
     // gateway's own paths in any spelling an origin would read the same way, and a tenant only
-    // when every reading agrees.
-    let plain = match path::plain(req.path) {
-        Ok(plain) => plain,
-        Err(PathError::Invalid(_) | PathError::Ambiguous) => return Action::BadRequest,
-    };
+    // when every reading of the path agrees (`path`).
+    let status_host = compiled.config().gateway.status_host.as_deref() == Some(host);
+    let simple = !routes.by_path() && !status_host && memchr::memchr(b'%', req.path.as_bytes()).is_none();
+    let plain = simple
+        || match path::plain(req.path) {
+            Ok(plain) => plain,
+            Err(_) => return Action::BadRequest,
+        };
     let canonical = if plain {
         std::borrow::Cow::Borrowed(req.path)
     } else {
@@ -131,14 +136,10 @@ fn route(
     if canonical.starts_with("/.hiatus/") {
         return Action::Own;
     }
-    if super::statuspage::owns(compiled, host, &canonical) {
+    if status_host && super::statuspage::owns(compiled, host, &canonical) {
         return Action::Status;
     }
-    let routed = if plain {
-        Ok(compiled.engine.route(host, req.path))
-    } else {
-        path::route_by(req.path, |p| compiled.engine.route(host, p))
-    };
+    let routed = if plain { Ok(routes.route(req.path)) } else { path::route_by(req.path, |p| routes.route(p)) };
     let mut route = match routed {
         Ok(r) => r,
         Err(PathError::Invalid(_) | PathError::Ambiguous) => return Action::BadRequest,

@@ -12,7 +12,7 @@
 use super::core::body::{encode_chunk, BodyError, Piece, RequestBody, LAST_CHUNK};
 use super::core::chunked::Chunked;
 use super::core::exchange::{Failed, Reply, GATHER, READ_ROOM};
-use super::core::fields::classify;
+use super::core::fields::{classify, Field};
 use super::core::io::{read_within, within};
 use super::core::relay::Relayed;
 use super::core::response::{Asked, ClientHead, Framing};
@@ -386,7 +386,7 @@ async fn forward(
 struct MapFields<'h>(&'h http::HeaderMap);
 
 impl upstream::Fields for MapFields<'_> {
-    fn each(&self, f: &mut upstream::Visit<'_>) {
+    fn each(&self, mut f: impl FnMut(Field, &[u8], &[u8])) {
         for (name, value) in self.0 {
             let name = name.as_str().as_bytes();
             f(classify(name), name, value.as_bytes());

@@ -11,9 +11,10 @@ use super::exchange::{Reply, GATHER, READ_ROOM};
 use super::io::{read_within, write_parts};
 use super::response::Framing;
 use bytes::BytesMut;
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
@@ -143,10 +144,15 @@ async fn read(conn: &mut TcpStream, buf: &mut BytesMut, wait: Option<(Pin<&mut S
         buf.reserve(GATHER);
     }
     let result = match wait {
-        None => match conn.try_read_buf(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Got::Later,
-            other => other,
-        },
+        // Polled once, not `try_read_buf`: a short read through the reactor also marks the
+        // socket drained, so the pool's check on the next take costs no system call.
+        None => {
+            let mut read = std::pin::pin!(conn.read_buf(buf));
+            match std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => return Got::Later,
+            }
+        }
         Some((timer, limit)) => match read_within(conn, buf, timer, limit).await {
             Some(r) => r,
             None => return Got::Failed,

@@ -17,7 +17,7 @@ pub mod head;
 pub mod wire;
 
 use self::body::H1Body;
-use self::head::{Body, Head, Parsed, Refusal};
+use self::head::{Body, Head, Refusal, Step};
 use super::core::fields::Field;
 use super::core::io::write_all;
 use super::core::relay::{relay, Relayed};
@@ -85,6 +85,8 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
         upstream_timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
     };
     let mut first = true;
+    // The connection's one head, parsed into again for every request.
+    let mut head = Head::boxed();
     // When the head being read must be complete; set once its first byte is here.
     let mut head_deadline: Option<tokio::time::Instant> = None;
     // The connection's one timer for reading heads, moved on before each read.
@@ -102,8 +104,8 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                         return;
                     }
                 } else {
-                    match head::parse(&buf) {
-                        Parsed::Partial => {}
+                    match head::parse_into(&buf, &mut head) {
+                        Step::Partial => {}
                         other => break other,
                     }
                 }
@@ -144,21 +146,23 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
         };
         first = false;
         head_deadline = None;
-        let head = match parsed {
-            Parsed::Request(head) => head,
-            Parsed::Refused(refusal) => {
+        match parsed {
+            Step::Request => {}
+            Step::Refused(refusal) => {
                 refuse(core, &mut io, refusal).await;
                 linger(&mut io).await;
                 return;
             }
-            Parsed::Partial => return,
-        };
+            Step::Partial => return,
+        }
         let closing = *shutdown.borrow();
         match request(core, &mut io, &buf, &head, peer, closing, &mut scratch).await {
             Next::KeepAlive { consumed, more_from } => {
                 buf.advance(consumed.min(buf.len()));
                 if let Some(at) = more_from {
                     buf.extend_from_slice(scratch.more.get(at..).unwrap_or_default());
+                    // An upload's read buffer is not kept by an idle keep-alive connection.
+                    scratch.more = BytesMut::new();
                 }
             }
             Next::Close => return,
@@ -513,7 +517,7 @@ struct HeadFields<'h> {
 }
 
 impl upstream::Fields for HeadFields<'_> {
-    fn each(&self, f: &mut upstream::Visit<'_>) {
+    fn each(&self, mut f: impl FnMut(Field, &[u8], &[u8])) {
         for (field, name, value) in self.head.fields() {
             f(*field, name.bytes(self.buf), value.bytes(self.buf));
         }
