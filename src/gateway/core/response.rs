@@ -377,6 +377,7 @@ fn h2_head(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn head_of(text: &str, asked: Asked) -> Result<Option<Head>, BadResponse> {
         parse(text.as_bytes(), asked, None)
@@ -506,6 +507,55 @@ mod tests {
         }
         for v in ["", "+5", "-5", "5 5", "0x5", "1234567890123456789", "5,5"] {
             assert_eq!(digits(v.as_bytes()), None, "{v}");
+        }
+    }
+
+    /// Real response heads for the property below to change a few bytes of.
+    const SHAPES: [&str; 5] = [
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: x-a\r\nX-A: 1\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        "HTTP/1.0 304 Not Modified\r\nContent-Length: 9\r\nKeep-Alive: 5\r\n\r\n",
+    ];
+
+    proptest! {
+        /// Any bytes, and real heads with a few bytes changed: no panic; a prefix is `Ok(None)`
+        /// or the same answer; the client's head is one head that reads back with the same
+        /// status. `cargo fuzz` (fuzz/) goes much further; this runs on every `cargo test`.
+        #[test]
+        fn any_bytes_are_a_head_a_bad_response_or_partial(
+            noise in proptest::collection::vec(any::<u8>(), 0..400),
+            shape in proptest::sample::select(SHAPES.to_vec()),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            cut in any::<prop::sample::Index>(),
+            head_request in any::<bool>(),
+        ) {
+            let mut edited = shape.as_bytes().to_vec();
+            for (at, byte) in edits {
+                edited[at.index(shape.len())] = byte;
+            }
+            let asked = Asked { head_request, upgrade: true };
+            for buf in [noise, edited] {
+                let whole = parse(&buf, asked, None);
+                let part = parse(&buf[..cut.index(buf.len() + 1)], asked, None);
+                prop_assert!(part == Ok(None) || part == whole, "{:?} then {:?}", part, whole);
+                let Ok(Some(h)) = whole else { continue };
+                prop_assert_eq!(parse(&buf[..h.len - 1], asked, None), Ok(None));
+                let id = RequestId::new(1, 2);
+                let stamp = Stamp { request_id: &id, generation: 1, keep_alive: true, http10: false };
+                let mut out = Vec::new();
+                prop_assert_eq!(parse(&buf, asked, Some((ClientHead::H1(&mut out), &stamp))), whole);
+                if h.status >= 200 || h.status == 101 {
+                    let again = parse(&out, asked, None);
+                    prop_assert!(
+                        matches!(again, Ok(Some(c)) if c.len == out.len() && c.status == h.status),
+                        "{:?}: {}",
+                        again,
+                        String::from_utf8_lossy(&out)
+                    );
+                }
+            }
         }
     }
 }

@@ -364,6 +364,7 @@ fn read_target(head: &mut Head, buf: &[u8], method: &str, target: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn head(text: &str) -> Box<Head> {
         match parse(text.as_bytes()) {
@@ -507,5 +508,43 @@ mod tests {
         let Parsed::Request(h) = parse(text) else { panic!("not taken") };
         assert_eq!(h.accept, None);
         assert_eq!(h.fields_len, 2, "still forwarded");
+    }
+
+    /// Real heads for the property below to change a few bytes of (smuggling shapes included).
+    const SHAPES: [&str; 6] = [
+        "GET /a?b=1 HTTP/1.1\r\nHost: app.test\r\nAccept: text/html\r\nConnection: keep-alive\r\n\r\n",
+        "POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        "POST /f HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET http://a.test/x HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        "GET / HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\n\r\nGET /next HTTP/1.1\r\n\r\n",
+    ];
+
+    proptest! {
+        /// Any bytes, and real heads with a few bytes changed: no panic; a head is taken whole
+        /// (every line ends in CRLF, a cut before its end is partial) and what follows it does
+        /// not change it; a request never carries two framings. `cargo fuzz` (fuzz/) goes much
+        /// further; this runs on every `cargo test`.
+        #[test]
+        fn any_bytes_are_a_head_a_refusal_or_partial(
+            noise in proptest::collection::vec(any::<u8>(), 0..400),
+            shape in proptest::sample::select(SHAPES.to_vec()),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        ) {
+            let mut edited = shape.as_bytes().to_vec();
+            for (at, byte) in edits {
+                edited[at.index(shape.len())] = byte;
+            }
+            for buf in [noise, edited] {
+                let Parsed::Request(h) = parse(&buf) else { continue };
+                prop_assert!(h.len <= buf.len() && buf[..h.len].ends_with(b"\r\n\r\n"));
+                prop_assert!(!buf[..h.len].windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
+                prop_assert!(matches!(parse(&buf[..h.len - 1]), Parsed::Partial));
+                let Parsed::Request(alone) = parse(&buf[..h.len]) else { panic!("the head alone is not taken") };
+                prop_assert_eq!((alone.len, alone.body, alone.target.bytes(&buf)), (h.len, h.body, h.target.bytes(&buf)));
+                let framings = h.fields().iter().filter(|f| matches!(f.0, Field::ContentLength | Field::TransferEncoding));
+                prop_assert!(framings.count() <= 1);
+            }
+        }
     }
 }
