@@ -232,6 +232,7 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
     }
     let (mut length, mut coded) = (None, None::<bool>);
     let mut upgrade = None;
+    let mut hosts = 0u8;
     for h in req.headers.iter() {
         let (name, value) = (h.name.as_bytes(), h.value);
         if !crlf_before(name.as_ptr() as usize - buf.as_ptr() as usize) {
@@ -243,8 +244,13 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
         // still go out), and are forwarded as they are.
         let text = || Some(span).filter(|_| value.is_ascii());
         match field {
-            Field::Host if head.host.is_some() => return refuse(400, "The request names its host twice.\n"),
-            Field::Host => head.host = text(),
+            // Counted apart from the value: a first `Host` that is not ASCII reads as absent, and
+            // a second one must still be refused (a proxy in front may read either).
+            Field::Host if hosts > 0 => return refuse(400, "The request names its host twice.\n"),
+            Field::Host => {
+                hosts += 1;
+                head.host = text();
+            }
             Field::ContentLength if length.is_some() => {
                 return refuse(400, "The request has more than one Content-Length.\n")
             }
@@ -421,7 +427,7 @@ mod tests {
 
     #[test]
     fn methods_targets_and_versions_are_admitted_or_refused() {
-        let cases: [(&str, Option<u16>); 21] = [
+        let cases: [(&str, Option<u16>); 22] = [
             ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", None),
             ("GET * HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
             ("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", Some(405)),
@@ -432,6 +438,7 @@ mod tests {
             ("GET http://a/x HTTP/1.1\r\nHost: b\r\n\r\n", Some(400)),
             ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", Some(505)),
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", Some(400)),
+            ("GET / HTTP/1.1\r\nHost: \u{e9}\r\nHost: b\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", Some(417)),
             ("GET / HTTP/1.1\r\nHo st: a\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", Some(400)),
@@ -544,6 +551,7 @@ mod tests {
                 prop_assert_eq!((alone.len, alone.body, alone.target.bytes(&buf)), (h.len, h.body, h.target.bytes(&buf)));
                 let framings = h.fields().iter().filter(|f| matches!(f.0, Field::ContentLength | Field::TransferEncoding));
                 prop_assert!(framings.count() <= 1);
+                prop_assert!(h.fields().iter().filter(|f| f.0 == Field::Host).count() <= 1);
             }
         }
     }
