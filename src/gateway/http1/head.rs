@@ -210,6 +210,11 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
         "CONNECT" => return refuse(400, "CONNECT is not served here.\n"),
         _ => {}
     }
+    // Empty lines before the request line are skipped (RFC 9112 §2.2), CRLF ones only.
+    let start = method.as_ptr() as usize - buf.as_ptr() as usize;
+    if start % 2 != 0 || !buf[..start].chunks(2).all(|pair| pair == b"\r\n") {
+        return refuse(400, "The request's header has a line that does not end in CRLF.\n");
+    }
     let http10 = version == 0;
     head.len = len;
     head.method = Span::of(buf, method.as_bytes());
@@ -427,7 +432,7 @@ mod tests {
 
     #[test]
     fn methods_targets_and_versions_are_admitted_or_refused() {
-        let cases: [(&str, Option<u16>); 22] = [
+        let cases: [(&str, Option<u16>); 24] = [
             ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", None),
             ("GET * HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
             ("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", Some(405)),
@@ -445,6 +450,8 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", Some(400)),
             ("PROPFIND /x HTTP/1.1\r\nHost: a\r\n\r\n", None),
             ("GET / HTTP/1.1\nHost: a\n\n", Some(400)),
+            ("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", Some(400)),
+            ("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", None),
             // A bare CR never passes httparse: the CR/LF count that finds bare LFs relies on it.
             ("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", Some(400)),
             ("GET / HTTP/1.1\r\nHost: a\r\r\n\r\n", Some(400)),
