@@ -191,7 +191,9 @@ impl Core {
                     http10,
                 },
             };
-            let buf = BytesMut::with_capacity(exchange::GATHER);
+            // Room for a gathered body and one more read: the relay flushes at `GATHER` and
+            // never has to grow the buffer (a reallocation copies what was read).
+            let buf = BytesMut::with_capacity(exchange::GATHER + exchange::READ_ROOM);
             match exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await {
                 Ok(reply) => return Ok(reply),
                 Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,
