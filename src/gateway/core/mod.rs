@@ -16,6 +16,7 @@
 //!   ([`InFlight::failure`]).
 
 pub mod body;
+pub mod buffers;
 pub mod chunked;
 pub mod exchange;
 pub mod fields;
@@ -37,7 +38,6 @@ use crate::pages::Failure;
 use crate::schedule::{UnixTime, Verdict};
 use crate::telemetry::Outcome;
 use body::RequestBody;
-use bytes::BytesMut;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,9 +191,12 @@ impl Core {
                     http10,
                 },
             };
-            // Room for a gathered body and one more read: the relay flushes at `GATHER` and
-            // never has to grow the buffer (a reallocation copies what was read).
-            let buf = BytesMut::with_capacity(exchange::GATHER + exchange::READ_ROOM);
+            // HTTP/1.1 clients give their buffer back after the relay (`buffers`); on h2c the
+            // body leaves in pieces of the buffer, which cannot come back.
+            let buf = match client_head {
+                ClientHead::H1(_) => buffers::take(),
+                ClientHead::H2(_) => bytes::BytesMut::with_capacity(exchange::GATHER),
+            };
             match exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await {
                 Ok(reply) => return Ok(reply),
                 Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,

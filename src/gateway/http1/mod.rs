@@ -23,7 +23,7 @@ use super::core::io::write_all;
 use super::core::relay::{relay, Relayed};
 use super::core::response::{Asked, ClientHead, Framing};
 use super::core::upstream::{self, BodyFraming, Outgoing};
-use super::core::{exchange::Failed, pool, tunnel, Core, InFlight, Plan};
+use super::core::{buffers, exchange::Failed, pool, tunnel, Core, InFlight, Plan};
 use super::decide::{decide, Request, FORWARDED_LINES};
 use super::respond::Answer;
 use crate::telemetry::Outcome;
@@ -467,6 +467,7 @@ async fn proxy(
             .await;
     let status = reply.status;
     core.record(req, outcome, status);
+    buffers::give(std::mem::take(&mut reply.buf));
     match relayed {
         Relayed::Done { park } => {
             if park && body_end.is_some() {
