@@ -5,7 +5,7 @@
 //! copies what was read). Allocating that much per request is the allocator's slow path, and
 //! nearly every answer is small: so a few buffers are kept per thread and handed out again.
 //! Per thread because each proxy thread runs its own runtime (`pool` keeps connections the same
-//! way); at most [`SPARE`] are kept, a few hundred KiB.
+//! way); at most `SPARE` are kept, a few hundred KiB.
 
 use super::exchange::{GATHER, READ_ROOM};
 use bytes::BytesMut;

@@ -1,6 +1,6 @@
 //! An upgraded connection (a WebSocket after `101 Switching Protocols`): bytes copied both ways
 //! as they come until both sides are done, or nothing moved for the idle timeout. Each
-//! direction holds one buffer of [`BUF`] bytes and reads again only after writing what it
+//! direction holds one buffer of `BUF` bytes and reads again only after writing what it
 //! read, so a slow reader slows its writer (no unbounded buffering either way).
 
 use super::io::write_all;

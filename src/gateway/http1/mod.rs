@@ -343,7 +343,7 @@ async fn proxy(
     let Some(runtime) = req.tenant.and_then(|t| compiled.tenants.get(t as usize)) else {
         let (lang, format) = req.negotiate();
         let a = req.failure(crate::pages::Failure::Unavailable, 502, lang, format);
-        return answer_and_close(core, io, req, &a, in_hand, head, scratch).await;
+        return answer_without_upstream(core, io, req, &a, in_hand, head, scratch).await;
     };
     let Scratch { out, request, more, upstream_timer } = scratch;
     // The target upstream: the origin form; an absolute-form target without a path is `/`.
@@ -492,7 +492,7 @@ async fn proxy(
 
 /// An answer for a proxied request that cannot go anywhere; the connection goes on when the
 /// body is in hand.
-async fn answer_and_close(
+async fn answer_without_upstream(
     core: &Core,
     io: &mut Stream,
     req: &mut InFlight<'_>,
