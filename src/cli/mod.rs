@@ -42,6 +42,10 @@ enum Command {
     Check {
         #[arg(long)]
         config: PathBuf,
+        /// The configuration a gateway runs with: check as its reload would (its size limit)
+        /// and name the changed keys that need an upgrade or restart.
+        #[arg(long)]
+        against: Option<PathBuf>,
     },
     /// Say what the gateway would decide for a host (and path) at an instant.
     Explain {
@@ -103,7 +107,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => check::run(&config),
+        Command::Check { config, against } => check::run(&config, against.as_deref()),
         Command::Explain { config, host, path, at, json } => explain::run(&config, &host, &path, at.as_deref(), json),
         Command::Upcoming { config, host, path, from, days, json } => {
             upcoming::run(&config, host.as_deref(), &path, from.as_deref(), days, json)
@@ -126,11 +130,25 @@ fn instant(text: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, String> 
 
 /// Loads a configuration or prints every error and says which exit code to use.
 fn load(path: &std::path::Path) -> Result<crate::config::Loaded, ExitCode> {
-    crate::config::load(path).map_err(|report| {
-        eprint!("{report}");
-        eprintln!("{}: {} error(s)", path.display(), report.errors.len());
-        ExitCode::from(2)
-    })
+    crate::config::load(path).map_err(|report| refused(path, &report))
+}
+
+/// [`load`] for serving (`check`, `run`, `demo`): also what serving needs
+/// (`config::servable`), and within `running_limit` bytes when a running configuration's
+/// `max_config_size` applies (`check --against`).
+fn load_to_serve(path: &std::path::Path, running_limit: Option<u64>) -> Result<crate::config::Loaded, ExitCode> {
+    let loaded = crate::config::load_within(path, running_limit).map_err(|report| refused(path, &report))?;
+    match crate::config::servable(&loaded.config) {
+        Ok(()) => Ok(loaded),
+        Err(e) => Err(refused(path, &crate::config::Report { errors: vec![e], warnings: loaded.warnings })),
+    }
+}
+
+/// Prints every error of `report`: exit code 2.
+fn refused(path: &std::path::Path, report: &crate::config::Report) -> ExitCode {
+    eprint!("{report}");
+    eprintln!("{}: {} error(s)", path.display(), report.errors.len());
+    ExitCode::from(2)
 }
 
 fn rfc3339(t: crate::schedule::UnixTime) -> Option<String> {

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 fn compile(config: &Path) -> Result<Compiled, ExitCode> {
-    let loaded = super::load(config)?;
+    let loaded = super::load_to_serve(config, None)?;
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }

@@ -63,6 +63,13 @@ pub struct FileGateway {
     pub health: Option<FileHealth>,
     /// Folder for state that outlives the process (`incidents.jsonl`), relative to the config.
     pub state_dir: Option<String>,
+    /// The most the configuration's files may have together (`"16MiB"`); more is refused
+    /// before it is parsed.
+    pub max_config_size: Option<String>,
+    /// A configuration without tenants is refused unless this says it is meant.
+    pub allow_no_tenants: Option<bool>,
+    /// How long files written in place must hold still before the watcher reads them.
+    pub reload_settle: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -184,6 +191,12 @@ pub struct GatewaySettings {
     pub health: Option<HealthCheck>,
     /// Resolved against the main file's folder; `None`: incidents are kept in memory only.
     pub state_dir: Option<PathBuf>,
+    /// Bytes all the configuration's files may have together (`config::read`).
+    pub max_config_size: u64,
+    /// No tenants is what the operator means (else such a configuration is refused).
+    pub allow_no_tenants: bool,
+    /// How long a file written in place holds still before the watcher reads it.
+    pub reload_settle: Duration,
 }
 
 /// Where access log lines go.
@@ -224,8 +237,36 @@ impl Default for GatewaySettings {
             grace_period: Duration::from_secs(10),
             health: None,
             state_dir: None,
+            max_config_size: super::read::DEFAULT_MAX_SIZE,
+            allow_no_tenants: false,
+            reload_settle: Duration::from_secs(1),
         }
     }
+}
+
+/// The `[gateway]` keys that only the start of a process reads (`cli::run`: listeners,
+/// threads, the admin listener and its token, the access log writer, the grace period,
+/// HTTP/2 on the listeners, the folder of the incident log): a reload cannot change them.
+/// Returns the keys whose values differ between what the process runs with and a new file.
+pub fn restart_only_changes(running: &GatewaySettings, new: &GatewaySettings) -> Vec<&'static str> {
+    [
+        ("gateway.listen", running.listen != new.listen),
+        ("gateway.threads", running.threads != new.threads),
+        ("gateway.h2c", running.h2c != new.h2c),
+        ("gateway.admin", running.admin != new.admin),
+        ("gateway.admin_token", running.admin_token != new.admin_token),
+        ("gateway.access_log", running.access_log != new.access_log),
+        ("gateway.grace_period", running.grace_period != new.grace_period),
+        ("gateway.state_dir", running.state_dir != new.state_dir),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
+}
+
+/// What a reload (and `hiatus check --against`) says about a restart-only key that changed.
+pub fn restart_warning(key: &str) -> String {
+    format!("{key} changed: takes effect after an upgrade or restart (`hiatus run -u`); everything else is applied")
 }
 
 /// Validated per-tenant proxy settings; `None` falls back to the gateway's.
@@ -243,14 +284,91 @@ fn check<T>(report: &mut Report, file: &str, path: &str, r: Result<T, String>) -
     r.map_err(|e| report.error(file, path, e)).ok()
 }
 
-fn positive(report: &mut Report, file: &str, path: &str, text: Option<&String>, default: Duration) -> Duration {
-    match text.map(|t| timeout(t)) {
+/// The most threads a gateway runs (`threads`): one per core is the usual choice.
+pub const MAX_THREADS: usize = 1024;
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
+
+/// Upper bounds of the gateway's durations, in seconds: far above any use, low enough that a
+/// slip of unit (`"3600h"` for `"3600s"`) is an error, not a setting.
+pub mod max {
+    use super::{DAY, HOUR, MINUTE};
+    pub const CONNECT: u64 = 10 * MINUTE;
+    pub const HEADER: u64 = 10 * MINUTE;
+    pub const BODY: u64 = HOUR;
+    pub const KEEPALIVE: u64 = HOUR;
+    pub const READ: u64 = DAY;
+    pub const WRITE: u64 = DAY;
+    pub const TUNNEL: u64 = 7 * DAY;
+    pub const RETRY_AFTER: u64 = 7 * DAY;
+    pub const GRACE: u64 = HOUR;
+    pub const COOKIE_TTL: u64 = 366 * DAY;
+    pub const RELOAD_SETTLE: u64 = MINUTE;
+}
+
+/// `secs` as the duration syntax writes it (`"10m"`, `"24h"`, `"168h"`).
+pub fn show_secs(secs: u64) -> String {
+    match secs {
+        s if s >= HOUR && s % HOUR == 0 => format!("{}h", s / HOUR),
+        s if s >= MINUTE && s % MINUTE == 0 => format!("{}m", s / MINUTE),
+        s => format!("{s}s"),
+    }
+}
+
+/// A duration key's value: longer than zero (unless `zero` is allowed) and at most `max` seconds.
+pub fn bounded_duration(text: &str, zero: bool, max: u64) -> Result<Duration, String> {
+    let d = timeout(text)?;
+    if d.is_zero() && !zero {
+        return Err("must be longer than zero".to_string());
+    }
+    if d > Duration::from_secs(max) {
+        return Err(format!("{text:?} is longer than {}, the most this key takes", show_secs(max)));
+    }
+    Ok(d)
+}
+
+/// `max_config_size`: `"16MiB"`, `"512 KiB"`, `"1GiB"`, `"20MB"` (powers of 1000), `"65536B"`;
+/// between [`read::MIN_MAX_SIZE`](super::read::MIN_MAX_SIZE) and
+/// [`read::MAX_MAX_SIZE`](super::read::MAX_MAX_SIZE).
+pub fn config_size(text: &str) -> Result<u64, String> {
+    use super::read::{show_size, MAX_MAX_SIZE, MIN_MAX_SIZE};
+    let bad = || format!("{text:?} is not a size; write e.g. \"16MiB\", \"512KiB\" or \"1GiB\"");
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = t[..digits].parse().map_err(|_| bad())?;
+    let unit: u64 = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit) {
+        Some(b) if (MIN_MAX_SIZE..=MAX_MAX_SIZE).contains(&b) => Ok(b),
+        _ => Err(format!(
+            "{text:?}: use {} to {} (the configuration's files together)",
+            show_size(MIN_MAX_SIZE),
+            show_size(MAX_MAX_SIZE)
+        )),
+    }
+}
+
+fn positive(
+    report: &mut Report,
+    file: &str,
+    path: &str,
+    text: Option<&String>,
+    default: Duration,
+    max: u64,
+) -> Duration {
+    match text.map(|t| bounded_duration(t, false, max)) {
         None => default,
-        Some(Ok(d)) if d > Duration::ZERO => d,
-        Some(Ok(_)) => {
-            report.error(file, path, "must be longer than zero");
-            default
-        }
+        Some(Ok(d)) => d,
         Some(Err(e)) => {
             report.error(file, path, e);
             default
@@ -276,11 +394,15 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         report.error(file, "gateway.listen", "name at least one address to listen on");
     }
     let threads = match g.threads {
-        Some(0) => {
-            report.error(file, "gateway.threads", "0 threads cannot serve; use 1 or more");
-            1
+        Some(n) if n == 0 || n > MAX_THREADS => {
+            report.error(
+                file,
+                "gateway.threads",
+                format!("{n}: use 1 to {MAX_THREADS} threads (one per core is the usual choice)"),
+            );
+            d.threads
         }
-        Some(n) => n.min(256),
+        Some(n) => n,
         None => d.threads,
     };
     let unknown_host_status = match g.unknown_host_status {
@@ -315,8 +437,14 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
                 bypass.secret = Some(s.clone());
             }
         }
-        bypass.cookie_ttl =
-            positive(report, file, "gateway.bypass.cookie_ttl", b.cookie_ttl.as_ref(), bypass.cookie_ttl);
+        bypass.cookie_ttl = positive(
+            report,
+            file,
+            "gateway.bypass.cookie_ttl",
+            b.cookie_ttl.as_ref(),
+            bypass.cookie_ttl,
+            max::COOKIE_TTL,
+        );
         for (i, p) in b.paths.iter().enumerate() {
             if !p.starts_with('/') {
                 report.error(file, format!("gateway.bypass.paths[{i}]"), format!("{p:?}: a path starts with '/'"));
@@ -377,7 +505,14 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         admin,
         admin_token,
         access_log,
-        grace_period: positive(report, file, "gateway.grace_period", g.grace_period.as_ref(), d.grace_period),
+        grace_period: positive(
+            report,
+            file,
+            "gateway.grace_period",
+            g.grace_period.as_ref(),
+            d.grace_period,
+            max::GRACE,
+        ),
         health: g.health.as_ref().and_then(|h| health(h, None, file, "gateway.health", report)),
         state_dir: g.state_dir.as_ref().map(|p| base.join(p)),
         listen,
@@ -394,10 +529,32 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             "gateway.keepalive_timeout",
             g.keepalive_timeout.as_ref(),
             d.keepalive_timeout,
+            max::KEEPALIVE,
         ),
-        header_timeout: positive(report, file, "gateway.header_timeout", g.header_timeout.as_ref(), d.header_timeout),
-        body_timeout: positive(report, file, "gateway.body_timeout", g.body_timeout.as_ref(), d.body_timeout),
-        tunnel_timeout: positive(report, file, "gateway.tunnel_timeout", g.tunnel_timeout.as_ref(), d.tunnel_timeout),
+        header_timeout: positive(
+            report,
+            file,
+            "gateway.header_timeout",
+            g.header_timeout.as_ref(),
+            d.header_timeout,
+            max::HEADER,
+        ),
+        body_timeout: positive(
+            report,
+            file,
+            "gateway.body_timeout",
+            g.body_timeout.as_ref(),
+            d.body_timeout,
+            max::BODY,
+        ),
+        tunnel_timeout: positive(
+            report,
+            file,
+            "gateway.tunnel_timeout",
+            g.tunnel_timeout.as_ref(),
+            d.tunnel_timeout,
+            max::TUNNEL,
+        ),
         underscores_in_headers: g.underscores_in_headers.unwrap_or(d.underscores_in_headers),
         connect_timeout: positive(
             report,
@@ -405,13 +562,37 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             "gateway.connect_timeout",
             g.connect_timeout.as_ref(),
             d.connect_timeout,
+            max::CONNECT,
         ),
-        read_timeout: positive(report, file, "gateway.read_timeout", g.read_timeout.as_ref(), d.read_timeout),
-        write_timeout: positive(report, file, "gateway.write_timeout", g.write_timeout.as_ref(), d.write_timeout),
-        retry_after_open_ended: g
-            .retry_after_open_ended
-            .as_ref()
-            .and_then(|t| check(report, file, "gateway.retry_after_open_ended", timeout(t))),
+        read_timeout: positive(
+            report,
+            file,
+            "gateway.read_timeout",
+            g.read_timeout.as_ref(),
+            d.read_timeout,
+            max::READ,
+        ),
+        write_timeout: positive(
+            report,
+            file,
+            "gateway.write_timeout",
+            g.write_timeout.as_ref(),
+            d.write_timeout,
+            max::WRITE,
+        ),
+        retry_after_open_ended: g.retry_after_open_ended.as_ref().and_then(|t| {
+            check(report, file, "gateway.retry_after_open_ended", bounded_duration(t, true, max::RETRY_AFTER))
+        }),
+        max_config_size: match g.max_config_size.as_deref() {
+            None => d.max_config_size,
+            Some(t) => check(report, file, "gateway.max_config_size", config_size(t)).unwrap_or(d.max_config_size),
+        },
+        allow_no_tenants: g.allow_no_tenants.unwrap_or(d.allow_no_tenants),
+        reload_settle: match g.reload_settle.as_deref() {
+            None => d.reload_settle,
+            Some(t) => check(report, file, "gateway.reload_settle", bounded_duration(t, true, max::RELOAD_SETTLE))
+                .unwrap_or(d.reload_settle),
+        },
         pages: g.pages.as_ref().map(|p| base.join(p)),
         emergency_file: g.emergency_file.as_ref().map(|p| base.join(p)),
         trusted_proxies: trusted,
@@ -428,19 +609,12 @@ pub fn tenant_options(
     path: &str,
     report: &mut Report,
 ) -> TenantOptions {
-    let opt = |report: &mut Report, key: &str, v: &Option<String>| {
-        v.as_ref().and_then(|t| {
-            check(
-                report,
-                file,
-                &format!("{path}.{key}"),
-                timeout(t).and_then(|d| if d.is_zero() { Err("must be longer than zero".to_string()) } else { Ok(d) }),
-            )
-        })
+    let opt = |report: &mut Report, key: &str, v: &Option<String>, max: u64| {
+        v.as_ref().and_then(|t| check(report, file, &format!("{path}.{key}"), bounded_duration(t, false, max)))
     };
     TenantOptions {
-        connect_timeout: opt(report, "connect_timeout", &t.connect_timeout),
-        read_timeout: opt(report, "read_timeout", &t.read_timeout),
+        connect_timeout: opt(report, "connect_timeout", &t.connect_timeout, max::CONNECT),
+        read_timeout: opt(report, "read_timeout", &t.read_timeout, max::READ),
         pages: t.pages.as_ref().map(|p| base.join(p)),
         replace_upstream_errors: t.replace_upstream_errors,
         health: match &t.health {

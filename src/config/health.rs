@@ -67,6 +67,8 @@ const RISE: u32 = 2;
 const FALL: u32 = 3;
 /// More would only delay detection; a typo like `fall = 3000` is caught.
 const MAX_THRESHOLD: u32 = 100;
+/// The longest `interval` (and so `timeout`): an upstream probed less often is not watched.
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// Validates a `health` table at `path`, laid over `inherit` (the gateway's default) key by
 /// key. Reports every error in the table; `None` when there was one.
@@ -150,6 +152,10 @@ pub fn health(
     let positive = |report: &mut Report, k: &str, text: &Option<String>| -> Option<Duration> {
         let d = text.as_ref().map(|t| duration(t))?;
         match d {
+            Ok(d) if d > MAX_INTERVAL => {
+                report.error(file, key(k), format!("{d:?} is longer than 1h, the most this key takes"));
+                None
+            }
             Ok(d) if !d.is_zero() => Some(d),
             Ok(_) => {
                 report.error(file, key(k), "must be longer than zero");
@@ -273,7 +279,7 @@ mod tests {
 
     #[test]
     fn errors_carry_their_key_paths() {
-        let cases: [(&str, &[&str]); 11] = [
+        let cases: [(&str, &[&str]); 12] = [
             ("interval = \"5s\"", &["h"]),
             ("tcp = false", &["h.tcp"]),
             ("tcp = true\npath = \"/h\"", &["h.tcp"]),
@@ -284,6 +290,7 @@ mod tests {
             ("path = \"/h\"\ninterval = \"0s\"\nrise = 0\nfall = 101", &["h.interval", "h.rise", "h.fall"]),
             ("path = \"/h\"\ninterval = \"1s\"\ntimeout = \"2s\"", &["h.timeout"]),
             ("path = \"/h\"\ninterval = \"1s\"\njitter = \"1s\"", &["h.jitter"]),
+            ("path = \"/h\"\ninterval = \"2h\"", &["h.interval"]),
             ("path = \"/h\"\nhost = \"*.example.com\"\ntimeout = \"soon\"", &["h.host", "h.timeout"]),
         ];
         for (text, paths) in cases {

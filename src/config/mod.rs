@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod health;
 pub mod lint;
 pub mod model;
+pub mod read;
 pub mod sections;
 pub mod validate;
 pub mod values;
@@ -35,35 +36,101 @@ pub struct Loaded {
 }
 
 /// Reads, parses and validates `path` and its includes. `Err` holds every error (and warning).
+///
+/// The files may have `[gateway] max_config_size` bytes together (or the default); a main file
+/// over the default is read to find its own limit before it is parsed. For a reload, where a
+/// running configuration's limit also applies, see [`load_within`].
 pub fn load(path: &Path) -> Result<Loaded, Report> {
+    load_within(path, None)
+}
+
+/// As [`load`], but no file is read past `running_limit` bytes (all files together): a reload
+/// passes the running configuration's `max_config_size`, so a file over it costs no more than
+/// its metadata. An empty main file, and files that change while they are read, are refused.
+pub fn load_within(path: &Path, running_limit: Option<u64>) -> Result<Loaded, Report> {
     let mut report = Report::default();
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match read::read(path, 0, running_limit.unwrap_or(read::MAX_MAX_SIZE)).and_then(|t| {
+        read::not_empty(&t)?;
+        Ok(t)
+    }) {
         Ok(t) => t,
         Err(e) => {
-            report.error(&name, "", format!("cannot read the file: {e}"));
+            report.error(&name, "", e);
             return Err(report);
         }
     };
+    let limit = match running_limit {
+        Some(limit) => limit,
+        // At start the file's own limit is known only from its text: found without parsing
+        // the whole file when the file is larger than the default.
+        None if text.len() as u64 > read::DEFAULT_MAX_SIZE => {
+            let limit = declared_size_limit(&text).unwrap_or(read::DEFAULT_MAX_SIZE);
+            if text.len() as u64 > limit {
+                report.error(&name, "", read::too_large(text.len() as u64, 0, limit));
+                return Err(report);
+            }
+            limit
+        }
+        None => read::MAX_MAX_SIZE,
+    };
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_text(&text, &name, &base, path.to_path_buf(), report)
+    load_text(&text, &name, &base, path.to_path_buf(), limit, report)
 }
 
 /// Parses and validates configuration text; includes are resolved against `base`.
 pub fn load_str(text: &str, name: &str, base: &Path) -> Result<Loaded, Report> {
-    load_text(text, name, base, PathBuf::from(name), Report::default())
+    let mut report = Report::default();
+    if let Err(e) = read::not_empty(text).and_then(|()| read::nesting(text)) {
+        report.error(name, "", e);
+        return Err(report);
+    }
+    load_text(text, name, base, PathBuf::from(name), read::MAX_MAX_SIZE, report)
 }
 
-fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Report) -> Result<Loaded, Report> {
-    let Some(table) = parse_toml(text, name, &mut report) else { return Err(report) };
+/// `[gateway] max_config_size` of a main file, read from its `[gateway]` table alone.
+fn declared_size_limit(text: &str) -> Option<u64> {
+    let headers = sections::headers(text)?;
+    let at = headers.iter().position(|h| !h.array && text[h.start..].trim_start().starts_with("[gateway]"))?;
+    let end = headers.get(at + 1).map_or(text.len(), |h| h.start);
+    let piece: toml::Table = text.get(headers[at].start..end)?.parse().ok()?;
+    let size = piece.get("gateway")?.get("max_config_size")?.as_str()?;
+    gateway::config_size(size).ok()
+}
+
+/// `limit`: the most bytes the files may have together, before the main file's own
+/// `max_config_size` (which applies too) is known.
+fn load_text(
+    text: &str,
+    name: &str,
+    base: &Path,
+    main: PathBuf,
+    limit: u64,
+    mut report: Report,
+) -> Result<Loaded, Report> {
+    let Some(mut table) = parse_toml(text, name, &mut report) else { return Err(report) };
+    // The gateway's settings first: they say how much the includes may add.
+    let gateway = match table.remove("gateway") {
+        Some(v) => deserialize::<gateway::FileGateway>(v, name, "gateway", &mut report)
+            .map(|g| gateway::settings(&g, base, name, &mut report))
+            .unwrap_or_default(),
+        None => gateway::GatewaySettings::default(),
+    };
+    let limit = limit.min(gateway.max_config_size);
+    let mut used = text.len() as u64;
+    if used > limit {
+        report.error(name, "", read::too_large(used, 0, limit));
+        return Err(report);
+    }
     let mut docs = vec![(name.to_string(), main, table)];
     let includes = docs[0].2.remove("include");
     let mut include_dirs = Vec::new();
     if let Some(includes) = &includes {
         for file in include_files(includes, base, name, &mut report, &mut include_dirs) {
             let fname = file.display().to_string();
-            match std::fs::read_to_string(&file) {
+            match read::read(&file, used, limit) {
                 Ok(t) => {
+                    used += t.len() as u64;
                     if let Some(mut table) = parse_toml(&t, &fname, &mut report) {
                         if table.remove("include").is_some() {
                             report.error(&fname, "include", "includes do not nest; list every file in the main file");
@@ -71,7 +138,7 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
                         docs.push((fname, file, table));
                     }
                 }
-                Err(e) => report.error(&fname, "", format!("cannot read the file: {e}")),
+                Err(e) => report.error(&fname, "", e),
             }
         }
     }
@@ -79,12 +146,6 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
     // The main file's defaults are everyone's; an included file may override them for itself.
     let main_defaults = docs[0].2.get("defaults").cloned();
     let main_defaults = resolve_defaults(main_defaults, name, None, &mut report);
-    let gateway = match docs[0].2.remove("gateway") {
-        Some(v) => deserialize::<gateway::FileGateway>(v, name, "gateway", &mut report)
-            .map(|g| gateway::settings(&g, base, name, &mut report))
-            .unwrap_or_default(),
-        None => gateway::GatewaySettings::default(),
-    };
     if let Some(f) = &gateway.emergency_file {
         if !includes.as_ref().is_some_and(|i| includes_file(i, base, f)) {
             report.error(
@@ -173,6 +234,23 @@ fn load_text(text: &str, name: &str, base: &Path, main: PathBuf, mut report: Rep
         return Err(report);
     }
     Ok(Loaded { config, warnings: report.warnings })
+}
+
+/// What serving a configuration needs beyond [`load`] (for `run`, `check` and reloads, not for
+/// the tools that only read windows): at least one tenant, unless `[gateway] allow_no_tenants`
+/// says that none is meant. A file cut short, or one that lost its `include`, tends to lose
+/// its tenants, and the gateway would answer every request with the unknown-host page.
+pub fn servable(config: &Config) -> Result<(), Diagnostic> {
+    if !config.tenants.is_empty() || config.gateway.allow_no_tenants {
+        return Ok(());
+    }
+    Err(Diagnostic {
+        file: config.sources.first().map(|p| p.display().to_string()).unwrap_or_default(),
+        path: "tenants".to_string(),
+        message: "no tenants: every request would get the unknown-host answer; if that is meant, \
+                  set `[gateway] allow_no_tenants = true`"
+            .to_string(),
+    })
 }
 
 fn parse_toml(text: &str, name: &str, report: &mut Report) -> Option<toml::Table> {

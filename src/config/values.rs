@@ -41,15 +41,34 @@ pub fn language(text: &str) -> Result<Language, String> {
     Language::parse(text).ok_or_else(|| format!("unknown language {text:?}; supported: \"de\", \"en\", \"nb\""))
 }
 
-pub fn date(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("{text:?} is not a date; write YYYY-MM-DD, e.g. \"2024-12-04\""))
+/// Whether `text` has exactly the digits and separators of `shape`, where `9` stands for a
+/// digit: chrono's `%m`, `%H` and `%M` also take one digit (`"09:0"` would be 09:00).
+fn shaped(text: &str, shape: &str) -> bool {
+    text.len() == shape.len()
+        && text.bytes().zip(shape.bytes()).all(|(c, s)| if s == b'9' { c.is_ascii_digit() } else { c == s })
 }
 
-/// A local date-time with minute precision: `2024-11-14T00:34` (seconds, if any, must be 00).
+/// `YYYY-MM-DD`, every field with all its digits.
+pub fn date(text: &str) -> Result<NaiveDate, String> {
+    let t = text.trim();
+    let bad = || format!("{text:?} is not a date; write YYYY-MM-DD, e.g. \"2024-12-04\"");
+    if !shaped(t, "9999-99-99") {
+        return Err(bad());
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())
+}
+
+/// A local date-time with minute precision: `2024-11-14T00:34` (seconds, if any, must be 00);
+/// every field with all its digits.
 pub fn date_time(text: &str) -> Result<NaiveDateTime, String> {
     let t = text.trim();
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    let shapes = ["9999-99-99T99:99", "9999-99-99 99:99", "9999-99-99T99:99:99", "9999-99-99 99:99:99"];
+    for (format, shape) in
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"].iter().zip(shapes)
+    {
+        if !shaped(t, shape) {
+            continue;
+        }
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, format) {
             if dt.and_utc().timestamp() % 60 != 0 {
                 return Err(format!("{text:?}: times have minute precision; drop the seconds"));
@@ -226,5 +245,22 @@ mod tests {
         assert!(date_time("2024-11-14T00:34:10").is_err_and(|e| e.contains("minute precision")));
         assert!(date_time("2024-11-14T00:34:00Z").is_err_and(|e| e.contains("without offset")));
         assert!(date_time("14.11.2024 00:34").is_err());
+    }
+
+    /// Every field of a date, time or date-time has all its digits: chrono alone reads
+    /// `"09:0"` as 09:00 and `"2024-1-4"` as 4 January.
+    #[test]
+    fn times_and_dates_have_all_their_digits() {
+        for bad in ["2024-11-14T09:0", "2024-11-14T1:4", "2024-11-14T9:00", "2024-1-14T09:00", "2024-11-4 09:00"] {
+            assert!(date_time(bad).is_err_and(|e| e.contains("YYYY-MM-DDTHH:MM")), "{bad}");
+        }
+        for bad in ["2024-1-4", "2024-01-4", "24-01-04", "+2024-01-04", "2024-01-04x"] {
+            assert!(date(bad).is_err_and(|e| e.contains("YYYY-MM-DD")), "{bad}");
+        }
+        for bad in ["9:00", "09:0", "1:4", "+9:00", "09:+1", " 9:00", "0900", "09:00:00"] {
+            assert!(start_time(bad).is_err_and(|e| e.contains("HH:MM")), "{bad}");
+        }
+        assert_eq!(start_time(" 09:05 ").map(|t| t.to_string()), Ok("09:05".into()));
+        assert_eq!(date(" 2024-01-04").map(|d| d.to_string()), Ok("2024-01-04".into()));
     }
 }

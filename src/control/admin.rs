@@ -4,8 +4,8 @@
 //! - `GET /metrics`  Prometheus text format from the gateway's own registry.
 //! - `GET /healthz`  200 while the process serves.
 //! - `GET /readyz`   200 once every gateway listener accepts connections; 503 before.
-//! - `POST /reload`  reload now; 200 with the new generation, 422 with every error (the running
-//!   configuration stays).
+//! - `POST /reload`  reload now; 200 with the new generation and `warnings` (each changed key
+//!   that needs an upgrade or restart), 422 with every error (the running configuration stays).
 //! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
 //!   tenant the state, the window in force, the next window, its open incident (cause and
 //!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
@@ -134,7 +134,10 @@ impl Admin {
                 let reloader = self.reloader.clone();
                 let result = super::reload_off_thread(reloader, "admin").await;
                 match result {
-                    Ok(Ok(g)) => (200, JSON, serde_json::json!({"ok": true, "generation": g}).to_string().into_bytes()),
+                    Ok(Ok(a)) => {
+                        let body = serde_json::json!({"ok": true, "generation": a.generation, "warnings": a.warnings});
+                        (200, JSON, body.to_string().into_bytes())
+                    }
                     Ok(Err(errors)) => {
                         (422, JSON, serde_json::json!({"ok": false, "errors": errors}).to_string().into_bytes())
                     }

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use ticker::Ticker;
 
-/// How often files are looked at; a change is taken once it is stable for one more look,
-/// which keeps a reload within a second of the write and never reads a half-saved set.
+/// How often files are looked at. A file replaced by another (renamed into place) is read once
+/// one more look finds it unchanged; a file written in place once it has held still for the
+/// configuration's `reload_settle` (an editor or a script may write it in pieces).
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 /// Starts the control plane; returns once SIGHUP is handled and the admin listener is bound.
@@ -62,8 +63,8 @@ const RELEASE_AGAIN_AFTER: Duration = Duration::from_millis(1500);
 pub(crate) async fn reload_off_thread(
     reloader: Arc<Reloader>,
     trigger: &'static str,
-) -> Result<Result<u64, Vec<String>>, tokio::task::JoinError> {
-    let result = tokio::task::spawn_blocking(move || reloader.reload(trigger)).await;
+) -> Result<Result<reload::Applied, Vec<String>>, tokio::task::JoinError> {
+    let result = tokio::task::spawn_blocking(move || reloader.apply(trigger)).await;
     if matches!(result, Ok(Ok(_))) {
         tokio::spawn(async {
             tokio::time::sleep(RELEASE_AGAIN_AFTER).await;
@@ -88,27 +89,37 @@ async fn ticker(admin: Arc<Admin>) {
     }
 }
 
-/// Polls the configuration's files; reloads when they changed and then held still.
+/// Polls the configuration's files; reloads when they changed and then held still: for one
+/// more look when every change is a file replaced or removed, for `reload_settle` when a file
+/// was written in place or appeared. A reload that finds a file changed while it was read is
+/// refused (`config::read`) and the change is taken up again, as a new one.
 async fn watch(reloader: Arc<Reloader>) {
     let mut every = tokio::time::interval(WATCH_EVERY);
-    let fingerprint = |r: &Reloader| {
-        let (files, dirs) = r.watched();
-        Fingerprint::of(&files, &dirs)
-    };
-    let mut seen = fingerprint(&reloader);
-    let mut pending: Option<Fingerprint> = None;
+    let mut seen = reloader.fingerprint();
+    // The files as they looked when last changed, and since when they look so.
+    let mut pending: Option<(Fingerprint, tokio::time::Instant)> = None;
     loop {
         every.tick().await;
-        let now = fingerprint(&reloader);
-        match &pending {
-            Some(p) if *p == now => {
-                pending = None;
-                let _ = reload_off_thread(reloader.clone(), "file change").await;
-                // What the new configuration reads may differ (includes): look afresh.
-                seen = fingerprint(&reloader);
-            }
-            _ if now != seen => pending = Some(now),
-            _ => pending = None,
+        let now = reloader.fingerprint();
+        if now == seen {
+            pending = None;
+            continue;
         }
+        let since = match &pending {
+            Some((p, since)) if *p == now => *since,
+            _ => {
+                pending = Some((now, tokio::time::Instant::now()));
+                continue;
+            }
+        };
+        if now.may_be_half_written(&seen) && since.elapsed() < reloader.settle() {
+            continue;
+        }
+        pending = None;
+        let _ = reload_off_thread(reloader.clone(), "file change").await;
+        // What the new configuration reads may differ (includes): look afresh. A file that
+        // moved while or after it was read is left looking changed, to be taken up again.
+        let after = reloader.fingerprint();
+        seen = if after.agrees_with(&now) { after } else { now };
     }
 }

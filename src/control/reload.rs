@@ -3,18 +3,28 @@
 //!
 //! Owns [`Reloader`] (load → compile → swap, with the status the admin listener shows) and the
 //! change detection of [`Fingerprint`]: every file the configuration was read from, plus the
-//! listings of the folders its include globs look in, by size and modification time. Requests
-//! in flight keep the snapshot they loaded in `new_ctx`.
+//! listings of the folders its include globs look in, by size, modification time and inode.
+//! Requests in flight keep the snapshot they loaded in `new_ctx`.
+//!
+//! Only a complete configuration is applied: every file is read within the running
+//! configuration's `max_config_size` and refused when it changes while it is read
+//! (`config::read`); a configuration without tenants needs `allow_no_tenants`
+//! (`config::servable`). Keys that only a start reads (`listen`, `threads`, `admin`, …) are
+//! compared with what the process started with: a reload applies everything else and names
+//! each such key in its answer, its status and the log.
 
 use crate::clock::Clock;
 use crate::compiled::Compiled;
+use crate::config::gateway::{restart_only_changes, restart_warning, GatewaySettings};
+use crate::config::read::Stamp;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use blake2::{Blake2s256, Digest};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::Duration;
 
 /// The outcome of the last reload attempt.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +34,16 @@ pub struct Attempt {
     pub ok: bool,
     pub generation: u64,
     pub errors: Vec<String>,
+    /// Restart-only keys the new configuration changes (`restart_warning` sentences).
+    pub warnings: Vec<String>,
+}
+
+/// What a reload that was applied says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub generation: u64,
+    /// One sentence per restart-only key whose value is not the one the process runs with.
+    pub warnings: Vec<String>,
 }
 
 /// What the admin listener shows about the configuration in force.
@@ -36,16 +56,14 @@ pub struct Status {
     pub last: Option<Attempt>,
 }
 
-/// What a set of files looked like: changes when any is written, added or removed.
+/// What a set of files looked like: changes when any is written, added, removed or replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Fingerprint(Vec<(PathBuf, Option<(u64, SystemTime)>)>);
+pub struct Fingerprint(Vec<(PathBuf, Option<Stamp>)>);
 
 impl Fingerprint {
     pub fn of(files: &[PathBuf], dirs: &[PathBuf]) -> Fingerprint {
-        let stat =
-            |p: &Path| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)));
-        let mut entries: Vec<(PathBuf, Option<(u64, SystemTime)>)> =
-            files.iter().map(|f| (f.clone(), stat(f))).collect();
+        let stat = |p: &Path| std::fs::metadata(p).ok().map(|m| Stamp::of(&m));
+        let mut entries: Vec<(PathBuf, Option<Stamp>)> = files.iter().map(|f| (f.clone(), stat(f))).collect();
         for d in dirs {
             if let Ok(list) = std::fs::read_dir(d) {
                 let mut found: Vec<PathBuf> =
@@ -58,6 +76,28 @@ impl Fingerprint {
             }
         }
         Fingerprint(entries)
+    }
+
+    fn map(&self) -> HashMap<&Path, Option<Stamp>> {
+        self.0.iter().map(|(p, s)| (p.as_path(), *s)).collect()
+    }
+
+    /// Whether the change from `before` may be in the middle of a write: a file written in
+    /// place (same inode, other size or time) or one that appeared. A file replaced by another
+    /// (a rename into place) or removed is complete as it is.
+    pub fn may_be_half_written(&self, before: &Fingerprint) -> bool {
+        let before = before.map();
+        self.0.iter().any(|(path, now)| match (before.get(path.as_path()).copied().flatten(), now) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(b), Some(n)) => b.inode == n.inode && b != *n,
+        })
+    }
+
+    /// Whether every file that both name looks the same in both.
+    pub fn agrees_with(&self, other: &Fingerprint) -> bool {
+        let other = other.map();
+        self.0.iter().all(|(path, stamp)| other.get(path.as_path()).is_none_or(|o| o == stamp))
     }
 }
 
@@ -84,6 +124,9 @@ pub struct Reloader {
     status: Mutex<Status>,
     /// One reload at a time: a watcher, a signal and an admin request may race.
     busy: Mutex<()>,
+    /// The `[gateway]` settings the process started with: what its listeners, threads and
+    /// admin listener really are, whatever later generations say.
+    started: GatewaySettings,
 }
 
 impl Reloader {
@@ -105,7 +148,9 @@ impl Reloader {
         if let Some(m) = &metrics {
             m.generation.set(c.generation as i64);
         }
-        Reloader { path, current, clock, metrics, status: Mutex::new(status), busy: Mutex::new(()) }
+        let started = c.config().gateway.clone();
+        drop(c);
+        Reloader { path, current, clock, metrics, status: Mutex::new(status), busy: Mutex::new(()), started }
     }
 
     pub fn current(&self) -> &Arc<ArcSwap<Compiled>> {
@@ -126,28 +171,53 @@ impl Reloader {
         (files, c.config().include_dirs.clone())
     }
 
+    /// How the watched files look now.
+    pub fn fingerprint(&self) -> Fingerprint {
+        let (files, dirs) = self.watched();
+        Fingerprint::of(&files, &dirs)
+    }
+
+    /// How long a file written in place must hold still before it is read (`reload_settle`).
+    pub fn settle(&self) -> Duration {
+        self.current.load().config().gateway.reload_settle
+    }
+
     /// Loads the configuration anew and swaps it in; on any error the running one stays.
     /// Blocking (reads files): call it off the async request runtime.
     pub fn reload(&self, trigger: &str) -> Result<u64, Vec<String>> {
+        self.apply(trigger).map(|a| a.generation)
+    }
+
+    /// [`Reloader::reload`], with the warnings of a reload that was applied.
+    pub fn apply(&self, trigger: &str) -> Result<Applied, Vec<String>> {
         let _one = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = self.current.load().generation + 1;
-        let result = match crate::config::load(&self.path) {
+        let running = self.current.load_full();
+        let generation = running.generation + 1;
+        let limit = running.config().gateway.max_config_size;
+        let result = match crate::config::load_within(&self.path, Some(limit)) {
             Err(report) => Err(report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
-            Ok(loaded) => {
-                for w in &loaded.warnings {
-                    log::warn!("config: {w}");
+            Ok(loaded) => match crate::config::servable(&loaded.config) {
+                Err(e) => Err(vec![e.to_string()]),
+                Ok(()) => {
+                    for w in &loaded.warnings {
+                        log::warn!("config: {w}");
+                    }
+                    let files = loaded.config.sources.clone();
+                    let warnings: Vec<String> = restart_only_changes(&self.started, &loaded.config.gateway)
+                        .into_iter()
+                        .map(restart_warning)
+                        .collect();
+                    // The same health registry: a reload keeps what the probes found.
+                    Compiled::build_with(loaded.config, self.clock.now(), generation, &running.health)
+                        .map(|c| (c, files, warnings))
+                        .map_err(|e| vec![e])
                 }
-                let files = loaded.config.sources.clone();
-                // The same health registry: a reload keeps what the probes found.
-                let health = self.current.load().health.clone();
-                Compiled::build_with(loaded.config, self.clock.now(), generation, &health)
-                    .map(|c| (c, files))
-                    .map_err(|e| vec![e])
-            }
+            },
         };
+        drop(running);
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok((compiled, files)) => {
+            Ok((compiled, files, warnings)) => {
                 self.current.store(Arc::new(compiled));
                 // The parser's working set and (once requests let go of it) the old configuration.
                 crate::memory::release();
@@ -161,15 +231,22 @@ impl Reloader {
                     ok: true,
                     generation,
                     errors: Vec::new(),
+                    warnings: warnings.clone(),
                 });
                 if let Some(m) = &self.metrics {
                     m.reloads.with_label_values(&["ok"]).inc();
                     m.generation.set(generation as i64);
                 }
+                for w in &warnings {
+                    log::warn!("config: {w}");
+                }
                 log::info!("config: generation {generation} in force ({trigger})");
-                Ok(generation)
+                Ok(Applied { generation, warnings })
             }
             Err(errors) => {
+                // What the refused file cost (text, parser, half a build) goes back now, not
+                // at the next good reload.
+                crate::memory::release();
                 for e in &errors {
                     log::error!("config reload refused ({trigger}): {e}");
                 }
@@ -180,6 +257,7 @@ impl Reloader {
                     ok: false,
                     generation: running,
                     errors: errors.clone(),
+                    warnings: Vec::new(),
                 });
                 if let Some(m) = &self.metrics {
                     m.reloads.with_label_values(&["error"]).inc();

@@ -32,7 +32,8 @@ impl WallTime {
     pub fn parse(text: &str, allow_24: bool) -> Result<WallTime, String> {
         let bad = || format!("{text:?} is not a time of day; write HH:MM, e.g. \"00:34\"");
         let (h, m) = text.split_once(':').ok_or_else(bad)?;
-        if h.len() != 2 || m.len() != 2 {
+        // Digits only: `u16::from_str` would also take a sign (`"+9:00"`).
+        if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
         let h: u16 = h.parse().map_err(|_| bad())?;
