@@ -49,10 +49,19 @@ impl Stamp {
 /// Reads `path` as UTF-8 text when it fits into `limit` after the `used` bytes of the files
 /// read before it; `Err` says why not, in words.
 pub fn read(path: &Path, used: u64, limit: u64) -> Result<String, String> {
+    read_with(path, used, limit, |_| ())
+}
+
+/// [`read`], calling `between` after each chunk with the bytes read so far (a test changes
+/// the file there).
+fn read_with(path: &Path, used: u64, limit: u64, mut between: impl FnMut(usize)) -> Result<String, String> {
     let budget = limit.saturating_sub(used);
     let too_large = |size: u64| too_large(size, used, limit);
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    let before = file.metadata().map(|m| Stamp::of(&m)).map_err(|e| format!("cannot read the file: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot read the file: {e}"))?;
+    // A pipe (`check --config <(…)`) has no size to compare with: only the limit applies.
+    let regular = meta.is_file();
+    let before = Stamp::of(&meta);
     if before.len > budget {
         return Err(too_large(before.len));
     }
@@ -71,9 +80,10 @@ pub fn read(path: &Path, used: u64, limit: u64) -> Result<String, String> {
         }
         nesting.feed(&chunk[..n])?;
         bytes.extend_from_slice(&chunk[..n]);
+        between(bytes.len());
     }
     let after = file.metadata().map(|m| Stamp::of(&m)).map_err(|e| format!("cannot read the file: {e}"))?;
-    if after != before || bytes.len() as u64 != before.len {
+    if regular && (after != before || bytes.len() as u64 != before.len) {
         return Err(format!(
             "the file changed while it was read ({} bytes, then {}; {} read): not applied, it is \
              read again once it holds still",
@@ -120,6 +130,7 @@ fn empty() -> String {
 pub fn show_size(bytes: u64) -> String {
     const KIB: u64 = 1024;
     match bytes {
+        b if b >= KIB * KIB * KIB && b % (KIB * KIB * KIB) == 0 => format!("{} GiB", b / (KIB * KIB * KIB)),
         b if b >= KIB * KIB && b % (KIB * KIB) == 0 => format!("{} MiB", b / (KIB * KIB)),
         b if b >= KIB * KIB => format!("{:.1} MiB", b as f64 / (KIB * KIB) as f64),
         b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
@@ -301,11 +312,46 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A file that grows, or is cut, while it is read is refused; read again when it holds
+    /// still, it is read whole. The file changes between two chunks of the read.
+    #[test]
+    fn a_file_that_changes_while_it_is_read_is_refused() {
+        use std::io::Write as _;
+        let dir = std::env::temp_dir().join(format!("hiatus-read-changed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("hiatus.toml");
+        let text = format!("# {}\n", "x".repeat(3 * CHUNK));
+        type Change = fn(&Path);
+        let changes: [(&str, Change); 2] = [
+            ("appended", |p| {
+                let mut f = std::fs::OpenOptions::new().append(true).open(p).expect("open");
+                f.write_all(b"[[tenants]]\n").expect("append");
+            }),
+            ("cut", |p| {
+                std::fs::OpenOptions::new().write(true).open(p).and_then(|f| f.set_len(10)).expect("cut");
+            }),
+        ];
+        for (what, change) in changes {
+            std::fs::write(&path, &text).expect("write");
+            let mut changed = false;
+            let r = read_with(&path, 0, u64::MAX, |_| {
+                if !changed {
+                    change(&path);
+                    changed = true;
+                }
+            });
+            assert!(r.is_err_and(|e| e.contains("changed while it was read")), "{what}");
+            assert!(read(&path, 0, u64::MAX).is_ok(), "{what}: read again, it is whole");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn sizes_read_as_people_write_them() {
         assert_eq!(show_size(16 * 1024 * 1024), "16 MiB");
         assert_eq!(show_size(21 * 1024 * 1024 / 2), "10.5 MiB");
         assert_eq!(show_size(4096), "4 KiB");
+        assert_eq!(show_size(1 << 30), "1 GiB");
         assert_eq!(show_size(4097), "4097 bytes");
     }
 }

@@ -1,6 +1,7 @@
 //! The `hiatus` binary's contract: exit codes, `check` output (golden), the JSON keys of
 //! `explain` and `upcoming`, local and UTC times in human output.
 
+use crate::control::TempDir;
 use crate::support::{golden, hiatus, root};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -50,6 +51,75 @@ fn check_on_a_missing_file_exits_2() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `check` refuses what a gateway would refuse to serve, and says why (issue 15): it called a
+/// 0-byte file "ok (0 tenants)".
+#[test]
+fn check_refuses_an_empty_file_and_one_without_tenants_and_says_why() {
+    let dir = TempDir::new("check-empty");
+    // A file over its own limit: `check` measures it as the reload of a gateway running it would.
+    let big = format!(
+        "[gateway]\nmax_config_size = \"4KiB\"\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:9\"]\n{}",
+        "# padding\n".repeat(500)
+    );
+    let cases: [(&str, i32, &[&str]); 5] = [
+        ("", 2, &["the file is empty", "rename it into place"]),
+        (" \n\n", 2, &["the file is empty"]),
+        ("[defaults]\nzone = \"UTC\"\n", 2, &["tenants: no tenants", "allow_no_tenants = true"]),
+        ("# all tenants moved elsewhere\n[gateway]\nallow_no_tenants = true\n", 0, &[]),
+        (&big, 2, &["is more than a configuration may have (4 KiB"]),
+    ];
+    for (i, (body, code, fragments)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("c{i}.toml"), body);
+        let out = hiatus(&["check", "--config", &path.display().to_string()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "{body:?}: {stderr}");
+        assert!(fragments.iter().all(|f| stderr.contains(f)), "{body:?}: {stderr}");
+        if *code == 0 {
+            assert!(text(&out.stdout).contains("(0 tenant(s)"), "{}", text(&out.stdout));
+        } else {
+            assert_eq!(text(&out.stdout), "", "no \"ok\" for {body:?}");
+        }
+    }
+}
+
+/// `check --against RUNNING` says what a reload of a gateway running `RUNNING` would say: the
+/// restart-only keys that changed, each by name, and a file over the running size limit.
+#[test]
+fn check_against_the_running_configuration_names_the_keys_that_need_a_restart() {
+    let dir = TempDir::new("check-against");
+    let tenant =
+        "[defaults]\nzone = \"UTC\"\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:9\"]\n";
+    let running = dir.write(
+        "running.toml",
+        &format!("[gateway]\nlisten = [\"127.0.0.1:8080\"]\nthreads = 2\nmax_config_size = \"4KiB\"\n{tenant}"),
+    );
+    let new = dir.write(
+        "new.toml",
+        &format!(
+            "[gateway]\nlisten = [\"127.0.0.1:8081\"]\nthreads = 4\nadmin = \"off\"\nkeepalive_timeout = \"5s\"\n{tenant}"
+        ),
+    );
+    let (running, new) = (running.display().to_string(), new.display().to_string());
+    let out = hiatus(&["check", "--config", &new, "--against", &running]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr.lines().filter(|l| l.contains("takes effect after an upgrade or restart")).collect();
+    assert_eq!(warned.len(), 3, "{stderr}");
+    for key in ["gateway.listen changed", "gateway.threads changed", "gateway.admin changed"] {
+        assert!(warned.iter().any(|l| l.contains(key)), "{key}: {stderr}");
+    }
+    assert!(!stderr.contains("keepalive"), "a reload applies keepalive_timeout: {stderr}");
+    assert!(text(&out.stdout).contains("3 warning(s)"), "{}", text(&out.stdout));
+    // Without --against there is nothing to compare with.
+    let alone = hiatus(&["check", "--config", &new]);
+    assert!(alone.status.success() && !text(&alone.stderr).contains("restart"), "{}", text(&alone.stderr));
+    // The running configuration's size limit applies, as it would to its reload.
+    let big = dir.write("big.toml", &format!("{tenant}{}", "# padding\n".repeat(500)));
+    let out = hiatus(&["check", "--config", &big.display().to_string(), "--against", &running]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is more than a configuration may have (4 KiB"), "{}", text(&out.stderr));
 }
 
 /// Runs `explain --json` and returns the parsed object.

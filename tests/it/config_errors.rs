@@ -202,6 +202,75 @@ fn single_mistakes() {
     }
 }
 
+/// Every value has its exact syntax and every number its bounds (issue 15): times of day and
+/// date-times with all their digits (`"09:0"` was read as 09:00, `"1:4"` as 01:04), thread
+/// counts, durations and sizes within limits that catch a slip of unit.
+#[test]
+fn strict_values_and_bounded_numbers() {
+    let w = |rule: &str| format!("[[windows]]\nid = \"w\"\n{rule}\n");
+    let g = |keys: &str| format!("[gateway]\n{keys}\n");
+    let cases: Vec<(String, &str, &[&str])> = vec![
+        (
+            w("once = { start = \"2024-11-14T09:0\" }"),
+            "windows[0].once.start",
+            &["\"2024-11-14T09:0\"", "YYYY-MM-DDTHH:MM"],
+        ),
+        (
+            w("once = { start = \"2024-11-14T00:00\", end = \"2024-11-14T1:4\" }"),
+            "windows[0].once.end",
+            &["\"2024-11-14T1:4\"", "YYYY-MM-DDTHH:MM"],
+        ),
+        (w("once = { start = \"2024-1-4T09:00\" }"), "windows[0].once.start", &["\"2024-1-4T09:00\""]),
+        (w("daily = { at = \"+9:00\", until = \"10:00\" }"), "windows[0].daily.at", &["\"+9:00\"", "HH:MM"]),
+        (w("daily = { at = \"09:00\", until = \"1:4\" }"), "windows[0].daily.until", &["\"1:4\"", "HH:MM"]),
+        (
+            w("weekly = { on = \"tue\", at = \"22:30\", until = \"wed 6:00\" }"),
+            "windows[0].weekly.until",
+            &["\"6:00\""],
+        ),
+        (
+            w("dates = { on = [\"2024-1-4\"], at = \"04:30\", until = \"06:30\" }"),
+            "windows[0].dates.on[0]",
+            &["\"2024-1-4\""],
+        ),
+        (
+            w("daily = { at = \"00:34\", until = \"00:55\" }\nexcept = { dates = [\"2024-12-24..2024-12-3\"] }"),
+            "windows[0].except.dates[0]",
+            &["\"2024-12-3\"", "YYYY-MM-DD"],
+        ),
+        (g("threads = 65536"), "gateway.threads", &["65536", "1 to 1024"]),
+        (g("threads = 0"), "gateway.threads", &["0", "1 to 1024"]),
+        (g("connect_timeout = \"3600h\""), "gateway.connect_timeout", &["\"3600h\"", "longer than 10m"]),
+        (g("header_timeout = \"1h\""), "gateway.header_timeout", &["longer than 10m"]),
+        (g("keepalive_timeout = \"2h\""), "gateway.keepalive_timeout", &["longer than 1h"]),
+        (g("read_timeout = \"100000h\""), "gateway.read_timeout", &["longer than 24h"]),
+        (g("tunnel_timeout = \"200h\""), "gateway.tunnel_timeout", &["longer than 168h"]),
+        (g("grace_period = \"61m\""), "gateway.grace_period", &["longer than 1h"]),
+        (g("retry_after_open_ended = \"169h\""), "gateway.retry_after_open_ended", &["longer than 168h"]),
+        (g("reload_settle = \"2m\""), "gateway.reload_settle", &["longer than 1m"]),
+        (g("max_config_size = \"16\""), "gateway.max_config_size", &["\"16\" is not a size"]),
+        (g("max_config_size = \"2GiB\""), "gateway.max_config_size", &["4 KiB to 1 GiB"]),
+        (g("max_config_size = \"18446744073709551615GiB\""), "gateway.max_config_size", &["4 KiB to 1 GiB"]),
+        (g("health = { tcp = true, interval = \"90m\" }"), "gateway.health.interval", &["longer than 1h"]),
+        ("[gateway.bypass]\ncookie_ttl = \"9000h\"".to_string(), "gateway.bypass.cookie_ttl", &["longer than 8784h"]),
+        (
+            "[[tenants]]\nid = \"t\"\nhosts = [\"a.example\"]\nupstreams = [\"a:80\"]\nread_timeout = \"25h\""
+                .to_string(),
+            "tenants[0].read_timeout",
+            &["longer than 24h"],
+        ),
+    ];
+    for (body, path, fragments) in &cases {
+        check_error(body, path, fragments);
+    }
+    // The bounds themselves are fine.
+    let at_the_bounds = "[gateway]\nthreads = 1024\nread_timeout = \"24h\"\nreload_settle = \"0s\"\n\
+                         max_config_size = \"1GiB\"\nretry_after_open_ended = \"168h\"\n\
+                         [defaults]\nzone = \"UTC\"\n[[windows]]\nid = \"w\"\ndaily = { at = \"00:00\", until = \"24:00\" }\n";
+    let g = load(at_the_bounds).config.gateway;
+    assert_eq!((g.threads, g.max_config_size, g.reload_settle.as_secs()), (1024, 1 << 30, 0));
+}
+
 #[test]
 fn a_missing_zone_is_an_error_not_a_server_default() {
     let report = load_err("[[windows]]\nid = \"w\"\ndaily = { at = \"00:34\", until = \"00:55\" }\n", &root());

@@ -72,6 +72,83 @@ async fn start(path: &Path, now: i64) -> Reloadable {
 
 const NOW: i64 = 1_780_000_000; // 2026-05-28
 
+/// Clients sending requests to `hosts` in turn until stopped (for a minute at most), keeping
+/// every response's (generation, status) and every failure: a broken connection, a response
+/// without a generation, or one that `fits` does not accept.
+struct Load {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Vec<(u64, u16)>>>,
+    failures: Arc<Mutex<Vec<String>>>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: SocketAddr, hosts: Vec<String>, clients: usize, fits: fn(u16, &str) -> bool) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen: Arc<Mutex<Vec<(u64, u16)>>> = Arc::default();
+        let failures: Arc<Mutex<Vec<String>>> = Arc::default();
+        let clients = (0..clients)
+            .map(|c| {
+                let (stop, seen, failures, hosts) = (stop.clone(), seen.clone(), failures.clone(), hosts.clone());
+                tokio::spawn(async move {
+                    let mut client = Client::connect(addr, None).await;
+                    // Bounded in time: a test stops its load long before.
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                    for i in 0.. {
+                        if stop.load(Ordering::Relaxed) || std::time::Instant::now() > deadline {
+                            break;
+                        }
+                        let host = &hosts[(i + c) % hosts.len()];
+                        client.send_request("GET", host, "/", &[], b"").await;
+                        match client.try_response(false).await {
+                            Ok(r) => {
+                                let g = r.header("x-hiatus-generation").and_then(|g| g.parse::<u64>().ok());
+                                match g {
+                                    Some(g) if fits(r.status, r.marker()) => {
+                                        seen.lock().expect("lock").push((g, r.status))
+                                    }
+                                    _ => failures.lock().expect("lock").push(format!(
+                                        "{host}: {} {:?} generation {g:?}",
+                                        r.status,
+                                        r.header("x-hiatus")
+                                    )),
+                                }
+                            }
+                            Err(e) => {
+                                failures.lock().expect("lock").push(e);
+                                client = Client::connect(addr, None).await;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load { stop, seen, failures, clients }
+    }
+
+    /// Waits (bounded) for `n` more responses, or a failure.
+    async fn more(&self, n: usize) {
+        let target = self.seen.lock().expect("lock").len() + n;
+        bounded("responses", async {
+            while self.seen.lock().expect("lock").len() < target && self.failures.lock().expect("lock").is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+    }
+
+    /// Stops the clients: every (generation, status) seen and every failure.
+    async fn finish(self) -> (Vec<(u64, u16)>, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in self.clients {
+            bounded("client task", c).await.expect("client task");
+        }
+        let seen = self.seen.lock().expect("lock").clone();
+        let failures = self.failures.lock().expect("lock").clone();
+        (seen, failures)
+    }
+}
+
 /// Tenant `a` on the origin; with `maintenance`, an open-ended window on `a`.
 fn config(origin: SocketAddr, maintenance: bool) -> String {
     let window = if maintenance {
@@ -94,42 +171,9 @@ async fn fifty_reloads_under_load_each_response_from_exactly_one_generation() {
     let dir = TempDir::new("reload-load");
     let path = dir.write("hiatus.toml", &config(origin.addr, false));
     let gw = start(&path, NOW).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen: Arc<Mutex<Vec<(u64, u16)>>> = Arc::default();
-    let failures: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut clients = Vec::new();
-    for _ in 0..4 {
-        let (stop, seen, failures, addr) = (stop.clone(), seen.clone(), failures.clone(), gw.addr);
-        clients.push(tokio::spawn(async move {
-            let mut client = Client::connect(addr, None).await;
-            // Bounded in count and in time.
-            for _ in 0..5_000 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                client.send_request("GET", "a.test", "/", &[], b"").await;
-                match client.try_response(false).await {
-                    Ok(r) => {
-                        let g = r.header("x-hiatus-generation").and_then(|g| g.parse::<u64>().ok());
-                        match (g, r.status, r.marker()) {
-                            (Some(g), 200, "proxied") | (Some(g), 503, "maintenance") => {
-                                seen.lock().expect("lock").push((g, r.status))
-                            }
-                            _ => failures.lock().expect("lock").push(format!(
-                                "malformed: {} {:?}",
-                                r.status,
-                                r.header("x-hiatus")
-                            )),
-                        }
-                    }
-                    Err(e) => {
-                        failures.lock().expect("lock").push(e);
-                        client = Client::connect(addr, None).await;
-                    }
-                }
-            }
-        }));
-    }
+    let load = Load::start(gw.addr, vec!["a.test".to_string()], 4, |status, marker| {
+        matches!((status, marker), (200, "proxied") | (503, "maintenance"))
+    });
     for i in 1..=50 {
         // Odd reloads switch maintenance on: generation 2, 4, … are in maintenance.
         dir.write("hiatus.toml", &config(origin.addr, i % 2 == 1));
@@ -137,21 +181,10 @@ async fn fifty_reloads_under_load_each_response_from_exactly_one_generation() {
         let g = tokio::task::spawn_blocking(move || reloader.reload("test")).await.expect("join");
         assert_eq!(g, Ok(i + 1), "reload {i}");
         // Let the load see this generation: wait (bounded) for a few more responses.
-        let target = seen.lock().expect("lock").len() + 8;
-        bounded("responses after a reload", async {
-            while seen.lock().expect("lock").len() < target && failures.lock().expect("lock").is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            }
-        })
-        .await;
+        load.more(8).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        bounded("client task", c).await.expect("client task");
-    }
-    let failures = failures.lock().expect("lock").clone();
+    let (seen, failures) = load.finish().await;
     assert!(failures.is_empty(), "failed or malformed responses: {failures:?}");
-    let seen = seen.lock().expect("lock").clone();
     assert!(seen.len() >= 400, "a real load ran: {} responses", seen.len());
     let generations: std::collections::BTreeSet<u64> = seen.iter().map(|(g, _)| *g).collect();
     assert!(generations.len() > 40, "responses came from many generations: {generations:?}");
@@ -270,6 +303,25 @@ async fn the_access_log_writes_one_json_line_per_request() {
     assert!(lines[0]["upstream_ms"].is_number() && lines[1]["upstream"].is_null() && lines[1]["window"] == "b-down");
 }
 
+/// Starts the control plane of `gw` (admin listener on loopback, the file watcher, …): the
+/// admin state and the admin listener's address. It runs its own runtime: started from a
+/// plain thread, as `run` does.
+fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::control::admin::Admin>, SocketAddr) {
+    let admin = Arc::new(hiatus::control::admin::Admin {
+        reloader: gw.reloader.clone(),
+        metrics: Some(gw.metrics.clone()),
+        clock: Clock::manual(NOW),
+        token: token.map(str::to_string),
+        ready: AtomicBool::new(false),
+    });
+    let handle = admin.clone();
+    let at = std::thread::spawn(move || hiatus::control::start(handle, Some("127.0.0.1:0".parse().expect("addr"))))
+        .join()
+        .expect("join")
+        .expect("control plane");
+    (admin, at)
+}
+
 /// One request to the admin listener, raw: (status, body).
 async fn admin(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     let mut c = Client::connect(addr, None).await;
@@ -286,19 +338,7 @@ async fn the_admin_listener_answers_and_wants_its_token() {
     let path = dir.write("hiatus.toml", &config(origin.addr, false));
     let gw = start(&path, NOW).await;
     let token = "0123456789abcdef-token";
-    let admin_state = Arc::new(hiatus::control::admin::Admin {
-        reloader: gw.reloader.clone(),
-        metrics: Some(gw.metrics.clone()),
-        clock: Clock::manual(NOW),
-        token: Some(token.to_string()),
-        ready: AtomicBool::new(false),
-    });
-    // The control plane runs its own runtime: start it from a plain thread, as `run` does.
-    let handle = admin_state.clone();
-    let at = std::thread::spawn(move || hiatus::control::start(handle, Some("127.0.0.1:0".parse().expect("addr"))))
-        .join()
-        .expect("join")
-        .expect("control plane");
+    let (admin_state, at) = control_plane(&gw, Some(token));
     assert_eq!(admin(at, "GET", "/state", None).await.0, 401, "no token");
     assert_eq!(admin(at, "GET", "/state", Some("wrong-token-0123456")).await.0, 401, "wrong token");
     assert_eq!(admin(at, "GET", "/healthz", Some(token)).await.0, 200);
@@ -320,4 +360,265 @@ async fn the_admin_listener_answers_and_wants_its_token() {
     assert_eq!(admin(at, "GET", "/reload", Some(token)).await.0, 405);
     let (status, metrics) = admin(at, "GET", "/metrics", Some(token)).await;
     assert!(status == 200 && metrics.contains("hiatus_maintenance_active{tenant=\"a\"} 1"), "{metrics}");
+}
+
+/// Reloads `gw` now, off the async runtime.
+async fn reload(gw: &Reloadable) -> Result<u64, Vec<String>> {
+    let reloader = gw.reloader.clone();
+    tokio::task::spawn_blocking(move || reloader.reload("test")).await.expect("join")
+}
+
+/// A reload that changes keys only a start reads applies everything else and names each such
+/// key in its answer, its status and on every later reload until the process is upgraded or
+/// restarted (issue 15: reloads answered "ok" and the new port refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_names_each_changed_key_that_needs_a_restart_and_applies_the_rest() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("reload-restart-keys");
+    let gateway = "[gateway]\nlisten = [\"127.0.0.1:8080\"]\nthreads = 2\nkeepalive_timeout = \"60s\"\n";
+    let path = dir.write("hiatus.toml", &format!("{gateway}{}", config(origin.addr, false)));
+    let gw = start(&path, NOW).await;
+    let (_admin, at) = control_plane(&gw, None);
+    let changed = "[gateway]\nlisten = [\"127.0.0.1:8081\", \"[::1]:8081\"]\nthreads = 4\nadmin = \"127.0.0.1:9999\"\n\
+                   grace_period = \"3s\"\nkeepalive_timeout = \"5s\"\n";
+    dir.write("hiatus.toml", &format!("{changed}{}", config(origin.addr, true)));
+    let (status, body) = admin(at, "POST", "/reload", None).await;
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!((status, &answer["ok"], &answer["generation"]), (200, &serde_json::json!(true), &serde_json::json!(2)));
+    let expected: Vec<String> = ["gateway.listen", "gateway.threads", "gateway.admin", "gateway.grace_period"]
+        .iter()
+        .map(|k| {
+            format!(
+                "{k} changed: takes effect after an upgrade or restart (`hiatus run -u`); everything else is applied"
+            )
+        })
+        .collect();
+    assert_eq!(answer["warnings"], serde_json::json!(expected), "{body}");
+    // Everything else is in force: the window, and keepalive_timeout.
+    let r = Client::connect(gw.addr, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!((r.status, r.header("x-hiatus-generation")), (503, Some("2")));
+    let keepalive = gw.reloader.current().load().config().gateway.keepalive_timeout;
+    assert_eq!(keepalive, std::time::Duration::from_secs(5));
+    let (_, state) = admin(at, "GET", "/state", None).await;
+    let state: serde_json::Value = serde_json::from_str(&state).expect("JSON");
+    assert_eq!(state["last_reload"]["warnings"], serde_json::json!(expected));
+    // The process still runs with what it started with: a second reload says so again.
+    assert_eq!(gw.reloader.apply("test").map(|a| a.warnings), Ok(expected.clone()));
+    // Back to the started values: nothing to say.
+    dir.write("hiatus.toml", &format!("{gateway}{}", config(origin.addr, false)));
+    let (status, body) = admin(at, "POST", "/reload", None).await;
+    assert!(status == 200 && body.contains("\"warnings\":[]"), "{status} {body}");
+}
+
+/// Only a configuration that serves is applied: an empty file is refused, and so is one
+/// without tenants, unless `allow_no_tenants` says that is meant (issue 15: a truncated file
+/// gave a third of the requests a 421).
+#[tokio::test]
+async fn a_reload_refuses_an_empty_file_and_one_without_tenants_unless_allowed() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("reload-no-tenants");
+    let path = dir.write("hiatus.toml", &config(origin.addr, false));
+    let gw = start(&path, NOW).await;
+    let refusals: [(&str, &str); 3] = [
+        ("", "the file is empty"),
+        ("\n\n", "the file is empty"),
+        ("[defaults]\nzone = \"UTC\"\n", "tenants: no tenants"),
+    ];
+    for (text, why) in refusals {
+        dir.write("hiatus.toml", text);
+        let errors = reload(&gw).await.expect_err("refused");
+        assert!(errors.len() == 1 && errors[0].contains(why), "{text:?}: {errors:?}");
+        let r = Client::connect(gw.addr, None).await.request("GET", "a.test", "/", &[]).await;
+        assert_eq!((r.status, r.header("x-hiatus-generation")), (200, Some("1")), "{text:?}");
+    }
+    dir.write("hiatus.toml", "[gateway]\nallow_no_tenants = true\n");
+    assert_eq!(reload(&gw).await, Ok(2), "meant, and said so");
+    let r = Client::connect(gw.addr, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!((r.status, r.marker()), (421, "unknown-host"));
+}
+
+/// A reload reads no file past the running configuration's `max_config_size`, nor one nested
+/// deeper than the limit; each refusal says why, in words.
+#[tokio::test]
+async fn a_reload_refuses_files_over_the_running_size_limit_or_nested_too_deep() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("reload-limits");
+    let small = format!("[gateway]\nmax_config_size = \"64KiB\"\n{}", config(origin.addr, false));
+    let path = dir.write("hiatus.toml", &small);
+    let gw = start(&path, NOW).await;
+    // Larger than the running limit, though the new file would allow itself more.
+    let big =
+        format!("[gateway]\nmax_config_size = \"1MiB\"\n{}{}", config(origin.addr, true), "# pad\n".repeat(20_000));
+    dir.write("hiatus.toml", &big);
+    let errors = reload(&gw).await.expect_err("refused");
+    assert!(
+        errors.len() == 1 && errors[0].contains("is more than a configuration may have (64 KiB for all its files"),
+        "{errors:?}"
+    );
+    // An include counts too: the files together.
+    dir.write("more.toml", &"# pad\n".repeat(11_000));
+    dir.write("hiatus.toml", &format!("include = [\"more.toml\"]\n{small}"));
+    let errors = reload(&gw).await.expect_err("refused");
+    assert!(errors.len() == 1 && errors[0].contains("more.toml: 66000 bytes (with the"), "{errors:?}");
+    dir.write("hiatus.toml", &format!("{small}x = {}1{}\n", "[".repeat(1000), "]".repeat(1000)));
+    let errors = reload(&gw).await.expect_err("refused");
+    assert!(errors.len() == 1 && errors[0].contains("nested more than 32 deep"), "{errors:?}");
+    assert_eq!(gw.reloader.status().generation, 1);
+    // Within the limit: applied, and the new limit is the one the next reload reads with.
+    dir.write("hiatus.toml", &format!("[gateway]\nmax_config_size = \"1MiB\"\n{}", config(origin.addr, true)));
+    assert_eq!(reload(&gw).await, Ok(2));
+    dir.write("hiatus.toml", &big);
+    assert_eq!(reload(&gw).await, Ok(3));
+}
+
+/// The watcher never applies a half-written file (issue 15: a file truncated for 1 s gave a
+/// third of the requests a 421; one written in pieces 600 ms apart was loaded as three
+/// generations). While requests flow, the file is written in place in pieces, truncated to
+/// nothing, and cut in half, each time held in that state for longer than two of the watcher's
+/// looks but shorter than `reload_settle`; then replaced by a rename, which applies at once.
+/// Every response comes from a complete file, and each finished write is one generation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_applies_only_complete_files_while_requests_flow() {
+    use std::io::Write as _;
+    use std::time::{Duration, Instant};
+    // The writer's pace (a test parameter, like the settle time): each state lasts this long.
+    const HOLD: Duration = Duration::from_millis(450);
+    const SETTLE: Duration = Duration::from_millis(1500);
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("watch-pieces");
+    let hosts: Vec<String> = (0..12).map(|i| format!("t{i}.test")).collect();
+    // Version `v`: the same twelve tenants, a comment that differs; cut at tenant boundaries,
+    // every piece is a valid configuration with fewer tenants.
+    let version = |v: u64| -> Vec<String> {
+        let mut pieces = vec![format!(
+            "# version {v}\n[gateway]\nreload_settle = \"{}ms\"\n\n[defaults]\nzone = \"UTC\"\n",
+            SETTLE.as_millis()
+        )];
+        pieces.extend((0..12).map(|i| {
+            format!("\n[[tenants]]\nid = \"t{i}\"\nhosts = [\"t{i}.test\"]\nupstreams = [\"{}\"]\n", origin.addr)
+        }));
+        pieces
+    };
+    let path = dir.write("hiatus.toml", &version(1).concat());
+    let gw = start(&path, NOW).await;
+    let _control = control_plane(&gw, None);
+    let load = Load::start(gw.addr, hosts, 4, |status, marker| (status, marker) == (200, "proxied"));
+    load.more(50).await;
+    let until_generation = |g: u64| {
+        let reloader = gw.reloader.clone();
+        async move {
+            let deadline = Instant::now() + SETTLE + Duration::from_secs(4);
+            while reloader.status().generation < g && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            reloader.status().generation
+        }
+    };
+    // Ways of writing version `v` over the file in place, each intermediate state held for
+    // HOLD; run on a thread of their own, so the pauses are the writer's, not the runtime's.
+    type Steps = fn(&Path, &[String]);
+    let writes: [(&str, Steps); 3] = [
+        ("in three pieces", |p, pieces| {
+            let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(p).expect("open");
+            for chunk in [&pieces[..5], &pieces[5..9], &pieces[9..]] {
+                f.write_all(chunk.concat().as_bytes()).expect("write");
+                std::thread::sleep(HOLD);
+            }
+        }),
+        ("truncated to nothing first", |p, pieces| {
+            std::fs::File::create(p).expect("truncate");
+            std::thread::sleep(HOLD);
+            std::fs::write(p, pieces.concat()).expect("write");
+        }),
+        ("cut after six tenants first", |p, pieces| {
+            let half = pieces[..7].concat().len() as u64;
+            std::fs::OpenOptions::new().write(true).open(p).and_then(|f| f.set_len(half)).expect("cut");
+            std::thread::sleep(HOLD);
+            std::fs::write(p, pieces.concat()).expect("write");
+        }),
+    ];
+    for (i, (how, steps)) in writes.into_iter().enumerate() {
+        let g = i as u64 + 2;
+        let (p, pieces) = (path.clone(), version(g));
+        tokio::task::spawn_blocking(move || steps(&p, &pieces)).await.expect("writer");
+        assert_eq!(until_generation(g).await, g, "{how}: the finished file is applied");
+        load.more(50).await;
+    }
+
+    // The recommended way: a complete file renamed into place is applied at the next look.
+    let fresh = dir.write("hiatus.toml.new", &version(5).concat());
+    let renamed = Instant::now();
+    std::fs::rename(&fresh, &path).expect("rename");
+    assert_eq!(until_generation(5).await, 5);
+    let took = renamed.elapsed();
+    assert!(took < SETTLE, "a rename is applied without waiting for reload_settle: {took:?}");
+    load.more(50).await;
+    // A last truncation, never applied: the load sees generation 5 to the end.
+    std::fs::File::create(&path).expect("truncate");
+    let (seen, failures) = load.finish().await;
+
+    assert!(failures.is_empty(), "requests saw a half-written configuration: {:?}", &failures[..failures.len().min(5)]);
+    let generations: std::collections::BTreeSet<u64> = seen.iter().map(|(g, _)| *g).collect();
+    assert_eq!(generations, (1..=5).collect(), "one generation per finished write");
+    assert_eq!(gw.reloader.status().generation, 5);
+    assert!(gw.reloader.status().last.is_some_and(|l| l.ok));
+}
+
+/// The process whose command line names `arg` (a test's own config path: unique).
+fn pid_of(arg: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()).then_some(pid)
+    })
+}
+
+/// A line of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
+fn vm_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':')?.trim().strip_suffix(" kB")?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+}
+
+/// A refused reload costs little memory and gives it back (issue 15: a refused 10 MB deeply
+/// nested file took the gateway to 814 MB and left it at 503 MB until the next good reload).
+/// The real binary, with its allocator; peak (`VmHWM`, reset before each reload) and resident
+/// memory of the process around refused reloads of a 10 MB nested file and of a 20 MB file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reload_costs_little_memory_and_gives_it_back() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("reload-memory");
+    let tenants: String = (0..200)
+        .map(|i| format!("[[tenants]]\nid = \"t{i}\"\nhosts = [\"t{i}.test\"]\nupstreams = [\"{}\"]\n", origin.addr))
+        .collect();
+    let good = format!(
+        "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n[defaults]\nzone = \"UTC\"\n{tenants}"
+    );
+    let path = dir.write("hiatus.toml", &good).display().to_string();
+    let gw = crate::lifecycle::Running::start(&["run", "--config", &path]);
+    let (addr, admin_at) = gw.started();
+    let admin_at = admin_at.expect("the admin listener is announced");
+    let pid = pid_of(&path).expect("the gateway's pid");
+    assert_eq!(Client::connect(addr, None).await.request("GET", "t7.test", "/", &[]).await.status, 200);
+    let (status, _) = admin(admin_at, "POST", "/reload", None).await;
+    assert_eq!(status, 200, "a good reload first: what a reload makes once exists");
+    let nested = format!("x = {}{}\n", "[".repeat(5_000_000), "]".repeat(5_000_000));
+    let oversized = format!("{good}{}", "# a comment to make the file large\n".repeat(600_000));
+    for (name, text, why) in [
+        ("a 10 MB nested file", nested, "nested more than 32 deep"),
+        ("a 20 MB file", oversized, "is more than a configuration may have (16 MiB"),
+    ] {
+        let before = vm_kib(pid, "VmRSS");
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak (VmHWM)");
+        std::fs::write(&path, text).expect("write");
+        let (status, body) = admin(admin_at, "POST", "/reload", None).await;
+        assert!(status == 422 && body.contains(why), "{name}: {status} {body}");
+        let (peak, after) = (vm_kib(pid, "VmHWM"), vm_kib(pid, "VmRSS"));
+        assert!(peak < 2 * before, "{name}: peak {peak} KiB, running {before} KiB");
+        assert!(after < before + before / 10, "{name}: {after} KiB after, {before} KiB before");
+        let r = Client::connect(addr, None).await.request("GET", "t7.test", "/", &[]).await;
+        assert_eq!((r.status, r.header("x-hiatus-generation")), (200, Some("2")), "{name}");
+    }
 }
