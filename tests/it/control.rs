@@ -295,10 +295,10 @@ async fn the_admin_listener_answers_and_wants_its_token() {
     });
     // The control plane runs its own runtime: start it from a plain thread, as `run` does.
     let handle = admin_state.clone();
-    let at = std::thread::spawn(move || hiatus::control::start(handle, Some("127.0.0.1:0".parse().expect("addr"))))
-        .join()
-        .expect("join")
-        .expect("control plane");
+    std::thread::spawn(move || hiatus::control::start(handle)).join().expect("join").expect("control plane");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let at = listener.local_addr().expect("addr");
+    tokio::spawn(admin_state.clone().serve(listener));
     assert_eq!(admin(at, "GET", "/state", None).await.0, 401, "no token");
     assert_eq!(admin(at, "GET", "/state", Some("wrong-token-0123456")).await.0, 401, "wrong token");
     assert_eq!(admin(at, "GET", "/healthz", Some(token)).await.0, 200);

@@ -42,6 +42,8 @@ pub struct Exchange<'a> {
     pub write_timeout: Duration,
     /// What the client's head is marked with.
     pub stamp: Stamp<'a>,
+    /// A graceful stop began: the client's head says `Connection: close`.
+    pub drain: &'a crate::gateway::drain::Drain,
 }
 
 /// An upstream's response head, read; the body (or its start) follows in `buf`.
@@ -75,7 +77,7 @@ impl Failed {
         Failed::Upstream { failure, status, why: failure.code(), before_request: false }
     }
 
-    fn because(failure: Failure, status: u16, why: &'static str) -> Failed {
+    pub(super) fn because(failure: Failure, status: u16, why: &'static str) -> Failed {
         Failed::Upstream { failure, status, why, before_request: false }
     }
 }
@@ -155,6 +157,8 @@ async fn attempt<B: RequestBody>(
     let mut answered = !buf.is_empty();
     loop {
         if !buf.is_empty() {
+            // Checked as late as possible: a stop that began while the upstream worked counts.
+            stamp.keep_alive &= !x.drain.is_closing();
             match response::parse(&buf, x.asked, Some((out.reborrow(), &stamp))) {
                 Ok(Some(head)) if head.status >= 200 || head.status == 101 => {
                     return Ok(Reply {

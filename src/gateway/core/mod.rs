@@ -190,6 +190,7 @@ impl Core {
                     keep_alive: req.keep_alive,
                     http10,
                 },
+                drain: &self.gateway.drain,
             };
             // HTTP/1.1 clients give their buffer back after the relay (`buffers`); on h2c the
             // body leaves in pieces of the buffer, which cannot come back.
@@ -197,7 +198,15 @@ impl Core {
                 ClientHead::H1(_) => buffers::take(),
                 ClientHead::H2(_) => bytes::BytesMut::with_capacity(exchange::GATHER),
             };
-            match exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await {
+            // A graceful stop's grace period may end while the upstream is still busy: the
+            // exchange is dropped (nothing of the answer has reached the client yet) and the
+            // client is told, instead of being cut off when the process leaves.
+            let exchanged = tokio::select! {
+                biased;
+                r = exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()) => r,
+                () = self.gateway.drain.expired() => Err(Failed::because(Failure::Stopping, 503, "grace period over")),
+            };
+            match exchanged {
                 Ok(reply) => return Ok(reply),
                 Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,
                 Err(f) => {
@@ -254,7 +263,10 @@ impl<'a> InFlight<'a> {
     /// The failure page for what went wrong upstream: what happened in words a user
     /// understands; addresses and OS errors go to the log only.
     pub fn failure(&self, failure: Failure, status: u16, lang: crate::config::Language, format: usize) -> Answer {
-        let outcome = Outcome::UpstreamError(failure);
+        let outcome = match failure {
+            Failure::Stopping => Outcome::Stopped,
+            _ => Outcome::UpstreamError(failure),
+        };
         let rendered = match (self.tenant, self.verdict) {
             (Some(t), Some(verdict)) => {
                 crate::compiled::pages::failure_page(self.compiled, t, &verdict, failure, status, lang, format)

@@ -25,6 +25,7 @@ use super::core::response::{Asked, ClientHead, Framing};
 use super::core::upstream::{self, BodyFraming, Outgoing};
 use super::core::{buffers, exchange::Failed, pool, tunnel, Core, InFlight, Plan};
 use super::decide::{decide, Request, FORWARDED_LINES};
+use super::drain::IDLE_WHILE_DRAINING;
 use super::respond::Answer;
 use crate::telemetry::Outcome;
 use bytes::{Buf, BytesMut};
@@ -43,6 +44,14 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long, and how much, a closing connection is read and discarded after its last answer.
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1024 * 1024;
+
+/// How a wait for a request's bytes ended.
+enum Waited {
+    Read(std::io::Result<usize>),
+    Timeout,
+    /// A graceful stop began.
+    Closing,
+}
 
 /// What the connection does after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +86,10 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
     // Only a plain socket can have its first bytes put back for the HTTP/2 lane.
     let h2c = h2c && io.as_any().is::<L4Stream>();
     let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
+    let _open = core.gateway.drain.open();
+    // Once true, answers say `Connection: close` and an idle wait is cut short (`drain`).
+    let mut shutdown = shutdown.clone();
+    let mut closing = *shutdown.borrow_and_update();
     let mut buf = BytesMut::with_capacity(2048);
     let mut scratch = Scratch {
         out: Vec::new(),
@@ -99,7 +112,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                     if buf.len() >= H2_PREFACE.len() {
                         // HTTP/2 with prior knowledge: the whole connection is HTTP/2.
                         if let Some(io) = rewound(io, &buf) {
-                            super::h2c::connection(core, io, peer, shutdown).await;
+                            super::h2c::connection(core, io, peer, &shutdown).await;
                         }
                         return;
                     }
@@ -114,7 +127,9 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             let deadline = {
                 let current = core.gateway.current.load();
                 let settings = &current.config().gateway;
-                if buf.is_empty() {
+                if buf.is_empty() && closing {
+                    now + settings.keepalive_timeout.min(IDLE_WHILE_DRAINING)
+                } else if buf.is_empty() {
                     now + settings.keepalive_timeout
                 } else {
                     // A head has begun: all of it within `header_timeout` of its first byte,
@@ -130,12 +145,18 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             }
             let read = tokio::select! {
                 biased;
-                read = io.read_buf(&mut buf) => Some(read),
-                () = &mut timer => None,
+                read = io.read_buf(&mut buf) => Waited::Read(read),
+                () = &mut timer => Waited::Timeout,
+                _ = shutdown.changed(), if !closing => Waited::Closing,
             };
             match read {
-                Some(Ok(n)) if n > 0 => {}
-                None if !buf.is_empty() => {
+                Waited::Read(Ok(n)) if n > 0 => {}
+                // Draining: the wait starts again, shorter when idle.
+                Waited::Closing => {
+                    closing = true;
+                    core.gateway.drain.begin();
+                }
+                Waited::Timeout if !buf.is_empty() => {
                     let refusal = Refusal { status: 408, text: "The request's header did not arrive in time.\n" };
                     refuse(core, &mut io, refusal).await;
                     return;
@@ -155,7 +176,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             }
             Step::Partial => return,
         }
-        let closing = *shutdown.borrow();
+        closing = closing || *shutdown.borrow();
         match request(core, &mut io, &buf, &head, peer, closing, &mut scratch).await {
             Next::KeepAlive { consumed, more_from } => {
                 buf.advance(consumed.min(buf.len()));
@@ -411,7 +432,11 @@ async fn proxy(
     };
     let body_end = body_end.or(in_hand.map(|n| (n, None)));
     let mut reply = match result {
-        Ok(reply) => reply,
+        Ok(reply) => {
+            // Its head said `Connection: close` when a graceful stop had begun (`exchange`).
+            req.keep_alive &= !core.gateway.drain.is_closing();
+            reply
+        }
         Err(Failed::Client(e)) => {
             req.keep_alive = false;
             if e == crate::gateway::core::body::BodyError::Closed {
@@ -427,7 +452,7 @@ async fn proxy(
         Err(Failed::Upstream { failure, status, .. }) => {
             let (lang, format) = req.negotiate();
             let a = req.failure(failure, status, lang, format);
-            req.keep_alive &= body_end.is_some();
+            req.keep_alive &= body_end.is_some() && failure != crate::pages::Failure::Stopping;
             let written = send(io, req, &a, out).await;
             core.record(req, a.outcome, if written { a.status } else { 0 });
             return match (written, req.keep_alive, body_end) {

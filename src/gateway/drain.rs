@@ -1,0 +1,166 @@
+//! Draining: what a graceful stop does with the connections the gateway still has (SIGTERM, and
+//! the old process of an upgrade once it has handed its listeners over).
+//!
+//! Pingora stops accepting and flips every connection's shutdown watch; from then on each lane
+//! answers with `Connection: close` (HTTP/1.1) or GOAWAY (h2c), and an HTTP/1.1 connection idle
+//! between requests is closed after [`IDLE_WHILE_DRAINING`]. [`Drain`] counts the open client
+//! connections, so the process can leave as soon as the last one is done instead of sleeping
+//! the whole grace period, and at the end of the grace period it tells the requests still
+//! waiting for an upstream to give up ([`Drain::expire`]): their clients get a 503 page that
+//! says the gateway is restarting rather than a bare close.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// How long an HTTP/1.1 connection idle between requests is kept once draining began: a client
+/// that is busy sends its next request at once and gets its answer with `Connection: close`;
+/// one that stays quiet is closed. Closing at once would race with a request already on its
+/// way (the client sees a reset and cannot tell whether it was served).
+pub const IDLE_WHILE_DRAINING: Duration = Duration::from_millis(1000);
+
+/// How long answers of requests cut at the end of the grace period may take to be written.
+pub const LAST_WORDS: Duration = Duration::from_secs(2);
+
+/// Open client connections and the end of the grace period, shared by every connection.
+#[derive(Debug, Default)]
+pub struct Drain {
+    closing: AtomicBool,
+    open: AtomicUsize,
+    expired: AtomicBool,
+    notify: Notify,
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Every connection finished within the grace period.
+    Finished,
+    /// The grace period ended with connections open; they were told to give up.
+    Expired { open: usize },
+}
+
+impl Drain {
+    pub fn new() -> Arc<Drain> {
+        Arc::new(Drain::default())
+    }
+
+    /// Counts a client connection as open until the guard is dropped.
+    pub fn open(self: &Arc<Self>) -> Open {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Open(self.clone())
+    }
+
+    /// A graceful stop began: answers from now on close their connection.
+    pub fn begin(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
+    }
+
+    /// Client connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// The grace period is over: every request waiting for an upstream gives up.
+    pub fn expire(&self) {
+        self.expired.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`Drain::expire`] was called.
+    pub async fn expired(&self) {
+        loop {
+            // Made before the check: `notify_waiters` reaches every `Notified` that exists when
+            // it is called, polled or not.
+            let wake = self.notify.notified();
+            if self.is_expired() {
+                return;
+            }
+            wake.await;
+        }
+    }
+
+    /// Waits (blocking this thread, polling) until no connection is open or `grace` has passed;
+    /// then expires the rest and gives their answers [`LAST_WORDS`] to go out.
+    pub fn wait(&self, grace: Duration) -> Drained {
+        const POLL: Duration = Duration::from_millis(10);
+        // No connection open for this long: one accepted just before the listeners stopped
+        // has begun by then (it is counted once its task runs, a moment after the accept).
+        const QUIET: Duration = Duration::from_millis(100);
+        let until = |deadline: Instant| {
+            let mut quiet_since = None;
+            while Instant::now() < deadline {
+                if self.open_connections() > 0 {
+                    quiet_since = None;
+                } else if quiet_since.get_or_insert_with(Instant::now).elapsed() >= QUIET {
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        };
+        until(Instant::now() + grace);
+        let open = self.open_connections();
+        if open == 0 {
+            return Drained::Finished;
+        }
+        self.expire();
+        until(Instant::now() + LAST_WORDS);
+        Drained::Expired { open }
+    }
+}
+
+/// An open client connection (see [`Drain::open`]).
+#[derive(Debug)]
+pub struct Open(Arc<Drain>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drain_ends_when_the_last_connection_closes() {
+        let drain = Drain::new();
+        let open = drain.open();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            drop(open);
+        });
+        let started = Instant::now();
+        assert_eq!(drain.wait(Duration::from_secs(30)), Drained::Finished);
+        assert!(started.elapsed() < Duration::from_secs(10), "did not wait the grace period out");
+        assert!(!drain.is_expired());
+        closer.join().expect("join");
+    }
+
+    #[tokio::test]
+    async fn expiry_reaches_a_waiter_that_exists_and_one_that_comes_later() {
+        let drain = Drain::new();
+        let early = tokio::spawn({
+            let d = drain.clone();
+            async move { d.expired().await }
+        });
+        tokio::task::yield_now().await;
+        let _open = drain.open();
+        let d = drain.clone();
+        let outcome = tokio::task::spawn_blocking(move || d.wait(Duration::from_millis(20)));
+        tokio::time::timeout(Duration::from_secs(10), early).await.expect("woken").expect("join");
+        tokio::time::timeout(Duration::from_secs(1), drain.expired()).await.expect("already expired");
+        drop(_open);
+        assert_eq!(outcome.await.expect("join"), Drained::Expired { open: 1 });
+    }
+}
