@@ -1,16 +1,17 @@
 //! Draining: what a graceful stop does with the connections the gateway still has (SIGTERM, and
 //! the old process of an upgrade once it has handed its listeners over).
 //!
-//! Pingora stops accepting and flips every connection's shutdown watch; from then on each lane
-//! answers with `Connection: close` (HTTP/1.1) or GOAWAY (h2c), and an HTTP/1.1 connection idle
-//! between requests is closed after [`IDLE_WHILE_DRAINING`]. [`Drain`] counts the open client
+//! Pingora stops accepting and flips every connection's shutdown watch, and the process calls
+//! [`Drain::begin`]; from then on each lane answers with `Connection: close` (HTTP/1.1) or
+//! GOAWAY (h2c), and an HTTP/1.1 connection idle between requests is closed after
+//! [`IDLE_WHILE_DRAINING`]. [`Drain`] counts the open client
 //! connections, so the process can leave as soon as the last one is done instead of sleeping
 //! the whole grace period, and at the end of the grace period it tells the requests still
 //! waiting for an upstream to give up ([`Drain::expire`]): their clients get a 503 page that
 //! says the gateway is restarting rather than a bare close.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -23,13 +24,48 @@ pub const IDLE_WHILE_DRAINING: Duration = Duration::from_millis(1000);
 /// How long answers of requests cut at the end of the grace period may take to be written.
 pub const LAST_WORDS: Duration = Duration::from_secs(2);
 
-/// Open client connections and the end of the grace period, shared by every connection.
+/// Open client connections, the start of a stop and the end of its grace period, shared by
+/// every connection.
 #[derive(Debug, Default)]
 pub struct Drain {
     closing: AtomicBool,
     open: AtomicUsize,
     expired: AtomicBool,
-    notify: Notify,
+}
+
+/// Every thread's wake-up for drain events ([`WAKE`]), for [`wake_all`].
+static THREADS: Mutex<Vec<&'static Notify>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// This thread's wake-up for drain events. Every proxied request and every idle keep-alive
+    /// wait registers with one, so it is one per thread: a mutex no other core touches (one
+    /// `Notify` for the process would be a lock both cores take twice per request). Made on a
+    /// thread's first wait and kept (a few dozen bytes per thread that ever waited).
+    static WAKE: &'static Notify = {
+        let wake: &'static Notify = Box::leak(Box::new(Notify::new()));
+        THREADS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(wake);
+        wake
+    };
+}
+
+fn wake_all() {
+    for wake in THREADS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+        wake.notify_waiters();
+    }
+}
+
+/// Resolves once `flag` is set (and [`wake_all`] called after setting it).
+async fn until(flag: &AtomicBool) {
+    let wake = WAKE.with(|w| *w);
+    loop {
+        // Made before the check: `notify_waiters` reaches every `Notified` that exists when it
+        // is called, polled or not.
+        let woken = wake.notified();
+        if flag.load(Ordering::Acquire) {
+            return;
+        }
+        woken.await;
+    }
 }
 
 /// How a drain ended.
@@ -52,13 +88,20 @@ impl Drain {
         Open(self.clone())
     }
 
-    /// A graceful stop began: answers from now on close their connection.
+    /// A graceful stop began: answers from now on close their connection, idle ones close.
     pub fn begin(&self) {
-        self.closing.store(true, Ordering::Relaxed);
+        if !self.closing.swap(true, Ordering::AcqRel) {
+            wake_all();
+        }
     }
 
     pub fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once [`Drain::begin`] was called.
+    pub async fn closing(&self) {
+        until(&self.closing).await;
     }
 
     /// Client connections open now.
@@ -69,7 +112,7 @@ impl Drain {
     /// The grace period is over: every request waiting for an upstream gives up.
     pub fn expire(&self) {
         self.expired.store(true, Ordering::Release);
-        self.notify.notify_waiters();
+        wake_all();
     }
 
     pub fn is_expired(&self) -> bool {
@@ -78,15 +121,7 @@ impl Drain {
 
     /// Resolves once [`Drain::expire`] was called.
     pub async fn expired(&self) {
-        loop {
-            // Made before the check: `notify_waiters` reaches every `Notified` that exists when
-            // it is called, polled or not.
-            let wake = self.notify.notified();
-            if self.is_expired() {
-                return;
-            }
-            wake.await;
-        }
+        until(&self.expired).await;
     }
 
     /// Waits (blocking this thread, polling) until no connection is open or `grace` has passed;

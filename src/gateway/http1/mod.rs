@@ -86,10 +86,10 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
     // Only a plain socket can have its first bytes put back for the HTTP/2 lane.
     let h2c = h2c && io.as_any().is::<L4Stream>();
     let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
-    let _open = core.gateway.drain.open();
+    let drain = &core.gateway.drain;
+    let _open = drain.open();
     // Once true, answers say `Connection: close` and an idle wait is cut short (`drain`).
-    let mut shutdown = shutdown.clone();
-    let mut closing = *shutdown.borrow_and_update();
+    let mut closing = drain.is_closing();
     let mut buf = BytesMut::with_capacity(2048);
     let mut scratch = Scratch {
         out: Vec::new(),
@@ -112,7 +112,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                     if buf.len() >= H2_PREFACE.len() {
                         // HTTP/2 with prior knowledge: the whole connection is HTTP/2.
                         if let Some(io) = rewound(io, &buf) {
-                            super::h2c::connection(core, io, peer, &shutdown).await;
+                            super::h2c::connection(core, io, peer, shutdown).await;
                         }
                         return;
                     }
@@ -147,15 +147,12 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                 biased;
                 read = io.read_buf(&mut buf) => Waited::Read(read),
                 () = &mut timer => Waited::Timeout,
-                _ = shutdown.changed(), if !closing => Waited::Closing,
+                () = drain.closing(), if !closing => Waited::Closing,
             };
             match read {
                 Waited::Read(Ok(n)) if n > 0 => {}
                 // Draining: the wait starts again, shorter when idle.
-                Waited::Closing => {
-                    closing = true;
-                    core.gateway.drain.begin();
-                }
+                Waited::Closing => closing = true,
                 Waited::Timeout if !buf.is_empty() => {
                     let refusal = Refusal { status: 408, text: "The request's header did not arrive in time.\n" };
                     refuse(core, &mut io, refusal).await;
@@ -176,7 +173,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             }
             Step::Partial => return,
         }
-        closing = closing || *shutdown.borrow();
+        closing = closing || drain.is_closing();
         match request(core, &mut io, &buf, &head, peer, closing, &mut scratch).await {
             Next::KeepAlive { consumed, more_from } => {
                 buf.advance(consumed.min(buf.len()));
