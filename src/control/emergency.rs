@@ -903,16 +903,121 @@ except = { months = ["jul"] }
     }
 
     #[test]
-    fn off_in_the_same_minute_takes_effect_at_once() {
+    fn on_and_off_within_a_minute_keep_their_seconds() {
         let d = Dir::new(&[("main.toml", MAIN)]);
-        on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:10Z")).expect("on");
+        let on_at = at("2025-03-01T09:15:10.750Z");
+        let done = on(&d.main(), None, &req(&["all"]), on_at).expect("on");
+        assert_eq!(done.switched[0].start, at("2025-03-01T09:15:10Z"), "to the second, not the minute");
         let done = off(&d.main(), None, None, at("2025-03-01T09:15:50Z")).expect("off");
-        // Over already at 09:15:50: the start moved back a minute so the end can be 09:15.
         assert_eq!(
             (done.switched[0].start, done.switched[0].end),
-            (at("2025-03-01T09:14:00Z"), Some(at("2025-03-01T09:15:00Z")))
+            (at("2025-03-01T09:15:10Z"), Some(at("2025-03-01T09:15:50Z"))),
+            "the start stays where it was recorded; the end is the second of the switch"
+        );
+        let doc = parsed(&d);
+        assert_eq!(
+            window(&doc, "emergency-20250301-0915").get("once").map(inline).as_deref(),
+            Some(r#"{ start = "2025-03-01T09:15:10", end = "2025-03-01T09:15:50" }"#)
+        );
+        let loaded = d.loads();
+        let w = loaded.config.windows.iter().find(|w| w.id == "emergency-20250301-0915").expect("loaded");
+        let mut occurrences = Vec::new();
+        w.schedule.expand(0, 0, i64::MAX - 1, |_, e| occurrences.push(e));
+        assert_eq!(
+            occurrences,
+            vec![crate::schedule::Expanded::Kept(crate::schedule::Occurrence {
+                start: at("2025-03-01T09:15:10Z").timestamp(),
+                end: at("2025-03-01T09:15:50Z").timestamp(),
+                tentative_from: at("2025-03-01T09:15:50Z").timestamp(),
+                window: 0,
+            })]
+        );
+    }
+
+    #[test]
+    fn off_in_the_second_of_on_ends_one_second_later() {
+        let d = Dir::new(&[("main.toml", MAIN)]);
+        on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:10.100Z")).expect("on");
+        let done = off(&d.main(), None, None, at("2025-03-01T09:15:10.900Z")).expect("off");
+        // An end must lie after the start; the recorded start is not moved (it may have been
+        // announced already: the feed's entry id carries it).
+        assert_eq!(
+            (done.switched[0].start, done.switched[0].end),
+            (at("2025-03-01T09:15:10Z"), Some(at("2025-03-01T09:15:11Z")))
         );
         d.loads();
+    }
+
+    #[test]
+    fn files_with_minutes_only_still_read_and_switch_off_to_the_second() {
+        let d = Dir::new(&[("main.toml", MAIN), ("d/emergency.toml", HAND)]);
+        let listed = list(&parsed(&d), at("2025-03-01T10:00:00Z"), None);
+        assert_eq!(listed[0].start, Some(at("2025-02-10T08:12:00Z")), "Oslo 09:12 read as before");
+        let done = off(&d.main(), None, Some("local-open"), at("2025-03-01T10:30:07Z")).expect("off");
+        assert_eq!(done.switched[0].end, Some(at("2025-03-01T10:30:07Z")));
+        let w = parsed(&d);
+        assert_eq!(
+            window(&w, "local-open").get("once").map(inline).as_deref(),
+            Some(r#"{ start = "2025-03-01T08:00", end = "2025-03-01T11:30:07" }"#),
+            "the hand-written start is kept as written"
+        );
+        d.loads();
+    }
+
+    #[test]
+    fn threads_switching_at_once_all_land() {
+        let d = Dir::new(&[("main.toml", MAIN)]);
+        let mut first = req(&["all"]);
+        first.id = Some("first".into());
+        on(&d.main(), None, &first, at("2025-03-01T09:00:00Z")).expect("first");
+        const N: usize = 8;
+        let start = &std::sync::Barrier::new(N + 1);
+        std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for i in 0..N {
+                let main = d.main();
+                handles.push(s.spawn(move || {
+                    let mut r = req(&[&format!("host:www{}.example.de", i + 1)]);
+                    r.id = Some(format!("w{i}"));
+                    start.wait();
+                    on(&main, None, &r, at("2025-03-01T09:15:00Z")).map(|_| ())
+                }));
+            }
+            let main = d.main();
+            let off_handle = s.spawn(move || {
+                start.wait();
+                off(&main, None, Some("first"), at("2025-03-01T09:15:00Z")).map(|_| ())
+            });
+            for h in handles.into_iter().chain([off_handle]) {
+                h.join().expect("no panic").expect("every edit succeeds");
+            }
+        });
+        let doc = parsed(&d);
+        let mut ids: Vec<String> = window_ids(&doc).into_iter().collect();
+        ids.sort();
+        let mut want: Vec<String> = (0..N).map(|i| format!("w{i}")).collect();
+        want.push("first".into());
+        want.sort();
+        assert_eq!(ids, want, "every switch on landed");
+        assert!(window(&doc, "first").get("once").and_then(Value::as_table).is_some_and(|o| o.contains_key("end")));
+        assert_eq!(d.entries(), vec![".emergency.toml.lock", "emergency.toml"], "no temporary file is left");
+        d.loads();
+    }
+
+    #[test]
+    fn an_edit_removes_a_dead_writers_temporary_file() {
+        let d = Dir::new(&[("main.toml", MAIN), ("d/emergency.toml", HAND)]);
+        // What `kill -9` in the middle of an edit leaves: a half-written file under a pid long gone.
+        std::fs::write(d.0.join("d/.emergency.toml.4194304-17.tmp"), "[[windows]]\nid = \"ha").expect("stale");
+        // Not ours: other dot files and temporary files of another file stay.
+        std::fs::write(d.0.join("d/.other.toml.4194304-17.tmp"), "").expect("other");
+        std::fs::write(d.0.join("d/.emergency.toml.swp"), "").expect("editor");
+        d.loads();
+        on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:00Z")).expect("on");
+        assert_eq!(
+            d.entries(),
+            vec![".emergency.toml.lock", ".emergency.toml.swp", ".other.toml.4194304-17.tmp", "emergency.toml"]
+        );
     }
 
     #[test]
