@@ -118,6 +118,15 @@ pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> 
 /// Runs the gateway until a signal stops it. Never returns on success (the process exits).
 fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
     let settings = compiled.config().gateway.clone();
+    if let Some(file) = &settings.emergency_file {
+        // What a `hiatus emergency` killed mid-edit left in the watched folder.
+        match crate::control::emergency::remove_leftovers(file) {
+            Ok(removed) => {
+                removed.iter().for_each(|r| eprintln!("hiatus: removed {}, left by an unfinished edit", r.display()))
+            }
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
     // In an upgrade the addresses are taken over from the running process, not bound anew.
     let (listen, admin_at) = if options.upgrade {
         (settings.listen.clone(), settings.admin)
