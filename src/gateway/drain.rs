@@ -3,23 +3,31 @@
 //!
 //! Pingora stops accepting and flips every connection's shutdown watch, and the process calls
 //! [`Drain::begin`]; from then on each lane answers with `Connection: close` (HTTP/1.1) or
-//! GOAWAY (h2c), and an HTTP/1.1 connection idle between requests is closed after
-//! [`IDLE_WHILE_DRAINING`]. [`Drain`] counts the open client
-//! connections, so the process can leave as soon as the last one is done instead of sleeping
-//! the whole grace period, and at the end of the grace period it tells the requests still
-//! waiting for an upstream to give up ([`Drain::expire`]): their clients get a 503 page that
-//! says the gateway is restarting rather than a bare close.
+//! GOAWAY (h2c), and an HTTP/1.1 connection idle between requests for [`IDLE_BEFORE_CLOSING`]
+//! is closed. [`Drain`] counts the open client connections, so the process can leave as soon
+//! as the last one is done instead of sleeping the whole grace period, and at the end of the
+//! grace period it tells the requests still waiting for an upstream to give up
+//! ([`Drain::expire`], seen within [`EXPIRY_CHECK`]): their clients get a 503 page that says the
+//! gateway is restarting rather than a bare close.
+//!
+//! None of this costs a request anything while no stop is under way: a request reads two
+//! flags, and only a connection idle for a while registers to be woken by a stop.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// How long an HTTP/1.1 connection idle between requests is kept once draining began: a client
-/// that is busy sends its next request at once and gets its answer with `Connection: close`;
-/// one that stays quiet is closed. Closing at once would race with a request already on its
-/// way (the client sees a reset and cannot tell whether it was served).
-pub const IDLE_WHILE_DRAINING: Duration = Duration::from_millis(1000);
+/// During a stop, an HTTP/1.1 connection idle between requests this long is closed: a client
+/// that is busy sends its next request at once and gets its answer with `Connection: close`.
+/// Closing a connection that has just been answered would race with a request already on its
+/// way (the client sees a reset and cannot tell whether it was served). Also how long a
+/// connection idles before it registers to be woken by a stop (a busy one never does).
+pub const IDLE_BEFORE_CLOSING: Duration = Duration::from_millis(500);
+
+/// How often a request waiting for its upstream's answer looks whether the grace period of a
+/// stop has ended (a timer it has anyway; within [`LAST_WORDS`]).
+pub const EXPIRY_CHECK: Duration = Duration::from_millis(250);
 
 /// How long answers of requests cut at the end of the grace period may take to be written.
 pub const LAST_WORDS: Duration = Duration::from_secs(2);
@@ -109,19 +117,14 @@ impl Drain {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// The grace period is over: every request waiting for an upstream gives up.
+    /// The grace period is over: every request waiting for an upstream gives up (within
+    /// [`EXPIRY_CHECK`]).
     pub fn expire(&self) {
         self.expired.store(true, Ordering::Release);
-        wake_all();
     }
 
     pub fn is_expired(&self) -> bool {
         self.expired.load(Ordering::Acquire)
-    }
-
-    /// Resolves once [`Drain::expire`] was called.
-    pub async fn expired(&self) {
-        until(&self.expired).await;
     }
 
     /// Waits (blocking this thread, polling) until no connection is open or `grace` has passed;
@@ -183,19 +186,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn expiry_reaches_a_waiter_that_exists_and_one_that_comes_later() {
+    async fn a_stop_wakes_a_waiter_that_exists_and_one_that_comes_later() {
         let drain = Drain::new();
         let early = tokio::spawn({
             let d = drain.clone();
-            async move { d.expired().await }
+            async move { d.closing().await }
         });
         tokio::task::yield_now().await;
-        let _open = drain.open();
-        let d = drain.clone();
-        let outcome = tokio::task::spawn_blocking(move || d.wait(Duration::from_millis(20)));
+        drain.begin();
         tokio::time::timeout(Duration::from_secs(10), early).await.expect("woken").expect("join");
-        tokio::time::timeout(Duration::from_secs(1), drain.expired()).await.expect("already expired");
-        drop(_open);
-        assert_eq!(outcome.await.expect("join"), Drained::Expired { open: 1 });
+        tokio::time::timeout(Duration::from_secs(1), drain.closing()).await.expect("already begun");
+    }
+
+    #[test]
+    fn the_grace_period_ends_with_connections_open() {
+        let drain = Drain::new();
+        let open = drain.open();
+        let d = drain.clone();
+        let outcome = std::thread::spawn(move || d.wait(Duration::from_millis(20)));
+        while !drain.is_expired() {
+            std::thread::yield_now();
+        }
+        drop(open);
+        assert_eq!(outcome.join().expect("join"), Drained::Expired { open: 1 });
     }
 }

@@ -198,15 +198,7 @@ impl Core {
                 ClientHead::H1(_) => buffers::take(),
                 ClientHead::H2(_) => bytes::BytesMut::with_capacity(exchange::GATHER),
             };
-            // A graceful stop's grace period may end while the upstream is still busy: the
-            // exchange is dropped (nothing of the answer has reached the client yet) and the
-            // client is told, instead of being cut off when the process leaves.
-            let exchanged = tokio::select! {
-                biased;
-                r = exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()) => r,
-                () = self.gateway.drain.expired() => Err(Failed::because(Failure::Stopping, 503, "grace period over")),
-            };
-            match exchanged {
+            match exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await {
                 Ok(reply) => return Ok(reply),
                 Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,
                 Err(f) => {
