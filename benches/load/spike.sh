@@ -23,7 +23,8 @@ while [ $# -gt 0 ]; do
 done
 cd "$ROOT"
 [ "$BUILD" = 1 ] && cargo build --release --locked --quiet --bin hiatus
-ulimit -n $((CONNS * 2 + 1024))
+# Each side holds CONNS sockets (the gateway's upstream connections are few).
+ulimit -n $((CONNS + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT

@@ -93,6 +93,7 @@ impl Drain {
     /// Counts a client connection as open until the guard is dropped.
     pub fn open(self: &Arc<Self>) -> Open {
         self.open.fetch_add(1, Ordering::Relaxed);
+        crate::memory::connection_opened();
         Open(self.clone())
     }
 
@@ -163,6 +164,7 @@ pub struct Open(Arc<Drain>);
 impl Drop for Open {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
+        crate::memory::connection_closed();
     }
 }
 
