@@ -173,6 +173,26 @@ async fn a_request_still_waiting_when_a_short_grace_period_ends_gets_a_503_page(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_stream_still_waiting_when_the_grace_period_ends_gets_a_503_page() {
+    let origin = Origin::start("stuck", Behaviour::Slow(Duration::from_secs(30))).await;
+    let dir = TempDir::new("grace-over-h2c");
+    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "300ms", origin.addr);
+    let mut gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let mut client = crate::gateway_support::H2Client::connect(addr).await;
+    let uri = format!("http://a.test:{}/stuck", addr.port());
+    let asked = tokio::spawn(async move { client.request("GET", &uri, &[("accept-language", "en")]).await });
+    origin_has(&origin, 1).await;
+    gw.signal("-TERM");
+    let r = bounded("the h2c answer", asked).await.expect("the request task");
+    assert_eq!((r.status, r.header("x-hiatus-failure")), (503, Some("gateway_stopping")), "{}", r.text());
+    assert!(r.text().contains("restarting"), "{}", r.text());
+    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(20))).await.expect("join");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert_eq!(logged(&dir, "shutdown"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_hands_over_the_sockets_without_losing_a_request() {
     let origin = Origin::start("o", Behaviour::Slow(Duration::from_millis(50))).await;
     let dir = TempDir::new("upgrade");
