@@ -5,14 +5,7 @@
 # state). Then checks the feeds with real parsers (Python icalendar and feedparser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-command -v chromium >/dev/null || need+=(chromium)
-command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+scripts/need.sh chromium curl
 cargo build --locked --quiet
 shots=target/screenshots
 mkdir -p "$shots"

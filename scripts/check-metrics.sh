@@ -3,11 +3,7 @@
 # prometheus package, installed when missing) lint the /metrics exposition. Any finding fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v promtool >/dev/null; then
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+scripts/need.sh promtool:prometheus curl
 cargo build --locked --quiet
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT

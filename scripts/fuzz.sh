@@ -27,13 +27,7 @@ sanitizer=${FUZZ_SANITIZER:-none}
 
 scripts/bootstrap.sh
 # libFuzzer is C++, compiled by libfuzzer-sys's build script.
-if ! command -v c++ >/dev/null; then
-  echo "fuzz: installing g++" >&2
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq g++ >/dev/null
-fi
+scripts/need.sh c++:build-essential
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION" >&2
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked

@@ -3,7 +3,8 @@
 //! Owns the arguments and the printing; reading, editing, validating and writing the emergency
 //! file is `control::emergency`. Exit codes as elsewhere: 0 done, 2 the configuration would
 //! have errors with the change (every error printed, nothing written), 1 anything else
-//! (nothing open to switch off, a bad argument, a file that cannot be read or written).
+//! (nothing open to switch off, a bad argument, a file that cannot be read or written, another
+//! edit of the same file that did not end within 30 s: `LOCK_WAIT`).
 
 use crate::config::Language;
 use crate::control::emergency::{self, Error, OnRequest, ScopeArg, State};
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum Action {
-    /// Append an open-ended window starting now (UTC, minute precision) to the emergency file.
+    /// Append an open-ended window starting now (UTC, to the second) to the emergency file.
     On {
         #[arg(long)]
         config: PathBuf,
@@ -69,6 +70,17 @@ fn utc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// What an edit says besides what it switched: the configuration's warnings about the file,
+/// and the temporary files of writers that died mid-edit that it removed first.
+fn notes(done: &emergency::Done) {
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
+    for r in &done.removed {
+        eprintln!("note: removed {}, left by a `hiatus emergency` that did not finish", r.display());
+    }
+}
+
 fn failed(e: &Error) -> ExitCode {
     if let Error::Invalid(report) = e {
         eprint!("{report}");
@@ -107,9 +119,7 @@ pub fn run(action: Action) -> ExitCode {
             let req = OnRequest { scopes: parsed, reason, title, language, id };
             match emergency::on(&config, file.as_deref(), &req, now) {
                 Ok(done) => {
-                    for w in &done.warnings {
-                        eprintln!("warning: {w}");
-                    }
+                    notes(&done);
                     for s in &done.switched {
                         say!(
                             "switched on: {} in {} from {} (open-ended); a reload of the gateway puts it in force",
@@ -130,9 +140,7 @@ pub fn run(action: Action) -> ExitCode {
             };
             match emergency::off(&config, file.as_deref(), id.as_deref(), now) {
                 Ok(done) => {
-                    for w in &done.warnings {
-                        eprintln!("warning: {w}");
-                    }
+                    notes(&done);
                     for s in &done.switched {
                         let end = s.end.map(utc).unwrap_or_default();
                         say!("switched off: {} ({} → {}) in {}", s.id, utc(s.start), end, done.file.display());

@@ -97,6 +97,11 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:18081")]
         origin: std::net::SocketAddr,
     },
+    /// The demo's built-in origin alone, for scripts (`scripts/upgrade-under-load.sh`).
+    Origin {
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        listen: std::net::SocketAddr,
+    },
     /// Switch emergency windows on and off through the configuration's emergency file.
     Emergency {
         #[command(subcommand)]
@@ -114,6 +119,7 @@ pub fn main() -> ExitCode {
         }
         Command::Run { config, upgrade, upgrade_sock } => run::run(&config, run::RunOptions { upgrade, upgrade_sock }),
         Command::Demo { config, origin } => run::demo(&config, origin),
+        Command::Origin { listen } => origin::run(listen),
         Command::Emergency { action } => emergency::run(action),
     }
 }

@@ -7,6 +7,25 @@ use crate::control::http::{read_request, respond};
 use tokio::io::BufReader;
 use tokio::net::{TcpListener, TcpStream};
 
+/// `hiatus origin --listen ADDR`: the origin alone, until the process is stopped.
+pub fn run(listen: std::net::SocketAddr) -> std::process::ExitCode {
+    let served = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|rt| {
+        rt.block_on(async {
+            let listener = TcpListener::bind(listen).await?;
+            println!("hiatus origin: listening on http://{}", listener.local_addr()?);
+            origin(listener).await;
+            Ok(())
+        })
+    });
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the origin cannot listen on {listen}: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
 /// Accepts connections forever.
 pub async fn origin(listener: TcpListener) {
     loop {

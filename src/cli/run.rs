@@ -4,8 +4,9 @@
 
 use crate::clock::Clock;
 use crate::compiled::Compiled;
-use crate::control::admin::Admin;
+use crate::control::admin::{Admin, AdminApp};
 use crate::control::reload::Reloader;
+use crate::gateway::drain::{Drain, Drained, LAST_WORDS};
 use crate::gateway::server::App;
 use crate::gateway::server::WORK_STEALING;
 use crate::gateway::Gateway;
@@ -14,13 +15,14 @@ use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::server::configuration::{Opt, ServerConf};
-use pingora::server::Server;
+use pingora::server::{ExecutionPhase, Server};
 use pingora::services::listening::Service;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 fn compile(config: &Path) -> Result<Compiled, ExitCode> {
     let loaded = super::load_to_serve(config, None)?;
@@ -113,15 +115,33 @@ pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> 
     Ok(out)
 }
 
-/// Runs the gateway until a signal stops it. Never returns on success (pingora exits).
+/// Runs the gateway until a signal stops it. Never returns on success (the process exits).
 fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
     let settings = compiled.config().gateway.clone();
-    let listen = if options.upgrade { settings.listen.clone() } else { check_listeners(&settings.listen)? };
+    if let Some(file) = &settings.emergency_file {
+        // What a `hiatus emergency` killed mid-edit left in the watched folder.
+        match crate::control::emergency::remove_leftovers(file) {
+            Ok(removed) => {
+                removed.iter().for_each(|r| eprintln!("hiatus: removed {}, left by an unfinished edit", r.display()))
+            }
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    // In an upgrade the addresses are taken over from the running process, not bound anew.
+    let (listen, admin_at) = if options.upgrade {
+        (settings.listen.clone(), settings.admin)
+    } else {
+        let admin = settings.admin.map(|a| check_listeners(&[a])).transpose()?;
+        (check_listeners(&settings.listen)?, admin.and_then(|a| a.first().copied()))
+    };
+    let grace = settings.grace_period;
     let conf = ServerConf {
         threads: settings.threads,
         work_stealing: WORK_STEALING,
-        grace_period_seconds: Some(settings.grace_period.as_secs()),
-        graceful_shutdown_timeout_seconds: Some(5),
+        // Pingora's own wait is whole seconds and always sleeps all of it; `stop_when_drained`
+        // ends the process first, as soon as the connections are done. This is only the bound.
+        grace_period_seconds: Some(grace.as_secs() + 1 + LAST_WORDS.as_secs() + 1),
+        graceful_shutdown_timeout_seconds: Some(1),
         upgrade_sock: options.upgrade_sock.clone().unwrap_or_else(|| "/tmp/hiatus-upgrade.sock".to_string()),
         daemon: false,
         max_retries: 4,
@@ -145,11 +165,9 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         ready: AtomicBool::new(false),
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
-    let admin_at = crate::control::start(admin.clone(), settings.admin).map_err(|e| format!("admin listener: {e}"))?;
-    if settings.admin.is_some() {
-        println!("hiatus: admin on http://{admin_at} (/metrics /healthz /readyz /state, POST /reload)");
-    }
-    let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log);
+    crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;
+    let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log.clone());
+    let drain = gateway.drain.clone();
     let app = App::new(gateway, settings.h2c);
     let mut proxy = Service::new("Hiatus".to_string(), app);
     for a in &listen {
@@ -161,8 +179,51 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         proxy.add_listener(endpoint);
     }
     server.add_service(proxy);
+    if let Some(a) = admin_at {
+        // A service of its own, on one thread of its own: never on a request runtime's loop.
+        let mut service = Service::new("Hiatus admin".to_string(), AdminApp(admin.clone()));
+        service.threads = Some(1);
+        service.add_tcp(&a.to_string());
+        server.add_service(service);
+        println!("hiatus: admin on http://{a} (/metrics /healthz /readyz /state, POST /reload)");
+    }
+    stop_when_drained(server.watch_execution_phase(), drain, grace, access_log);
     announce_when_listening(listen, admin);
     server.run_forever()
+}
+
+/// Ends the process once a graceful stop (SIGTERM, or the old process of an upgrade after the
+/// hand-over) has drained the client connections, or at the end of `grace` after telling the
+/// requests still waiting for an upstream to answer 503 (`Drain::wait`). The access log is
+/// written out first; a quick stop (SIGINT) is pingora's.
+fn stop_when_drained(
+    mut phases: tokio::sync::broadcast::Receiver<ExecutionPhase>,
+    drain: Arc<Drain>,
+    grace: Duration,
+    access_log: Option<AccessLog>,
+) {
+    std::thread::spawn(move || loop {
+        match phases.blocking_recv() {
+            Ok(ExecutionPhase::ShutdownStarted) => drain.begin(),
+            Ok(ExecutionPhase::ShutdownGracePeriod) => {
+                let open = drain.open_connections();
+                println!("hiatus: stopping: {open} connection(s) open, grace period {grace:?}");
+                let drained = drain.wait(grace);
+                if let Some(log) = &access_log {
+                    log.flush(Duration::from_secs(2));
+                }
+                match drained {
+                    Drained::Finished => println!("hiatus: stopped: every connection finished"),
+                    Drained::Expired { open } => {
+                        println!("hiatus: stopped: grace period over, {open} connection(s) were still open")
+                    }
+                }
+                std::process::exit(0);
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    });
 }
 
 /// Says "listening" (stdout, `/readyz`) only once every listener accepts connections: pingora

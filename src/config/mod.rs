@@ -420,8 +420,13 @@ fn include_files(
     out
 }
 
-/// `*` matches any run of characters, `?` one character.
+/// `*` matches any run of characters, `?` one character. As in a shell, a name that starts with
+/// a dot is matched only by a pattern that does: temporary and lock files (`hiatus emergency`'s
+/// `.NAME.PID-N.tmp` and `.NAME.lock`, an editor's) are never read as configuration.
 fn glob_match(pattern: &str, name: &str) -> bool {
+    if name.starts_with('.') && !pattern.starts_with('.') {
+        return false;
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     let (mut pi, mut ni) = (0, 0);
@@ -458,6 +463,12 @@ mod tests {
             ("*", "x", true),
             ("a*b*c", "aXbYc", true),
             ("a*b*c", "aXbY", false),
+            // A leading dot only by a leading dot: editors' and `hiatus emergency`'s temporary
+            // and lock files are never configuration.
+            ("*", ".emergency.toml.4711-1.tmp", false),
+            ("*.toml*", ".emergency.toml.4711-1.tmp", false),
+            ("?emergency.toml.lock", ".emergency.toml.lock", false),
+            (".*.toml", ".hidden.toml", true),
         ] {
             assert_eq!(glob_match(p, n), ok, "{p} {n}");
         }

@@ -58,7 +58,8 @@ pub fn date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())
 }
 
-/// A local date-time with minute precision: `2024-11-14T00:34` (seconds, if any, must be 00);
+/// A local date-time of a `once` window: `2024-11-14T00:34`, or to the second,
+/// `2024-11-14T00:34:10` (what `hiatus emergency` writes: a switch is recorded to the second);
 /// every field with all its digits.
 pub fn date_time(text: &str) -> Result<NaiveDateTime, String> {
     let t = text.trim();
@@ -70,8 +71,9 @@ pub fn date_time(text: &str) -> Result<NaiveDateTime, String> {
             continue;
         }
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, format) {
-            if dt.and_utc().timestamp() % 60 != 0 {
-                return Err(format!("{text:?}: times have minute precision; drop the seconds"));
+            // chrono reads `:60` as a leap second: no wall clock shows it.
+            if dt.and_utc().timestamp_subsec_nanos() != 0 {
+                return Err(format!("{text:?}: seconds run from 00 to 59"));
             }
             return Ok(dt);
         }
@@ -79,7 +81,9 @@ pub fn date_time(text: &str) -> Result<NaiveDateTime, String> {
     if t.ends_with('Z') || t.contains('+') || t.get(10..).is_some_and(|rest| rest.contains('-')) {
         return Err(format!("{text:?}: write a local time without offset; the window's zone says where it is"));
     }
-    Err(format!("{text:?} is not a local date and time; write YYYY-MM-DDTHH:MM, e.g. \"2024-11-14T00:34\""))
+    Err(format!(
+        "{text:?} is not a local date and time; write YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS, e.g. \"2024-11-14T00:34\""
+    ))
 }
 
 /// `1h30m`, `45m`, `2h`, `24h`: exact elapsed minutes; only `h` and `m` are accepted.
@@ -242,7 +246,9 @@ mod tests {
     fn date_times() {
         assert_eq!(date_time("2024-11-14T00:34").map(|d| d.to_string()), Ok("2024-11-14 00:34:00".into()));
         assert_eq!(date_time("2024-11-14T00:34:00").map(|d| d.to_string()), Ok("2024-11-14 00:34:00".into()));
-        assert!(date_time("2024-11-14T00:34:10").is_err_and(|e| e.contains("minute precision")));
+        assert_eq!(date_time("2024-11-14T00:34:10").map(|d| d.to_string()), Ok("2024-11-14 00:34:10".into()));
+        assert!(date_time("2024-11-14T00:34:60").is_err_and(|e| e.contains("00 to 59")));
+        assert!(date_time("2024-11-14T00:34:10.5").is_err_and(|e| e.contains("HH:MM:SS")));
         assert!(date_time("2024-11-14T00:34:00Z").is_err_and(|e| e.contains("without offset")));
         assert!(date_time("14.11.2024 00:34").is_err());
     }

@@ -22,8 +22,8 @@ use crate::schedule::occurrence::from_unix;
 use crate::telemetry::metrics::Metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::io::BufReader;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
+use tokio::net::TcpListener;
 
 /// Shared state of the admin endpoints.
 #[derive(Debug)]
@@ -167,8 +167,8 @@ impl Admin {
         }
     }
 
-    async fn connection(self: Arc<Self>, stream: TcpStream) -> std::io::Result<()> {
-        let (read, mut write) = stream.into_split();
+    async fn connection<S: AsyncRead + AsyncWrite + Unpin>(self: Arc<Self>, stream: S) -> std::io::Result<()> {
+        let (read, mut write) = tokio::io::split(stream);
         let mut read = BufReader::new(read);
         while let Some(req) = read_request(&mut read).await? {
             let (status, content_type, body) = self.handle(&req).await;
@@ -190,5 +190,23 @@ impl Admin {
                 let _ = me.connection(stream).await;
             });
         }
+    }
+}
+
+/// The admin endpoints as a pingora server app: the admin listener is then one of the process's
+/// listeners, handed over to the new process in an upgrade like the gateway's (a listener of
+/// its own would still be bound by the old process when the new one starts).
+#[derive(Debug)]
+pub struct AdminApp(pub Arc<Admin>);
+
+#[async_trait::async_trait]
+impl pingora::apps::ServerApp for AdminApp {
+    async fn process_new(
+        self: &Arc<Self>,
+        io: pingora::protocols::Stream,
+        _shutdown: &pingora::server::ShutdownWatch,
+    ) -> Option<pingora::protocols::Stream> {
+        let _ = self.0.clone().connection(io).await;
+        None
     }
 }

@@ -12,18 +12,34 @@
 //! of every window, hand-written or not, survives as a value; comments other than [`HEADER`] do
 //! not (the header says so).
 //!
-//! It does not talk to a running gateway (a reload picks the file up) and does not lock against
-//! a second `hiatus emergency` editing the same file at the same moment (the last rename wins).
+//! One writer at a time: an edit holds [`EditLock`] (an advisory `flock` on `.NAME.lock` beside
+//! the file, never the watched file itself) from reading the file to the rename, so two
+//! `hiatus emergency` at once both land, one after the other. Holding it, an edit first removes
+//! the temporary files `.NAME.PID-N.tmp` that a writer killed mid-edit left (only the holder
+//! makes one, so none of them is live); `hiatus run` does the same at start when the lock is
+//! free ([`remove_leftovers`]). Neither name is matched by an include glob (a leading dot).
+//!
+//! Times are written to the second (`2025-03-01T09:15:42`): the history says when a switch
+//! happened, not its minute. Files written before, with `HH:MM`, read as they always did.
+//!
+//! It does not talk to a running gateway (a reload picks the file up).
 
 use crate::config::{self, values, Diagnostic, Language, Loaded, Report};
 use crate::schedule::resolve;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use chrono_tz::Tz;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 use toml::{Table, Value};
+
+/// How `once` times are written: to the second. `values::date_time` reads this and `HH:MM`.
+const WRITTEN: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// How long an edit waits for another one on the same file before it gives up.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The comment every written file starts with.
 pub const HEADER: &str = "\
@@ -47,6 +63,9 @@ pub enum Error {
     /// `off` found no open-ended window to switch off.
     #[error("{0}")]
     NothingOpen(String),
+    /// Another edit of the same file held the lock for longer than [`LOCK_WAIT`].
+    #[error("{}: another `hiatus emergency`{holder} is editing it; gave up after {} s", file.display(), waited.as_secs())]
+    Busy { file: PathBuf, holder: String, waited: std::time::Duration },
     /// The configuration would have errors with the edited file; nothing was written.
     #[error("the configuration would have {} error(s) with this change; nothing was written", .0.errors.len())]
     Invalid(Report),
@@ -186,6 +205,8 @@ pub struct Done {
     pub switched: Vec<Switched>,
     /// Warnings of the configuration about the emergency file (the rest is `check`'s business).
     pub warnings: Vec<Diagnostic>,
+    /// Temporary files of writers that died mid-edit, removed before this edit.
+    pub removed: Vec<PathBuf>,
 }
 
 /// The main file and the emergency file it names (or `--file`).
@@ -288,22 +309,24 @@ impl Target {
         ids
     }
 
+    /// Takes the edit lock of the file (waiting up to [`LOCK_WAIT`] for another edit to end) and
+    /// removes what writers that died mid-edit left beside it; the removed files.
+    pub fn lock(&self) -> Result<(EditLock, Vec<PathBuf>), Error> {
+        let lock = EditLock::take(&self.file, LOCK_WAIT)?;
+        let removed = remove_temporary_files(&self.file, &lock);
+        Ok((lock, removed))
+    }
+
     /// Validates `text` as the new emergency file with the whole configuration, then replaces
     /// the file atomically. Returns the configuration's warnings about the emergency file.
-    pub fn commit(&self, text: &str) -> Result<Vec<Diagnostic>, Error> {
-        let dir = match self.file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let fname = self.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let nanos = Utc::now().timestamp_subsec_nanos();
-        // A dot in front and `.tmp` behind: include globs like `*.toml` never pick it up.
-        let tmp = dir.join(format!(".{fname}.{}-{nanos}.tmp", std::process::id()));
+    /// `_lock`: this file's, held since the text was read (see [`Target::lock`]).
+    pub fn commit(&self, _lock: &EditLock, text: &str) -> Result<Vec<Diagnostic>, Error> {
+        let tmp = temporary_path(&self.file);
         let result = write_synced(&tmp, text, &self.file).and_then(|()| match self.load_with(&tmp) {
             Ok(loaded) => {
                 std::fs::rename(&tmp, &self.file).map_err(io(&self.file))?;
                 // The rename is durable once the folder is; not every platform can sync one.
-                if let Ok(d) = std::fs::File::open(&dir) {
+                if let Ok(d) = std::fs::File::open(folder(&self.file)) {
                     let _ = d.sync_all();
                 }
                 let name = self.file.display().to_string();
@@ -403,16 +426,130 @@ fn write_synced(tmp: &Path, text: &str, like: &Path) -> Result<(), Error> {
     f.sync_all().map_err(io(tmp))
 }
 
+/// The folder a file is in (`.` for a bare name).
+fn folder(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn file_name(file: &Path) -> String {
+    file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// `.NAME.PID-NANOS.tmp` beside the file: the dot in front keeps include globs (and the
+/// watcher's reloads) from reading it as configuration; the pid says who wrote it.
+fn temporary_path(file: &Path) -> PathBuf {
+    let nanos = Utc::now().timestamp_subsec_nanos();
+    folder(file).join(format!(".{}.{}-{nanos}.tmp", file_name(file), std::process::id()))
+}
+
+/// Whether `entry` (a name in the file's folder) is a temporary file of an edit of `file`.
+fn is_temporary(file: &Path, entry: &str) -> bool {
+    let numbers = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    entry
+        .strip_prefix(&format!(".{}.", file_name(file)))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .and_then(|middle| middle.split_once('-'))
+        .is_some_and(|(pid, nanos)| numbers(pid) && numbers(nanos))
+}
+
+fn temporary_files(file: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder(file)) else { return Vec::new() };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| is_temporary(file, &e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Removes the temporary files of edits of `file`. With the lock held no live edit has one:
+/// an edit writes its temporary file only while it holds the lock, so these were left by a
+/// writer that died (`kill -9`, a crash, a power cut). The pid in the name is not consulted:
+/// it may belong to another process by now, or to one in another pid namespace.
+fn remove_temporary_files(file: &Path, _lock: &EditLock) -> Vec<PathBuf> {
+    temporary_files(file).into_iter().filter(|p| std::fs::remove_file(p).is_ok()).collect()
+}
+
+/// For `hiatus run` at start: removes the temporary files that edits of the emergency file
+/// left when their writer died, unless an edit holds the lock right now (that edit removes
+/// them itself). Creates no lock file where there is nothing to remove. The removed files.
+pub fn remove_leftovers(file: &Path) -> Result<Vec<PathBuf>, Error> {
+    if temporary_files(file).is_empty() {
+        return Ok(Vec::new());
+    }
+    match EditLock::take(file, std::time::Duration::ZERO) {
+        Ok(lock) => Ok(remove_temporary_files(file, &lock)),
+        Err(Error::Busy { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The right to edit one emergency file: an advisory lock (`flock`) on `.NAME.lock` beside it.
+///
+/// Held from reading the file to renaming the new one over it; released when dropped, and by
+/// the kernel when the process dies, so a `kill -9` never leaves it taken. It is not a lock on
+/// the emergency file itself: every edit renames a new file over that one, and a writer waiting
+/// on the old file would get a lock nobody else asks for. For the same reason the lock file is
+/// never removed (two writers could lock two different files of that name).
+#[derive(Debug)]
+pub struct EditLock {
+    _file: std::fs::File,
+}
+
+impl EditLock {
+    fn path(file: &Path) -> PathBuf {
+        folder(file).join(format!(".{}.lock", file_name(file)))
+    }
+
+    /// Takes the lock of `file`, waiting up to `wait` for the edit that holds it.
+    // `File::try_lock` is stable since Rust 1.89, above the declared `rust-version` (1.85), which
+    // is out of date anyway: the locked dependencies need 1.95 (parking_lot). Raising it turns on
+    // newer lints across the crate; that is a change of its own.
+    #[allow(clippy::incompatible_msrv)]
+    pub fn take(file: &Path, wait: std::time::Duration) -> Result<EditLock, Error> {
+        let path = Self::path(file);
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match f.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    // flock has no timeout of its own; an edit takes milliseconds to seconds.
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let pid = std::fs::read_to_string(&path).unwrap_or_default();
+                    let holder = if pid.trim().is_empty() { String::new() } else { format!(" (pid {})", pid.trim()) };
+                    return Err(Error::Busy { file: file.to_path_buf(), holder, waited: wait });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+            }
+        }
+        // Who holds it, for the message of an edit that gives up waiting.
+        if f.set_len(0).is_ok() {
+            let _ = writeln!(f, "{}", std::process::id());
+        }
+        Ok(EditLock { _file: f })
+    }
+}
+
 /// Same folder (after resolving it) and same file name.
 fn same_file(a: &Path, b: &Path) -> bool {
-    let folder = |p: &Path| {
-        let d = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+    let resolved = |p: &Path| {
+        let d = folder(p);
         std::fs::canonicalize(&d).or_else(|_| std::path::absolute(&d)).unwrap_or(d)
     };
-    a.file_name() == b.file_name() && folder(a) == folder(b)
+    a.file_name() == b.file_name() && resolved(a) == resolved(b)
 }
 
 fn windows(doc: &Table) -> impl Iterator<Item = &Table> {
@@ -421,10 +558,6 @@ fn windows(doc: &Table) -> impl Iterator<Item = &Table> {
 
 fn window_ids(doc: &Table) -> BTreeSet<String> {
     windows(doc).filter_map(|w| w.get("id")).filter_map(Value::as_str).map(str::to_string).collect()
-}
-
-fn minute(t: DateTime<Utc>) -> DateTime<Utc> {
-    t - Duration::seconds(t.timestamp().rem_euclid(60)) - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
 }
 
 /// A window's zone: its own, else its file's default, else the main file's.
@@ -449,7 +582,7 @@ fn instant(v: &Value, zone: Tz) -> Option<DateTime<Utc>> {
     values::date_time(&text).ok().map(|local| resolve(zone, local).0)
 }
 
-/// Appends an open-ended window starting at `at`'s minute (UTC, `zone = "UTC"` on the window so
+/// Appends an open-ended window starting at `at`'s second (UTC, `zone = "UTC"` on the window so
 /// no file default matters). `taken`: ids used elsewhere in the configuration.
 pub fn switch_on(
     doc: &mut Table,
@@ -458,7 +591,7 @@ pub fn switch_on(
     at: DateTime<Utc>,
     taken: &BTreeSet<String>,
 ) -> Result<Switched, Error> {
-    let start = minute(at);
+    let start = at.trunc_subsecs(0);
     let mut used = window_ids(doc);
     used.extend(taken.iter().cloned());
     let id = match &req.id {
@@ -485,7 +618,7 @@ pub fn switch_on(
     w.insert("id".into(), Value::String(id.clone()));
     w.insert("zone".into(), Value::String("UTC".into()));
     w.insert("scope".into(), scope);
-    let once = Table::from_iter([("start".to_string(), Value::String(start.format("%Y-%m-%dT%H:%M").to_string()))]);
+    let once = Table::from_iter([("start".to_string(), Value::String(start.format(WRITTEN).to_string()))]);
     w.insert("once".into(), Value::Table(once));
     if let Some(t) = &req.title {
         w.insert("title".into(), text(t));
@@ -504,16 +637,17 @@ pub fn switch_on(
 }
 
 /// Sets `end` on the open-ended window `id`, or on every open-ended window that has started when
-/// `id` is `None`. The end is `at`'s minute. Switched off in the minute it was switched on, the
-/// start moves one minute back: an end must lie after the start, and an operator who switches
-/// off expects it off now, not at the end of the minute. Nothing is removed.
+/// `id` is `None`. The end is `at`'s second, or one second after the start when switched off in
+/// the second it was switched on (an end must lie after the start). The start is never moved:
+/// it is the record of when the switch happened, and feeds carry it in their entries' ids.
+/// Nothing is removed.
 pub fn switch_off(
     doc: &mut Table,
     id: Option<&str>,
     at: DateTime<Utc>,
     main_zone: Option<Tz>,
 ) -> Result<Vec<Switched>, Error> {
-    let at = minute(at);
+    let at = at.trunc_subsecs(0);
     let fzone = file_zone(doc);
     let mut switched = Vec::new();
     let (mut seen, mut later) = (false, Vec::new());
@@ -537,15 +671,7 @@ pub fn switch_off(
             later.push(wid);
             continue;
         }
-        let end = at;
-        let start = if end <= start {
-            let earlier = end - Duration::minutes(1);
-            let local = earlier.with_timezone(&zone).naive_local();
-            once.insert("start".into(), Value::String(local.format("%Y-%m-%dT%H:%M").to_string()));
-            resolve(zone, local).0
-        } else {
-            start
-        };
+        let end = if at > start { at } else { start + Duration::seconds(1) };
         let local = end.with_timezone(&zone).naive_local();
         // In an autumn fold a local time means its first pass (rule 5): the written end may be
         // up to an hour early, which still switches off now; it must still be after the start.
@@ -553,10 +679,10 @@ pub fn switch_off(
         if written <= start {
             return Err(bad(&format!(
                 "{} in {zone} lies in the autumn fold before the start; set `end` by hand",
-                local.format("%Y-%m-%dT%H:%M")
+                local.format(WRITTEN)
             )));
         }
-        once.insert("end".into(), Value::String(local.format("%Y-%m-%dT%H:%M").to_string()));
+        once.insert("end".into(), Value::String(local.format(WRITTEN).to_string()));
         switched.push(Switched { id: wid, start, end: Some(written) });
     }
     if switched.is_empty() {
@@ -710,16 +836,19 @@ pub fn render(doc: &Table) -> String {
 /// `hiatus emergency on`: appends an open-ended window to the emergency file.
 pub fn on(main: &Path, file: Option<&Path>, req: &OnRequest, at: DateTime<Utc>) -> Result<Done, Error> {
     let target = Target::locate(main, file)?;
+    let (lock, removed) = target.lock()?;
     let mut doc = target.read()?;
     let language = req.language.unwrap_or(target.language);
     let switched = switch_on(&mut doc, req, language, at, &target.ids_elsewhere())?;
-    let warnings = target.commit(&render(&doc))?;
-    Ok(Done { file: target.file, switched: vec![switched], warnings })
+    let warnings = target.commit(&lock, &render(&doc))?;
+    drop(lock);
+    Ok(Done { file: target.file, switched: vec![switched], warnings, removed })
 }
 
 /// `hiatus emergency off`: sets `end` on open-ended windows (one by id, or all).
 pub fn off(main: &Path, file: Option<&Path>, id: Option<&str>, at: DateTime<Utc>) -> Result<Done, Error> {
     let target = Target::locate(main, file)?;
+    let (lock, removed) = target.lock()?;
     let mut doc = target.read()?;
     let name = target.file.display().to_string();
     let switched = switch_off(&mut doc, id, at, target.main_zone).map_err(|e| match e {
@@ -727,8 +856,9 @@ pub fn off(main: &Path, file: Option<&Path>, id: Option<&str>, at: DateTime<Utc>
         Error::File { message, .. } => Error::File { file: name.clone(), message },
         e => e,
     })?;
-    let warnings = target.commit(&render(&doc))?;
-    Ok(Done { file: target.file, switched, warnings })
+    let warnings = target.commit(&lock, &render(&doc))?;
+    drop(lock);
+    Ok(Done { file: target.file, switched, warnings, removed })
 }
 
 /// `hiatus emergency list`: the emergency file and its windows at `now`.
@@ -831,6 +961,9 @@ weekly = { on = ["tue"], at = "22:30", until = "06:00" }
 except = { months = ["jul"] }
 "#;
 
+    /// The emergency folder after an edit: the file and its lock file (kept, never removed).
+    const AFTER_AN_EDIT: [&str; 2] = [".emergency.toml.lock", "emergency.toml"];
+
     fn at(t: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(t).expect("rfc3339 in test").with_timezone(&Utc)
     }
@@ -860,14 +993,14 @@ except = { months = ["jul"] }
             .expect("on");
         assert_eq!(
             done.switched,
-            vec![Switched { id: "emergency-20250301-0915".into(), start: at("2025-03-01T09:15:00Z"), end: None }]
+            vec![Switched { id: "emergency-20250301-0915".into(), start: at("2025-03-01T09:15:42Z"), end: None }]
         );
         let text = d.read();
         assert!(text.starts_with(HEADER), "{text}");
         let doc = parsed(&d);
         let w = window(&doc, "emergency-20250301-0915");
         assert_eq!(w.get("zone").and_then(Value::as_str), Some("UTC"));
-        assert_eq!(w.get("once").map(inline).as_deref(), Some(r#"{ start = "2025-03-01T09:15" }"#));
+        assert_eq!(w.get("once").map(inline).as_deref(), Some(r#"{ start = "2025-03-01T09:15:42" }"#));
         assert_eq!(w.get("scope").map(inline).as_deref(), Some(r#"{ tenants = ["a"], hosts = ["www7.example.de"] }"#));
         assert_eq!(w.get("reason").map(inline).as_deref(), Some(r#"{ de = "Datenbank gestört" }"#));
         let loaded = d.loads();
@@ -875,7 +1008,7 @@ except = { months = ["jul"] }
         let listed = list(&doc, at("2025-03-01T09:20:00Z"), None);
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].state, State::Open);
-        assert_eq!(d.entries(), vec!["emergency.toml"], "no temporary file is left");
+        assert_eq!(d.entries(), AFTER_AN_EDIT, "no temporary file is left");
     }
 
     #[test]
@@ -884,18 +1017,18 @@ except = { months = ["jul"] }
         on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:00Z")).expect("on");
         let done = off(&d.main(), None, None, at("2025-03-01T11:02:59Z")).expect("off");
         assert_eq!(done.switched.len(), 1);
-        assert_eq!(done.switched[0].end, Some(at("2025-03-01T11:02:00Z")));
+        assert_eq!(done.switched[0].end, Some(at("2025-03-01T11:02:59Z")));
         let doc = parsed(&d);
         assert_eq!(windows(&doc).count(), 1, "the window stays as history");
         let w = window(&doc, "emergency-20250301-0915");
         assert_eq!(
             w.get("once").map(inline).as_deref(),
-            Some(r#"{ start = "2025-03-01T09:15", end = "2025-03-01T11:02" }"#)
+            Some(r#"{ start = "2025-03-01T09:15:00", end = "2025-03-01T11:02:59" }"#)
         );
         assert_eq!(w.get("scope").and_then(Value::as_str), Some("all"));
         d.loads();
         let listed = list(&doc, at("2025-03-01T12:00:00Z"), None);
-        assert_eq!((listed[0].state, listed[0].end), (State::Ended, Some(at("2025-03-01T11:02:00Z"))));
+        assert_eq!((listed[0].state, listed[0].end), (State::Ended, Some(at("2025-03-01T11:02:59Z"))));
         // Nothing open any more: exit 1, and the file stays as it was.
         let before = d.read();
         assert!(matches!(off(&d.main(), None, None, at("2025-03-01T12:00:00Z")), Err(Error::NothingOpen(_))));
@@ -903,16 +1036,121 @@ except = { months = ["jul"] }
     }
 
     #[test]
-    fn off_in_the_same_minute_takes_effect_at_once() {
+    fn on_and_off_within_a_minute_keep_their_seconds() {
         let d = Dir::new(&[("main.toml", MAIN)]);
-        on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:10Z")).expect("on");
+        let on_at = at("2025-03-01T09:15:10.750Z");
+        let done = on(&d.main(), None, &req(&["all"]), on_at).expect("on");
+        assert_eq!(done.switched[0].start, at("2025-03-01T09:15:10Z"), "to the second, not the minute");
         let done = off(&d.main(), None, None, at("2025-03-01T09:15:50Z")).expect("off");
-        // Over already at 09:15:50: the start moved back a minute so the end can be 09:15.
         assert_eq!(
             (done.switched[0].start, done.switched[0].end),
-            (at("2025-03-01T09:14:00Z"), Some(at("2025-03-01T09:15:00Z")))
+            (at("2025-03-01T09:15:10Z"), Some(at("2025-03-01T09:15:50Z"))),
+            "the start stays where it was recorded; the end is the second of the switch"
+        );
+        let doc = parsed(&d);
+        assert_eq!(
+            window(&doc, "emergency-20250301-0915").get("once").map(inline).as_deref(),
+            Some(r#"{ start = "2025-03-01T09:15:10", end = "2025-03-01T09:15:50" }"#)
+        );
+        let loaded = d.loads();
+        let w = loaded.config.windows.iter().find(|w| w.id == "emergency-20250301-0915").expect("loaded");
+        let mut occurrences = Vec::new();
+        w.schedule.expand(0, 0, i64::MAX - 1, |_, e| occurrences.push(e));
+        assert_eq!(
+            occurrences,
+            vec![crate::schedule::Expanded::Kept(crate::schedule::Occurrence {
+                start: at("2025-03-01T09:15:10Z").timestamp(),
+                end: at("2025-03-01T09:15:50Z").timestamp(),
+                tentative_from: at("2025-03-01T09:15:50Z").timestamp(),
+                window: 0,
+            })]
+        );
+    }
+
+    #[test]
+    fn off_in_the_second_of_on_ends_one_second_later() {
+        let d = Dir::new(&[("main.toml", MAIN)]);
+        on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:10.100Z")).expect("on");
+        let done = off(&d.main(), None, None, at("2025-03-01T09:15:10.900Z")).expect("off");
+        // An end must lie after the start; the recorded start is not moved (it may have been
+        // announced already: the feed's entry id carries it).
+        assert_eq!(
+            (done.switched[0].start, done.switched[0].end),
+            (at("2025-03-01T09:15:10Z"), Some(at("2025-03-01T09:15:11Z")))
         );
         d.loads();
+    }
+
+    #[test]
+    fn files_with_minutes_only_still_read_and_switch_off_to_the_second() {
+        let d = Dir::new(&[("main.toml", MAIN), ("d/emergency.toml", HAND)]);
+        let listed = list(&parsed(&d), at("2025-03-01T10:00:00Z"), None);
+        assert_eq!(listed[0].start, Some(at("2025-02-10T08:12:00Z")), "Oslo 09:12 read as before");
+        let done = off(&d.main(), None, Some("local-open"), at("2025-03-01T10:30:07Z")).expect("off");
+        assert_eq!(done.switched[0].end, Some(at("2025-03-01T10:30:07Z")));
+        let w = parsed(&d);
+        assert_eq!(
+            window(&w, "local-open").get("once").map(inline).as_deref(),
+            Some(r#"{ start = "2025-03-01T08:00", end = "2025-03-01T11:30:07" }"#),
+            "the hand-written start is kept as written"
+        );
+        d.loads();
+    }
+
+    #[test]
+    fn threads_switching_at_once_all_land() {
+        let d = Dir::new(&[("main.toml", MAIN)]);
+        let mut first = req(&["all"]);
+        first.id = Some("first".into());
+        on(&d.main(), None, &first, at("2025-03-01T09:00:00Z")).expect("first");
+        const N: usize = 8;
+        let start = &std::sync::Barrier::new(N + 1);
+        std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for i in 0..N {
+                let main = d.main();
+                handles.push(s.spawn(move || {
+                    let mut r = req(&[&format!("host:www{}.example.de", i + 1)]);
+                    r.id = Some(format!("w{i}"));
+                    start.wait();
+                    on(&main, None, &r, at("2025-03-01T09:15:00Z")).map(|_| ())
+                }));
+            }
+            let main = d.main();
+            let off_handle = s.spawn(move || {
+                start.wait();
+                off(&main, None, Some("first"), at("2025-03-01T09:15:00Z")).map(|_| ())
+            });
+            for h in handles.into_iter().chain([off_handle]) {
+                h.join().expect("no panic").expect("every edit succeeds");
+            }
+        });
+        let doc = parsed(&d);
+        let mut ids: Vec<String> = window_ids(&doc).into_iter().collect();
+        ids.sort();
+        let mut want: Vec<String> = (0..N).map(|i| format!("w{i}")).collect();
+        want.push("first".into());
+        want.sort();
+        assert_eq!(ids, want, "every switch on landed");
+        assert!(window(&doc, "first").get("once").and_then(Value::as_table).is_some_and(|o| o.contains_key("end")));
+        assert_eq!(d.entries(), AFTER_AN_EDIT, "no temporary file is left");
+        d.loads();
+    }
+
+    #[test]
+    fn an_edit_removes_a_dead_writers_temporary_file() {
+        let d = Dir::new(&[("main.toml", MAIN), ("d/emergency.toml", HAND)]);
+        // What `kill -9` in the middle of an edit leaves: a half-written file under a pid long gone.
+        std::fs::write(d.0.join("d/.emergency.toml.4194304-17.tmp"), "[[windows]]\nid = \"ha").expect("stale");
+        // Not ours: other dot files and temporary files of another file stay.
+        std::fs::write(d.0.join("d/.other.toml.4194304-17.tmp"), "").expect("other");
+        std::fs::write(d.0.join("d/.emergency.toml.swp"), "").expect("editor");
+        d.loads();
+        on(&d.main(), None, &req(&["all"]), at("2025-03-01T09:15:00Z")).expect("on");
+        assert_eq!(
+            d.entries(),
+            vec![".emergency.toml.lock", ".emergency.toml.swp", ".other.toml.4194304-17.tmp", "emergency.toml"]
+        );
     }
 
     #[test]
@@ -953,7 +1191,7 @@ except = { months = ["jul"] }
         let local = window(&after, "local-open");
         assert_eq!(
             local.get("once").map(inline).as_deref(),
-            Some(r#"{ start = "2025-03-01T08:00", end = "2025-03-01T11:30" }"#)
+            Some(r#"{ start = "2025-03-01T08:00", end = "2025-03-01T11:30:00" }"#)
         );
         assert_eq!(local.get("reason"), window(&before, "local-open").get("reason"));
         for id in ["old", "weekly-hand"] {
@@ -982,6 +1220,51 @@ except = { months = ["jul"] }
     }
 
     #[test]
+    fn one_edit_at_a_time_and_leftovers_only_under_the_lock() {
+        let d = Dir::new(&[("main.toml", MAIN), ("d/emergency.toml", HAND)]);
+        let stale = d.0.join("d/.emergency.toml.4194304-17.tmp");
+        std::fs::write(&stale, "[[windows]]\nid = \"ha").expect("stale");
+        // A live edit holds the lock: the gateway's start removes nothing, a second edit waits
+        // and gives up after its wait, naming the holder.
+        let held = EditLock::take(&d.emergency(), std::time::Duration::ZERO).expect("free");
+        assert_eq!(remove_leftovers(&d.emergency()).expect("no error"), Vec::<PathBuf>::new());
+        assert!(stale.exists());
+        match EditLock::take(&d.emergency(), std::time::Duration::from_millis(30)) {
+            Err(Error::Busy { holder, .. }) => assert_eq!(holder, format!(" (pid {})", std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        // Free again: what the dead writer left goes.
+        assert_eq!(remove_leftovers(&d.emergency()).expect("no error"), vec![stale.clone()]);
+        assert_eq!(d.entries(), AFTER_AN_EDIT);
+        // Nothing to remove: no lock file is made for it.
+        let e = Dir::new(&[("main.toml", MAIN)]);
+        assert_eq!(remove_leftovers(&e.emergency()).expect("no error"), Vec::<PathBuf>::new());
+        assert_eq!(e.entries(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn temporary_file_names() {
+        let file = Path::new("d/emergency.toml");
+        let made = temporary_path(file);
+        assert_eq!(made.parent(), Some(Path::new("d")));
+        let made = made.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for (name, ours) in [
+            (made.as_str(), true),
+            (".emergency.toml.12-345.tmp", true),
+            (".emergency.toml.12-.tmp", false),
+            (".emergency.toml.x-345.tmp", false),
+            (".emergency.toml.12345.tmp", false),
+            (".emergency.toml.lock", false),
+            (".other.toml.12-345.tmp", false),
+            ("emergency.toml", false),
+            (".emergency.toml.12-345.tmp.bak", false),
+        ] {
+            assert_eq!(is_temporary(file, name), ours, "{name}");
+        }
+    }
+
+    #[test]
     fn invalid_scope_tenant_is_refused_and_the_file_is_unchanged() {
         let d = Dir::new(&[("main.toml", MAIN), ("d/emergency.toml", HAND)]);
         match on(&d.main(), None, &req(&["tenant:nope"]), at("2025-03-01T09:15:00Z")) {
@@ -993,7 +1276,7 @@ except = { months = ["jul"] }
             other => panic!("{other:?}"),
         }
         assert_eq!(d.read(), HAND);
-        assert_eq!(d.entries(), vec!["emergency.toml"], "no temporary file is left");
+        assert_eq!(d.entries(), AFTER_AN_EDIT, "no temporary file is left");
         d.loads();
     }
 

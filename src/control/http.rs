@@ -2,10 +2,9 @@
 //! head at a time (bounded), answer with a complete response, keep the connection.
 //!
 //! Not a general server: no chunked bodies, no pipelining beyond sequential requests. The data
-//! path is pingora's; this only serves a handful of operator endpoints and the demo.
+//! path is the gateway's own; this only serves a handful of operator endpoints and the demo.
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A request head.
 #[derive(Debug, Default)]
@@ -31,7 +30,7 @@ const MAX_HEADERS: usize = 100;
 const MAX_LINE: usize = 8 * 1024;
 
 /// Reads the next request head and discards its body; `None` at end of stream or on garbage.
-pub async fn read_request(read: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Option<Request>> {
+pub async fn read_request<R: AsyncBufRead + Unpin>(read: &mut R) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     let mut req = Request::default();
     loop {
@@ -66,8 +65,8 @@ pub async fn read_request(read: &mut BufReader<OwnedReadHalf>) -> std::io::Resul
 }
 
 /// Writes a complete response with a `Content-Length`.
-pub async fn respond(
-    write: &mut OwnedWriteHalf,
+pub async fn respond<W: AsyncWrite + Unpin>(
+    write: &mut W,
     status: u16,
     content_type: &str,
     extra: &[(&str, &str)],
@@ -94,6 +93,10 @@ pub async fn respond(
         head.push_str("connection: close\r\n");
     }
     head.push_str("\r\n");
-    write.write_all(head.as_bytes()).await?;
-    write.write_all(body).await
+    // One write: a head and a body sent apart meet Nagle and the peer's delayed ACK (40 ms).
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    write.write_all(&out).await?;
+    // A pingora stream buffers writes until flushed.
+    write.flush().await
 }

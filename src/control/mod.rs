@@ -15,7 +15,6 @@ pub mod ticker;
 
 use admin::Admin;
 use reload::{Fingerprint, Reloader};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use ticker::Ticker;
@@ -25,31 +24,22 @@ use ticker::Ticker;
 /// configuration's `reload_settle` (an editor or a script may write it in pieces).
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
-/// Starts the control plane; returns once SIGHUP is handled and the admin listener is bound.
-pub fn start(admin: Arc<Admin>, admin_addr: Option<SocketAddr>) -> std::io::Result<SocketAddr> {
+/// Starts the control plane; returns once SIGHUP is handled. The admin endpoints are served
+/// where their listener is: one of pingora's in `hiatus run` (`admin::AdminApp`, handed over in
+/// an upgrade), [`admin::Admin::serve`] on a listener of the caller's elsewhere.
+pub fn start(admin: Arc<Admin>) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // Install the SIGHUP handler now: until a handler exists, SIGHUP kills the process.
-    let (hup, listener) = runtime.block_on(async {
-        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let listener = match admin_addr {
-            Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
-            None => None,
-        };
-        Ok::<_, std::io::Error>((hup, listener))
-    })?;
-    let bound = listener.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+    let hup = runtime.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) })?;
     std::thread::Builder::new().name("hiatus-control".into()).spawn(move || {
         runtime.block_on(async move {
-            if let Some(l) = listener {
-                tokio::spawn(admin.clone().serve(l));
-            }
             tokio::spawn(on_sighup(admin.reloader.clone(), hup));
             tokio::spawn(ticker(admin.clone()));
             tokio::spawn(prober::run(admin.reloader.current().clone(), admin.clock.clone()));
             watch(admin.reloader.clone()).await;
         })
     })?;
-    Ok(bound)
+    Ok(())
 }
 
 /// How long after a reload the replaced configuration's memory is handed back once more:

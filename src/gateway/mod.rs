@@ -8,7 +8,8 @@
 //! - `http1` and `h2c`: the lanes, thin adapters of a client protocol over the core.
 //! - `respond`: the answers of the gateway's own and their fields; `statuspage`: the status
 //!   page and its feeds; `record`: the one place a request is counted and logged.
-//! - `server`: the pingora server app, and `serve` for in-process tests.
+//! - `server`: the pingora server app, and `serve` for in-process tests; `drain`: open
+//!   connections and the end of a graceful stop.
 //!
 //! Schedules, hosts and pages come from their own modules; nothing here parses configuration
 //! files.
@@ -16,6 +17,7 @@
 pub mod bypass;
 pub mod core;
 pub mod decide;
+pub mod drain;
 pub mod h2c;
 pub mod http1;
 pub mod negotiate;

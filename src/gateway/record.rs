@@ -1,11 +1,12 @@
 //! Recording a finished request, whichever lane served it: the shared state of all requests
-//! ([`Gateway`]: the snapshot's `ArcSwap`, the clock, request ids, metrics, access log) and
+//! ([`Gateway`]: the snapshot's `ArcSwap`, the clock, request ids, metrics, access log, drain) and
 //! [`Gateway::record`], the one place a request is counted and logged ([`Finished`]).
 //!
 //! A path that carries the bypass secret (`/.hiatus/bypass/<secret>`, in any spelling) is
 //! logged redacted: the secret never reaches a log line or a metric.
 
 use super::bypass::BYPASS_PATH;
+use super::drain::Drain;
 
 use crate::clock::Clock;
 use crate::compiled::Compiled;
@@ -28,6 +29,8 @@ pub struct Gateway {
     ids: Arc<RequestIds>,
     pub metrics: Option<Arc<Metrics>>,
     pub access_log: Option<AccessLog>,
+    /// Open client connections, and the end of a graceful stop's grace period.
+    pub drain: Arc<Drain>,
 }
 
 #[derive(Debug)]
@@ -47,6 +50,7 @@ impl Gateway {
             ids: Arc::new(RequestIds { prefix, counter: AtomicU64::new(0) }),
             metrics: None,
             access_log: None,
+            drain: Drain::new(),
         }
     }
 

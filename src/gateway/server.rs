@@ -53,7 +53,11 @@ pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown
     let mut stop = shutdown.clone();
     loop {
         tokio::select! {
-            _ = stop.changed() => break,
+            _ = stop.changed() => {
+                // As the process does when pingora begins a graceful stop.
+                app.core.gateway.drain.begin();
+                break;
+            }
             accepted = listener.accept() => {
                 let Ok(mut stream) = accepted else { continue };
                 // As pingora's own listeners do: without it, Nagle holds back small writes.

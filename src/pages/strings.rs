@@ -47,10 +47,12 @@ pub enum Failure {
     BadResponse,
     Unavailable,
     UpstreamStatus,
+    /// The gateway stopped (restart, upgrade) before the upstream answered.
+    Stopping,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 7] = [
+    pub const ALL: [Failure; 8] = [
         Failure::Refused,
         Failure::ConnectTimeout,
         Failure::ReadTimeout,
@@ -58,6 +60,7 @@ impl Failure {
         Failure::BadResponse,
         Failure::Unavailable,
         Failure::UpstreamStatus,
+        Failure::Stopping,
     ];
 
     /// Machine name, used in the `X-Hiatus-Failure` header, logs, metrics and JSON.
@@ -70,6 +73,7 @@ impl Failure {
             Failure::BadResponse => "invalid_response",
             Failure::Unavailable => "no_upstream",
             Failure::UpstreamStatus => "upstream_error",
+            Failure::Stopping => "gateway_stopping",
         }
     }
 
@@ -139,6 +143,18 @@ impl Failure {
             (UpstreamStatus, De) => ("Serverfehler", "Der Server von {tenant} meldet einen Fehler ({status})."),
             (UpstreamStatus, En) => ("Server error", "The server of {tenant} reports an error ({status})."),
             (UpstreamStatus, Nb) => ("Serverfeil", "Serveren til {tenant} melder en feil ({status})."),
+            (Stopping, De) => (
+                "Kurz unterbrochen",
+                "Das Gateway vor {tenant} wird gerade neu gestartet; die Anfrage wurde nicht fertig. Bitte versuchen Sie es gleich noch einmal.",
+            ),
+            (Stopping, En) => (
+                "Briefly interrupted",
+                "The gateway in front of {tenant} is restarting and the request did not finish. Please try again in a moment.",
+            ),
+            (Stopping, Nb) => (
+                "Kort avbrutt",
+                "Gatewayen foran {tenant} starter på nytt, og forespørselen ble ikke fullført. Prøv igjen om et øyeblikk.",
+            ),
         }
     }
 }

@@ -29,7 +29,15 @@ pub struct Entry<'a> {
 /// Handle for the request path.
 #[derive(Debug, Clone)]
 pub struct AccessLog {
-    tx: SyncSender<String>,
+    tx: SyncSender<Queued>,
+}
+
+/// What the writer is handed.
+#[derive(Debug)]
+enum Queued {
+    Line(String),
+    /// Write out everything queued before this, then say so (the process is about to exit).
+    Flush(std::sync::mpsc::Sender<()>),
 }
 
 impl AccessLog {
@@ -48,20 +56,36 @@ impl AccessLog {
     /// Queues a line; `false` when it had to be dropped.
     pub fn log(&self, entry: &Entry<'_>) -> bool {
         let Ok(line) = serde_json::to_string(entry) else { return false };
-        match self.tx.try_send(line) {
+        match self.tx.try_send(Queued::Line(line)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
         }
     }
+
+    /// Waits (at most `within`) until every line queued so far is written; `false` if it was not.
+    pub fn flush(&self, within: std::time::Duration) -> bool {
+        let (done, written) = std::sync::mpsc::channel();
+        self.tx.send(Queued::Flush(done)).is_ok() && written.recv_timeout(within).is_ok()
+    }
 }
 
-fn writer(rx: Receiver<String>, out: Box<dyn Write + Send>) {
+fn writer(rx: Receiver<Queued>, out: Box<dyn Write + Send>) {
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut waiting = Vec::new();
     while let Ok(first) = rx.recv() {
-        let _ = writeln!(out, "{first}");
-        while let Ok(line) = rx.try_recv() {
-            let _ = writeln!(out, "{line}");
+        let mut next = Some(first);
+        while let Some(q) = next {
+            match q {
+                Queued::Line(line) => {
+                    let _ = writeln!(out, "{line}");
+                }
+                Queued::Flush(done) => waiting.push(done),
+            }
+            next = rx.try_recv().ok();
         }
         let _ = out.flush();
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
     }
 }

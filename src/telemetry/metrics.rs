@@ -101,9 +101,9 @@ impl Metrics {
 }
 
 /// Decisions counted per tenant (the `decision` label), in `Outcome::index` order.
-pub const DECISIONS: usize = 8;
+pub const DECISIONS: usize = 9;
 /// Failure kinds (the `kind` label), in `Failure::ALL` order.
-pub const FAILURES: usize = 7;
+pub const FAILURES: usize = 8;
 
 /// One tenant's counters, side by side. A proxied request touches one cache line of them: its
 /// decision's count and the upstream time share the first. With a prometheus series per

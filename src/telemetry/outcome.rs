@@ -17,11 +17,13 @@ pub enum Outcome {
     BadRequest,
     /// Served by the gateway itself (`/.hiatus/` assets, bypass cookie).
     Gateway,
+    /// Still waiting for its upstream when a graceful stop's grace period ended.
+    Stopped,
 }
 
 impl Outcome {
     /// One of each decision, in `index` order (one failure stands for every `UpstreamError`).
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Pending,
         Outcome::Proxied,
         Outcome::Maintenance,
@@ -30,6 +32,7 @@ impl Outcome {
         Outcome::UnknownHost,
         Outcome::BadRequest,
         Outcome::Gateway,
+        Outcome::Stopped,
     ];
 
     /// Position among the decisions, for the per-tenant counters (`TenantCounts`).
@@ -43,6 +46,7 @@ impl Outcome {
             Outcome::UnknownHost => 5,
             Outcome::BadRequest => 6,
             Outcome::Gateway => 7,
+            Outcome::Stopped => 8,
         }
     }
 
@@ -56,6 +60,7 @@ impl Outcome {
             Outcome::UnknownHost => "unknown_host",
             Outcome::BadRequest => "bad_request",
             Outcome::Gateway => "gateway",
+            Outcome::Stopped => "shutdown",
         }
     }
 }

@@ -104,7 +104,7 @@ fn single_mistakes() {
         (w("dates = { on = [\"08.11.2024\"], at = \"04:30\", until = \"06:30\" }"), "windows[0].dates.on[0]", &["\"08.11.2024\""]),
         // once
         (w("once = { start = \"2024-11-14T00:34Z\" }"), "windows[0].once.start", &["without offset"]),
-        (w("once = { start = \"2024-11-14T00:34:10\" }"), "windows[0].once.start", &["minute precision"]),
+        (w("once = { start = \"2024-11-14T00:34:60\" }"), "windows[0].once.start", &["00 to 59"]),
         (w("once = { start = \"2024-11-14\" }"), "windows[0].once.start", &["\"2024-11-14\""]),
         (
             w("once = { start = \"2024-11-14T00:34\", end = \"2024-11-14T00:34\" }"),

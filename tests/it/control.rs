@@ -303,10 +303,10 @@ async fn the_access_log_writes_one_json_line_per_request() {
     assert!(lines[0]["upstream_ms"].is_number() && lines[1]["upstream"].is_null() && lines[1]["window"] == "b-down");
 }
 
-/// Starts the control plane of `gw` (admin listener on loopback, the file watcher, …): the
-/// admin state and the admin listener's address. It runs its own runtime: started from a
-/// plain thread, as `run` does.
-fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::control::admin::Admin>, SocketAddr) {
+/// Starts the control plane of `gw` (the file watcher, SIGHUP, …) and serves its admin
+/// endpoints on loopback: the admin state and the admin listener's address. The control plane
+/// runs its own runtime: started from a plain thread, as `run` does.
+async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::control::admin::Admin>, SocketAddr) {
     let admin = Arc::new(hiatus::control::admin::Admin {
         reloader: gw.reloader.clone(),
         metrics: Some(gw.metrics.clone()),
@@ -315,10 +315,10 @@ fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::control::
         ready: AtomicBool::new(false),
     });
     let handle = admin.clone();
-    let at = std::thread::spawn(move || hiatus::control::start(handle, Some("127.0.0.1:0".parse().expect("addr"))))
-        .join()
-        .expect("join")
-        .expect("control plane");
+    std::thread::spawn(move || hiatus::control::start(handle)).join().expect("join").expect("control plane");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let at = listener.local_addr().expect("addr");
+    tokio::spawn(admin.clone().serve(listener));
     (admin, at)
 }
 
@@ -338,7 +338,7 @@ async fn the_admin_listener_answers_and_wants_its_token() {
     let path = dir.write("hiatus.toml", &config(origin.addr, false));
     let gw = start(&path, NOW).await;
     let token = "0123456789abcdef-token";
-    let (admin_state, at) = control_plane(&gw, Some(token));
+    let (admin_state, at) = control_plane(&gw, Some(token)).await;
     assert_eq!(admin(at, "GET", "/state", None).await.0, 401, "no token");
     assert_eq!(admin(at, "GET", "/state", Some("wrong-token-0123456")).await.0, 401, "wrong token");
     assert_eq!(admin(at, "GET", "/healthz", Some(token)).await.0, 200);
@@ -378,7 +378,7 @@ async fn a_reload_names_each_changed_key_that_needs_a_restart_and_applies_the_re
     let gateway = "[gateway]\nlisten = [\"127.0.0.1:8080\"]\nthreads = 2\nkeepalive_timeout = \"60s\"\n";
     let path = dir.write("hiatus.toml", &format!("{gateway}{}", config(origin.addr, false)));
     let gw = start(&path, NOW).await;
-    let (_admin, at) = control_plane(&gw, None);
+    let (_admin, at) = control_plane(&gw, None).await;
     let changed = "[gateway]\nlisten = [\"127.0.0.1:8081\", \"[::1]:8081\"]\nthreads = 4\nadmin = \"127.0.0.1:9999\"\n\
                    grace_period = \"3s\"\nkeepalive_timeout = \"5s\"\n";
     dir.write("hiatus.toml", &format!("{changed}{}", config(origin.addr, true)));
@@ -501,7 +501,7 @@ async fn the_watcher_applies_only_complete_files_while_requests_flow() {
     };
     let path = dir.write("hiatus.toml", &version(1).concat());
     let gw = start(&path, NOW).await;
-    let _control = control_plane(&gw, None);
+    let _control = control_plane(&gw, None).await;
     let load = Load::start(gw.addr, hosts, 4, |status, marker| (status, marker) == (200, "proxied"));
     load.more(50).await;
     let until_generation = |g: u64| {

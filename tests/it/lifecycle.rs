@@ -87,34 +87,109 @@ fn free_port() -> u16 {
 }
 
 fn write_config(dir: &TempDir, listen: &str, origin: SocketAddr) -> String {
+    write_config_with(dir, listen, "127.0.0.1:0", "2s", origin)
+}
+
+fn write_config_with(dir: &TempDir, listen: &str, admin: &str, grace: &str, origin: SocketAddr) -> String {
+    let log = dir.0.join("access.log").display().to_string();
     let text = format!(
-        "[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"{listen}\"]\nadmin = \"127.0.0.1:0\"\ngrace_period = \"2s\"\n\n\
+        "[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"{listen}\"]\nadmin = \"{admin}\"\ngrace_period = \"{grace}\"\n\
+         access_log = \"{log}\"\n\n\
          [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{origin}\"]\n"
     );
     dir.write("hiatus.toml", &text).display().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_the_request_in_flight_finish() {
-    let origin = Origin::start("slow", Behaviour::Slow(Duration::from_millis(800))).await;
-    let dir = TempDir::new("sigterm");
-    let config = write_config(&dir, "127.0.0.1:0", origin.addr);
-    let mut gw = Running::start(&["run", "--config", &config]);
-    let addr = gw.listening();
-    let mut client = Client::connect(addr, None).await;
-    client.send_request("GET", "a.test", "/slow", &[], b"").await;
-    // The request is with the origin now (it answers after 800 ms): stop the gateway.
-    bounded("the origin to receive the request", async {
-        while origin.hits() == 0 {
+/// The access log's lines with `decision`, once the process has exited.
+fn logged(dir: &TempDir, decision: &str) -> usize {
+    let text = std::fs::read_to_string(dir.0.join("access.log")).unwrap_or_default();
+    text.lines().filter(|l| l.contains(&format!("\"decision\":\"{decision}\""))).count()
+}
+
+/// Waits (bounded) until the origin has received `n` requests.
+async fn origin_has(origin: &Origin, n: usize) {
+    bounded("the origin to receive the requests", async {
+        while origin.hits() < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_request_in_flight_finish_and_exits_when_it_has() {
+    let origin = Origin::start("slow", Behaviour::Slow(Duration::from_millis(800))).await;
+    let dir = TempDir::new("sigterm");
+    // A grace period far longer than the request: the process leaves when the request is done.
+    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "60s", origin.addr);
+    let mut gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let mut busy = Client::connect(addr, None).await;
+    // An idle keep-alive connection, its one request answered before the stop.
+    let mut idle = Client::connect(addr, None).await;
+    let r = idle.request("GET", "a.test", "/first", &[]).await;
+    assert_eq!((r.status, r.header("connection")), (200, Some("keep-alive")));
+    busy.send_request("GET", "a.test", "/slow", &[], b"").await;
+    origin_has(&origin, 2).await;
+    let stopped = std::time::Instant::now();
+    gw.signal("-TERM");
+    let r = busy.response(false).await;
+    assert_eq!((r.status, r.marker()), (200, "proxied"), "the request in flight finished");
+    assert_eq!(r.header("connection"), Some("close"), "a draining gateway closes after the answer");
+    let closed = bounded("the idle connection to close", async {
+        while !idle.closed().await {}
+        true
+    })
+    .await;
+    assert!(closed, "the idle keep-alive connection is closed cleanly");
+    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(20))).await.expect("join");
+    assert!(status.is_some_and(|s| s.success()), "exited cleanly: {status:?}");
+    assert!(stopped.elapsed() < Duration::from_secs(20), "long before the grace period's end");
+    assert_eq!(logged(&dir, "proxied"), 2, "both requests are in the access log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_waiting_when_a_short_grace_period_ends_gets_a_503_page() {
+    let origin = Origin::start("stuck", Behaviour::Slow(Duration::from_secs(30))).await;
+    let dir = TempDir::new("grace-over");
+    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "300ms", origin.addr);
+    let mut gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let mut client = Client::connect(addr, None).await;
+    client.send_request("GET", "a.test", "/stuck", &[("accept-language", "en")], b"").await;
+    origin_has(&origin, 1).await;
+    let stopped = std::time::Instant::now();
     gw.signal("-TERM");
     let r = client.response(false).await;
-    assert_eq!((r.status, r.marker()), (200, "proxied"), "the request in flight finished");
-    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(15))).await.expect("join");
-    assert!(status.is_some_and(|s| s.success()), "exited cleanly after the grace period: {status:?}");
+    let took = stopped.elapsed();
+    assert_eq!((r.status, r.header("x-hiatus-failure")), (503, Some("gateway_stopping")), "{}", r.text());
+    assert!(r.text().contains("restarting"), "the page says what happened: {}", r.text());
+    assert_eq!(r.header("connection"), Some("close"));
+    // 300 ms: not rounded down to nothing (cut at once) nor up to whole seconds.
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(950), "answered after {took:?}");
+    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(20))).await.expect("join");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert_eq!(logged(&dir, "shutdown"), 1, "counted as cut by the stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_stream_still_waiting_when_the_grace_period_ends_gets_a_503_page() {
+    let origin = Origin::start("stuck", Behaviour::Slow(Duration::from_secs(30))).await;
+    let dir = TempDir::new("grace-over-h2c");
+    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "300ms", origin.addr);
+    let mut gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let mut client = crate::gateway_support::H2Client::connect(addr).await;
+    let uri = format!("http://a.test:{}/stuck", addr.port());
+    let asked = tokio::spawn(async move { client.request("GET", &uri, &[("accept-language", "en")]).await });
+    origin_has(&origin, 1).await;
+    gw.signal("-TERM");
+    let r = bounded("the h2c answer", asked).await.expect("the request task");
+    assert_eq!((r.status, r.header("x-hiatus-failure")), (503, Some("gateway_stopping")), "{}", r.text());
+    assert!(r.text().contains("restarting"), "{}", r.text());
+    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(20))).await.expect("join");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert_eq!(logged(&dir, "shutdown"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,15 +197,18 @@ async fn upgrade_hands_over_the_sockets_without_losing_a_request() {
     let origin = Origin::start("o", Behaviour::Slow(Duration::from_millis(50))).await;
     let dir = TempDir::new("upgrade");
     let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config(&dir, &listen, origin.addr);
+    // The admin listener on a fixed port too, as configured in production: it is handed over.
+    let admin = format!("127.0.0.1:{}", free_port());
+    let config = write_config_with(&dir, &listen, &admin, "2s", origin.addr);
     let sock = dir.0.join("upgrade.sock").display().to_string();
     let mut old = Running::start(&["run", "--config", &config, "--upgrade-sock", &sock]);
     let addr = old.listening();
-    // Requests on fresh connections throughout the hand-over (bounded in count and time).
+    // Requests on fresh connections throughout the hand-over (bounded in count and time): the
+    // old process hands over at once, accepts for 5 s more (pingora's close timeout), drains.
     let load = tokio::spawn(async move {
         let mut results = Vec::new();
         let started = std::time::Instant::now();
-        while results.len() < 400 && started.elapsed() < Duration::from_secs(12) {
+        while results.len() < 400 && started.elapsed() < Duration::from_secs(8) {
             let mut c = Client::connect(addr, None).await;
             c.send_request("GET", "a.test", "/", &[("connection", "close")], b"").await;
             results.push(c.try_response(false).await.map(|r| r.status));
@@ -160,9 +238,12 @@ async fn upgrade_hands_over_the_sockets_without_losing_a_request() {
         &failed[..failed.len().min(5)]
     );
     assert!(old_exit.is_some(), "the old process exited after handing over");
-    // The new one still serves.
+    // The new one still serves, and answers on the admin listener.
     let r = Client::connect(addr, None).await.request("GET", "a.test", "/", &[]).await;
     assert_eq!(r.status, 200);
+    let admin: SocketAddr = admin.parse().expect("admin address");
+    let r = Client::connect(admin, None).await.request("GET", "admin", "/healthz", &[]).await;
+    assert_eq!(r.status, 200, "the admin listener serves after the upgrade");
     drop(new_addr);
 }
 

@@ -19,6 +19,8 @@
 //!   the recording origin sees exactly what the gateway decided.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
+//! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
+//!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 
 mod cli;
 mod config_errors;
@@ -26,6 +28,7 @@ mod config_sections;
 mod control;
 mod crossing;
 mod edge_safety;
+mod emergency;
 mod gateway;
 mod gateway_support;
 mod health;

@@ -11,6 +11,7 @@ use super::body::{BodyError, Piece, RequestBody};
 use super::io::{read_within, within};
 use super::pool;
 use super::response::{self, Asked, ClientHead, Framing, Stamp};
+use crate::gateway::drain::EXPIRY_CHECK;
 use crate::pages::Failure;
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
@@ -42,6 +43,9 @@ pub struct Exchange<'a> {
     pub write_timeout: Duration,
     /// What the client's head is marked with.
     pub stamp: Stamp<'a>,
+    /// A graceful stop: the client's head says `Connection: close` once it began; a wait for
+    /// the answer gives up when its grace period is over.
+    pub drain: &'a crate::gateway::drain::Drain,
 }
 
 /// An upstream's response head, read; the body (or its start) follows in `buf`.
@@ -153,8 +157,15 @@ async fn attempt<B: RequestBody>(
     // Whether the upstream has answered anything yet: a pooled connection that ends before
     // that was closed while idle, and the request may go again on a fresh one.
     let mut answered = !buf.is_empty();
+    // How long the upstream has been silent: the wait goes in steps of `EXPIRY_CHECK`, so that
+    // the end of a stop's grace period is seen without registering every request with the
+    // drain (a lock taken and released per request); the step costs nothing when the answer
+    // comes sooner (the timer's deadline is moved either way).
+    let mut silent = Duration::ZERO;
     loop {
         if !buf.is_empty() {
+            // Checked as late as possible: a stop that began while the upstream worked counts.
+            stamp.keep_alive &= !x.drain.is_closing();
             match response::parse(&buf, x.asked, Some((out.reborrow(), &stamp))) {
                 Ok(Some(head)) if head.status >= 200 || head.status == 101 => {
                     return Ok(Reply {
@@ -180,11 +191,19 @@ async fn attempt<B: RequestBody>(
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(READ_ROOM);
         }
-        match read_within(&mut conn, &mut buf, timer.as_mut(), x.read_timeout).await {
+        let step = x.read_timeout.saturating_sub(silent).min(EXPIRY_CHECK);
+        match read_within(&mut conn, &mut buf, timer.as_mut(), step).await {
+            None if x.drain.is_expired() => {
+                return Err((None, Failed::because(Failure::Stopping, 503, "the grace period of a stop ended")))
+            }
+            None if silent + step < x.read_timeout => silent += step,
             None => return Err((None, Failed::because(Failure::ReadTimeout, 504, "no answer in time"))),
             Some(Err(_) | Ok(0)) if !answered => return Err((Some(buf), reset)),
             Some(Err(_) | Ok(0)) => return Err((None, reset)),
-            Some(Ok(_)) => answered = true,
+            Some(Ok(_)) => {
+                answered = true;
+                silent = Duration::ZERO;
+            }
         }
     }
 }

@@ -190,6 +190,7 @@ impl Core {
                     keep_alive: req.keep_alive,
                     http10,
                 },
+                drain: &self.gateway.drain,
             };
             // HTTP/1.1 clients give their buffer back after the relay (`buffers`); on h2c the
             // body leaves in pieces of the buffer, which cannot come back.
@@ -254,7 +255,10 @@ impl<'a> InFlight<'a> {
     /// The failure page for what went wrong upstream: what happened in words a user
     /// understands; addresses and OS errors go to the log only.
     pub fn failure(&self, failure: Failure, status: u16, lang: crate::config::Language, format: usize) -> Answer {
-        let outcome = Outcome::UpstreamError(failure);
+        let outcome = match failure {
+            Failure::Stopping => Outcome::Stopped,
+            _ => Outcome::UpstreamError(failure),
+        };
         let rendered = match (self.tenant, self.verdict) {
             (Some(t), Some(verdict)) => {
                 crate::compiled::pages::failure_page(self.compiled, t, &verdict, failure, status, lang, format)

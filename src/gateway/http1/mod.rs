@@ -8,7 +8,8 @@
 //! relayed with its framing kept (`core::relay`), or an upgraded connection is tunnelled.
 //!
 //! Connection rules: a head must be complete within `header_timeout` of its first byte (408),
-//! an idle connection closes after `keepalive_timeout`; a refused request (`head::Refusal`) and
+//! an idle connection closes after `keepalive_timeout` (during a stop, after half a second:
+//! `drain`, whose answers say `Connection: close`); a refused request (`head::Refusal`) and
 //! an answer that leaves a body unread close the connection after a lingering read, so that
 //! the client gets the answer rather than a reset (nginx's `lingering_close`).
 
@@ -25,6 +26,7 @@ use super::core::response::{Asked, ClientHead, Framing};
 use super::core::upstream::{self, BodyFraming, Outgoing};
 use super::core::{buffers, exchange::Failed, pool, tunnel, Core, InFlight, Plan};
 use super::decide::{decide, Request, FORWARDED_LINES};
+use super::drain::IDLE_BEFORE_CLOSING;
 use super::respond::Answer;
 use crate::telemetry::Outcome;
 use bytes::{Buf, BytesMut};
@@ -43,6 +45,14 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long, and how much, a closing connection is read and discarded after its last answer.
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1024 * 1024;
+
+/// How a wait for a request's bytes ended.
+enum Waited {
+    Read(std::io::Result<usize>),
+    Timeout,
+    /// A graceful stop began (only heard once idle for a while).
+    Closing,
+}
 
 /// What the connection does after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +87,8 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
     // Only a plain socket can have its first bytes put back for the HTTP/2 lane.
     let h2c = h2c && io.as_any().is::<L4Stream>();
     let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
+    let drain = &core.gateway.drain;
+    let _open = drain.open();
     let mut buf = BytesMut::with_capacity(2048);
     let mut scratch = Scratch {
         out: Vec::new(),
@@ -89,6 +101,10 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
     let mut head = Head::boxed();
     // When the head being read must be complete; set once its first byte is here.
     let mut head_deadline: Option<tokio::time::Instant> = None;
+    // When the wait for the next request ends (`keepalive_timeout`), and whether it has lasted
+    // `IDLE_BEFORE_CLOSING`: only then is the connection woken by a stop, and closed.
+    let mut idle_end: Option<tokio::time::Instant> = None;
+    let mut idle_long = false;
     // The connection's one timer for reading heads, moved on before each read.
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
@@ -115,7 +131,12 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                 let current = core.gateway.current.load();
                 let settings = &current.config().gateway;
                 if buf.is_empty() {
-                    now + settings.keepalive_timeout
+                    let end = *idle_end.get_or_insert(now + settings.keepalive_timeout);
+                    if idle_long {
+                        end
+                    } else {
+                        end.min(now + IDLE_BEFORE_CLOSING)
+                    }
                 } else {
                     // A head has begun: all of it within `header_timeout` of its first byte,
                     // however slowly it trickles in (not per read: "slowloris").
@@ -130,22 +151,34 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             }
             let read = tokio::select! {
                 biased;
-                read = io.read_buf(&mut buf) => Some(read),
-                () = &mut timer => None,
+                read = io.read_buf(&mut buf) => Waited::Read(read),
+                () = &mut timer => Waited::Timeout,
+                () = drain.closing(), if idle_long => Waited::Closing,
             };
             match read {
-                Some(Ok(n)) if n > 0 => {}
-                None if !buf.is_empty() => {
+                Waited::Read(Ok(n)) if n > 0 => {}
+                // Idle for a while: a stop under way closes it now, one to come wakes it.
+                Waited::Timeout
+                    if buf.is_empty()
+                        && !idle_long
+                        && !drain.is_closing()
+                        && idle_end.is_some_and(|end| tokio::time::Instant::now() < end) =>
+                {
+                    idle_long = true;
+                }
+                Waited::Timeout if !buf.is_empty() => {
                     let refusal = Refusal { status: 408, text: "The request's header did not arrive in time.\n" };
                     refuse(core, &mut io, refusal).await;
                     return;
                 }
-                // Closed, failed or idle too long between requests.
+                // Closed, failed, idle too long between requests, or idle during a stop.
                 _ => return,
             }
         };
         first = false;
         head_deadline = None;
+        idle_end = None;
+        idle_long = false;
         match parsed {
             Step::Request => {}
             Step::Refused(refusal) => {
@@ -155,8 +188,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             }
             Step::Partial => return,
         }
-        let closing = *shutdown.borrow();
-        match request(core, &mut io, &buf, &head, peer, closing, &mut scratch).await {
+        match request(core, &mut io, &buf, &head, peer, drain.is_closing(), &mut scratch).await {
             Next::KeepAlive { consumed, more_from } => {
                 buf.advance(consumed.min(buf.len()));
                 if let Some(at) = more_from {
@@ -411,7 +443,11 @@ async fn proxy(
     };
     let body_end = body_end.or(in_hand.map(|n| (n, None)));
     let mut reply = match result {
-        Ok(reply) => reply,
+        Ok(reply) => {
+            // Its head said `Connection: close` when a graceful stop had begun (`exchange`).
+            req.keep_alive &= !core.gateway.drain.is_closing();
+            reply
+        }
         Err(Failed::Client(e)) => {
             req.keep_alive = false;
             if e == crate::gateway::core::body::BodyError::Closed {
@@ -427,7 +463,7 @@ async fn proxy(
         Err(Failed::Upstream { failure, status, .. }) => {
             let (lang, format) = req.negotiate();
             let a = req.failure(failure, status, lang, format);
-            req.keep_alive &= body_end.is_some();
+            req.keep_alive &= body_end.is_some() && failure != crate::pages::Failure::Stopping;
             let written = send(io, req, &a, out).await;
             core.record(req, a.outcome, if written { a.status } else { 0 });
             return match (written, req.keep_alive, body_end) {
