@@ -66,8 +66,14 @@ impl Fingerprint {
         let mut entries: Vec<(PathBuf, Option<Stamp>)> = files.iter().map(|f| (f.clone(), stat(f))).collect();
         for d in dirs {
             if let Ok(list) = std::fs::read_dir(d) {
-                let mut found: Vec<PathBuf> =
-                    list.filter_map(Result::ok).map(|e| e.path()).filter(|p| !files.contains(p)).collect();
+                // Dot-files are never configuration (include globs skip them): an editor's swap
+                // file or the emergency switch's lock and temporary files change no generation.
+                let hidden = |p: &Path| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                let mut found: Vec<PathBuf> = list
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| !files.contains(p) && !hidden(p))
+                    .collect();
                 found.sort();
                 entries.extend(found.into_iter().map(|p| {
                     let s = stat(&p);
@@ -265,5 +271,23 @@ impl Reloader {
                 Err(errors)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fingerprint;
+
+    #[test]
+    fn dot_files_in_an_include_folder_change_nothing_other_files_do() {
+        let dir = std::env::temp_dir().join(format!("hiatus-fingerprint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let before = Fingerprint::of(&[], std::slice::from_ref(&dir));
+        std::fs::write(dir.join(".emergency.toml.lock"), "").expect("write");
+        std::fs::write(dir.join(".hiatus.toml.swp"), "x").expect("write");
+        assert_eq!(Fingerprint::of(&[], std::slice::from_ref(&dir)), before, "dot-files are not looked at");
+        std::fs::write(dir.join("windows.toml"), "").expect("write");
+        assert_ne!(Fingerprint::of(&[], std::slice::from_ref(&dir)), before, "a new file is a change");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
