@@ -9,7 +9,7 @@
 //! Pingora costs 1.26× nginx there). The upstream's body is sent on as DATA frames; a chunked
 //! one is decoded first (`chunked`), and its trailers are dropped.
 
-use super::core::body::{encode_chunk, BodyError, Piece, RequestBody, LAST_CHUNK};
+use super::core::body::{encode_chunk, read_body, BodyError, Piece, RequestBody, LAST_CHUNK};
 use super::core::chunked::Chunked;
 use super::core::exchange::{Failed, Reply, GATHER, READ_ROOM};
 use super::core::fields::{classify, Field};
@@ -264,6 +264,7 @@ struct H2Body<'s> {
     done: bool,
     read_any: bool,
     timeout: Duration,
+    drain: &'s crate::gateway::drain::Drain,
 }
 
 impl H2Body<'_> {
@@ -273,19 +274,17 @@ impl H2Body<'_> {
                 return Ok(Piece::End);
             }
             self.read_any = true;
-            let read = tokio::time::timeout(self.timeout, self.s.read_body_bytes()).await;
-            match read {
-                Err(_) => return Err(BodyError::Timeout),
-                Ok(Err(_)) => return Err(BodyError::Closed),
-                Ok(Ok(None)) => {
+            match read_body(Some(self.drain), self.timeout, self.s.read_body_bytes()).await? {
+                Err(_) => return Err(BodyError::Closed),
+                Ok(None) => {
                     self.done = true;
                     if self.chunked {
                         return Ok(Piece::Bytes(LAST_CHUNK));
                     }
                     return Ok(Piece::End);
                 }
-                Ok(Ok(Some(data))) if data.is_empty() => continue,
-                Ok(Ok(Some(data))) => {
+                Ok(Some(data)) if data.is_empty() => continue,
+                Ok(Some(data)) => {
                     self.data = data;
                     if self.chunked {
                         self.encoded.clear();
@@ -353,6 +352,7 @@ async fn forward(
             done: framing == BodyFraming::None,
             read_any: false,
             timeout: settings.body_timeout,
+            drain: &core.gateway.drain,
         };
         core.exchange(req, runtime, d, &request, &mut body, asked, false, ClientHead::H2(&mut head), timer.as_mut())
             .await
@@ -362,7 +362,7 @@ async fn forward(
         Err(Failed::Client(BodyError::Closed)) => return core.record(req, Outcome::BadRequest, 0),
         Err(Failed::Client(e)) => {
             let mut a = Answer::plain(e.status(), e.text());
-            a.outcome = Outcome::BadRequest;
+            a.outcome = e.outcome();
             return send(core, s, req, &a).await;
         }
         Err(Failed::Upstream { failure, status, .. }) => return fail(core, s, req, failure, status).await,

@@ -173,6 +173,27 @@ async fn a_request_still_waiting_when_a_short_grace_period_ends_gets_a_503_page(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_still_arriving_when_the_grace_period_ends_gets_a_503() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("grace-over-upload");
+    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "300ms", origin.addr);
+    let mut gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let mut client = Client::connect(addr, None).await;
+    // 10 of 100 bytes of the body, then nothing: the request waits for the rest.
+    client.send(b"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 100\r\n\r\n0123456789").await;
+    let took = std::time::Instant::now();
+    gw.signal("-TERM");
+    let r = client.response(false).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("restarting"), "{}", r.text());
+    assert!(took.elapsed() < Duration::from_secs(2), "answered after {:?}", took.elapsed());
+    let status = tokio::task::spawn_blocking(move || gw.exited_within(Duration::from_secs(20))).await.expect("join");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert_eq!(logged(&dir, "shutdown"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_h2c_stream_still_waiting_when_the_grace_period_ends_gets_a_503_page() {
     let origin = Origin::start("stuck", Behaviour::Slow(Duration::from_secs(30))).await;
     let dir = TempDir::new("grace-over-h2c");

@@ -27,6 +27,8 @@ pub enum BodyError {
     Timeout,
     /// The client went away (closed, reset, or its HTTP/2 stream was reset).
     Closed,
+    /// The grace period of a stop ended before the body did: 503.
+    Stopping,
 }
 
 impl BodyError {
@@ -35,6 +37,7 @@ impl BodyError {
         match self {
             BodyError::Malformed | BodyError::Closed => 400,
             BodyError::Timeout => 408,
+            BodyError::Stopping => 503,
         }
     }
 
@@ -43,6 +46,40 @@ impl BodyError {
             BodyError::Malformed => "The request's body is not framed correctly.\n",
             BodyError::Timeout => "The request's body did not arrive in time.\n",
             BodyError::Closed => "The request's body ended early.\n",
+            BodyError::Stopping => {
+                "The gateway is restarting and the request's body did not arrive before it stopped. Please send it again in a moment.\n"
+            }
+        }
+    }
+
+    /// What the gateway did with the request, for metrics and the log.
+    pub fn outcome(self) -> crate::telemetry::Outcome {
+        match self {
+            BodyError::Stopping => crate::telemetry::Outcome::Stopped,
+            _ => crate::telemetry::Outcome::BadRequest,
+        }
+    }
+}
+
+/// `read` within `limit`; looked at every `EXPIRY_CHECK` for the end of a stop's grace period
+/// (`drain`, when given), on the one timer the wait has anyway.
+pub async fn read_body<F: Future>(
+    drain: Option<&crate::gateway::drain::Drain>,
+    limit: std::time::Duration,
+    read: F,
+) -> Result<F::Output, BodyError> {
+    let mut read = std::pin::pin!(read);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        let step = match drain {
+            Some(_) => limit.saturating_sub(waited).min(crate::gateway::drain::EXPIRY_CHECK),
+            None => limit,
+        };
+        match tokio::time::timeout(step, read.as_mut()).await {
+            Ok(v) => return Ok(v),
+            Err(_) if drain.is_some_and(|d| d.is_expired()) => return Err(BodyError::Stopping),
+            Err(_) if waited + step < limit => waited += step,
+            Err(_) => return Err(BodyError::Timeout),
         }
     }
 }

@@ -6,8 +6,9 @@
 //! Bytes read past the body's end belong to the next request on the connection: they stay in
 //! [`H1Body::leftover`] for the lane to put back in front of what it reads next.
 
-use crate::gateway::core::body::{encode_chunk, BodyError, Piece, RequestBody, LAST_CHUNK};
+use crate::gateway::core::body::{encode_chunk, read_body, BodyError, Piece, RequestBody, LAST_CHUNK};
 use crate::gateway::core::chunked::Chunked;
+use crate::gateway::drain::Drain;
 use bytes::BytesMut;
 use std::future::Future;
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub struct H1Body<'a, S> {
     /// Something was read from the socket: the body is no longer all in hand.
     read_any: bool,
     timeout: Duration,
+    /// A stop whose grace period may end while the body is read.
+    drain: Option<&'a Drain>,
 }
 
 impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
@@ -67,7 +70,14 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
             done: false,
             read_any: false,
             timeout,
+            drain: None,
         }
+    }
+
+    /// Gives up with `BodyError::Stopping` when `drain`'s grace period ends first.
+    pub fn until_stopped(mut self, drain: &'a Drain) -> Self {
+        self.drain = Some(drain);
+        self
     }
 
     /// The whole body was read.
@@ -101,10 +111,9 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
         self.more_at = 0;
         self.more.reserve(READ);
         self.read_any = true;
-        match tokio::time::timeout(self.timeout, self.io.read_buf(self.more)).await {
-            Err(_) => Err(BodyError::Timeout),
-            Ok(Ok(0) | Err(_)) => Err(BodyError::Closed),
-            Ok(Ok(_)) => Ok(()),
+        match read_body(self.drain, self.timeout, self.io.read_buf(self.more)).await? {
+            Ok(0) | Err(_) => Err(BodyError::Closed),
+            Ok(_) => Ok(()),
         }
     }
 

@@ -419,7 +419,7 @@ async fn proxy(
     };
     let asked = Asked { head_request: req.head_request, upgrade: head.upgrade.is_some() };
     let (result, body_end) = {
-        let mut body = H1Body::new(io, pre, more, length, settings.body_timeout);
+        let mut body = H1Body::new(io, pre, more, length, settings.body_timeout).until_stopped(&core.gateway.drain);
         let result = core
             .exchange(
                 req,
@@ -455,7 +455,7 @@ async fn proxy(
                 return Next::Close;
             }
             let mut a = Answer::plain(e.status(), e.text());
-            a.outcome = Outcome::BadRequest;
+            a.outcome = e.outcome();
             let written = send(io, req, &a, out).await;
             core.record(req, a.outcome, if written { a.status } else { 0 });
             return Next::Linger;
