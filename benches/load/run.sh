@@ -14,7 +14,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-DURATION=7            # seconds per run: 28 runs x 3 rounds + the reload test stay under ~12 minutes
+DURATION=7            # seconds per run: 16 scenarios x 5 proxies x 3 rounds: about 40 minutes
 ROUNDS=3
 CONNS=32
 QUICK=0
@@ -23,7 +23,7 @@ INSTALL=1
 RELOAD=1
 KEEP=0
 OUT="$HERE/results.md"
-ALL_SCENARIOS="small sched 64k maint refused 10k h1 h2c"
+ALL_SCENARIOS="small sched 64k maint refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10"
 ALL_PROXIES="nginx haproxy caddy pingora hiatus"
 SCENARIOS=$ALL_SCENARIOS
 PROXIES=$ALL_PROXIES
@@ -209,6 +209,7 @@ wait_status() {            # wait_status PID PORT HOST PATH WANT TIMEOUT_S [h2]
 TENANTS=10000
 alloc ORIGIN_PORT DEAD_PORT
 head -c 65536 /dev/urandom >"$WORK/www/64k"
+head -c 1048576 /dev/urandom >"$WORK/www/1m"
 render "$HERE/origin.nginx.conf" "$WORK/conf/origin.conf"
 start_bg origin "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/conf/origin.conf"
 ORIGIN_PID=$LAST_PID
@@ -316,6 +317,15 @@ scen() {
     10k)     echo "many many t00042.bench.localhost / 200 wrk-hosts" ;;
     h1)      echo "base pass bench.localhost / 200 h2load-h1" ;;
     h2c)     echo "base h2 bench.localhost / 200 h2load-h2c" ;;
+    # request shapes (issue 16); `raw` is wrk with request.lua: method, body bytes, framing
+    post1k)      echo "base pass bench.localhost /upload 200 raw POST 1024 length" ;;
+    chunked16k)  echo "base pass bench.localhost /upload 200 raw POST 16384 chunked" ;;
+    upload1m)    echo "base pass bench.localhost /upload 200 raw POST 1048576 length" ;;
+    download1m)  echo "base pass bench.localhost /1m 200 wrk" ;;
+    maintpost)   echo "base maint maint.localhost / 503 raw POST 1024 length" ;;
+    refusedpost) echo "base refused dead.localhost / 502 raw POST 1024 length" ;;
+    http10)      echo "base pass bench.localhost / 200 raw GET 0 http10" ;;
+    h2cm10)      echo "base h2 bench.localhost / 200 h2load-h2c-m10" ;;
   esac
 }
 scen_title() {
@@ -328,6 +338,14 @@ scen_title() {
     10k)     echo "10 000 tenants, Host spread (wrk)" ;;
     h1)      echo "pass-through small, h2load --h1" ;;
     h2c)     echo "pass-through small, h2load h2c" ;;
+    post1k)      echo "POST 1 KiB (Content-Length)" ;;
+    chunked16k)  echo "POST 16 KiB chunked" ;;
+    upload1m)    echo "upload 1 MiB (POST)" ;;
+    download1m)  echo "download 1 MiB" ;;
+    maintpost)   echo "maintenance page 503, POST 1 KiB" ;;
+    refusedpost) echo "upstream refused 502, POST 1 KiB" ;;
+    http10)      echo "HTTP/1.0 without keep-alive" ;;
+    h2cm10)      echo "h2c, 10 streams per connection" ;;
   esac
 }
 na_reason() {              # why a proxy/scenario pair is not run (empty: it is run)
@@ -335,7 +353,7 @@ na_reason() {              # why a proxy/scenario pair is not run (empty: it is 
   if [ "$px" = caddy ] && [ -n "$CADDY_NA" ]; then echo "$CADDY_NA"; return; fi
   if [ "$sc" = sched ] && [ "$px" != hiatus ]; then echo "a Hiatus schedule: compare with the row above"; return; fi
   # the baseline only proxies: it has no pages and no routing by Host
-  if [ "$px" = pingora ]; then case $sc in maint|refused|10k) echo "plain proxy: no pages, no Host routing"; return ;; esac; fi
+  if [ "$px" = pingora ]; then case $sc in maint|refused|10k|maintpost|refusedpost) echo "plain proxy: no pages, no Host routing"; return ;; esac; fi
   return 0
 }
 
@@ -350,23 +368,28 @@ to_ms() {                  # wrk latency "812.00us" / "1.23ms" / "1.02s" -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 
-run_load() {               # run_load TOOL PORT HOST PATH OUTFILE
-  local tool=$1 port=$2 host=$3 path=$4 out=$5
+run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES FRAMING]
+  local tool=$1 port=$2 host=$3 path=$4 out=$5 method=${6:-GET} bytes=${7:-0} framing=${8:-length}
   case $tool in
+    raw)       METHOD=$method BODY=$bytes CHUNKED=$([ "$framing" = chunked ] && echo 1 || echo 0) \
+               HTTP10=$([ "$framing" = http10 ] && echo 1 || echo 0) REQ_HOST=$host REQ_PATH=$path \
+                 "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+                 -s "$HERE/request.lua" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
     wrk)       "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
                  -H "Host: $host" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
     wrk-hosts) HOSTS=$TENANTS "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
                  -s "$HERE/hosts.lua" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
-    h2load-h1|h2load-h2c)
+    h2load-h1|h2load-h2c|h2load-h2c-m10)
                local h1=(); [ "$tool" = h2load-h1 ] && h1=(--h1)
-               "${PIN_LOAD[@]}" timeout $((DURATION + 15)) h2load "${h1[@]}" -c "$CONNS" -m 1 -t 1 -D "$DURATION" \
+               local streams=1; [ "$tool" = h2load-h2c-m10 ] && streams=10
+               "${PIN_LOAD[@]}" timeout $((DURATION + 15)) h2load "${h1[@]}" -c "$CONNS" -m "$streams" -t 1 -D "$DURATION" \
                  -H ":authority: $host" --log-file="$out.reqlog" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
   esac
 }
 parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99_ms errors requests"
   local tool=$1 out=$2 want=$3
   case $tool in
-    wrk|wrk-hosts)
+    wrk|wrk-hosts|raw)
       local rps req p50 p99 sock non2
       rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
       req=$(awk '/requests in/ {print $1}' "$out")
@@ -394,11 +417,11 @@ parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99
 }
 
 run_one() {                # run_one SCENARIO PROXY ROUND
-  local sc=$1 px=$2 r=$3 kind pkey host path want tool port pids t0 t1 a0 a1 res rss out
-  read -r kind pkey host path want tool <<<"$(scen "$sc")"
+  local sc=$1 px=$2 r=$3 kind pkey host path want tool method bytes framing port pids t0 t1 a0 a1 res rss out
+  read -r kind pkey host path want tool method bytes framing <<<"$(scen "$sc")"
   port=${PORT[$px.$pkey]}
   start_proxy "$px" "$kind"
-  local proto=""; [ "$tool" = h2load-h2c ] && proto=h2
+  local proto=""; [[ "$tool" == h2load-h2c* ]] && proto=h2
   if ! wait_status "$PROXY_PID" "$port" "$host" "$path" "$want" 60 "$proto"; then
     log "$px/$sc: not ready; log tail:"; tail -5 "$WORK/$px-$kind.log" >&2
     stop_proxy "$px"; printf '%s\t%s\t%s\n' "$sc" "$px" "did not start or answer $want" >>"$NA"; return
@@ -407,7 +430,7 @@ run_one() {                # run_one SCENARIO PROXY ROUND
   mapfile -t pids < <(tree_pids "$PROXY_PID")
   a0=$(origin_accepts)
   t0=$(cpu_ticks "${pids[@]}")
-  run_load "$tool" "$port" "$host" "$path" "$out"
+  run_load "$tool" "$port" "$host" "$path" "$out" "$method" "$bytes" "$framing"
   mapfile -t pids < <(tree_pids "$PROXY_PID")
   t1=$(cpu_ticks "${pids[@]}")
   a1=$(origin_accepts)
