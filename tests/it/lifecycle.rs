@@ -303,6 +303,88 @@ async fn an_idle_keep_alive_connection_costs_little_memory() {
     drop(open);
 }
 
+/// An origin that reads each request's `Content-Length` body to its end, dropping it, and
+/// answers 200 "ok" (the test origin of `gateway_support` keeps bodies, 100 MiB here).
+async fn sink_origin() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the sink");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut have = Vec::new();
+                loop {
+                    // The head, then its body.
+                    let end = loop {
+                        if let Some(i) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => have.extend_from_slice(&buf[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&have[..end]).to_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let mut left = length.saturating_sub(have.len() - end);
+                    have.clear();
+                    while left > 0 {
+                        match conn.read(&mut buf[..left.min(64 * 1024)]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => left -= n,
+                        }
+                    }
+                    if conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A 100 MiB upload streams through: the gateway holds a read's worth of it at a time, not the
+/// body (issue 16: its RSS grows by less than 8 MiB). The peak is the kernel's (`VmHWM`, reset
+/// just before the upload through `clear_refs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100_mib_upload_streams_through_in_little_memory() {
+    const SIZE: usize = 100 * 1024 * 1024;
+    let origin = sink_origin().await;
+    let dir = TempDir::new("upload-memory");
+    let config = write_config(&dir, "127.0.0.1:0", origin);
+    let gw = Running::start(&["run", "--config", &config]);
+    let addr = gw.listening();
+    let pid = gw.child.id();
+    let kib = |field: &str| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
+        let line = text.lines().find(|l| l.starts_with(field)).expect("the field");
+        line.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()).expect("kB")
+    };
+    // Warm up with a small upload: buffers, pool, metrics.
+    let mut warm = Client::connect(addr, None).await;
+    let r = warm.request("GET", "a.test", "/", &[]).await;
+    assert_eq!(r.status, 200);
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak RSS");
+    let before = kib("VmRSS:");
+    let mut client = Client::connect(addr, None).await;
+    let head = format!("POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: {SIZE}\r\n\r\n");
+    client.send(head.as_bytes()).await;
+    let piece = vec![b'x'; 256 * 1024];
+    for _ in 0..SIZE / piece.len() {
+        client.send(&piece).await;
+    }
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "ok\n"), "the origin got the whole body");
+    let grew = kib("VmHWM:").saturating_sub(before);
+    assert!(grew < 8 * 1024, "the gateway's peak RSS grew by {grew} KiB during a 100 MiB upload");
+}
+
 /// Polls `host` until the answer's status is `want`; the time it took, or `None` after `limit`.
 async fn until_status(addr: SocketAddr, host: &str, want: u16, limit: Duration) -> Option<Duration> {
     let started = std::time::Instant::now();
