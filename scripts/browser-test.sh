@@ -11,7 +11,7 @@ shots=target/screenshots
 mkdir -p "$shots"
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 gw_port=$(free_port); origin_port=$(free_port)
 # The demo's nightly window (00:34-00:55 Berlin) covers every tenant; kept off `dead` here so the
 # error page is what that host shows at any hour CI happens to run.
@@ -20,8 +20,7 @@ sed -e "s/^listen = .*/listen = [\"127.0.0.1:$gw_port\"]/" -e "s/127.0.0.1:18081
     -e 's/^scope = "all"$/scope = { tenants = ["app", "maint"] }/' config/hiatus.toml > "$work/hiatus.toml"
 target/debug/hiatus demo --config "$work/hiatus.toml" --origin "127.0.0.1:$origin_port" > "$work/out" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do grep -q "listening on" "$work/out" && break; sleep 0.1; done
-grep -q "listening on" "$work/out" || { cat "$work/out"; echo "the demo did not start"; exit 1; }
+started "$work/out"
 
 browse() { # url lang name -> rendered text on stdout, screenshot saved
   local url=$1 lang=$2 name=$3 profile

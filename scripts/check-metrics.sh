@@ -5,19 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/need.sh promtool:prometheus curl
 cargo build --locked --quiet
+. scripts/lib.sh
 work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 sed -e 's/^listen = .*/listen = ["127.0.0.1:0"]/' -e 's/^threads = .*/threads = 1\nadmin = "127.0.0.1:0"/' \
   config/hiatus.toml > "$work/hiatus.toml"
 target/debug/hiatus run --config "$work/hiatus.toml" > "$work/out" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$work/out" && break
-  sleep 0.1
-done
-gw=$(sed -n 's|^hiatus: listening on http://\([^ ]*\).*|\1|p' "$work/out" | head -1)
-admin=$(sed -n 's|^hiatus: admin on http://\([^ ]*\).*|\1|p' "$work/out" | head -1)
-[ -n "$gw" ] && [ -n "$admin" ] || { cat "$work/out"; echo "the gateway did not start"; exit 1; }
+started "$work/out"
+gw=$(announced "$work/out" listening); admin=$(announced "$work/out" admin)
+[ -n "$gw" ] && [ -n "$admin" ] || { cat "$work/out"; echo "the gateway did not announce its listeners"; exit 1; }
 for host in app.localhost maint.localhost dead.localhost nobody.example; do
   curl -s -o /dev/null -H "Host: $host" "http://$gw/" || true
 done

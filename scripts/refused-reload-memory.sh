@@ -11,6 +11,7 @@
 #   HIATUS=target/debug/hiatus TENANTS=200 scripts/refused-reload-memory.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 hiatus=${HIATUS:-target/release/hiatus}
 tenants=${TENANTS:-10000}
 [ -x "$hiatus" ] || cargo build --release --locked --quiet
@@ -44,11 +45,8 @@ EOF
 cp "$work/good.toml" "$work/hiatus.toml"
 "$hiatus" run --config "$work/hiatus.toml" > "$work/out" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do
-  grep -q "listening on" "$work/out" && break
-  sleep 0.1
-done
-admin=$(sed -n 's|^hiatus: admin on http://\([^ ]*\).*|\1|p' "$work/out" | head -1)
+started "$work/out"
+admin=$(announced "$work/out" admin)
 [ -n "$admin" ] || { cat "$work/out"; echo "the gateway did not start"; exit 1; }
 kib() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$pid/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }

@@ -21,7 +21,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib.sh
 gw_port=$(free_port); admin_port=$(free_port); origin_port=$(free_port)
 # The demo configuration with this run's ports; its nightly window kept off the tenant under
 # load, so that the answers are the origin's at any hour.
@@ -34,8 +34,7 @@ pids+=($!)
 $bin run --config "$work/hiatus.toml" --upgrade-sock "$work/upgrade.sock" > "$work/old.out" 2>&1 &
 old=$!
 pids+=("$old")
-for _ in $(seq 1 100); do grep -q "listening on" "$work/old.out" && break; sleep 0.1; done
-grep -q "listening on" "$work/old.out" || { cat "$work/old.out"; echo "the gateway did not start"; exit 1; }
+started "$work/old.out"
 curl -sf -o /dev/null -H "Host: app.localhost" "http://127.0.0.1:$gw_port/" \
   || { echo "the tenant under load does not answer 200 before the upgrade"; exit 1; }
 

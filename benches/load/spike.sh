@@ -28,7 +28,7 @@ ulimit -n $((CONNS + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/scripts/lib.sh"
 gw_port=$(free_port); origin_port=$(free_port)
 cat > "$work/hiatus.toml" <<EOF
 [defaults]
@@ -51,8 +51,7 @@ pids+=($!)
 $bin run --config "$work/hiatus.toml" > "$work/gw.out" 2>&1 &
 gw=$!
 pids+=("$gw")
-for _ in $(seq 1 100); do grep -q "listening on" "$work/gw.out" && break; sleep 0.1; done
-grep -q "listening on" "$work/gw.out" || { cat "$work/gw.out"; echo "the gateway did not start"; exit 1; }
+started "$work/gw.out"
 
 python3 - "$gw" "$gw_port" "$CONNS" <<'EOF'
 import socket, sys, time
