@@ -62,6 +62,9 @@ pub struct Reply {
     /// The upstream answered before the whole request body was sent: the client's body is
     /// not read to its end, so the client's connection must close after this answer.
     pub early: bool,
+    /// The client's head said `Connection: keep-alive` (not after an early answer, nor once a
+    /// graceful stop had begun when the head was made).
+    pub keep_alive: bool,
 }
 
 /// Why an exchange failed.
@@ -176,6 +179,7 @@ async fn attempt<B: RequestBody>(
                         framing: head.framing,
                         reusable: head.reusable && !early,
                         early,
+                        keep_alive: stamp.keep_alive,
                     });
                 }
                 // 100 Continue, 103 Early Hints: not forwarded; the final head follows (maybe

@@ -443,11 +443,7 @@ async fn proxy(
     };
     let body_end = body_end.or(in_hand.map(|n| (n, None)));
     let mut reply = match result {
-        Ok(reply) => {
-            // Its head said `Connection: close` when a graceful stop had begun (`exchange`).
-            req.keep_alive &= !core.gateway.drain.is_closing();
-            reply
-        }
+        Ok(reply) => reply,
         Err(Failed::Client(e)) => {
             req.keep_alive = false;
             if e == crate::gateway::core::body::BodyError::Closed {
@@ -516,7 +512,7 @@ async fn proxy(
                 Framing::Chunked => !head.http10,
                 _ => true,
             };
-            match (req.keep_alive && framed && !reply.early, body_end) {
+            match (reply.keep_alive && framed, body_end) {
                 (true, Some((used, more_from))) => next(used, more_from),
                 (_, None) => Next::Linger,
                 _ => Next::Close,
