@@ -32,6 +32,54 @@ pub const EXPIRY_CHECK: Duration = Duration::from_millis(250);
 /// How long answers of requests cut at the end of the grace period may take to be written.
 pub const LAST_WORDS: Duration = Duration::from_secs(2);
 
+/// A wait of at most `limit`, taken in steps of [`EXPIRY_CHECK`] so that the end of a stop's
+/// grace period is seen on the waiter's own timer (no registration with the drain).
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    limit: Duration,
+    waited: Duration,
+}
+
+/// What a step of [`Patience`] that ran out means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lapse {
+    /// Wait another step.
+    Again,
+    /// The grace period of a stop is over: give up with a 503.
+    Stopped,
+    /// `limit` has passed: a timeout.
+    Over,
+}
+
+impl Patience {
+    pub fn new(limit: Duration) -> Patience {
+        Patience { limit, waited: Duration::ZERO }
+    }
+
+    /// How long the next step may wait.
+    pub fn step(&self) -> Duration {
+        self.limit.saturating_sub(self.waited).min(EXPIRY_CHECK)
+    }
+
+    /// A step ran out with nothing to show.
+    pub fn lapsed(&mut self, drain: Option<&Drain>) -> Lapse {
+        let step = self.step();
+        if drain.is_some_and(Drain::is_expired) {
+            Lapse::Stopped
+        } else if self.waited + step < self.limit {
+            self.waited += step;
+            Lapse::Again
+        } else {
+            Lapse::Over
+        }
+    }
+
+    /// Something arrived: the full `limit` again.
+    pub fn reset(&mut self) {
+        self.waited = Duration::ZERO;
+    }
+}
+
 /// Open client connections, the start of a stop and the end of its grace period, shared by
 /// every connection.
 #[derive(Debug, Default)]
@@ -198,6 +246,22 @@ mod tests {
         drain.begin();
         tokio::time::timeout(Duration::from_secs(10), early).await.expect("woken").expect("join");
         tokio::time::timeout(Duration::from_secs(1), drain.closing()).await.expect("already begun");
+    }
+
+    #[test]
+    fn patience_waits_its_limit_in_steps_and_gives_up_when_the_grace_period_ends() {
+        let mut p = Patience::new(Duration::from_millis(600));
+        let steps: Vec<_> = std::iter::from_fn(|| {
+            let step = p.step();
+            (p.lapsed(None) == Lapse::Again).then_some(step)
+        })
+        .collect();
+        assert_eq!(steps, [EXPIRY_CHECK, EXPIRY_CHECK], "then 100 ms more and over");
+        let drain = Drain::new();
+        let mut p = Patience::new(Duration::from_secs(60));
+        assert_eq!(p.lapsed(Some(&drain)), Lapse::Again);
+        drain.expire();
+        assert_eq!(p.lapsed(Some(&drain)), Lapse::Stopped);
     }
 
     #[test]

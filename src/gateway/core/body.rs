@@ -68,18 +68,17 @@ pub async fn read_body<F: Future>(
     limit: std::time::Duration,
     read: F,
 ) -> Result<F::Output, BodyError> {
+    use crate::gateway::drain::{Lapse, Patience};
     let mut read = std::pin::pin!(read);
-    let mut waited = std::time::Duration::ZERO;
+    let mut patience = Patience::new(limit);
     loop {
-        let step = match drain {
-            Some(_) => limit.saturating_sub(waited).min(crate::gateway::drain::EXPIRY_CHECK),
-            None => limit,
-        };
-        match tokio::time::timeout(step, read.as_mut()).await {
+        match tokio::time::timeout(patience.step(), read.as_mut()).await {
             Ok(v) => return Ok(v),
-            Err(_) if drain.is_some_and(|d| d.is_expired()) => return Err(BodyError::Stopping),
-            Err(_) if waited + step < limit => waited += step,
-            Err(_) => return Err(BodyError::Timeout),
+            Err(_) => match patience.lapsed(drain) {
+                Lapse::Again => {}
+                Lapse::Stopped => return Err(BodyError::Stopping),
+                Lapse::Over => return Err(BodyError::Timeout),
+            },
         }
     }
 }

@@ -11,7 +11,7 @@ use super::body::{BodyError, Piece, RequestBody};
 use super::io::{read_within, within};
 use super::pool;
 use super::response::{self, Asked, ClientHead, Framing, Stamp};
-use crate::gateway::drain::EXPIRY_CHECK;
+use crate::gateway::drain::{Lapse, Patience};
 use crate::pages::Failure;
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
@@ -160,11 +160,11 @@ async fn attempt<B: RequestBody>(
     // Whether the upstream has answered anything yet: a pooled connection that ends before
     // that was closed while idle, and the request may go again on a fresh one.
     let mut answered = !buf.is_empty();
-    // How long the upstream has been silent: the wait goes in steps of `EXPIRY_CHECK`, so that
-    // the end of a stop's grace period is seen without registering every request with the
-    // drain (a lock taken and released per request); the step costs nothing when the answer
-    // comes sooner (the timer's deadline is moved either way).
-    let mut silent = Duration::ZERO;
+    // The wait for the answer goes in steps (`Patience`), so that the end of a stop's grace
+    // period is seen without registering every request with the drain (a lock taken and
+    // released per request); a step costs nothing when the answer comes sooner (the timer's
+    // deadline is moved either way).
+    let mut patience = Patience::new(x.read_timeout);
     loop {
         if !buf.is_empty() {
             // Checked as late as possible: a stop that began while the upstream worked counts.
@@ -195,18 +195,19 @@ async fn attempt<B: RequestBody>(
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(READ_ROOM);
         }
-        let step = x.read_timeout.saturating_sub(silent).min(EXPIRY_CHECK);
-        match read_within(&mut conn, &mut buf, timer.as_mut(), step).await {
-            None if x.drain.is_expired() => {
-                return Err((None, Failed::because(Failure::Stopping, 503, "the grace period of a stop ended")))
-            }
-            None if silent + step < x.read_timeout => silent += step,
-            None => return Err((None, Failed::because(Failure::ReadTimeout, 504, "no answer in time"))),
+        match read_within(&mut conn, &mut buf, timer.as_mut(), patience.step()).await {
+            None => match patience.lapsed(Some(x.drain)) {
+                Lapse::Again => {}
+                Lapse::Stopped => {
+                    return Err((None, Failed::because(Failure::Stopping, 503, "the grace period of a stop ended")))
+                }
+                Lapse::Over => return Err((None, Failed::because(Failure::ReadTimeout, 504, "no answer in time"))),
+            },
             Some(Err(_) | Ok(0)) if !answered => return Err((Some(buf), reset)),
             Some(Err(_) | Ok(0)) => return Err((None, reset)),
             Some(Ok(_)) => {
                 answered = true;
-                silent = Duration::ZERO;
+                patience.reset();
             }
         }
     }
