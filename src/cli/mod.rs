@@ -102,6 +102,15 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:18081")]
         listen: std::net::SocketAddr,
     },
+    /// Read a configuration as a reload would, in a process of its own (`control::vet`): the
+    /// errors as a JSON array of strings on stdout, exit 2 with errors.
+    #[command(hide = true)]
+    Vet {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        max_size: u64,
+    },
     /// Switch emergency windows on and off through the configuration's emergency file.
     Emergency {
         #[command(subcommand)]
@@ -121,6 +130,13 @@ pub fn main() -> ExitCode {
         Command::Demo { config, origin } => run::demo(&config, origin),
         Command::Origin { listen } => origin::run(listen),
         Command::Emergency { action } => emergency::run(action),
+        Command::Vet { config, max_size } => match crate::control::vet::vet_here(&config, max_size) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(errors) => {
+                say!("{}", serde_json::to_string(&errors).unwrap_or_default());
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

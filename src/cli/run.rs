@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::compiled::Compiled;
 use crate::control::admin::{Admin, AdminApp};
 use crate::control::reload::Reloader;
+use crate::control::vet::Vetter;
 use crate::gateway::drain::{Drain, Drained, LAST_WORDS};
 use crate::gateway::server::App;
 use crate::gateway::server::WORK_STEALING;
@@ -155,8 +156,15 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     let current = Arc::new(ArcSwap::from_pointee(compiled));
     let metrics = Metrics::new().map(Arc::new).map_err(|e| format!("metrics: {e}"))?;
     let access_log = AccessLog::start(&settings.access_log).map_err(|e| format!("access log: {e}"))?;
-    let reloader =
-        Arc::new(Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone())));
+    let reloader = Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone()));
+    // Reloads read new files in a child first: a refused file's parse never costs this process.
+    let reloader = Arc::new(match Vetter::this_binary() {
+        Ok(vetter) => reloader.vetted_by(vetter),
+        Err(e) => {
+            log::warn!("config: reloads are read in this process ({e})");
+            reloader
+        }
+    });
     let admin = Arc::new(Admin {
         reloader,
         metrics: Some(metrics.clone()),

@@ -12,6 +12,7 @@ pub mod http;
 pub mod prober;
 pub mod reload;
 pub mod ticker;
+pub mod vet;
 
 use admin::Admin;
 use reload::{Fingerprint, Reloader};

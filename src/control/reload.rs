@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::compiled::Compiled;
 use crate::config::gateway::{restart_only_changes, restart_warning, GatewaySettings};
 use crate::config::read::Stamp;
+use crate::control::vet::Vetter;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use blake2::{Blake2s256, Digest};
@@ -133,6 +134,9 @@ pub struct Reloader {
     /// The `[gateway]` settings the process started with: what its listeners, threads and
     /// admin listener really are, whatever later generations say.
     started: GatewaySettings,
+    /// Reads a new configuration in a child process first (`control::vet`); `None` in tests
+    /// that run the library without its binary.
+    vetter: Option<Vetter>,
 }
 
 impl Reloader {
@@ -156,7 +160,22 @@ impl Reloader {
         }
         let started = c.config().gateway.clone();
         drop(c);
-        Reloader { path, current, clock, metrics, status: Mutex::new(status), busy: Mutex::new(()), started }
+        Reloader {
+            path,
+            current,
+            clock,
+            metrics,
+            status: Mutex::new(status),
+            busy: Mutex::new(()),
+            started,
+            vetter: None,
+        }
+    }
+
+    /// Every reload reads the new files in a child first (`control::vet`).
+    pub fn vetted_by(mut self, vetter: Vetter) -> Reloader {
+        self.vetter = Some(vetter);
+        self
     }
 
     pub fn current(&self) -> &Arc<ArcSwap<Compiled>> {
@@ -194,14 +213,37 @@ impl Reloader {
         self.apply(trigger).map(|a| a.generation)
     }
 
+    /// The new configuration, vetted first when a vetter is set.
+    fn load(&self, limit: u64) -> Result<crate::config::Loaded, Vec<String>> {
+        self.vet(limit)?;
+        crate::config::load_within(&self.path, Some(limit))
+            .map_err(|report| report.errors.iter().map(|e| e.to_string()).collect())
+    }
+
+    /// The child's verdict on the files as they are now (`Ok` without a vetter). A file that
+    /// changed while the child read it is refused: what the gateway would read next is not
+    /// what was vetted, and the watcher reloads it again.
+    fn vet(&self, limit: u64) -> Result<(), Vec<String>> {
+        let Some(vetter) = &self.vetter else { return Ok(()) };
+        let before = self.fingerprint();
+        vetter.vet(&self.path, limit)?;
+        if self.fingerprint() != before {
+            return Err(vec![format!(
+                "{}: the configuration changed while it was checked; it is read again once it holds still",
+                self.path.display()
+            )]);
+        }
+        Ok(())
+    }
+
     /// [`Reloader::reload`], with the warnings of a reload that was applied.
     pub fn apply(&self, trigger: &str) -> Result<Applied, Vec<String>> {
         let _one = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         let running = self.current.load_full();
         let generation = running.generation + 1;
         let limit = running.config().gateway.max_config_size;
-        let result = match crate::config::load_within(&self.path, Some(limit)) {
-            Err(report) => Err(report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()),
+        let result = match self.load(limit) {
+            Err(errors) => Err(errors),
             Ok(loaded) => match crate::config::servable(&loaded.config) {
                 Err(e) => Err(vec![e.to_string()]),
                 Ok(()) => {
