@@ -9,7 +9,7 @@
 //! Pingora costs 1.26× nginx there). The upstream's body is sent on as DATA frames; a chunked
 //! one is decoded first (`chunked`), and its trailers are dropped.
 
-use super::core::body::{encode_chunk, read_body, BodyError, Piece, RequestBody, LAST_CHUNK};
+use super::core::body::{chunk_size_line, read_body, BodyError, Parts, Piece, RequestBody, LAST_CHUNK};
 use super::core::chunked::Chunked;
 use super::core::exchange::{Failed, Reply, GATHER, READ_ROOM};
 use super::core::fields::{classify, Field};
@@ -260,7 +260,8 @@ struct H2Body<'s> {
     chunked: bool,
     /// The last DATA frame read (as it goes, for a `Content-Length` body).
     data: Bytes,
-    encoded: Vec<u8>,
+    /// The size line of the chunk `data` goes up in.
+    size_line: [u8; 18],
     done: bool,
     read_any: bool,
     timeout: Duration,
@@ -279,7 +280,7 @@ impl H2Body<'_> {
                 Ok(None) => {
                     self.done = true;
                     if self.chunked {
-                        return Ok(Piece::Bytes(LAST_CHUNK));
+                        return Ok(Piece::Bytes(Parts::one(LAST_CHUNK)));
                     }
                     return Ok(Piece::End);
                 }
@@ -287,11 +288,10 @@ impl H2Body<'_> {
                 Ok(Some(data)) => {
                     self.data = data;
                     if self.chunked {
-                        self.encoded.clear();
-                        encode_chunk(&mut self.encoded, std::iter::once(&self.data[..]));
-                        return Ok(Piece::Bytes(&self.encoded));
+                        let from = self.size_line.len() - chunk_size_line(self.data.len(), &mut self.size_line).len();
+                        return Ok(Piece::Bytes(Parts::chunk(&self.size_line[from..], &self.data, false)));
                     }
-                    return Ok(Piece::Bytes(&self.data));
+                    return Ok(Piece::Bytes(Parts::one(&self.data)));
                 }
             }
         }
@@ -348,7 +348,7 @@ async fn forward(
             s: &mut *s,
             chunked: framing == BodyFraming::Chunked,
             data: Bytes::new(),
-            encoded: Vec::new(),
+            size_line: [0; 18],
             done: framing == BodyFraming::None,
             read_any: false,
             timeout: settings.body_timeout,

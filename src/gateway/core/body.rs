@@ -13,9 +13,67 @@ use std::future::Future;
 /// The next bytes of a body, ready for the upstream.
 #[derive(Debug)]
 pub enum Piece<'a> {
-    Bytes(&'a [u8]),
+    Bytes(Parts<'a>),
     /// The body is complete (everything before was handed out).
     End,
+}
+
+/// Up to four slices that go to the upstream in order, in one vectored write: a re-encoded
+/// chunk is its size line, the client's data where it already lies, and its end — the data is
+/// not copied to put a frame around it (a 16 KiB chunk copied cost a third of a request).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    slices: [&'a [u8]; 4],
+    count: usize,
+}
+
+impl<'a> Parts<'a> {
+    pub fn one(bytes: &'a [u8]) -> Parts<'a> {
+        Parts { slices: [bytes, &[], &[], &[]], count: 1 }
+    }
+
+    /// One chunk of `data` (its size line made by [`chunk_size_line`]), and the last chunk
+    /// after it when the body ends with it.
+    pub fn chunk(size_line: &'a [u8], data: &'a [u8], last: bool) -> Parts<'a> {
+        let end: &[u8] = if last { b"\r\n0\r\n\r\n" } else { b"\r\n" };
+        Parts { slices: [size_line, data, end, &[]], count: 3 }
+    }
+
+    pub fn slices(&self) -> &[&'a [u8]] {
+        &self.slices[..self.count]
+    }
+
+    /// How many bytes the parts hold together.
+    pub fn len(&self) -> usize {
+        self.slices().iter().map(|s| s.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The parts one after the other (for tests and small bodies).
+    pub fn copy_to(&self, out: &mut Vec<u8>) {
+        for s in self.slices() {
+            out.extend_from_slice(s);
+        }
+    }
+}
+
+/// The size line of a chunk of `len` bytes ("1a2\r\n"), written into `buf`.
+pub fn chunk_size_line(len: usize, buf: &mut [u8; 18]) -> &[u8] {
+    let mut at = buf.len() - 2;
+    buf[at..].copy_from_slice(b"\r\n");
+    let mut n = len;
+    loop {
+        at -= 1;
+        buf[at] = b"0123456789abcdef"[n % 16];
+        n /= 16;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
 }
 
 /// Why a client's body could not be read whole.
@@ -115,19 +173,7 @@ pub fn encode_chunk<'d>(out: &mut Vec<u8>, data: impl Iterator<Item = &'d [u8]> 
     if len == 0 {
         return;
     }
-    let mut digits = [0u8; 16];
-    let mut at = digits.len();
-    let mut n = len;
-    loop {
-        at -= 1;
-        digits[at] = b"0123456789abcdef"[n % 16];
-        n /= 16;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(chunk_size_line(len, &mut [0; 18]));
     for d in data {
         out.extend_from_slice(d);
     }
@@ -152,5 +198,23 @@ mod tests {
         expected.extend_from_slice(&big);
         expected.extend_from_slice(b"\r\n");
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_chunk_in_parts_is_the_chunk_encoded() {
+        let data = vec![b'y'; 0x4000];
+        for last in [false, true] {
+            let mut line = [0; 18];
+            let mut parts = Vec::new();
+            Parts::chunk(chunk_size_line(data.len(), &mut line), &data, last).copy_to(&mut parts);
+            let mut encoded = Vec::new();
+            encode_chunk(&mut encoded, std::iter::once(&data[..]));
+            if last {
+                encoded.extend_from_slice(LAST_CHUNK);
+            }
+            assert_eq!(parts, encoded);
+        }
+        assert_eq!(chunk_size_line(usize::MAX, &mut [0; 18]), b"ffffffffffffffff\r\n");
+        assert_eq!(chunk_size_line(0, &mut [0; 18]), b"0\r\n");
     }
 }

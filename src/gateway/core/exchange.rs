@@ -14,6 +14,7 @@ use super::response::{self, Asked, ClientHead, Framing, Stamp};
 use crate::gateway::drain::{Lapse, Patience};
 use crate::pages::Failure;
 use bytes::{Buf, BytesMut};
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
@@ -246,7 +247,10 @@ async fn send<B: RequestBody>(
             None => None,
         }
     };
-    let parts = [x.request, first.unwrap_or_default()];
+    let mut parts = [x.request, &[], &[], &[], &[]];
+    for (slot, part) in parts[1..].iter_mut().zip(first.iter().flat_map(|p| p.slices())) {
+        *slot = part;
+    }
     match write_vectored_all(conn, &parts, x.write_timeout).await {
         Ok(()) => {}
         Err(e) => return Err(write_failed(e)),
@@ -263,26 +267,30 @@ async fn send<B: RequestBody>(
             }
             p = body.next() => p,
         };
-        let bytes = match piece {
+        let parts = match piece {
             Ok(Piece::Bytes(b)) => b,
             Ok(Piece::End) => return Ok(Sent::Whole),
             Err(e) => return Err(Sending::Failed(Failed::Client(e))),
         };
         let write = within(x.write_timeout, async {
-            let mut at = 0;
-            while at < bytes.len() {
-                tokio::select! {
+            let mut slices = [IoSlice::new(&[]); 4];
+            let count = fill(&mut slices, parts.slices());
+            let mut slices = &mut slices[..count];
+            while !slices.is_empty() {
+                let written = tokio::select! {
                     biased;
                     r = rd.readable() => {
                         if early_answer(&mut rd, r, answer).map_err(|_| std::io::Error::other("upstream closed"))? {
                             return Ok(true);
                         }
+                        continue;
                     }
-                    n = wr.write(&bytes[at..]) => match n? {
-                        0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                        n => at += n,
-                    },
+                    n = wr.write_vectored(slices) => n?,
+                };
+                if written == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
                 }
+                IoSlice::advance_slices(&mut slices, written);
             }
             Ok::<bool, std::io::Error>(false)
         })
@@ -337,6 +345,19 @@ async fn poll_once<F: std::future::Future>(mut fut: Pin<&mut F>) -> Option<F::Ou
     }
 }
 
+/// The non-empty `parts` in `slices`, in order: how many there are. The arrays here have room
+/// for the most parts a write has (a head and a piece's four).
+fn fill<'a>(slices: &mut [IoSlice<'a>], parts: &[&'a [u8]]) -> usize {
+    let mut count = 0;
+    for p in parts.iter().filter(|p| !p.is_empty()) {
+        // Dropping a part would send a body with a hole in it: never.
+        assert!(count < slices.len(), "more parts than room for them");
+        slices[count] = IoSlice::new(p);
+        count += 1;
+    }
+    count
+}
+
 /// Writes the parts in order within `timeout`: `Err(None)` when it took longer.
 async fn write_vectored_all(
     conn: &mut TcpStream,
@@ -344,19 +365,15 @@ async fn write_vectored_all(
     timeout: Duration,
 ) -> Result<(), Option<std::io::Error>> {
     let io = async {
-        let mut slices = [std::io::IoSlice::new(&[]), std::io::IoSlice::new(&[])];
-        let mut count = 0;
-        for p in parts.iter().filter(|p| !p.is_empty()).take(slices.len()) {
-            slices[count] = std::io::IoSlice::new(p);
-            count += 1;
-        }
+        let mut slices = [IoSlice::new(&[]); 5];
+        let count = fill(&mut slices, parts);
         let mut slices = &mut slices[..count];
         while !slices.is_empty() {
             let n = conn.write_vectored(slices).await?;
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
-            std::io::IoSlice::advance_slices(&mut slices, n);
+            IoSlice::advance_slices(&mut slices, n);
         }
         Ok(())
     };

@@ -6,7 +6,9 @@
 //! Bytes read past the body's end belong to the next request on the connection: they stay in
 //! [`H1Body::leftover`] for the lane to put back in front of what it reads next.
 
-use crate::gateway::core::body::{encode_chunk, read_body, BodyError, Piece, RequestBody, LAST_CHUNK};
+use crate::gateway::core::body::{
+    chunk_size_line, encode_chunk, read_body, BodyError, Parts, Piece, RequestBody, LAST_CHUNK,
+};
 use crate::gateway::core::chunked::Chunked;
 use crate::gateway::drain::Drain;
 use bytes::BytesMut;
@@ -37,8 +39,12 @@ pub struct H1Body<'a, S> {
     framing: Framing,
     /// The framing as it began, for a rewind.
     initial: Framing,
-    /// A chunked body re-encoded for the upstream.
+    /// A chunked read re-encoded for the upstream, when it held more than one of the client's
+    /// chunks (one chunk goes on where it lies, framed by `size_line`).
     encoded: Vec<u8>,
+    /// The size line of the chunk handed out last: `size_line[size_from..]`.
+    size_line: [u8; 18],
+    size_from: usize,
     /// Where the data lies in a chunked read (kept to reuse its allocation).
     ranges: Vec<std::ops::Range<usize>>,
     done: bool,
@@ -66,6 +72,8 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
             initial: framing.clone(),
             framing,
             encoded: Vec::new(),
+            size_line: [0; 18],
+            size_from: 0,
             ranges: Vec::new(),
             done: false,
             read_any: false,
@@ -134,23 +142,40 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
             let (source, at): (&[u8], usize) =
                 if in_pre { (self.pre, self.pre_at) } else { (&self.more[..], self.more_at) };
             let avail = &source[at..];
-            let (used, piece) = match &mut self.framing {
+            // What goes out: the data at `range` of the source, as it is or as one chunk (its
+            // size line already in `size_line`), or what `encoded` holds.
+            enum Out {
+                Plain(std::ops::Range<usize>),
+                Chunk(std::ops::Range<usize>, bool),
+                Encoded,
+            }
+            let (used, out) = match &mut self.framing {
                 Framing::Length { left } => {
                     let take = (avail.len() as u64).min(*left) as usize;
                     *left -= take as u64;
-                    (take, Some(at..at + take))
+                    (take, Out::Plain(at..at + take))
                 }
                 Framing::Chunked(chunked) => {
                     let ranges = &mut self.ranges;
                     ranges.clear();
                     let end = chunked.feed_with(avail, &mut |r| ranges.push(r)).map_err(|_| BodyError::Malformed)?;
+                    self.done = end.is_some();
                     self.encoded.clear();
-                    encode_chunk(&mut self.encoded, ranges.iter().map(|r| &avail[r.clone()]));
-                    if end.is_some() {
-                        self.encoded.extend_from_slice(LAST_CHUNK);
-                        self.done = true;
-                    }
-                    (end.unwrap_or(avail.len()), None)
+                    let out = match ranges.as_slice() {
+                        [one] if !one.is_empty() => {
+                            self.size_from =
+                                self.size_line.len() - chunk_size_line(one.len(), &mut self.size_line).len();
+                            Out::Chunk(at + one.start..at + one.end, self.done)
+                        }
+                        _ => {
+                            encode_chunk(&mut self.encoded, ranges.iter().map(|r| &avail[r.clone()]));
+                            if self.done {
+                                self.encoded.extend_from_slice(LAST_CHUNK);
+                            }
+                            Out::Encoded
+                        }
+                    };
+                    (end.unwrap_or(avail.len()), out)
                 }
             };
             if in_pre {
@@ -158,14 +183,17 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
             } else {
                 self.more_at += used;
             }
-            match piece {
-                Some(range) if !range.is_empty() => {
+            match out {
+                Out::Plain(range) if !range.is_empty() => {
                     let source: &[u8] = if in_pre { self.pre } else { &self.more[..] };
-                    return Ok(Piece::Bytes(&source[range]));
+                    return Ok(Piece::Bytes(Parts::one(&source[range])));
                 }
-                Some(_) => {}
-                None if !self.encoded.is_empty() => return Ok(Piece::Bytes(&self.encoded)),
-                None => {}
+                Out::Chunk(range, last) => {
+                    let source: &[u8] = if in_pre { self.pre } else { &self.more[..] };
+                    return Ok(Piece::Bytes(Parts::chunk(&self.size_line[self.size_from..], &source[range], last)));
+                }
+                Out::Encoded if !self.encoded.is_empty() => return Ok(Piece::Bytes(Parts::one(&self.encoded))),
+                _ => {}
             }
         }
     }
@@ -198,7 +226,7 @@ mod tests {
         let mut body = H1Body::new(&mut io, pre, &mut more, length, Duration::from_secs(1));
         let mut out = Vec::new();
         while let Piece::Bytes(b) = body.next().await? {
-            out.extend_from_slice(b);
+            b.copy_to(&mut out);
         }
         let mut after = pre[body.pre_used()..].to_vec();
         after.extend_from_slice(body.leftover());
@@ -235,6 +263,19 @@ mod tests {
             assert!(!out.windows(3).any(|w| w == b"ext") && !out.windows(5).any(|w| w == b"X-Sum"), "{cut}");
             assert_eq!(after, b"GET /next", "{cut}");
         }
+    }
+
+    #[tokio::test]
+    async fn chunks_of_different_sizes_in_separate_reads_keep_their_own_size_lines() {
+        // A big chunk, then small ones: each goes on where it lies, framed by its own size.
+        let big = vec![b'x'; 0x4000];
+        let mut first = b"4000\r\n".to_vec();
+        first.extend_from_slice(&big);
+        first.extend_from_slice(b"\r\n");
+        let (out, _) = drain(&first, b"5\r\nhello\r\n0\r\n\r\n", None).await.unwrap_or_else(|e| panic!("{e:?}"));
+        let mut expected = first.clone();
+        expected.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
     }
 
     #[tokio::test]
