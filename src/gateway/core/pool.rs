@@ -25,10 +25,18 @@ use tokio::net::TcpStream;
 
 /// How long an idle connection is kept (pingora's path keeps them as long).
 pub const IDLE: Duration = Duration::from_secs(60);
-/// Idle connections kept per upstream and thread.
-const PER_UPSTREAM: usize = 32;
-/// Above this many idle connections on a thread, expired ones are swept on the next put.
+/// Idle connections kept per upstream and thread: as many as were busy at once, up to this.
+/// An HTTP/2 client has many requests in flight on one connection (32 clients × 10 streams
+/// kept 320 upstream exchanges busy), and a pool smaller than that closes the surplus after
+/// every answer and opens it again for the next (at 32: 13 000 new origin connections a
+/// second). Never more than the recent concurrency is held: what the origin served at once.
+const PER_UPSTREAM: usize = 512;
+/// Idle connections kept on a thread over all upstreams (file descriptors are finite).
+const PER_THREAD: usize = 4096;
+/// Above this many idle connections on a thread, expired ones are swept, at most once a
+/// [`SWEEP_EVERY`].
 const SWEEP_ABOVE: usize = 256;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 type Key = (u64, SocketAddr);
 
@@ -36,6 +44,7 @@ type Key = (u64, SocketAddr);
 struct Idle {
     by_upstream: HashMap<Key, Vec<(TcpStream, Instant)>, BuildHasherDefault<KeyHasher>>,
     count: usize,
+    swept: Option<Instant>,
 }
 
 /// A cheap hash for pool keys: they come from the configuration, not from clients, so
@@ -96,18 +105,55 @@ fn quiet(conn: &TcpStream) -> bool {
 pub fn put(app: u64, addr: SocketAddr, conn: TcpStream) {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        if p.count >= SWEEP_ABOVE {
+        let now = Instant::now();
+        if p.count >= SWEEP_ABOVE && p.swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY) {
             p.by_upstream.retain(|_, list| {
-                list.retain(|(_, since)| since.elapsed() < IDLE);
+                list.retain(|(_, since)| now.duration_since(*since) < IDLE);
                 !list.is_empty()
             });
             p.count = p.by_upstream.values().map(Vec::len).sum();
+            p.swept = Some(now);
+        }
+        if p.count >= PER_THREAD {
+            return;
         }
         let list = p.by_upstream.entry((app, addr)).or_default();
         if list.len() >= PER_UPSTREAM {
             return;
         }
-        list.push((conn, Instant::now()));
+        list.push((conn, now));
         p.count += 1;
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn as_many_as_were_busy_are_kept_up_to_the_cap_and_the_newest_first() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut accepted = Vec::new();
+        let mut conns = Vec::new();
+        for _ in 0..PER_UPSTREAM + 20 {
+            let conn = TcpStream::connect(addr).await.expect("connect");
+            accepted.push(listener.accept().await.expect("accept").0);
+            conns.push(conn);
+        }
+        let ports: Vec<u16> = conns.iter().map(|c| c.local_addr().expect("local").port()).collect();
+        // More were busy at once than the cap (an HTTP/2 client has many streams in flight).
+        const APP: u64 = 0x5eed;
+        for conn in conns {
+            put(APP, addr, conn);
+        }
+        let mut taken = Vec::new();
+        while let Some(conn) = take(APP, addr) {
+            taken.push(conn.local_addr().expect("local").port());
+        }
+        assert_eq!(taken.len(), PER_UPSTREAM, "kept up to the cap, the surplus closed");
+        assert_eq!(taken[0], ports[PER_UPSTREAM - 1], "the most recently parked first");
+        // Another app's key never sees them.
+        assert!(take(APP + 1, addr).is_none());
+    }
 }
