@@ -118,6 +118,40 @@ async fn a_websocket_upgrade_carries_bytes_both_ways() {
     assert_eq!(closed.map(|r| r.len()).ok(), Some(0), "nothing after the close");
 }
 
+/// `tunnel_timeout` closes a tunnel in which nothing moved either way for that long, and only
+/// such a tunnel: one with a frame every 100 ms lives on past it.
+#[tokio::test]
+async fn a_quiet_tunnel_closes_after_the_tunnel_timeout() {
+    let (origin, _) = echo_origin().await;
+    let gw =
+        TestGateway::start(&config("tunnel_timeout = \"400ms\"", &tenant("app", &["app.test"], &[origin], "")), t0())
+            .await;
+    let open = |gw: SocketAddr| async move {
+        let mut client = TcpStream::connect(gw).await.expect("connect");
+        client.write_all(UPGRADE.as_bytes()).await.expect("send");
+        let mut buf = Vec::new();
+        read_head(&mut client, &mut buf).await;
+        read_exactly(&mut client, &mut buf, 17).await;
+        client
+    };
+    let mut busy = open(gw.addr).await;
+    let mut buf = Vec::new();
+    let started = std::time::Instant::now();
+    for round in 0..12 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        busy.write_all(b"tick").await.expect("a frame while busy");
+        assert_eq!(read_exactly(&mut busy, &mut buf, 4).await, b"tick", "round {round}");
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1200), "the busy tunnel outlived the timeout");
+    let mut quiet = open(gw.addr).await;
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let end = bounded("the quiet tunnel to close", quiet.read_to_end(&mut rest)).await;
+    let took = started.elapsed();
+    assert!(end.is_ok() && rest.is_empty(), "closed cleanly: {end:?} {rest:?}");
+    assert!(took >= std::time::Duration::from_millis(350) && took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
 /// An upgrade to a tenant in maintenance gets the maintenance page; nothing reaches the origin.
 #[tokio::test]
 async fn an_upgrade_in_maintenance_gets_the_maintenance_page() {
