@@ -10,8 +10,9 @@
 //! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
 //! - `protocol`: HTTP/1.1 framing and connection rules any edge proxy must keep, for every path.
 //! - `protocol_h2`: the same for h2c (prior knowledge), relayed to HTTP/1.1 origins.
-//! - `shapes`: request shapes beyond a GET (WebSocket upgrades, early answers to uploads,
-//!   stalled bodies, bodies in maintenance, HTTP/1.0 uploads, `Expect: 100-continue`).
+//! - `shapes`: request shapes beyond a GET (WebSocket upgrades and the tunnel timeout, early
+//!   answers to uploads, stalled bodies and bodies cut short, bodies in maintenance, HTTP/1.0
+//!   uploads, `Expect: 100-continue`).
 //! - `scripted_origin`: the raw HTTP/1.1 origin both protocol suites script byte by byte.
 //! - `edge_safety`: the client's address, routing on the path the origin sees, strict framing
 //!   and fields on every request shape, a bypass that leaks nothing.

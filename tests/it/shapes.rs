@@ -1,9 +1,9 @@
 //! Request shapes beyond a GET, end to end: a WebSocket upgrade carried both ways (and one the
-//! origin declines), an origin that answers before the upload ends, a body that stalls, a body
-//! for a tenant in maintenance (never sent upstream), an HTTP/1.0 upload, and `Expect:
-//! 100-continue` with a chunked body.
+//! origin declines, and the tunnel timeout), an origin that answers before the upload ends, a
+//! body that stalls, one cut short, a body for a tenant in maintenance (never sent upstream), an
+//! HTTP/1.0 upload, and `Expect: 100-continue` with a chunked body.
 
-use crate::gateway_support::{bounded, config, t0, tenant, TestGateway};
+use crate::gateway_support::{bounded, config, one_down_one_up, t0, tenant, TestGateway};
 use crate::scripted_origin::{ok, ok_echo, Reply, ScriptedOrigin};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -243,16 +243,34 @@ async fn a_body_that_stalls_gets_408() {
     assert!(origin.seen().is_empty(), "a partial request reached the origin: {:?}", origin.paths());
 }
 
+/// A `Content-Length` body that ends early (the client closes after 10 of 100 bytes, once the
+/// request is upstream) leaves the origin with a closed connection, never a partial request on
+/// a kept one: the next request arrives whole on a fresh connection. (Chunked bodies cut
+/// short: `edge_safety`.)
+#[tokio::test]
+async fn a_length_body_cut_short_leaves_no_partial_request_upstream() {
+    let origin = ScriptedOrigin::start(|seen| Reply::keep(ok_echo(seen))).await;
+    let gw = TestGateway::start(&config("", &tenant("app", &["app.test"], &[origin.addr], "")), t0()).await;
+    let mut client = gw.client().await;
+    client.send(b"POST /cut HTTP/1.1\r\nHost: app.test\r\nContent-Length: 100\r\n\r\n0123456789").await;
+    origin.accepted_at_least(1).await;
+    drop(client);
+    origin.open_connections(0).await;
+    let mut client = gw.client().await;
+    client.send_request("POST", "app.test", "/later", &[], b"world").await;
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "POST /later"));
+    let seen: Vec<(String, Vec<u8>)> = origin.seen().into_iter().map(|s| (s.path, s.body)).collect();
+    assert_eq!(seen, [("/later".to_string(), b"world".to_vec())], "what the origin saw");
+    assert_eq!(origin.accepted(), 2, "the cut request's connection was not reused");
+}
+
 /// A request body for a tenant in maintenance never goes upstream: the client gets the
 /// maintenance page, and when the body was complete the connection goes on.
 #[tokio::test]
 async fn a_body_for_a_tenant_in_maintenance_is_never_sent_upstream() {
     let origin = ScriptedOrigin::start(|seen| Reply::keep(ok_echo(seen))).await;
-    let window =
-        "[[windows]]\nid = \"now\"\nscope = { tenants = [\"down\"] }\nonce = { start = \"2024-11-14T00:00\" }\n";
-    let body =
-        tenant("down", &["down.test"], &[origin.addr], "") + &tenant("up", &["up.test"], &[origin.addr], "") + window;
-    let gw = TestGateway::start(&config("", &body), t0()).await;
+    let gw = one_down_one_up(origin.addr, "up.test").await;
     let mut client = gw.client().await;
     client.send_request("POST", "down.test", "/form", &[], b"name=value&secret=1").await;
     let r = client.response(false).await;
