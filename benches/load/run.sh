@@ -2,9 +2,11 @@
 # Load benchmark: Hiatus against nginx, HAProxy and Caddy on loopback, one command (README,
 # "## Load benchmark"). Installs what is missing (apt-get), builds Hiatus, starts an origin (nginx)
 # pinned to one core and each proxy under test (one worker/thread) pinned to the other, drives it
-# with wrk (HTTP/1.1) and h2load (h2c), and prints a markdown table of medians over the rounds with
+# with wrk (HTTP/1.1), h2load (h2c) and ws-bench (WebSocket echo: origin and client, built with
+# Hiatus), and prints a markdown table of medians over the rounds with
 # ratios against nginx (also written to benches/load/results.md). Everything it starts is stopped
 # on exit, also on failure or Ctrl-C. Only 127.0.0.1 is used; every load run is bounded in time.
+# Binaries are taken from $CARGO_TARGET_DIR when it is set (else target/).
 #
 #   benches/load/run.sh [--quick] [--duration S] [--rounds N] [--connections N]
 #                       [--scenarios a,b] [--proxies a,b] [--no-build] [--no-install]
@@ -23,12 +25,12 @@ INSTALL=1
 RELOAD=1
 KEEP=0
 OUT="$HERE/results.md"
-ALL_SCENARIOS="small sched 64k maint refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10"
+ALL_SCENARIOS="small sched 64k maint refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws"
 ALL_PROXIES="nginx haproxy caddy pingora hiatus"
 SCENARIOS=$ALL_SCENARIOS
 PROXIES=$ALL_PROXIES
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; DURATION=3 ;;
@@ -83,17 +85,20 @@ done
 if [ "$BUILD" = 1 ]; then
   command -v cargo >/dev/null || { echo "run.sh: cargo is missing (see scripts/bootstrap.sh)" >&2; exit 1; }
   "$ROOT/scripts/bootstrap.sh"
-  log "cargo build --release --locked (hiatus and the plain Pingora baseline)"
-  (cd "$ROOT" && cargo build --release --locked --bin hiatus --example plain-pingora)
+  log "cargo build --release --locked (hiatus, the plain Pingora baseline, the WebSocket bench)"
+  (cd "$ROOT" && cargo build --release --locked --bin hiatus --example plain-pingora --example ws-bench)
 fi
-HIATUS="$ROOT/target/release/hiatus"
-PLAIN="$ROOT/target/release/examples/plain-pingora"   # benches/load/plain_pingora.rs
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}              # where cargo put the binaries
+HIATUS="$TARGET/release/hiatus"
+PLAIN="$TARGET/release/examples/plain-pingora"        # benches/load/plain_pingora.rs
+WSB="$TARGET/release/examples/ws-bench"               # benches/load/ws_bench.rs: echo origin and client
 # the source the binary was built from (taken now: the tree may change during the run)
 HIATUS_REV="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
 if [ -n "$(cd "$ROOT" && git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null)" ]; then HIATUS_REV="$HIATUS_REV + uncommitted changes"; fi
 [ "$BUILD" = 1 ] || HIATUS_REV="$HIATUS_REV (binary not rebuilt: --no-build)"
 [ -x "$HIATUS" ] || { echo "run.sh: $HIATUS is missing (run without --no-build)" >&2; exit 1; }
 [ -x "$PLAIN" ] || { echo "run.sh: $PLAIN is missing (run without --no-build)" >&2; exit 1; }
+[ -x "$WSB" ] || { echo "run.sh: $WSB is missing (run without --no-build)" >&2; exit 1; }
 
 # ---------------------------------------------------------------- processes, cleanup
 WORK=$(mktemp -d /tmp/hiatus-load.XXXXXX)
@@ -182,7 +187,7 @@ CLK_TCK=$(getconf CLK_TCK)
 
 render() {                 # render TEMPLATE OUT: @NAME@ -> value of $NAME for the names used
   local src=$1 dst=$2 expr=() n
-  for n in WORK ORIGIN_PORT DEAD_PORT PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT ADMIN; do
+  for n in WORK ORIGIN_PORT DEAD_PORT PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT WS_PORT WS_ORIGIN_PORT ADMIN; do
     expr+=(-e "s#@$n@#${!n:-}#g")
   done
   sed "${expr[@]}" "$src" >"$dst"
@@ -214,7 +219,11 @@ render "$HERE/origin.nginx.conf" "$WORK/conf/origin.conf"
 start_bg origin "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/conf/origin.conf"
 ORIGIN_PID=$LAST_PID
 wait_status "$ORIGIN_PID" "$ORIGIN_PORT" origin / 200 10 || { cat "$WORK/origin.log" >&2; exit 1; }
-log "origin on 127.0.0.1:$ORIGIN_PORT (cpu $LOAD_CPU); load generator on cpu $LOAD_CPU; proxies on cpu $PROXY_CPU"
+# the WebSocket row's origin: an echo (nginx has none), one thread, on the origin's core too
+alloc WS_ORIGIN_PORT
+start_bg ws-origin "$LOAD_CPU" "$WSB" origin --listen "127.0.0.1:$WS_ORIGIN_PORT"
+wait_status "$LAST_PID" "$WS_ORIGIN_PORT" origin / 200 10 || { cat "$WORK/ws-origin.log" >&2; exit 1; }
+log "origin on 127.0.0.1:$ORIGIN_PORT, WebSocket echo origin on 127.0.0.1:$WS_ORIGIN_PORT (cpu $LOAD_CPU); load generator on cpu $LOAD_CPU; proxies on cpu $PROXY_CPU"
 
 # host lists for the 10 000-tenant configs
 : >"$WORK/nginx-hosts.map"; : >"$WORK/haproxy-hosts.map"; : >"$WORK/hiatus-tenants.toml"; : >"$WORK/caddy-sites"
@@ -251,10 +260,11 @@ SCHED_WINDOWS=55           # the windows sched_windows writes: 4 rules, 50 once,
 # per proxy: ports and config files (base = pass/maint/refused/h2c, many = 10 000 tenants)
 declare -A PORT CONF
 for px in $ALL_PROXIES; do
-  alloc PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT
-  if [ "$px" = hiatus ]; then MAINT_PORT=$PASS_PORT; REFUSED_PORT=$PASS_PORT; fi
+  alloc PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT WS_PORT
+  # Hiatus routes by Host on one listener (ws.localhost: the WebSocket tenant)
+  if [ "$px" = hiatus ]; then MAINT_PORT=$PASS_PORT; REFUSED_PORT=$PASS_PORT; WS_PORT=$PASS_PORT; fi
   PORT[$px.pass]=$PASS_PORT; PORT[$px.h2]=$H2_PORT; PORT[$px.maint]=$MAINT_PORT
-  PORT[$px.refused]=$REFUSED_PORT; PORT[$px.many]=$MANY_PORT
+  PORT[$px.refused]=$REFUSED_PORT; PORT[$px.many]=$MANY_PORT; PORT[$px.ws]=$WS_PORT
   ADMIN=off
   case $px in
     nginx)   render "$HERE/nginx.conf" "$WORK/conf/nginx.conf"
@@ -275,7 +285,7 @@ for px in $ALL_PROXIES; do
 done
 
 PROXY_PID=""
-start_proxy() {            # start_proxy PROXY base|many [CONFIG]: starts it pinned, sets PROXY_PID
+start_proxy() {            # start_proxy PROXY base|many|ws [CONFIG]: starts it pinned, sets PROXY_PID
   local px=$1 kind=$2 conf=${3:-} x=""
   if [ "$kind" = many ]; then x=-10k; fi
   case $px in
@@ -285,8 +295,14 @@ start_proxy() {            # start_proxy PROXY base|many [CONFIG]: starts it pin
                caddy run --adapter caddyfile --config "$WORK/conf/Caddyfile$x" ;;
     hiatus)  conf=${conf:-$WORK/conf/hiatus$x.toml}
              start_bg "hiatus-$kind" "$PROXY_CPU" "$HIATUS" run --config "$conf" --upgrade-sock "$WORK/hiatus-upgrade.sock" ;;
-    pingora) start_bg "pingora-$kind" "$PROXY_CPU" "$PLAIN" --upstream "127.0.0.1:$ORIGIN_PORT" --h2c --threads 1 \
-               --listen "127.0.0.1:${PORT[pingora.pass]}" --listen "127.0.0.1:${PORT[pingora.h2]}" ;;
+    # one upstream per process: the WebSocket row starts one on the echo origin
+    pingora) if [ "$kind" = ws ]; then
+               start_bg "pingora-$kind" "$PROXY_CPU" "$PLAIN" --upstream "127.0.0.1:$WS_ORIGIN_PORT" --threads 1 \
+                 --listen "127.0.0.1:${PORT[pingora.ws]}"
+             else
+               start_bg "pingora-$kind" "$PROXY_CPU" "$PLAIN" --upstream "127.0.0.1:$ORIGIN_PORT" --h2c --threads 1 \
+                 --listen "127.0.0.1:${PORT[pingora.pass]}" --listen "127.0.0.1:${PORT[pingora.h2]}"
+             fi ;;
   esac
   PROXY_PID=$LAST_PID
 }
@@ -326,6 +342,8 @@ scen() {
     refusedpost) echo "base refused dead.localhost / 502 raw POST 1024 length" ;;
     http10)      echo "base pass bench.localhost / 200 raw GET 0 http10" ;;
     h2cm10)      echo "base h2 bench.localhost / 200 h2load-h2c-m10" ;;
+    # ws-bench: per connection, upgrade + 1000 echoes of 32 bytes + close, again until the end
+    ws)          echo "ws ws ws.localhost /ws 200 ws-echo" ;;
   esac
 }
 scen_title() {
@@ -346,6 +364,7 @@ scen_title() {
     refusedpost) echo "upstream refused 502, POST 1 KiB" ;;
     http10)      echo "HTTP/1.0 without keep-alive" ;;
     h2cm10)      echo "h2c, 10 streams per connection" ;;
+    ws)          echo "WebSocket: upgrade + echo of 1000 small messages (per message)" ;;
   esac
 }
 na_reason() {              # why a proxy/scenario pair is not run (empty: it is run)
@@ -359,7 +378,9 @@ na_reason() {              # why a proxy/scenario pair is not run (empty: it is 
 
 is_na() { awk -F'\t' -v s="$1" -v p="$2" '$1 == s && $2 == p {f = 1} END {exit !f}' "$NA"; }
 RUNS="$WORK/runs.tsv"      # scenario proxy round rps p50_ms p99_ms cpu_us rss_kb errors requests origin_conns
-origin_accepts() { curl -s --max-time 2 "http://127.0.0.1:$ORIGIN_PORT/origin-status" | awk 'NR == 3 {print $1}'; }
+origin_accepts() {         # origin_accepts [PORT]: connections the origin accepted (stub_status layout)
+  curl -s --max-time 2 "http://127.0.0.1:${1:-$ORIGIN_PORT}/origin-status" | awk 'NR == 3 {print $1}'
+}
 : >"$RUNS"
 NA="$WORK/na.tsv"
 : >"$NA"
@@ -384,6 +405,8 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
                local streams=1; [ "$tool" = h2load-h2c-m10 ] && streams=10
                "${PIN_LOAD[@]}" timeout $((DURATION + 15)) h2load "${h1[@]}" -c "$CONNS" -m "$streams" -t 1 -D "$DURATION" \
                  -H ":authority: $host" --log-file="$out.reqlog" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+    ws-echo)   "${PIN_LOAD[@]}" timeout $((DURATION + 15)) "$WSB" client --connect "127.0.0.1:$port" --host "$host" \
+                 --path "$path" --connections "$CONNS" --messages 1000 --size 32 --duration "$DURATION" >"$out" 2>&1 || true ;;
   esac
 }
 parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99_ms errors requests"
@@ -401,6 +424,14 @@ parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99
       if [ "${want:0:1}" = 2 ]; then err=$((sock + non2)); else err=$((sock + ${req:-0} - non2)); fi
       [ -n "$rps" ] && [ -n "$req" ] || { echo ""; return; }
       echo "$rps $(to_ms "$p50") $(to_ms "$p99") $err $req" ;;
+    ws-echo)   # a "request" is one message echoed
+      local rps req p50 p99 err
+      rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+      req=$(awk '/messages of/ {print $1; exit}' "$out")
+      p50=$(awk '/^Latency p50:/ {print $3}' "$out"); p99=$(awk '/^Latency p50:/ {print $6}' "$out")
+      err=$(awk '/^Errors:/ {print $2}' "$out")
+      [ -n "$rps" ] && [ -n "$req" ] || { echo ""; return; }
+      echo "$rps $p50 $p99 ${err:-0} $req" ;;
     h2load-*)
       local rps done_ bad
       rps=$(awk '/^finished in/ {gsub(",", ""); print $4}' "$out")
@@ -427,13 +458,14 @@ run_one() {                # run_one SCENARIO PROXY ROUND
     stop_proxy "$px"; printf '%s\t%s\t%s\n' "$sc" "$px" "did not start or answer $want" >>"$NA"; return
   fi
   out="$WORK/out-$sc-$px-$r.txt"
+  local oport=$ORIGIN_PORT; [ "$tool" = ws-echo ] && oport=$WS_ORIGIN_PORT
   mapfile -t pids < <(tree_pids "$PROXY_PID")
-  a0=$(origin_accepts)
+  a0=$(origin_accepts "$oport")
   t0=$(cpu_ticks "${pids[@]}")
   run_load "$tool" "$port" "$host" "$path" "$out" "$method" "$bytes" "$framing"
   mapfile -t pids < <(tree_pids "$PROXY_PID")
   t1=$(cpu_ticks "${pids[@]}")
-  a1=$(origin_accepts)
+  a1=$(origin_accepts "$oport")
   rss=$(hwm_kb "${pids[@]}")
   stop_proxy "$px"
   res=$(parse_load "$tool" "$out" "$want")

@@ -70,6 +70,15 @@ pub fn tenant(id: &str, hosts: &[&str], upstreams: &[SocketAddr], extra: &str) -
 // ---------------------------------------------------------------------------------------------
 // The gateway
 
+/// A gateway with two tenants on `upstream`: `down` (`down.test`), in maintenance since before
+/// [`t0`], and `up` (`up_host`), open.
+pub async fn one_down_one_up(upstream: SocketAddr, up_host: &str) -> TestGateway {
+    let window =
+        "[[windows]]\nid = \"now\"\nscope = { tenants = [\"down\"] }\nonce = { start = \"2024-11-14T00:00\" }\n";
+    let body = tenant("down", &["down.test"], &[upstream], "") + &tenant("up", &[up_host], &[upstream], "") + window;
+    TestGateway::start(&config("", &body), t0()).await
+}
+
 /// A gateway serving one configuration on an ephemeral port until dropped.
 #[derive(Debug)]
 pub struct TestGateway {

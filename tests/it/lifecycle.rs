@@ -42,7 +42,7 @@ impl Running {
     }
 
     /// Waits (bounded) for the line announcing the gateway listener; returns its address.
-    fn listening(&self) -> SocketAddr {
+    pub fn listening(&self) -> SocketAddr {
         self.started().0
     }
 
@@ -62,6 +62,18 @@ impl Running {
             }
         }
         panic!("hiatus did not start listening");
+    }
+
+    /// A field of the process's `/proc/<pid>/status` in kB (`"VmRSS:"`, `"VmHWM:"`).
+    pub fn kib(&self, field: &str) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("the process's status");
+        let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} line"));
+        line.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()).expect("a number of kB")
+    }
+
+    /// Resets the process's peak RSS (`VmHWM`) to its current RSS (`clear_refs`, value 5).
+    pub fn reset_peak(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").expect("reset the peak RSS");
     }
 
     fn signal(&self, sig: &str) {
@@ -86,7 +98,8 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-fn write_config(dir: &TempDir, listen: &str, origin: SocketAddr) -> String {
+/// A configuration file in `dir` for one tenant `a.test` served by `origin`; its path.
+pub fn write_config(dir: &TempDir, listen: &str, origin: SocketAddr) -> String {
     write_config_with(dir, listen, "127.0.0.1:0", "2s", origin)
 }
 
@@ -279,12 +292,7 @@ async fn an_idle_keep_alive_connection_costs_little_memory() {
     let config = write_config(&dir, "127.0.0.1:0", origin.addr);
     let gw = Running::start(&["run", "--config", &config]);
     let addr = gw.listening();
-    let status = format!("/proc/{}/status", gw.child.id());
-    let resident_kib = || {
-        let text = std::fs::read_to_string(&status).expect("the process's status");
-        let line = text.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
-        line.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()).expect("VmRSS in kB")
-    };
+    let resident_kib = || gw.kib("VmRSS:");
     let mut open = Vec::new();
     let connect_and_ask = async |count: usize, open: &mut Vec<Client>| {
         for _ in 0..count {
@@ -360,18 +368,12 @@ async fn a_100_mib_upload_streams_through_in_little_memory() {
     let config = write_config(&dir, "127.0.0.1:0", origin);
     let gw = Running::start(&["run", "--config", &config]);
     let addr = gw.listening();
-    let pid = gw.child.id();
-    let kib = |field: &str| {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process's status");
-        let line = text.lines().find(|l| l.starts_with(field)).expect("the field");
-        line.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()).expect("kB")
-    };
     // Warm up with a small upload: buffers, pool, metrics.
     let mut warm = Client::connect(addr, None).await;
     let r = warm.request("GET", "a.test", "/", &[]).await;
     assert_eq!(r.status, 200);
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak RSS");
-    let before = kib("VmRSS:");
+    gw.reset_peak();
+    let before = gw.kib("VmRSS:");
     let mut client = Client::connect(addr, None).await;
     let head = format!("POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: {SIZE}\r\n\r\n");
     client.send(head.as_bytes()).await;
@@ -381,7 +383,7 @@ async fn a_100_mib_upload_streams_through_in_little_memory() {
     }
     let r = client.response(false).await;
     assert_eq!((r.status, r.text().as_str()), (200, "ok\n"), "the origin got the whole body");
-    let grew = kib("VmHWM:").saturating_sub(before);
+    let grew = gw.kib("VmHWM:").saturating_sub(before);
     assert!(grew < 8 * 1024, "the gateway's peak RSS grew by {grew} KiB during a 100 MiB upload");
 }
 

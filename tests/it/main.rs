@@ -5,11 +5,14 @@
 //! - `config_sections`: large files parsed section by section equal the whole-document parse.
 //! - `config_errors`: every error of a bad configuration, with key paths; warnings.
 //! - `properties`: `decide` against a brute-force evaluation; invariants; no panics on input.
+//! - `backpressure`: slow clients and slow origins block their peer, in every direction, with
+//!   the real binary's memory flat.
 //! - `gateway`: the proxy end to end on loopback sockets (`gateway_support`: the harness).
 //! - `protocol`: HTTP/1.1 framing and connection rules any edge proxy must keep, for every path.
 //! - `protocol_h2`: the same for h2c (prior knowledge), relayed to HTTP/1.1 origins.
-//! - `shapes`: request shapes beyond a GET (WebSocket upgrades, early answers to uploads,
-//!   stalled bodies, bodies in maintenance, HTTP/1.0 uploads, `Expect: 100-continue`).
+//! - `shapes`: request shapes beyond a GET (WebSocket upgrades and the tunnel timeout, early
+//!   answers to uploads, stalled bodies and bodies cut short, bodies in maintenance, HTTP/1.0
+//!   uploads, `Expect: 100-continue`).
 //! - `scripted_origin`: the raw HTTP/1.1 origin both protocol suites script byte by byte.
 //! - `edge_safety`: the client's address, routing on the path the origin sees, strict framing
 //!   and fields on every request shape, a bypass that leaks nothing.
@@ -22,6 +25,7 @@
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 
+mod backpressure;
 mod cli;
 mod config_errors;
 mod config_sections;

@@ -7,7 +7,8 @@
 //! only end-to-end fields), flow control on large bodies, HEAD, 1xx/204/304, what the origin
 //! receives (request line, `Host` from `:authority`, cookies joined, `X-Forwarded-*`, request
 //! id, no HTTP/2-only or hop-by-hop fields), upstream connection reuse, concurrent streams
-//! without head-of-line blocking, every stream shape (bodies, other methods, own assets),
+//! without head-of-line blocking, every stream shape (bodies, other methods, own assets, bodies
+//! in maintenance and bodies cut short by a reset, never upstream as a partial request),
 //! failures (refused, cut short, malformed, stalled, cancelled by the client) that end one
 //! stream and never the connection or a pooled upstream connection, graceful shutdown and the
 //! idle timeout.
@@ -18,7 +19,7 @@
 //! HTTP/2. The client is the `h2` crate, with every wait bounded ([`bounded`]); nothing sleeps to
 //! let time pass.
 
-use crate::gateway_support::{bounded, config, dead_address, t0, tenant, TestGateway};
+use crate::gateway_support::{bounded, config, dead_address, one_down_one_up, t0, tenant, TestGateway};
 use crate::scripted_origin::{
     assert_same_body, bodiless_or_interim, chunked_parts, echo_text, ok, ok_echo, pattern, streamed_in_two_pieces,
     Reply, ScriptedOrigin, Then,
@@ -725,6 +726,70 @@ async fn streams_with_a_body_or_another_method_reach_the_origin_exactly() {
     let r = h2.get(&app("/after")).await;
     assert_eq!(r.text(), "GET /after got 0 bytes");
     assert_eq!(origin.seen().len(), 6, "the asset did not reach the origin");
+}
+
+/// A request body for a tenant in maintenance never goes upstream over h2c either: a whole
+/// body and one still on its way (announced, partly sent) each get the maintenance page; the
+/// connection goes on, and only the open tenant's request reaches the origin. `Expect:
+/// 100-continue` (which HTTP/2 carries as a field) goes no further than the gateway.
+#[tokio::test]
+async fn a_body_for_a_tenant_in_maintenance_never_goes_upstream_over_h2c() {
+    let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
+    let gw = one_down_one_up(origin.addr, "app.test").await;
+    let h2 = H2::connect(gw.addr).await;
+    let whole =
+        h2.open("POST", "http://down.test/form", &[("content-length", "19")], Some(b"name=value&secret=1")).await;
+    let r = read_all(whole).await.complete("a whole body in maintenance");
+    assert_eq!((r.status(), r.marker()), (503, "maintenance"));
+    // Announced, a piece sent, the stream left open: answered without waiting for the rest.
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("http://down.test/big")
+        .header("content-length", "100000")
+        .body(())
+        .expect("a request");
+    let mut send = bounded("h2 ready", h2.send.clone().ready()).await.expect("ready");
+    let (response, mut stream) = send.send_request(request, false).expect("send the head");
+    stream.send_data(Bytes::from_static(b"start"), false).expect("a piece of the body");
+    let r = read_all(response).await;
+    assert_eq!((r.status(), r.marker()), (503, "maintenance"), "a body on its way in maintenance");
+    let expecting = [("content-length", "3"), ("expect", "100-continue")];
+    let r = read_all(h2.open("POST", &app("/form"), &expecting, Some(b"a=1")).await).await.complete("an open tenant");
+    assert_eq!((r.status(), r.text().as_str()), (200, "POST /form"));
+    let seen = origin.seen();
+    assert_eq!(seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(), ["/form"], "only the open tenant's request");
+    assert_eq!((seen[0].body.as_slice(), seen[0].header("expect")), (&b"a=1"[..], None));
+}
+
+/// A request body that ends early (the client resets its stream in the middle of it, with and
+/// without `content-length`) leaves the origin with a closed connection, never a partial
+/// request on one that is kept: the next requests reach the origin whole, on a fresh connection.
+#[tokio::test]
+async fn a_body_cut_short_by_a_reset_leaves_no_partial_request_upstream() {
+    for length in [Some("100"), None] {
+        let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
+        let gw = gateway_for(origin.addr, "").await;
+        let h2 = H2::connect(gw.addr).await;
+        let mut builder = http::Request::builder().method("POST").uri(app("/cut"));
+        if let Some(n) = length {
+            builder = builder.header("content-length", n);
+        }
+        let mut send = bounded("h2 ready", h2.send.clone().ready()).await.expect("ready");
+        let (response, mut stream) = send.send_request(builder.body(()).expect("a request"), false).expect("the head");
+        stream.send_data(Bytes::from_static(b"0123456789"), false).expect("a piece of the body");
+        // The request is on its way upstream before the client gives up.
+        origin.accepted_at_least(1).await;
+        stream.send_reset(h2::Reason::CANCEL);
+        drop(response);
+        origin.open_connections(0).await;
+        let r = read_all(h2.open("POST", &app("/later"), &[("content-length", "5")], Some(b"world")).await)
+            .await
+            .complete("after the cut");
+        assert_eq!((r.status(), r.text().as_str()), (200, "POST /later"), "length {length:?}");
+        let seen: Vec<(String, Vec<u8>)> = origin.seen().into_iter().map(|s| (s.path, s.body)).collect();
+        assert_eq!(seen, [("/later".to_string(), b"world".to_vec())], "length {length:?}: what the origin saw");
+        assert_eq!(origin.accepted(), 2, "length {length:?}: the cut request's connection was not reused");
+    }
 }
 
 // =============================================================================================

@@ -264,6 +264,17 @@ impl ScriptedOrigin {
         self.accepted.load(Ordering::SeqCst)
     }
 
+    /// Returns once the origin has accepted `n` connections (polled: a request may be on its way
+    /// on one without being complete).
+    pub async fn accepted_at_least(&self, n: usize) {
+        bounded(&format!("the origin accepts {n} connection(s)"), async {
+            while self.accepted() < n {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+    }
+
     /// Returns once the origin has received `n` requests.
     pub async fn received(&self, n: usize) {
         let mut seen = self.seen.subscribe();

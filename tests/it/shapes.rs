@@ -1,9 +1,9 @@
 //! Request shapes beyond a GET, end to end: a WebSocket upgrade carried both ways (and one the
-//! origin declines), an origin that answers before the upload ends, a body that stalls, a body
-//! for a tenant in maintenance (never sent upstream), an HTTP/1.0 upload, and `Expect:
-//! 100-continue` with a chunked body.
+//! origin declines, and the tunnel timeout), an origin that answers before the upload ends, a
+//! body that stalls, one cut short, a body for a tenant in maintenance (never sent upstream), an
+//! HTTP/1.0 upload, and `Expect: 100-continue` with a chunked body.
 
-use crate::gateway_support::{bounded, config, t0, tenant, TestGateway};
+use crate::gateway_support::{bounded, config, one_down_one_up, t0, tenant, TestGateway};
 use crate::scripted_origin::{ok, ok_echo, Reply, ScriptedOrigin};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -118,6 +118,40 @@ async fn a_websocket_upgrade_carries_bytes_both_ways() {
     assert_eq!(closed.map(|r| r.len()).ok(), Some(0), "nothing after the close");
 }
 
+/// `tunnel_timeout` closes a tunnel in which nothing moved either way for that long, and only
+/// such a tunnel: one with a frame every 100 ms lives on past it.
+#[tokio::test]
+async fn a_quiet_tunnel_closes_after_the_tunnel_timeout() {
+    let (origin, _) = echo_origin().await;
+    let gw =
+        TestGateway::start(&config("tunnel_timeout = \"400ms\"", &tenant("app", &["app.test"], &[origin], "")), t0())
+            .await;
+    let open = |gw: SocketAddr| async move {
+        let mut client = TcpStream::connect(gw).await.expect("connect");
+        client.write_all(UPGRADE.as_bytes()).await.expect("send");
+        let mut buf = Vec::new();
+        read_head(&mut client, &mut buf).await;
+        read_exactly(&mut client, &mut buf, 17).await;
+        client
+    };
+    let mut busy = open(gw.addr).await;
+    let mut buf = Vec::new();
+    let started = std::time::Instant::now();
+    for round in 0..12 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        busy.write_all(b"tick").await.expect("a frame while busy");
+        assert_eq!(read_exactly(&mut busy, &mut buf, 4).await, b"tick", "round {round}");
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1200), "the busy tunnel outlived the timeout");
+    let mut quiet = open(gw.addr).await;
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let end = bounded("the quiet tunnel to close", quiet.read_to_end(&mut rest)).await;
+    let took = started.elapsed();
+    assert!(end.is_ok() && rest.is_empty(), "closed cleanly: {end:?} {rest:?}");
+    assert!(took >= std::time::Duration::from_millis(350) && took < std::time::Duration::from_secs(2), "{took:?}");
+}
+
 /// An upgrade to a tenant in maintenance gets the maintenance page; nothing reaches the origin.
 #[tokio::test]
 async fn an_upgrade_in_maintenance_gets_the_maintenance_page() {
@@ -209,16 +243,34 @@ async fn a_body_that_stalls_gets_408() {
     assert!(origin.seen().is_empty(), "a partial request reached the origin: {:?}", origin.paths());
 }
 
+/// A `Content-Length` body that ends early (the client closes after 10 of 100 bytes, once the
+/// request is upstream) leaves the origin with a closed connection, never a partial request on
+/// a kept one: the next request arrives whole on a fresh connection. (Chunked bodies cut
+/// short: `edge_safety`.)
+#[tokio::test]
+async fn a_length_body_cut_short_leaves_no_partial_request_upstream() {
+    let origin = ScriptedOrigin::start(|seen| Reply::keep(ok_echo(seen))).await;
+    let gw = TestGateway::start(&config("", &tenant("app", &["app.test"], &[origin.addr], "")), t0()).await;
+    let mut client = gw.client().await;
+    client.send(b"POST /cut HTTP/1.1\r\nHost: app.test\r\nContent-Length: 100\r\n\r\n0123456789").await;
+    origin.accepted_at_least(1).await;
+    drop(client);
+    origin.open_connections(0).await;
+    let mut client = gw.client().await;
+    client.send_request("POST", "app.test", "/later", &[], b"world").await;
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "POST /later"));
+    let seen: Vec<(String, Vec<u8>)> = origin.seen().into_iter().map(|s| (s.path, s.body)).collect();
+    assert_eq!(seen, [("/later".to_string(), b"world".to_vec())], "what the origin saw");
+    assert_eq!(origin.accepted(), 2, "the cut request's connection was not reused");
+}
+
 /// A request body for a tenant in maintenance never goes upstream: the client gets the
 /// maintenance page, and when the body was complete the connection goes on.
 #[tokio::test]
 async fn a_body_for_a_tenant_in_maintenance_is_never_sent_upstream() {
     let origin = ScriptedOrigin::start(|seen| Reply::keep(ok_echo(seen))).await;
-    let window =
-        "[[windows]]\nid = \"now\"\nscope = { tenants = [\"down\"] }\nonce = { start = \"2024-11-14T00:00\" }\n";
-    let body =
-        tenant("down", &["down.test"], &[origin.addr], "") + &tenant("up", &["up.test"], &[origin.addr], "") + window;
-    let gw = TestGateway::start(&config("", &body), t0()).await;
+    let gw = one_down_one_up(origin.addr, "up.test").await;
     let mut client = gw.client().await;
     client.send_request("POST", "down.test", "/form", &[], b"name=value&secret=1").await;
     let r = client.response(false).await;
