@@ -4,6 +4,7 @@
 //! admin listener (`control`) serves it.
 
 pub mod accesslog;
+pub mod logger;
 pub mod metrics;
 mod outcome;
 
