@@ -171,7 +171,8 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     server.bootstrap();
     let current = Arc::new(ArcSwap::from_pointee(compiled));
     let metrics = Metrics::new().map(Arc::new).map_err(|e| format!("metrics: {e}"))?;
-    let access_log = AccessLog::start(&settings.access_log).map_err(|e| format!("access log: {e}"))?;
+    let access_log =
+        AccessLog::start(&settings.access_log, settings.access_log_format).map_err(|e| format!("access log: {e}"))?;
     let reloader =
         Arc::new(Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone())));
     let admin = Arc::new(Admin {

@@ -7,5 +7,7 @@ pub mod accesslog;
 pub mod logger;
 pub mod metrics;
 mod outcome;
+pub mod ratelimit;
+pub mod redact;
 
 pub use outcome::Outcome;
