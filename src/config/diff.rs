@@ -101,43 +101,29 @@ pub fn shown(ids: &[String]) -> String {
 mod tests {
     use super::*;
 
-    fn config(text: &str) -> Config {
-        crate::config::load_str(text, "diff-test.toml", std::path::Path::new("."))
+    /// A configuration of these tenants (id, upstream) and daily windows (id, start).
+    fn config(tenants: &[(&str, &str)], windows: &[(&str, &str)]) -> Config {
+        let mut text = "[defaults]\nzone = \"UTC\"\n\n".to_string();
+        for (id, upstream) in tenants {
+            text += &format!("[[tenants]]\nid = \"{id}\"\nhosts = [\"{id}.test\"]\nupstreams = [\"{upstream}\"]\n\n");
+        }
+        for (id, at) in windows {
+            text += &format!(
+                "[[windows]]\nid = \"{id}\"\nscope = \"all\"\ndaily = {{ at = \"{at}\", until = \"23:00\" }}\n\n"
+            );
+        }
+        crate::config::load_str(&text, "diff-test.toml", std::path::Path::new("."))
             .unwrap_or_else(|r| panic!("{r}"))
             .config
     }
 
-    fn tenant(id: &str, upstream: &str) -> String {
-        format!("[[tenants]]\nid = \"{id}\"\nhosts = [\"{id}.test\"]\nupstreams = [\"{upstream}\"]\n\n")
-    }
-
-    fn window(id: &str, at: &str) -> String {
-        format!("[[windows]]\nid = \"{id}\"\nscope = \"all\"\ndaily = {{ at = \"{at}\", until = \"23:00\" }}\n\n")
-    }
-
     #[test]
     fn lists_what_was_added_removed_and_changed_by_id() {
-        let head = "[defaults]\nzone = \"UTC\"\n\n";
-        let old = config(
-            &[
-                head,
-                &tenant("a", "127.0.0.1:1"),
-                &tenant("b", "127.0.0.1:2"),
-                &window("night", "02:00"),
-                &window("noon", "12:00"),
-            ]
-            .concat(),
-        );
+        let tenants = [("a", "127.0.0.1:1"), ("b", "127.0.0.1:2")];
+        let old = config(&tenants, &[("night", "02:00"), ("noon", "12:00")]);
         let new = config(
-            &[
-                head,
-                &tenant("b", "127.0.0.1:3"),
-                &tenant("c", "127.0.0.1:4"),
-                &window("noon", "12:00"),
-                &window("night", "03:00"),
-                &window("dawn", "05:00"),
-            ]
-            .concat(),
+            &[("b", "127.0.0.1:3"), ("c", "127.0.0.1:4")],
+            &[("noon", "12:00"), ("night", "03:00"), ("dawn", "05:00")],
         );
         let c = Changes::between(&old, &new);
         assert_eq!(
@@ -146,16 +132,7 @@ mod tests {
         );
         assert_eq!(Changes::between(&old, &old).to_string(), "no tenant or window changed");
         // Moved, not changed: the same windows in another order.
-        let reordered = config(
-            &[
-                head,
-                &tenant("a", "127.0.0.1:1"),
-                &tenant("b", "127.0.0.1:2"),
-                &window("noon", "12:00"),
-                &window("night", "02:00"),
-            ]
-            .concat(),
-        );
+        let reordered = config(&tenants, &[("noon", "12:00"), ("night", "02:00")]);
         assert!(Changes::between(&old, &reordered).is_empty());
     }
 

@@ -212,6 +212,33 @@ mod tests {
     }
 
     #[test]
+    fn a_window_of_the_emergency_file_is_an_emergency_on_and_off() {
+        let dir = std::env::temp_dir().join(format!("hiatus-windows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let main = dir.join("hiatus.toml");
+        std::fs::write(
+            &main,
+            "include = [\"emergency.toml\"]\n[defaults]\nzone = \"UTC\"\n\n[gateway]\nemergency_file = \"emergency.toml\"\n\n\
+             [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n\n",
+        )
+        .expect("write");
+        let switch = |end: &str| {
+            let text = format!("[[windows]]\nid = \"outage\"\nscope = {{ tenants = [\"a\"] }}\nonce = {{ start = \"2025-03-01T09:00\"{end} }}\n");
+            std::fs::write(dir.join("emergency.toml"), text).expect("write");
+            crate::config::load(&main).unwrap_or_else(|r| panic!("{r}")).config
+        };
+        let mut w = WindowWatch::default();
+        let at = T0 + 9 * 3600 + 30;
+        let on = w.look(&switch(""), 1, at);
+        assert_eq!(texts(&on), ["emergency on: window outage for tenants a, until further notice"]);
+        // Switched off ten seconds ahead (`hiatus emergency off` sets `end`): on until then.
+        let off = switch(", end = \"2025-03-01T09:00:40\"");
+        assert!(w.look(&off, 2, at + 1).is_empty(), "still on until its end");
+        assert_eq!(texts(&w.look(&off, 2, T0 + 9 * 3600 + 40)), ["emergency off: window outage for tenants a"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn the_looks_between_changes_are_skipped() {
         let c = config(NIGHT);
         let mut w = WindowWatch::default();
