@@ -88,7 +88,7 @@ impl fmt::Display for Changes {
     }
 }
 
-/// Up to [`SHOWN`] ids, then how many more.
+/// Up to 20 ids (`SHOWN`), then how many more.
 pub fn shown(ids: &[String]) -> String {
     let mut out = ids.iter().take(SHOWN).map(String::as_str).collect::<Vec<_>>().join(", ");
     if ids.len() > SHOWN {
