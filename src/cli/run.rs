@@ -12,6 +12,7 @@ use crate::gateway::server::App;
 use crate::gateway::server::WORK_STEALING;
 use crate::gateway::Gateway;
 use crate::telemetry::accesslog::AccessLog;
+use crate::telemetry::logger;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
@@ -119,13 +120,29 @@ pub fn check_listeners(addrs: &[SocketAddr]) -> Result<Vec<SocketAddr>, String> 
 /// Runs the gateway until a signal stops it. Never returns on success (the process exits).
 fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, options: RunOptions) -> Result<(), String> {
     let settings = compiled.config().gateway.clone();
+    // From here on the process speaks through its log (stderr); a configuration's errors and
+    // warnings before this were the command's own output, as `hiatus check` prints them.
+    let rust_log = std::env::var("RUST_LOG").ok();
+    if let Some(w) = logger::install(settings.log_level, settings.log_format, rust_log.as_deref())? {
+        log::warn!("{w}");
+    }
+    let config = compiled.config();
+    log::info!(
+        "hiatus {} starting{}: {}, generation {}, {} tenant(s), {} window(s)",
+        env!("CARGO_PKG_VERSION"),
+        if options.upgrade { " (taking over the listeners of a running Hiatus)" } else { "" },
+        config_path.display(),
+        compiled.generation,
+        config.tenants.len(),
+        config.windows.len()
+    );
     if let Some(file) = &settings.emergency_file {
         // What a `hiatus emergency` killed mid-edit left in the watched folder.
         match crate::control::emergency::remove_leftovers(file) {
             Ok(removed) => {
-                removed.iter().for_each(|r| eprintln!("hiatus: removed {}, left by an unfinished edit", r.display()))
+                removed.iter().for_each(|r| log::info!("removed {}, left by an unfinished edit", r.display()))
             }
-            Err(e) => eprintln!("warning: {e}"),
+            Err(e) => log::warn!("{e}"),
         }
     }
     // In an upgrade the addresses are taken over from the running process, not bound anew.
@@ -155,7 +172,8 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     server.bootstrap();
     let current = Arc::new(ArcSwap::from_pointee(compiled));
     let metrics = Metrics::new().map(Arc::new).map_err(|e| format!("metrics: {e}"))?;
-    let access_log = AccessLog::start(&settings.access_log).map_err(|e| format!("access log: {e}"))?;
+    let access_log =
+        AccessLog::start(&settings.access_log, settings.access_log_format).map_err(|e| format!("access log: {e}"))?;
     let reloader = Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone()));
     // Reloads read new files in a child first: a refused file's parse never costs this process.
     let reloader = Arc::new(match Vetter::this_binary() {
@@ -193,7 +211,9 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         service.threads = Some(1);
         service.add_tcp(&a.to_string());
         server.add_service(service);
+        // Stdout: the announcement scripts and tests read; the log has its own line.
         println!("hiatus: admin on http://{a} (/metrics /healthz /readyz /state, POST /reload)");
+        log::info!("admin listener on http://{a}");
     }
     stop_when_drained(server.watch_execution_phase(), drain, grace, access_log);
     announce_when_listening(listen, admin);
@@ -210,22 +230,38 @@ fn stop_when_drained(
     grace: Duration,
     access_log: Option<AccessLog>,
 ) {
+    // Whether a signal asked for a graceful stop: a stop without one is SIGINT's quick stop.
+    let mut graceful = false;
     std::thread::spawn(move || loop {
         match phases.blocking_recv() {
-            Ok(ExecutionPhase::ShutdownStarted) => drain.begin(),
+            Ok(ExecutionPhase::GracefulTerminate) => {
+                graceful = true;
+                log::info!("shutdown: SIGTERM, draining the connections");
+            }
+            Ok(ExecutionPhase::GracefulUpgradeTransferringFds) => {
+                graceful = true;
+                log::info!("shutdown: SIGQUIT, handing the listeners over to the new process, then draining");
+            }
+            Ok(ExecutionPhase::ShutdownStarted) => {
+                drain.begin();
+                if !graceful {
+                    log::info!("shutdown: SIGINT, stopping now without draining");
+                }
+            }
             Ok(ExecutionPhase::ShutdownGracePeriod) => {
                 let open = drain.open_connections();
-                println!("hiatus: stopping: {open} connection(s) open, grace period {grace:?}");
+                log::info!("stopping: {open} connection(s) open, grace period {grace:?}");
                 let drained = drain.wait(grace);
                 if let Some(log) = &access_log {
                     log.flush(Duration::from_secs(2));
                 }
                 match drained {
-                    Drained::Finished => println!("hiatus: stopped: every connection finished"),
+                    Drained::Finished => log::info!("stopped: every connection finished"),
                     Drained::Expired { open } => {
-                        println!("hiatus: stopped: grace period over, {open} connection(s) were still open")
+                        log::warn!("stopped: grace period over, {open} connection(s) were still open")
                     }
                 }
+                log::logger().flush();
                 std::process::exit(0);
             }
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -242,12 +278,13 @@ fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
         for a in &listen {
             while std::net::TcpStream::connect_timeout(a, std::time::Duration::from_millis(200)).is_err() {
                 if std::time::Instant::now() > deadline {
-                    eprintln!("hiatus: {a} is not accepting connections; is the address in use?");
+                    log::error!("{a} is not accepting connections; is the address in use?");
                     return;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             println!("hiatus: listening on http://{a}");
+            log::info!("listening on http://{a}");
         }
         admin.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     });

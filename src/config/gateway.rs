@@ -55,8 +55,14 @@ pub struct FileGateway {
     pub admin: Option<String>,
     /// Required on every admin request when the admin listener is not on loopback.
     pub admin_token: Option<String>,
-    /// `"stdout"`, `"off"`, or a file path for the JSON access log.
+    /// `"stdout"`, `"off"`, or a file path for the access log.
     pub access_log: Option<String>,
+    /// `"json"` (one object per line) or `"text"` (a combined-like line).
+    pub access_log_format: Option<String>,
+    /// The level of the process's log on stderr: off, error, warn, info, debug, trace.
+    pub log_level: Option<String>,
+    /// `"text"` or `"json"` (one object per line).
+    pub log_format: Option<String>,
     /// How long a graceful stop waits for requests in flight.
     pub grace_period: Option<String>,
     /// The health check of every tenant's upstreams; a tenant's own `health` is laid over it.
@@ -186,6 +192,10 @@ pub struct GatewaySettings {
     pub admin: Option<SocketAddr>,
     pub admin_token: Option<String>,
     pub access_log: AccessLogTarget,
+    pub access_log_format: LogFormat,
+    /// `RUST_LOG` replaces it when set (`telemetry::logger`).
+    pub log_level: log::LevelFilter,
+    pub log_format: LogFormat,
     pub grace_period: Duration,
     /// The default health check (`None`: upstreams are not checked unless a tenant says so).
     pub health: Option<HealthCheck>,
@@ -197,6 +207,34 @@ pub struct GatewaySettings {
     pub allow_no_tenants: bool,
     /// How long a file written in place holds still before the watcher reads it.
     pub reload_settle: Duration,
+}
+
+/// How lines of the process's log or the access log are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Words for a person: the log's `TIME LEVEL TARGET: MESSAGE`, the access log's
+    /// combined-like line.
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl LogFormat {
+    fn parse(text: &str) -> Result<LogFormat, String> {
+        match text {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{text:?}: use \"text\" or \"json\"")),
+        }
+    }
+}
+
+/// `"info"` as a level of the process's log (`log_level`, `RUST_LOG`); `off` writes nothing.
+pub fn log_level(text: &str) -> Result<log::LevelFilter, String> {
+    text.trim()
+        .parse::<log::LevelFilter>()
+        .map_err(|_| format!("{text:?} is not a log level; use off, error, warn, info, debug or trace"))
 }
 
 /// Where access log lines go.
@@ -234,6 +272,10 @@ impl Default for GatewaySettings {
             admin: Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
             admin_token: None,
             access_log: AccessLogTarget::Off,
+            // JSON, as the access log always was: readers of existing files keep working.
+            access_log_format: LogFormat::Json,
+            log_level: log::LevelFilter::Info,
+            log_format: LogFormat::Text,
             grace_period: Duration::from_secs(10),
             health: None,
             state_dir: None,
@@ -245,7 +287,7 @@ impl Default for GatewaySettings {
 }
 
 /// The `[gateway]` keys that only the start of a process reads (`cli::run`: listeners,
-/// threads, the admin listener and its token, the access log writer, the grace period,
+/// threads, the admin listener and its token, the access log writer, the logger, the grace period,
 /// HTTP/2 on the listeners, the folder of the incident log): a reload cannot change them.
 /// Returns the keys whose values differ between what the process runs with and a new file.
 pub fn restart_only_changes(running: &GatewaySettings, new: &GatewaySettings) -> Vec<&'static str> {
@@ -256,6 +298,9 @@ pub fn restart_only_changes(running: &GatewaySettings, new: &GatewaySettings) ->
         ("gateway.admin", running.admin != new.admin),
         ("gateway.admin_token", running.admin_token != new.admin_token),
         ("gateway.access_log", running.access_log != new.access_log),
+        ("gateway.access_log_format", running.access_log_format != new.access_log_format),
+        ("gateway.log_level", running.log_level != new.log_level),
+        ("gateway.log_format", running.log_format != new.log_format),
         ("gateway.grace_period", running.grace_period != new.grace_period),
         ("gateway.state_dir", running.state_dir != new.state_dir),
     ]
@@ -501,10 +546,24 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         Some("stdout") => AccessLogTarget::Stdout,
         Some(p) => AccessLogTarget::File(base.join(p)),
     };
+    let format = |report: &mut Report, key: &str, text: Option<&String>, default: LogFormat| match text {
+        None => default,
+        Some(t) => check(report, file, key, LogFormat::parse(t)).unwrap_or(default),
+    };
+    let access_log_format =
+        format(report, "gateway.access_log_format", g.access_log_format.as_ref(), d.access_log_format);
+    let log_format = format(report, "gateway.log_format", g.log_format.as_ref(), d.log_format);
+    let log_level = match &g.log_level {
+        None => d.log_level,
+        Some(t) => check(report, file, "gateway.log_level", log_level(t)).unwrap_or(d.log_level),
+    };
     GatewaySettings {
         admin,
         admin_token,
         access_log,
+        access_log_format,
+        log_level,
+        log_format,
         grace_period: positive(
             report,
             file,

@@ -9,6 +9,7 @@
 //! not build the hot-path structures (that is the `engine`'s snapshot) nor watch files.
 
 pub mod diagnostic;
+pub mod diff;
 mod duration;
 pub mod file;
 pub mod gateway;

@@ -13,6 +13,7 @@ pub mod prober;
 pub mod reload;
 pub mod ticker;
 pub mod vet;
+pub mod windows;
 
 use admin::Admin;
 use reload::{Fingerprint, Reloader};
@@ -72,7 +73,7 @@ async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal
 }
 
 async fn ticker(admin: Arc<Admin>) {
-    let ticker = Ticker { current: admin.reloader.current().clone(), clock: admin.clock.clone() };
+    let ticker = Ticker::new(admin.reloader.current().clone(), admin.clock.clone());
     let mut every = tokio::time::interval(Duration::from_millis(250));
     loop {
         every.tick().await;

@@ -15,6 +15,8 @@
 
 use crate::clock::Clock;
 use crate::compiled::Compiled;
+use crate::config::diagnostic::Diagnostic;
+use crate::config::diff::Changes;
 use crate::config::gateway::{restart_only_changes, restart_warning, GatewaySettings};
 use crate::config::read::Stamp;
 use crate::control::vet::Vetter;
@@ -117,6 +119,21 @@ fn hash_files(files: &[PathBuf]) -> String {
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// A refusal as the log and the admin listener show it: `file: key: message`, but not the
+/// message of a key that holds a secret (`gateway.bypass.secret`, `gateway.admin_token`), nor
+/// one that mentions such a key: a wrong type is shown with the value read, a syntax error
+/// with its line. `hiatus check` on the operator's terminal says it all.
+pub(crate) fn shown(d: &Diagnostic) -> String {
+    let (key, message) = (d.path.to_ascii_lowercase(), d.message.to_ascii_lowercase());
+    if ["secret", "token", "password"].iter().any(|s| key.contains(s) || message.contains(s)) {
+        return format!(
+            "{}: {}: not valid (the message is withheld: the key holds a secret; see `hiatus check`)",
+            d.file, d.path
+        );
+    }
+    d.to_string()
+}
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -216,8 +233,7 @@ impl Reloader {
     /// The new configuration, vetted first when a vetter is set.
     fn load(&self, limit: u64) -> Result<crate::config::Loaded, Vec<String>> {
         self.vet(limit)?;
-        crate::config::load_within(&self.path, Some(limit))
-            .map_err(|report| report.errors.iter().map(|e| e.to_string()).collect())
+        crate::config::load_within(&self.path, Some(limit)).map_err(|report| report.errors.iter().map(shown).collect())
     }
 
     /// The child's verdict on the files as they are now (`Ok` without a vetter). A file that
@@ -245,7 +261,7 @@ impl Reloader {
         let result = match self.load(limit) {
             Err(errors) => Err(errors),
             Ok(loaded) => match crate::config::servable(&loaded.config) {
-                Err(e) => Err(vec![e.to_string()]),
+                Err(e) => Err(vec![shown(&e)]),
                 Ok(()) => {
                     for w in &loaded.warnings {
                         log::warn!("config: {w}");
@@ -255,9 +271,10 @@ impl Reloader {
                         .into_iter()
                         .map(restart_warning)
                         .collect();
+                    let changes = Changes::between(running.config(), &loaded.config);
                     // The same health registry: a reload keeps what the probes found.
                     Compiled::build_with(loaded.config, self.clock.now(), generation, &running.health)
-                        .map(|c| (c, files, warnings))
+                        .map(|c| (c, files, warnings, changes))
                         .map_err(|e| vec![e])
                 }
             },
@@ -265,7 +282,7 @@ impl Reloader {
         drop(running);
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok((compiled, files, warnings)) => {
+            Ok((compiled, files, warnings, changes)) => {
                 self.current.store(Arc::new(compiled));
                 // The parser's working set and (once requests let go of it) the old configuration.
                 crate::memory::release();
@@ -288,17 +305,19 @@ impl Reloader {
                 for w in &warnings {
                     log::warn!("config: {w}");
                 }
-                log::info!("config: generation {generation} in force ({trigger})");
+                log::info!("config: generation {generation} in force ({trigger}): {changes}");
                 Ok(Applied { generation, warnings })
             }
             Err(errors) => {
                 // What the refused file cost (text, parser, half a build) goes back now, not
                 // at the next good reload.
                 crate::memory::release();
-                for e in &errors {
-                    log::error!("config reload refused ({trigger}): {e}");
-                }
                 let running = status.generation;
+                log::error!(
+                    "config: reload refused ({trigger}), generation {running} stays: {} error(s): {}",
+                    errors.len(),
+                    errors.join("; ")
+                );
                 status.last = Some(Attempt {
                     at: now_text(),
                     trigger: trigger.to_string(),
@@ -318,7 +337,33 @@ impl Reloader {
 
 #[cfg(test)]
 mod tests {
-    use super::Fingerprint;
+    use super::{shown, Diagnostic, Fingerprint};
+
+    #[test]
+    fn a_refusal_never_shows_what_a_secret_key_holds() {
+        let d = |path: &str, message: &str| Diagnostic {
+            file: "main.toml".into(),
+            path: path.into(),
+            message: message.into(),
+        };
+        let cases = [
+            (
+                d("gateway.bypass.secret", "invalid type: integer `123456`"),
+                "main.toml: gateway.bypass.secret: not valid",
+            ),
+            (d("gateway.admin_token", "use at least 16 characters"), "main.toml: gateway.admin_token: not valid"),
+            (d("", "TOML parse error at line 3\n  | secret = \"s3cr3t"), "main.toml: : not valid"),
+            (
+                d("windows[0].daily.at", "\"25:00\" is not a time"),
+                "main.toml: windows[0].daily.at: \"25:00\" is not a time",
+            ),
+        ];
+        for (diagnostic, start) in cases {
+            let text = shown(&diagnostic);
+            assert!(text.starts_with(start), "{text}");
+            assert!(!text.contains("123456") && !text.contains("s3cr3t"), "{text}");
+        }
+    }
 
     #[test]
     fn dot_files_in_an_include_folder_change_nothing_other_files_do() {

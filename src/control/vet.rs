@@ -13,6 +13,7 @@
 //! files' fingerprint before and after, so a file that changed while it was vetted is refused
 //! (the watcher sees the change and reloads again).
 
+use crate::control::reload::shown;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -98,8 +99,8 @@ pub fn vet_here(config: &Path, max_size: u64) -> Result<(), Vec<String>> {
     // Of the two processes, this one should be the one the OOM killer picks.
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     let loaded = crate::config::load_within(config, Some(max_size))
-        .map_err(|report| report.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-    crate::config::servable(&loaded.config).map_err(|e| vec![e.to_string()])
+        .map_err(|report| report.errors.iter().map(shown).collect::<Vec<_>>())?;
+    crate::config::servable(&loaded.config).map_err(|e| vec![shown(&e)])
 }
 
 #[cfg(test)]

@@ -29,6 +29,9 @@ use pingora::protocols::http::v2::server::{handshake, H2Accept, HttpSession};
 use pingora::protocols::{Digest, Stream};
 use pingora::server::ShutdownWatch;
 use std::borrow::Cow;
+
+/// The access log's protocol of every stream of this lane.
+const PROTOCOL: &str = "HTTP/2.0";
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -157,6 +160,11 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
             path: "",
             status: if written { status } else { 0 },
             request_id: &id,
+            query: None,
+            client: peer,
+            protocol: PROTOCOL,
+            user_agent: None,
+            sent: if written { a.body.len() as u64 } else { 0 },
         });
     }
     let now = core.gateway.clock.now();
@@ -199,11 +207,15 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
         request_id: core.gateway.next_id(),
         keep_alive: true,
         peer,
+        client: d.client,
+        protocol: PROTOCOL,
+        user_agent: if core.gateway.access_log.is_some() { text(header::USER_AGENT) } else { None },
+        sent: 0,
         upstream: None,
         upstream_started: None,
     };
     match core.plan(&req, &d, now) {
-        Plan::Answer(a) => send(core, &mut s, &req, &a).await,
+        Plan::Answer(a) => send(core, &mut s, &mut req, &a).await,
         Plan::Proxy(outcome) => forward(core, &mut s, &mut req, &rh, &d, outcome).await,
     }
 }
@@ -241,9 +253,12 @@ async fn write_answer(
 }
 
 /// One of the gateway's own answers as the stream's response, recorded.
-async fn send(core: &Core, s: &mut HttpSession, req: &InFlight<'_>, a: &Answer) {
+async fn send(core: &Core, s: &mut HttpSession, req: &mut InFlight<'_>, a: &Answer) {
     let limit = req.compiled.config().gateway.write_timeout;
     let written = write_answer(s, a, &req.request_id, req.compiled.generation, req.head_request, limit).await;
+    if written && !req.head_request {
+        req.sent = a.body.len() as u64;
+    }
     core.record(req, a.outcome, if written { a.status } else { 0 });
 }
 
@@ -379,6 +394,7 @@ async fn forward(
     if let (Relayed::Done { park: true }, Some(addr)) = (relayed, req.upstream) {
         pool::put(core.id, addr, reply.conn);
     }
+    req.sent = reply.sent;
     core.record(req, outcome, reply.status);
 }
 
@@ -399,7 +415,7 @@ impl upstream::Fields for MapFields<'_> {
 }
 
 /// The failure page for what went wrong upstream.
-async fn fail(core: &Core, s: &mut HttpSession, req: &InFlight<'_>, failure: Failure, status: u16) {
+async fn fail(core: &Core, s: &mut HttpSession, req: &mut InFlight<'_>, failure: Failure, status: u16) {
     let (lang, format) = req.negotiate();
     let a = req.failure(failure, status, lang, format);
     send(core, s, req, &a).await;
@@ -461,9 +477,11 @@ async fn relay(
             }
         };
         let data = buf.split().freeze();
+        let n = data.len() as u64;
         if (!data.is_empty() || done) && !write_body(s, data, done, write_timeout).await {
             return Relayed::Broken;
         }
+        reply.sent += n;
         if done {
             return Relayed::Done { park };
         }

@@ -3,7 +3,9 @@
 //! [`Gateway::record`], the one place a request is counted and logged ([`Finished`]).
 //!
 //! A path that carries the bypass secret (`/.hiatus/bypass/<secret>`, in any spelling) is
-//! logged redacted: the secret never reaches a log line or a metric.
+//! logged redacted: the secret never reaches a log line or a metric; so are the values of query
+//! parameters named like secrets (`telemetry::redact`). Cookies and `Authorization` are never
+//! read for a log line.
 
 use super::bypass::BYPASS_PATH;
 use super::drain::Drain;
@@ -14,6 +16,7 @@ use crate::pages::Failure;
 use crate::schedule::Verdict;
 use crate::telemetry::accesslog::{AccessLog, Entry};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::ratelimit::Limiter;
 use crate::telemetry::Outcome;
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
@@ -31,7 +34,12 @@ pub struct Gateway {
     pub access_log: Option<AccessLog>,
     /// Open client connections, and the end of a graceful stop's grace period.
     pub drain: Arc<Drain>,
+    /// A log line per upstream address at most every [`UPSTREAM_ERRORS_EVERY`].
+    upstream_errors: Arc<Limiter<SocketAddr>>,
 }
+
+/// How often a failing upstream gets a log line at most.
+pub const UPSTREAM_ERRORS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug)]
 struct RequestIds {
@@ -51,7 +59,34 @@ impl Gateway {
             metrics: None,
             access_log: None,
             drain: Drain::new(),
+            upstream_errors: Arc::new(Limiter::new(UPSTREAM_ERRORS_EVERY)),
         }
+    }
+
+    /// Logs an upstream's failure: at most a line per upstream every
+    /// [`UPSTREAM_ERRORS_EVERY`], with the failures kept quiet since the last one and the
+    /// system's error. Nothing is formatted, nor the limiter asked, when warnings are not
+    /// logged.
+    pub fn upstream_failed(
+        &self,
+        compiled: &Compiled,
+        tenant: Option<u32>,
+        addr: SocketAddr,
+        failure: Failure,
+        why: &str,
+        os: Option<i32>,
+    ) {
+        if !log::log_enabled!(log::Level::Warn) {
+            return;
+        }
+        let Some(quiet) = self.upstream_errors.admit(&addr, Instant::now()) else { return };
+        let tenant = tenant.and_then(|t| compiled.config().tenants.get(t as usize)).map_or("-", |t| t.id.as_str());
+        let os = os.map(|code| format!(": {}", std::io::Error::from_raw_os_error(code))).unwrap_or_default();
+        let more = match quiet {
+            0 => String::new(),
+            n => format!(" ({n} more failure(s) of this upstream since its last line)"),
+        };
+        log::warn!("upstream {addr} of tenant {tenant}: {} ({why}{os}){more}", failure.code());
     }
 
     /// Counts requests into `metrics`.
@@ -135,9 +170,17 @@ pub struct Finished<'a> {
     pub host: &'a str,
     pub method: &'a str,
     pub path: &'a str,
+    /// Without its `?`.
+    pub query: Option<&'a str>,
     /// 0 when no response was written.
     pub status: u16,
     pub request_id: &'a RequestId,
+    /// The client as the trusted proxies say it is.
+    pub client: Option<std::net::IpAddr>,
+    pub protocol: &'a str,
+    pub user_agent: Option<&'a str>,
+    /// Body bytes written to the client.
+    pub sent: u64,
 }
 
 impl Gateway {
@@ -173,18 +216,27 @@ impl Gateway {
         if let Some(log) = &self.access_log {
             let window =
                 f.verdict.and_then(|v| v.window).and_then(|w| f.compiled.engine.window(w)).map(|w| w.id.as_str());
+            let path = redacted(f.path);
+            let shown = match f.query {
+                None => path,
+                Some(q) => format!("{path}?{}", crate::telemetry::redact::query(q)).into(),
+            };
             let entry = Entry {
-                time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                time: chrono::Utc::now(),
+                client: f.client,
                 tenant: tenant(),
                 host: f.host,
                 method: f.method,
-                path: &redacted(f.path),
+                path: &shown,
+                protocol: f.protocol,
                 status: f.status,
+                bytes: f.sent,
                 decision: f.outcome.label(),
                 window,
-                upstream: f.upstream.map(|u| u.to_string()),
+                upstream: f.upstream,
                 upstream_ms: f.upstream_time.map(|d| d.as_secs_f64() * 1000.0),
                 total_ms: f.started.elapsed().as_secs_f64() * 1000.0,
+                user_agent: f.user_agent,
                 request_id: f.request_id.as_str(),
             };
             if !log.log(&entry) {

@@ -4,7 +4,10 @@
 //! admin listener (`control`) serves it.
 
 pub mod accesslog;
+pub mod logger;
 pub mod metrics;
 mod outcome;
+pub mod ratelimit;
+pub mod redact;
 
 pub use outcome::Outcome;

@@ -5,8 +5,10 @@ use crate::gateway_support::{bounded, dead_address, Behaviour, Client, Origin};
 use arc_swap::ArcSwap;
 use hiatus::clock::Clock;
 use hiatus::compiled::Compiled;
+use hiatus::config::gateway::{AccessLogTarget, LogFormat};
 use hiatus::control::reload::Reloader;
 use hiatus::gateway::{server, Gateway};
+use hiatus::telemetry::accesslog::AccessLog;
 use hiatus::telemetry::metrics::Metrics;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -255,25 +257,25 @@ async fn metrics_count_known_traffic_by_tenant_and_decision() {
     }
 }
 
-#[tokio::test]
-async fn the_access_log_writes_one_json_line_per_request() {
+/// Serves two requests (one proxied with a secret in its query, one in maintenance) with the
+/// access log in `format`; its two lines and the two responses.
+async fn two_logged_requests(format: LogFormat) -> (Vec<String>, [crate::gateway_support::Response; 2], SocketAddr) {
     let origin = Origin::start("o", Behaviour::Ok).await;
     let dir = TempDir::new("access-log");
     let path = dir.write("hiatus.toml", &config(origin.addr, false));
     let loaded = hiatus::config::load(&path).expect("config");
     let compiled = Compiled::build(loaded.config, NOW, 1).expect("compile");
     let log_path = dir.0.join("access.log");
-    let log = hiatus::telemetry::accesslog::AccessLog::start(&hiatus::config::gateway::AccessLogTarget::File(
-        log_path.clone(),
-    ))
-    .expect("start the writer");
+    let log = AccessLog::start(&AccessLogTarget::File(log_path.clone()), format).expect("start the writer");
     let gateway = Gateway::new(Arc::new(ArcSwap::from_pointee(compiled)), Clock::manual(NOW)).with_access_log(log);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(server::serve(listener, gateway, shutdown));
     let mut client = Client::connect(addr, None).await;
-    let proxied = client.request("GET", "a.test", "/x?q=1", &[]).await;
+    let proxied = client
+        .request("GET", "a.test", "/x?q=1&access_token=s3cr3t&Sig=s1gn3d", &[("user-agent", "probe/1.0 \"x\"")])
+        .await;
     let maintenance = client.request("HEAD", "b.test", "/y", &[]).await;
     let lines = bounded("two access log lines", async {
         loop {
@@ -285,9 +287,24 @@ async fn the_access_log_writes_one_json_line_per_request() {
         }
     })
     .await;
-    let lines: Vec<serde_json::Value> = lines.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert!(!lines.contains("s3cr3t") && !lines.contains("s1gn3d"), "no secret of the query is logged: {lines}");
+    (lines.lines().map(str::to_string).collect(), [proxied, maintenance], origin.addr)
+}
+
+#[tokio::test]
+async fn the_access_log_writes_one_json_line_per_request_with_every_field() {
+    let (lines, [proxied, maintenance], origin) = two_logged_requests(LogFormat::Json).await;
+    let lines: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     let want = [
-        ("a", "a.test", "GET", "/x", 200, "proxied", proxied.header("x-request-id")),
+        (
+            "a",
+            "a.test",
+            "GET",
+            "/x?q=1&access_token=[redacted]&Sig=[redacted]",
+            200,
+            "proxied",
+            proxied.header("x-request-id"),
+        ),
         ("b", "b.test", "HEAD", "/y", 503, "maintenance", maintenance.header("x-request-id")),
     ];
     for (line, (tenant, host, method, path, status, decision, id)) in lines.iter().zip(want) {
@@ -297,10 +314,58 @@ async fn the_access_log_writes_one_json_line_per_request() {
         );
         assert_eq!((line["status"].as_u64(), line["decision"].as_str()), (Some(status), Some(decision)));
         assert_eq!(line["request_id"].as_str(), id);
+        assert_eq!((line["client"].as_str(), line["protocol"].as_str()), (Some("127.0.0.1"), Some("HTTP/1.1")));
         assert!(line["time"].as_str().is_some_and(|t| t.ends_with('Z')) && line["total_ms"].is_number());
     }
-    assert_eq!(lines[0]["upstream"].as_str(), Some(origin.addr.to_string().as_str()));
+    assert_eq!(lines[0]["bytes"].as_u64(), Some(proxied.body.len() as u64));
+    assert!(!proxied.body.is_empty());
+    assert_eq!(lines[1]["bytes"].as_u64(), Some(0), "HEAD: no body");
+    assert_eq!(lines[0]["user_agent"].as_str(), Some("probe/1.0 \"x\""));
+    assert!(lines[1]["user_agent"].is_null());
+    assert_eq!(lines[0]["upstream"].as_str(), Some(origin.to_string().as_str()));
     assert!(lines[0]["upstream_ms"].is_number() && lines[1]["upstream"].is_null() && lines[1]["window"] == "b-down");
+}
+
+#[tokio::test]
+async fn the_access_log_writes_a_combined_like_text_line_per_request() {
+    let (lines, [proxied, maintenance], origin) = two_logged_requests(LogFormat::Text).await;
+    // The time and the durations vary: each is checked for its shape, the rest as it is.
+    let (time, ms) = ("[TIME]", "MS");
+    let shape = |line: &str| {
+        let (before, rest) = line.split_once(" [").expect("a time");
+        let (t, after) = rest.split_once("] ").expect("a time");
+        assert!(chrono::DateTime::parse_from_str(t, "%d/%b/%Y:%H:%M:%S %z").is_ok(), "{t}");
+        let mut out = format!("{before} {time} {after}");
+        for key in ["upstream_ms=", "total_ms="] {
+            if let Some(at) = out.find(key) {
+                let from = at + key.len();
+                let end = out[from..].find(' ').map_or(out.len(), |e| from + e);
+                if &out[from..end] != "-" {
+                    assert!(out[from..end].parse::<f64>().is_ok(), "{line}");
+                    out.replace_range(from..end, ms);
+                }
+            }
+        }
+        out
+    };
+    let id = |r: &crate::gateway_support::Response| r.header("x-request-id").unwrap_or_default().to_string();
+    assert_eq!(
+        shape(&lines[0]),
+        format!(
+            "127.0.0.1 - - {time} \"GET /x?q=1&access_token=[redacted]&Sig=[redacted] HTTP/1.1\" 200 {} \"-\" \"probe/1.0 \\x22x\\x22\" \
+             host=a.test decision=proxied tenant=a window=- upstream={origin} upstream_ms={ms} total_ms={ms} request_id={}",
+            proxied.body.len(),
+            id(&proxied)
+        )
+    );
+    assert_eq!(
+        shape(&lines[1]),
+        format!(
+            "127.0.0.1 - - {time} \"HEAD /y HTTP/1.1\" 503 0 \"-\" \"-\" \
+             host=b.test decision=maintenance tenant=b window=b-down upstream=- upstream_ms=- total_ms={ms} request_id={}",
+            id(&maintenance)
+        )
+    );
 }
 
 /// Starts the control plane of `gw` (the file watcher, SIGHUP, …) and serves its admin

@@ -96,7 +96,8 @@ impl TestGateway {
         let loaded = crate::support::load(config_text);
         let compiled = Compiled::build(loaded.config, now, 1).unwrap_or_else(|e| panic!("build: {e}"));
         let access_log =
-            AccessLog::start(&compiled.config().gateway.access_log).unwrap_or_else(|e| panic!("access log: {e}"));
+            AccessLog::start(&compiled.config().gateway.access_log, compiled.config().gateway.access_log_format)
+                .unwrap_or_else(|e| panic!("access log: {e}"));
         let clock = Clock::manual(now);
         let current = Arc::new(ArcSwap::from_pointee(compiled));
         let gateway = Gateway::new(current.clone(), clock.clone()).with_access_log(access_log);

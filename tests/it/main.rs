@@ -22,6 +22,8 @@
 //!   the recording origin sees exactly what the gateway decided.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
+//! - `logs`: the real binary's log on stderr: each event once, text and JSON lines, `RUST_LOG`,
+//!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 
@@ -37,6 +39,7 @@ mod gateway;
 mod gateway_support;
 mod health;
 mod lifecycle;
+mod logs;
 mod properties;
 mod protocol;
 mod protocol_h2;

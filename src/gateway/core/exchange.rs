@@ -66,6 +66,8 @@ pub struct Reply {
     /// The client's head said `Connection: keep-alive` (not after an early answer, nor once a
     /// graceful stop had begun when the head was made).
     pub keep_alive: bool,
+    /// Body bytes relayed to the client so far (for the access log).
+    pub sent: u64,
 }
 
 /// Why an exchange failed.
@@ -73,29 +75,30 @@ pub struct Reply {
 pub enum Failed {
     /// The upstream: what the user is told, the status, why (for the log), and whether nothing
     /// reached the upstream's application (a connect failure: another upstream may be tried).
-    Upstream { failure: Failure, status: u16, why: &'static str, before_request: bool },
+    /// `os`: the system's error number, when a system call failed (for the log).
+    Upstream { failure: Failure, status: u16, why: &'static str, before_request: bool, os: Option<i32> },
     /// The client's body could not be read.
     Client(BodyError),
 }
 
 impl Failed {
     pub fn upstream(failure: Failure, status: u16) -> Failed {
-        Failed::Upstream { failure, status, why: failure.code(), before_request: false }
+        Failed::Upstream { failure, status, why: failure.code(), before_request: false, os: None }
     }
 
     fn because(failure: Failure, status: u16, why: &'static str) -> Failed {
-        Failed::Upstream { failure, status, why, before_request: false }
+        Failed::Upstream { failure, status, why, before_request: false, os: None }
     }
 }
 
 async fn connect(x: &Exchange<'_>) -> Result<TcpStream, Failed> {
-    let refused = |failure, status, why| Failed::Upstream { failure, status, why, before_request: true };
+    let refused = |failure, status, why, os| Failed::Upstream { failure, status, why, before_request: true, os };
     match tokio::time::timeout(x.connect_timeout, TcpStream::connect(x.addr)).await {
-        Err(_) => Err(refused(Failure::ConnectTimeout, 504, "connect timed out")),
+        Err(_) => Err(refused(Failure::ConnectTimeout, 504, "connect timed out", None)),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(refused(Failure::Refused, 502, "connection refused"))
+            Err(refused(Failure::Refused, 502, "connection refused", e.raw_os_error()))
         }
-        Ok(Err(_)) => Err(refused(Failure::Unavailable, 502, "connect failed")),
+        Ok(Err(e)) => Err(refused(Failure::Unavailable, 502, "connect failed", e.raw_os_error())),
         Ok(Ok(conn)) => {
             let _ = conn.set_nodelay(true);
             Ok(conn)
@@ -181,6 +184,7 @@ async fn attempt<B: RequestBody>(
                         reusable: head.reusable && !early,
                         early,
                         keep_alive: stamp.keep_alive,
+                        sent: 0,
                     });
                 }
                 // 100 Continue, 103 Early Hints: not forwarded; the final head follows (maybe

@@ -83,6 +83,14 @@ pub struct InFlight<'a> {
     pub keep_alive: bool,
     /// The socket peer.
     pub peer: Option<IpAddr>,
+    /// The client as the trusted proxies say it is (`bypass::client_ip`), for the access log.
+    pub client: Option<IpAddr>,
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`.
+    pub protocol: &'static str,
+    /// Read only when the access log is written.
+    pub user_agent: Option<&'a str>,
+    /// Body bytes written to the client.
+    pub sent: u64,
     pub upstream: Option<SocketAddr>,
     pub upstream_started: Option<Instant>,
 }
@@ -202,8 +210,8 @@ impl Core {
                 Ok(reply) => return Ok(reply),
                 Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,
                 Err(f) => {
-                    if let Failed::Upstream { failure, why, .. } = f {
-                        log::warn!("upstream {addr}: {} ({why})", failure.code());
+                    if let Failed::Upstream { failure, why, os, .. } = f {
+                        self.gateway.upstream_failed(req.compiled, req.tenant, addr, failure, why, os);
                     }
                     return Err(f);
                 }
@@ -223,8 +231,13 @@ impl Core {
             host: req.host.unwrap_or(""),
             method: req.method,
             path: req.path,
+            query: req.query,
             status,
             request_id: &req.request_id,
+            client: req.client,
+            protocol: req.protocol,
+            user_agent: req.user_agent,
+            sent: req.sent,
         });
     }
 }

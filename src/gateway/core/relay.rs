@@ -111,12 +111,15 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
                 // close-delimited): what is gathered goes out now.
                 Got::End if reply.framing == Framing::Close => {
                     let written = flush(client, out, &buf[start..framed], write_timeout).await;
+                    reply.sent += (framed - start) as u64;
                     return if written { Relayed::Done { park: false } } else { Relayed::Broken };
                 }
                 // Cut short: the client gets what came (the head says how much was meant),
                 // then its connection closes.
                 Got::End | Got::Failed => {
-                    flush(client, out, &buf[start..framed], write_timeout).await;
+                    if flush(client, out, &buf[start..framed], write_timeout).await {
+                        reply.sent += (framed - start) as u64;
+                    }
                     return Relayed::Broken;
                 }
             }
@@ -124,6 +127,7 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
         if !flush(client, out, &buf[start..framed], write_timeout).await {
             return Relayed::Broken;
         }
+        reply.sent += (framed - start) as u64;
         if done {
             return Relayed::Done { park };
         }

@@ -234,6 +234,11 @@ async fn refuse(core: &Core, io: &mut Stream, refusal: Refusal) {
         path: "",
         status: if written { refusal.status } else { 0 },
         request_id: &id,
+        query: None,
+        client: None,
+        protocol: "-",
+        user_agent: None,
+        sent: if written { answer.body.len() as u64 } else { 0 },
     });
 }
 
@@ -329,6 +334,10 @@ async fn request(
         request_id: core.gateway.next_id(),
         keep_alive: head.keep_alive() && !closing,
         peer,
+        client: d.client,
+        protocol: if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" },
+        user_agent: if core.gateway.access_log.is_some() { user_agent(head, buf) } else { None },
+        sent: 0,
         upstream: None,
         upstream_started: None,
     };
@@ -344,7 +353,7 @@ async fn request(
     match core.plan(&req, &d, now) {
         Plan::Answer(a) => {
             req.keep_alive &= in_hand.is_some();
-            let written = send(io, &req, &a, &mut scratch.out).await;
+            let written = send(io, &mut req, &a, &mut scratch.out).await;
             core.record(&req, a.outcome, if written { a.status } else { 0 });
             match (written, req.keep_alive, in_hand) {
                 (true, true, Some(n)) => Next::KeepAlive { consumed: head.len + n, more_from: None },
@@ -357,10 +366,23 @@ async fn request(
 }
 
 /// Writes one of the gateway's answers; `false` when it could not be written.
-async fn send(io: &mut Stream, req: &InFlight<'_>, a: &Answer, out: &mut Vec<u8>) -> bool {
+async fn send(io: &mut Stream, req: &mut InFlight<'_>, a: &Answer, out: &mut Vec<u8>) -> bool {
     out.clear();
     wire::answer(out, a, req.request_id.bytes(), req.compiled.generation, req.head_request, req.keep_alive);
-    write_all(io, out, req.compiled.config().gateway.write_timeout).await
+    let written = write_all(io, out, req.compiled.config().gateway.write_timeout).await;
+    if written && !req.head_request {
+        req.sent = a.body.len() as u64;
+    }
+    written
+}
+
+/// The `User-Agent` of a head, for the access log (the head keeps no span of it: nothing else
+/// reads it).
+fn user_agent<'b>(head: &Head, buf: &'b [u8]) -> Option<&'b str> {
+    head.fields()
+        .iter()
+        .find(|(_, name, _)| name.bytes(buf).eq_ignore_ascii_case(b"user-agent"))
+        .map(|(_, _, v)| v.str(buf))
 }
 
 /// To the tenant's upstreams, the answer relayed; a failure page when none answers.
@@ -497,6 +519,7 @@ async fn proxy(
         let early_up = reply.buf.get(reply.head_len..).unwrap_or_default().to_vec();
         let carried = tunnel::tunnel(io, pre, &mut reply.conn, &early_up, settings.tunnel_timeout).await;
         log::debug!("tunnel of request {} carried {} bytes up, {} down", req.request_id, carried.up, carried.down);
+        req.sent = carried.down as u64;
         core.record(req, outcome, 101);
         return Next::Close;
     }
@@ -504,6 +527,7 @@ async fn proxy(
         relay(io, &mut reply, out, head.http10, runtime.read_timeout, settings.write_timeout, upstream_timer.as_mut())
             .await;
     let status = reply.status;
+    req.sent = reply.sent;
     core.record(req, outcome, status);
     buffers::give(std::mem::take(&mut reply.buf));
     match relayed {
