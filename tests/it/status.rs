@@ -284,3 +284,189 @@ async fn the_status_page_and_feeds_name_tenants_by_their_public_name() {
     let own = gw.get("status.test", "/status/calendar/k-4711.ics", &[]).await.text().replace("\r\n ", "");
     assert!(own.contains("X-WR-CALNAME:Kanzlei Meyer") && own.contains("SUMMARY:Update"), "{own}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Feeds and calendars read by real parsers (python: icalendar, recurring_ical_events, feedparser)
+
+/// The python of the venv with the parsers (`scripts/bootstrap.sh` makes it); a test that needs
+/// it fails, never skips, when it is missing.
+fn feedcheck_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("HIATUS_FEEDCHECK_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::support::root().join("target/feedcheck-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/bootstrap.sh, which creates the venv with icalendar, \
+         recurring_ical_events and feedparser (or set HIATUS_FEEDCHECK_VENV)",
+        python.display()
+    );
+    python
+}
+
+/// Runs `script` with the venv's python and `args`; its standard output as JSON.
+fn run_python(script: &str, args: &[&std::path::Path]) -> serde_json::Value {
+    let python = feedcheck_python();
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the python check failed ({}):\n{stderr}", out.status);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("python printed no JSON ({e}):\n{stderr}"))
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hiatus-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// Expands each calendar of a manifest (`[{file, from, to}]`) with recurring_ical_events: per
+/// calendar the sorted `[window, start, end]` of every event that starts in `[from, to)`.
+const EXPAND: &str = r#"
+import sys, json, datetime
+try:
+    import icalendar, recurring_ical_events
+except ImportError as e:
+    sys.exit(f"the venv lacks a package: {e}; run scripts/bootstrap.sh")
+utc = datetime.timezone.utc
+out = []
+for job in json.load(open(sys.argv[1])):
+    cal = icalendar.Calendar.from_ical(open(job["file"], "rb").read())
+    a = datetime.datetime.fromtimestamp(job["from"], utc)
+    b = datetime.datetime.fromtimestamp(job["to"], utc)
+    got = []
+    for e in recurring_ical_events.of(cal).between(a, b):
+        start = e["DTSTART"].dt
+        end = e["DTEND"].dt if "DTEND" in e else start + e["DURATION"].dt
+        s, t = int(start.timestamp()), int(end.timestamp())
+        if job["from"] <= s < job["to"]:
+            got.append([str(e["X-HIATUS-WINDOW"]), s, t])
+    out.append(sorted(got))
+print(json.dumps(out))
+"#;
+
+/// The occurrences the library gives the windows of a calendar (`tenant`: its calendar only),
+/// as `upcoming` lists them, that start in `[from, to)`; an open end as the calendar writes it.
+fn library_instants(
+    compiled: &hiatus::compiled::Compiled,
+    tenant: Option<&hiatus::config::Tenant>,
+    now: i64,
+    from: i64,
+    to: i64,
+) -> Vec<(String, i64, i64)> {
+    let mut out = Vec::new();
+    for s in hiatus::status::shown(compiled) {
+        if tenant.is_some_and(|t| !hiatus::status::audience::applies(s.window, t)) {
+            continue;
+        }
+        s.window.schedule.expand(s.index, from, to, |_, e| {
+            if let hiatus::schedule::Expanded::Kept(o) = e {
+                if from <= o.start && o.start < to {
+                    let end = if o.end == hiatus::schedule::OPEN_END {
+                        hiatus::status::ical::check_in(o.start, now)
+                    } else {
+                        o.end
+                    };
+                    out.push((s.window.id.clone(), o.start, end));
+                }
+            }
+        });
+    }
+    out.sort();
+    out
+}
+
+/// Windows whose instants a calendar client reads differently from SCHEDULES.md unless the
+/// calendar says them otherwise: starts and whole windows in the spring gap, nights across both
+/// changes, the autumn fold, weekend windows whose length depends on the weekday.
+fn dst_windows() -> String {
+    let up = dead_address();
+    format!(
+        "[defaults]\nzone = \"Europe/Berlin\"\n\n[[tenants]]\nid = \"t\"\nname = \"Tenant T\"\nhosts = [\"t.test\"]\nupstreams = [\"{up}\"]\n\n\
+         [[windows]]\nid = \"gap-start\"\ndaily = {{ at = \"02:30\", for = \"1h\" }}\n\n\
+         [[windows]]\nid = \"gap-until\"\ndaily = {{ at = \"01:45\", until = \"02:40\" }}\n\n\
+         [[windows]]\nid = \"gap-dropped\"\ndaily = {{ at = \"02:10\", until = \"02:50\" }}\n\n\
+         [[windows]]\nid = \"sat-night\"\nweekly = {{ on = [\"sat\"], at = \"22:30\", until = \"06:00\" }}\n\n\
+         [[windows]]\nid = \"fold\"\nzone = \"Europe/Oslo\"\ndaily = {{ at = \"02:15\", until = \"02:45\" }}\n\n\
+         [[windows]]\nid = \"last-sunday\"\nmonthly = {{ on = \"last sun\", at = \"01:30\", until = \"03:30\" }}\n\
+         except = {{ dates = [\"2025-10-26\", \"2026-03-29\"] }}\nalso = [\"2025-07-20\", \"2026-07-19\"]\n\n\
+         [[windows]]\nid = \"weekend\"\nweekly = {{ on = [\"fri\", \"sat\"], at = \"18:00\", until = \"mon 06:00\" }}\n\n\
+         [[windows]]\nid = \"new-york\"\nzone = \"America/New_York\"\nweekly = {{ on = [\"sun\"], at = \"01:30\", until = \"03:00\" }}\n"
+    )
+}
+
+#[tokio::test]
+async fn seed_calendars_expand_to_the_instants_of_upcoming() {
+    let dir = scratch("calendars");
+    let seeds = [
+        "config/hiatus.toml",
+        "config/municipal-it.toml",
+        "config/prozessplattform.toml",
+        "config/weekly-provider.toml",
+    ];
+    // Before the spring change of 2025 and before the autumn change of 2026: each range of 400
+    // days holds both changes of offset, the nights across them and dates in their gaps.
+    let nows = [1_742_472_000, 1_790_812_800]; // 2025-03-20T12:00Z, 2026-10-01T00:00Z
+    let (mut jobs, mut expected, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for now in nows {
+        let (from, to) = (now, now + 400 * 86_400);
+        for seed in seeds.iter().copied().chain(["DST windows"]) {
+            let mut loaded = match seed {
+                "DST windows" => crate::support::load(&dst_windows()),
+                file => crate::support::load_file(file),
+            };
+            let g = &mut loaded.config.gateway;
+            (g.status_host, g.status_path, g.state_dir) = (Some("status.test".into()), "/status".into(), None);
+            let compiled = hiatus::compiled::Compiled::build(loaded.config, now, 1).expect("compile");
+            let gw = TestGateway::serve(compiled, now).await;
+            let compiled = gw.current.load_full();
+            let mut calendars = vec![("calendar.ics".to_string(), None)];
+            for t in compiled.config().tenants.iter().filter(|t| t.public) {
+                calendars.push((format!("calendar/{}.ics", t.id), Some(t)));
+            }
+            for (path, tenant) in calendars {
+                let r = gw.get("status.test", &format!("/status/{path}"), &[]).await;
+                assert_eq!(r.status, 200, "{seed} {path}");
+                let text = r.text().replace("\r\n ", "");
+                let events = text.matches("BEGIN:VEVENT").count();
+                assert!(events < 120, "{seed} {path}: {events} events; recurring windows are series");
+                assert!(text.contains("REFRESH-INTERVAL;VALUE=DURATION:"), "{seed} {path}");
+                if let Some(t) = tenant {
+                    assert!(text.contains(&format!("X-WR-CALNAME:{}\r\n", t.display_name())), "{seed} {path}");
+                }
+                let file = dir.join(format!("{now}-{}-{}", seed.replace('/', "_"), path.replace('/', "_")));
+                std::fs::write(&file, r.body).expect("write the calendar");
+                jobs.push(serde_json::json!({ "file": file, "from": from, "to": to }));
+                expected.push(library_instants(&compiled, tenant, now, from, to));
+                names.push(format!("{seed} {path} at {now}"));
+            }
+        }
+    }
+    let manifest = dir.join("manifest.json");
+    std::fs::write(&manifest, serde_json::Value::Array(jobs).to_string()).expect("write the manifest");
+    let got = run_python(EXPAND, &[&manifest]);
+    let got = got.as_array().expect("a list per calendar");
+    assert_eq!(got.len(), expected.len());
+    let mut total = 0;
+    for ((name, want), got) in names.iter().zip(&expected).zip(got) {
+        let got: Vec<(String, i64, i64)> = serde_json::from_value(got.clone()).expect("[window, start, end]");
+        if &got != want {
+            let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).take(5).collect();
+            let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).take(5).collect();
+            panic!(
+                "{name}: the calendar expands to {} instants, upcoming to {}; missing {missing:?}, extra {extra:?}",
+                got.len(),
+                want.len()
+            );
+        }
+        total += want.len();
+    }
+    assert!(total > 2000, "the seeds' daily and weekly windows were compared ({total} instants)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
