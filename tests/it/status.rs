@@ -470,3 +470,159 @@ async fn seed_calendars_expand_to_the_instants_of_upcoming() {
     assert!(total > 2000, "the seeds' daily and weekly windows were compared ({total} instants)");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Parses each feed file with feedparser: what a reader keeps of it.
+const PARSE_FEEDS: &str = r#"
+import sys, json
+try:
+    import feedparser
+except ImportError as e:
+    sys.exit(f"the venv lacks a package: {e}; run scripts/bootstrap.sh")
+out = []
+for path in sys.argv[1:]:
+    f = feedparser.parse(open(path, "rb").read())
+    out.append({
+        "bozo": bool(f.bozo), "error": str(f.get("bozo_exception", "")),
+        "title": f.feed.get("title"), "language": f.feed.get("language"), "updated": f.feed.get("updated"),
+        "links": [[l.get("rel"), l.get("href"), l.get("hreflang")] for l in f.feed.get("links", [])],
+        "entries": [{"id": e.get("id"), "title": e.get("title"), "updated": e.get("updated"), "link": e.get("link"),
+                     "content": e.content[0].value if e.get("content") else None} for e in f.entries],
+    })
+print(json.dumps(out))
+"#;
+
+/// `config()` with a state directory (where the window ledger is kept).
+fn config_with_state(dir: &std::path::Path, release_title: &str) -> String {
+    config()
+        .replacen(
+            "status_path = \"/status\"\n",
+            &format!("status_path = \"/status\"\nstate_dir = {:?}\n", dir.display().to_string()),
+            1,
+        )
+        .replace(
+            "title = { de = \"Release 4.2\", en = \"Release 4.2\" }",
+            &format!("title = {{ de = {release_title:?}, en = {release_title:?} }}"),
+        )
+}
+
+#[tokio::test]
+async fn feeds_keep_their_entries_until_their_subject_changes_and_answer_conditional_requests() {
+    let dir = scratch("feeds");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("state directory");
+    let gw = TestGateway::start(&config_with_state(&state, "Release 4.2"), NOW).await;
+    let host = format!("status.test:{}", gw.addr.port());
+    let feed = |lang: &str| format!("/status/feed.atom?lang={lang}");
+    let first = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!((first.status, first.header("content-language")), (200, Some("de")));
+    let (etag, modified) =
+        (first.header("etag").expect("an ETag"), first.header("last-modified").expect("Last-Modified"));
+    assert_eq!(modified, "Thu, 14 Nov 2024 10:00:00 GMT", "the windows were first seen at the start");
+    // An hour later nothing changed: the same bytes and validators.
+    gw.clock.set(NOW + 3600);
+    let later = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!((later.header("etag"), later.header("last-modified")), (Some(etag), Some(modified)));
+    assert_eq!(later.text(), first.text());
+    let calendar = gw.get(&host, "/status/calendar.ics", &[]).await;
+    gw.clock.set(NOW + 5400);
+    let calendar_later = gw.get(&host, "/status/calendar.ics", &[]).await;
+    assert_eq!(calendar.text(), calendar_later.text(), "DTSTAMPs are when windows changed, not now");
+    // Conditional requests: If-None-Match decides when sent, else If-Modified-Since.
+    let cases: &[(&[(&str, &str)], u16)] = &[
+        (&[("if-none-match", etag)], 304),
+        (&[("if-none-match", "\"other\", W/\"x\"")], 200),
+        (&[("if-none-match", "\"other\""), ("if-modified-since", modified)], 200),
+        (&[("if-modified-since", modified)], 304),
+        (&[("if-modified-since", "Thu, 14 Nov 2024 09:59:59 GMT")], 200),
+    ];
+    for (headers, status) in cases {
+        let r = gw.get(&host, &feed("de"), headers).await;
+        assert_eq!(r.status, *status, "{headers:?}");
+        assert_eq!(r.header("etag"), Some(etag), "a 304 carries the validators too");
+        assert_eq!((r.body.is_empty(), r.header("content-length").is_none()), (*status == 304, *status == 304));
+    }
+    let cal_tag = calendar.header("etag").expect("the calendar's ETag");
+    assert_eq!(gw.get(&host, "/status/calendar.ics", &[("if-none-match", cal_tag)]).await.status, 304);
+    let mut h2 = gw.h2().await;
+    let r = h2.request("GET", &format!("http://{host}/status/calendar/shop.ics"), &[]).await;
+    let shop_tag = r.header("etag").expect("the shop calendar's ETag").to_string();
+    let r =
+        h2.request("GET", &format!("http://{host}/status/calendar/shop.ics"), &[("if-none-match", &shop_tag)]).await;
+    assert_eq!((r.status, r.body.len()), (304, 0), "on h2c too");
+    let english = gw.get(&host, &feed("en"), &[]).await;
+    assert_ne!(english.header("etag"), Some(etag), "each language is its own feed");
+    // The release is renamed at a reload: its entry is updated, the others stay as they were.
+    let changed = NOW + 7200;
+    let old = gw.current.load_full();
+    let loaded = crate::support::load(&config_with_state(&state, "Release 4.3"));
+    let compiled = hiatus::compiled::Compiled::build_with(loaded.config, changed, 2, &old.health).expect("compile");
+    gw.current.store(std::sync::Arc::new(compiled));
+    gw.clock.set(changed);
+    let renamed = gw.get(&host, &feed("de"), &[("if-none-match", etag)]).await;
+    assert_eq!((renamed.status, renamed.header("last-modified")), (200, Some("Thu, 14 Nov 2024 12:00:00 GMT")));
+    let files: Vec<std::path::PathBuf> =
+        [("first", &first), ("later", &later), ("english", &english), ("renamed", &renamed)]
+            .iter()
+            .map(|(name, r)| {
+                let file = dir.join(format!("{name}.atom"));
+                std::fs::write(&file, &r.body).expect("write the feed");
+                file
+            })
+            .collect();
+    let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+    let parsed = run_python(PARSE_FEEDS, &paths);
+    let [first, later, english, renamed] = [0, 1, 2, 3].map(|i| parsed[i].clone());
+    for f in [&first, &later, &english, &renamed] {
+        assert_eq!(f["bozo"], false, "feedparser: {}", f["error"]);
+    }
+    let kept = |f: &serde_json::Value| -> Vec<(String, String)> {
+        f["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| (e["id"].as_str().unwrap_or("").to_string(), e["updated"].as_str().unwrap_or("").to_string()))
+            .collect()
+    };
+    assert_eq!(kept(&first), kept(&later), "ids and updated stay while nothing changes");
+    let release = "urn:hiatus:window:release:1732136400";
+    let before: Vec<(String, String)> = kept(&first);
+    let after: Vec<(String, String)> = kept(&renamed);
+    assert_eq!(before.len(), 3, "{first}");
+    for (id, updated) in &after {
+        let was = before.iter().find(|(i, _)| i == id).map(|(_, u)| u.as_str());
+        if id == release {
+            assert_eq!(updated, "2024-11-14T12:00:00Z", "the renamed window's entry");
+        } else {
+            assert_eq!(Some(updated.as_str()), was, "{id} did not change");
+        }
+    }
+    assert_eq!(renamed["updated"], "2024-11-14T12:00:00Z");
+    // Absolute links with the port the reader used, in the feed's language.
+    let base = format!("http://{host}/status");
+    let links = first["links"].as_array().cloned().unwrap_or_default();
+    for expected in [
+        serde_json::json!(["self", format!("{base}/feed.atom?lang=de"), null]),
+        serde_json::json!(["alternate", format!("{base}/?lang=de"), null]),
+        serde_json::json!(["alternate", format!("{base}/feed.atom?lang=en"), "en"]),
+    ] {
+        assert!(links.contains(&expected), "{expected} not in {links:?}");
+    }
+    for e in first["entries"].as_array().into_iter().flatten() {
+        assert_eq!(e["link"], format!("{base}/?lang=de"), "{e}");
+        assert!(e["content"].as_str().is_some_and(|c| c.contains("UTC")), "{e}");
+    }
+    // Per language: titles, words and the feed's own language.
+    let entry = |f: &serde_json::Value, id: &str| {
+        f["entries"].as_array().into_iter().flatten().find(|e| e["id"] == id).cloned().unwrap_or_default()
+    };
+    let db = "urn:hiatus:window:active-db:1731571200";
+    assert_eq!((first["language"].as_str(), english["language"].as_str()), (Some("de"), Some("en")));
+    assert_eq!(
+        (entry(&first, db)["title"].as_str(), entry(&english, db)["title"].as_str()),
+        (Some("Datenbank-Umzug"), Some("Database move"))
+    );
+    let (de, en) = (entry(&first, release)["content"].to_string(), entry(&english, release)["content"].to_string());
+    assert!(de.contains("Betrifft: Shop") && de.contains("2024-11-20 22:00 CET"), "{de}");
+    assert!(en.contains("Affects: Shop"), "{en}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
