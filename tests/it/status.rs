@@ -397,7 +397,8 @@ fn dst_windows() -> String {
          [[windows]]\nid = \"last-sunday\"\nmonthly = {{ on = \"last sun\", at = \"01:30\", until = \"03:30\" }}\n\
          except = {{ dates = [\"2025-10-26\", \"2026-03-29\"] }}\nalso = [\"2025-07-20\", \"2026-07-19\"]\n\n\
          [[windows]]\nid = \"weekend\"\nweekly = {{ on = [\"fri\", \"sat\"], at = \"18:00\", until = \"mon 06:00\" }}\n\n\
-         [[windows]]\nid = \"new-york\"\nzone = \"America/New_York\"\nweekly = {{ on = [\"sun\"], at = \"01:30\", until = \"03:00\" }}\n"
+         [[windows]]\nid = \"new-york\"\nzone = \"America/New_York\"\nweekly = {{ on = [\"sun\"], at = \"01:30\", until = \"03:00\" }}\n\n\
+         [[windows]]\nid = \"utc-night\"\nzone = \"UTC\"\ndaily = {{ at = \"23:30\", until = \"00:30\" }}\n"
     )
 }
 
@@ -437,6 +438,17 @@ async fn seed_calendars_expand_to_the_instants_of_upcoming() {
                 let events = text.matches("BEGIN:VEVENT").count();
                 assert!(events < 120, "{seed} {path}: {events} events; recurring windows are series");
                 assert!(text.contains("REFRESH-INTERVAL;VALUE=DURATION:"), "{seed} {path}");
+                let series: &[&str] = match (seed, path.as_str()) {
+                    ("config/weekly-provider.toml", "calendar.ics") => &["RRULE:FREQ=WEEKLY;BYDAY=TU,WE;UNTIL="],
+                    ("config/municipal-it.toml", "calendar.ics") => {
+                        &["RRULE:FREQ=MONTHLY;BYDAY=3WE;UNTIL=", "EXDATE;TZID=Europe/Oslo:", "BEGIN:VTIMEZONE"]
+                    }
+                    ("DST windows", "calendar.ics") => &["DTSTART:", "RRULE:FREQ=DAILY;UNTIL=", "DTEND:"],
+                    _ => &[],
+                };
+                for needle in series {
+                    assert!(text.contains(needle), "{seed} {path}: no {needle:?}");
+                }
                 if let Some(t) = tenant {
                     assert!(text.contains(&format!("X-WR-CALNAME:{}\r\n", t.display_name())), "{seed} {path}");
                 }
