@@ -572,6 +572,24 @@ async fn feeds_keep_their_entries_until_their_subject_changes_and_answer_conditi
     gw.clock.set(changed);
     let renamed = gw.get(&host, &feed("de"), &[("if-none-match", etag)]).await;
     assert_eq!((renamed.status, renamed.header("last-modified")), (200, Some("Thu, 14 Nov 2024 12:00:00 GMT")));
+    // An incident: its entry is updated when it opens and when it closes; when it ages out of
+    // the feed (30 days after its end) the feed changes then too.
+    let compiled = gw.current.load_full();
+    let incidents = compiled.health.incidents();
+    assert!(incidents.begin("shop", Cause::Unreachable, "10.0.0.9:80: connection refused", changed + 60).is_some());
+    gw.clock.set(changed + 120);
+    let modified = |r: &crate::gateway_support::Response| r.header("last-modified").map(str::to_string);
+    let opened = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!(modified(&opened).as_deref(), Some("Thu, 14 Nov 2024 12:01:00 GMT"));
+    assert!(opened.text().contains("urn:hiatus:incident:"), "{}", opened.text());
+    gw.clock.set(changed + 700);
+    incidents.end("shop", changed + 600);
+    let closed = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!(modified(&closed).as_deref(), Some("Thu, 14 Nov 2024 12:10:00 GMT"));
+    gw.clock.set(changed + 600 + 31 * 86_400);
+    let aged = gw.get(&host, &feed("de"), &[]).await;
+    assert!(!aged.text().contains("urn:hiatus:incident:"), "30 days after its end it is gone");
+    assert_eq!(modified(&aged).as_deref(), Some("Sat, 14 Dec 2024 12:10:00 GMT"), "when the incident aged out");
     let files: Vec<std::path::PathBuf> =
         [("first", &first), ("later", &later), ("english", &english), ("renamed", &renamed)]
             .iter()
