@@ -73,6 +73,10 @@ async fn the_page_speaks_the_readers_language() {
         assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
         assert!(html.contains("http-equiv=\"refresh\""), "refreshes itself");
     }
+    // `?lang=` wins over Accept-Language, on the page as on the feeds.
+    let r = gw.get("status.test", "/status/?lang=nb", &[("accept-language", "de")]).await;
+    assert_eq!(r.header("content-language"), Some("nb"));
+    assert!(r.text().contains("feed.atom?lang=nb"), "the page links its feed in its language");
     // Other paths on the status host are not the page; other hosts never reach it.
     assert_eq!(gw.get("status.test", "/statusx", &[]).await.status, 421);
     assert_eq!(gw.get("status.test", "/status/nope", &[]).await.status, 404);
