@@ -2,9 +2,11 @@
 //!
 //! Owns [`gather`] (from a `Compiled` snapshot, the open and recent incidents and `now` to one
 //! [`Status`]: overall state, each tenant's state, active maintenance, upcoming windows (14 days)
-//! and history (30 days)) and its renderings: HTML (`html`), JSON (`json`), iCalendar (`ical`,
-//! RFC 5545) and Atom (`atom`, RFC 4287). Pure functions of their inputs; the gateway serves them
-//! on the configured status host and path. Nothing here touches a socket.
+//! and history (30 days)), [`shown`] (the windows the public may see, with when each last
+//! changed) and the renderings: HTML (`html`), JSON (`json`), iCalendar (`ical`, RFC 5545, with
+//! recurring windows as series: `series`) and Atom (`atom`, RFC 4287). Pure functions of their
+//! inputs; the gateway serves them on the configured status host and path. Nothing here touches
+//! a socket.
 //!
 //! Everything here is public, so [`Status`] holds only what the public may see (`audience`):
 //! tenants with `public = true`, named by their public name; their incidents with the public
