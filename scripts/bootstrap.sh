@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
-# Installs what building Hiatus needs on a fresh Debian machine, and nothing else:
-# cmake and a C compiler (pingora compiles zlib-ng), pkg-config. The Rust toolchain must be
-# there already (rustup); Debian's own rustc is too old for the dependencies.
+# Installs what building and testing Hiatus needs on a fresh Debian machine, and nothing else:
+# cmake and a C compiler (pingora compiles zlib-ng), pkg-config; python3 with venv for the
+# feed and calendar tests, which read what the status host serves with real parsers
+# (icalendar, recurring_ical_events, feedparser in target/feedcheck-venv). The Rust toolchain
+# must be there already (rustup); Debian's own rustc is too old for the dependencies.
 set -euo pipefail
-"$(dirname "$0")/need.sh" cmake cc:build-essential make pkg-config
+cd "$(dirname "$0")/.."
+scripts/need.sh cmake cc:build-essential make pkg-config python3
 if ! command -v cargo >/dev/null; then
   echo "bootstrap: cargo is missing; install Rust with rustup (https://rustup.rs), then run this again" >&2
   exit 1
+fi
+# tests/it/status.rs: the feed and calendar checks (HIATUS_FEEDCHECK_VENV points elsewhere).
+venv=${HIATUS_FEEDCHECK_VENV:-target/feedcheck-venv}
+packages=(icalendar recurring_ical_events feedparser)
+if ! "$venv/bin/python" -c "import icalendar, recurring_ical_events, feedparser" 2>/dev/null; then
+  if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    # Debian splits venv (and its pip) off python3.
+    echo "installing python3-venv (apt-get)" >&2
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  echo "bootstrap: installing ${packages[*]} into $venv" >&2
+  "$venv/bin/pip" install -q "${packages[@]}"
 fi

@@ -53,7 +53,8 @@ expect status-de "$text" "Systemstatus" "Wartungsarbeiten laufen" "Geplante Wart
 
 # The feeds, read by real parsers.
 venv=target/feedcheck-venv
-[ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q icalendar feedparser; }
+# bootstrap.sh makes the venv (icalendar, recurring_ical_events, feedparser) when it is missing.
+"$venv/bin/python" -c "import icalendar, feedparser" 2>/dev/null || scripts/bootstrap.sh
 curl -s -H "Host: status.localhost" "http://127.0.0.1:$gw_port/calendar.ics" > "$work/all.ics"
 curl -s -H "Host: status.localhost" "http://127.0.0.1:$gw_port/calendar/app.ics" > "$work/app.ics"
 curl -s -H "Host: status.localhost" "http://127.0.0.1:$gw_port/feed.atom" > "$work/feed.atom"

@@ -10,6 +10,7 @@
 //! shared [`UpstreamHealth`] of its upstreams (from the [`HealthRegistry`] the prober writes),
 //! so a request reads one atomic per upstream and a rebuild keeps what the probes found.
 
+pub mod ledger;
 pub mod pages;
 
 pub use pages::PageCache;
@@ -134,6 +135,8 @@ pub struct Compiled {
     pub generation: u64,
     /// Upstream health and incidents, shared with every rebuild and the prober.
     pub health: Arc<HealthRegistry>,
+    /// When each window (by index) last changed (`ledger`): what feeds and calendars say.
+    pub changed: ledger::Changes,
 }
 
 fn lang_index(lang: Language) -> usize {
@@ -208,6 +211,7 @@ impl Compiled {
             .as_ref()
             .and_then(|d| config.tenants.iter().position(|t| &t.id == d))
             .map(|i| i as u32);
+        let changed = ledger::changed_times(&config, now);
         let engine = Snapshot::build(config, BuildOptions::around(now));
         Ok(Compiled {
             engine,
@@ -217,6 +221,7 @@ impl Compiled {
             default_tenant,
             generation,
             health: health.clone(),
+            changed,
         })
     }
 

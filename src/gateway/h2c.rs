@@ -215,6 +215,16 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
         upstream_started: None,
     };
     match core.plan(&req, &d, now) {
+        Plan::Answer(a) if a.marker == respond::Marker::Status => {
+            let joined = |name: header::HeaderName| {
+                let lines: Vec<&str> = rh.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+                (!lines.is_empty()).then(|| lines.join(", "))
+            };
+            let (inm, ims) = (joined(header::IF_NONE_MATCH), joined(header::IF_MODIFIED_SINCE));
+            let get = rh.method == http::Method::GET || rh.method == http::Method::HEAD;
+            let a = super::statuspage::conditional(a, get, inm.as_deref(), ims.as_deref());
+            send(core, &mut s, &mut req, &a).await
+        }
         Plan::Answer(a) => send(core, &mut s, &mut req, &a).await,
         Plan::Proxy(outcome) => forward(core, &mut s, &mut req, &rh, &d, outcome).await,
     }

@@ -118,7 +118,10 @@ pub fn fields(a: &Answer, request_id: &[u8], generation: u64, put: &mut dyn FnMu
     use http::header;
     put(&header::CONTENT_TYPE, Value::Static(a.content_type));
     let mut digits = [0u8; 20];
-    put(&header::CONTENT_LENGTH, Value::Bytes(decimal(a.body.len() as u64, &mut digits)));
+    // A 304 has no content, and its Content-Length would have to be the 200's (RFC 9110 §8.6).
+    if a.status != 304 {
+        put(&header::CONTENT_LENGTH, Value::Bytes(decimal(a.body.len() as u64, &mut digits)));
+    }
     put(&header::CACHE_CONTROL, Value::Static(a.cache_control));
     if let Some(v) = a.vary {
         put(&header::VARY, Value::Static(v));

@@ -194,6 +194,12 @@ impl Calendar {
         self.from.is_none_or(|f| f <= date) && self.to.is_none_or(|t| date <= t)
     }
 
+    /// Whether the recurrence within its bounds starts on `date`, before `except` and `also`:
+    /// the dates an iCalendar `RRULE` of the rule produces (`status::series`).
+    pub fn recurs(&self, date: NaiveDate) -> bool {
+        self.recurs_on(date) && self.in_bounds(date)
+    }
+
     /// Whether an occurrence starts on this local date (SCHEDULES.md rule 7: `except` wins).
     pub fn starts_on(&self, date: NaiveDate) -> bool {
         if self.except.excludes(date) {

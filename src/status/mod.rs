@@ -2,9 +2,11 @@
 //!
 //! Owns [`gather`] (from a `Compiled` snapshot, the open and recent incidents and `now` to one
 //! [`Status`]: overall state, each tenant's state, active maintenance, upcoming windows (14 days)
-//! and history (30 days)) and its renderings: HTML (`html`), JSON (`json`), iCalendar (`ical`,
-//! RFC 5545) and Atom (`atom`, RFC 4287). Pure functions of their inputs; the gateway serves them
-//! on the configured status host and path. Nothing here touches a socket.
+//! and history (30 days)), [`shown`] (the windows the public may see, with when each last
+//! changed) and the renderings: HTML (`html`), JSON (`json`), iCalendar (`ical`, RFC 5545, with
+//! recurring windows as series: `series`) and Atom (`atom`, RFC 4287). Pure functions of their
+//! inputs; the gateway serves them on the configured status host and path. Nothing here touches
+//! a socket.
 //!
 //! Everything here is public, so [`Status`] holds only what the public may see (`audience`):
 //! tenants with `public = true`, named by their public name; their incidents with the public
@@ -16,6 +18,7 @@ pub mod atom;
 pub mod audience;
 pub mod html;
 pub mod ical;
+pub mod series;
 
 use crate::compiled::Compiled;
 use crate::config::{Config, Language, Window};
@@ -118,29 +121,58 @@ fn shown_windows<'c>(
     config.windows.iter().enumerate().filter_map(|(i, w)| audience.affects(w).map(|a| (i, w, a)))
 }
 
-/// Every occurrence from `back` days before `now` to `ahead` days after, uncapped (the calendar).
-pub fn gather_range(compiled: &Compiled, now: UnixTime, lang: Language, back: i64, ahead: i64) -> Vec<Entry> {
-    let config = compiled.config();
-    let fallback = config.defaults.language;
-    let (lo, hi) = (now - back * 86_400, now + ahead * 86_400);
-    let mut out = Vec::new();
-    let audience = Audience::new(config);
-    for (i, w, affects) in shown_windows(config, &audience) {
-        w.schedule.expand(i as u32, lo, hi, |_, e| {
-            let Expanded::Kept(o) = e else { return };
-            out.push(Entry {
-                window: w.id.clone(),
-                title: w.title.get(lang, fallback).unwrap_or(&w.id).to_string(),
-                reason: w.reason.get(lang, fallback).map(str::to_string),
-                affects: affects.clone(),
-                start: o.start,
-                end: (o.end != OPEN_END).then_some(o.end),
-                tentative: o.tentative_from < o.end,
-                zone: w.schedule.zone,
-                more: 0,
-            });
-        });
+/// A window the public may see, with what feeds and calendars say of it.
+#[derive(Debug, Clone)]
+pub struct Shown<'c> {
+    pub index: u32,
+    pub window: &'c Window,
+    /// Who it affects, in words.
+    pub affects: String,
+    /// When it last changed (`compiled::ledger`).
+    pub changed: UnixTime,
+}
+
+impl Shown<'_> {
+    /// Title and reason in `lang` (else the default language; the id when untitled).
+    pub fn texts(&self, lang: Language, fallback: Language) -> (String, Option<String>) {
+        let w = self.window;
+        (w.title.get(lang, fallback).unwrap_or(&w.id).to_string(), w.reason.get(lang, fallback).map(str::to_string))
     }
+}
+
+/// The windows the public may see, in configuration order.
+pub fn shown(compiled: &Compiled) -> Vec<Shown<'_>> {
+    let config = compiled.config();
+    let audience = Audience::new(config);
+    let mut out = Vec::new();
+    for (i, w) in config.windows.iter().enumerate() {
+        if let Some(affects) = audience.affects(w) {
+            let changed = compiled.changed.windows.get(i).copied().unwrap_or(compiled.changed.any);
+            out.push(Shown { index: i as u32, window: w, affects, changed });
+        }
+    }
+    out
+}
+
+/// Public tenants' incidents only, by name, without the detail; newest first.
+pub fn public_incidents<'i>(
+    audience: &Audience<'_>,
+    incidents: impl Iterator<Item = &'i health::Incident>,
+) -> Vec<Incident> {
+    let mut out: Vec<Incident> = incidents
+        .filter_map(|i| {
+            let tenant = audience.public(&i.tenant)?;
+            Some(Incident {
+                id: i.id.clone(),
+                tenant: tenant.id.clone(),
+                name: tenant.display_name().to_string(),
+                start: i.start,
+                end: i.end,
+                cause: i.cause,
+            })
+        })
+        .collect();
+    out.sort_by_key(|i| std::cmp::Reverse(i.start));
     out
 }
 
@@ -192,23 +224,7 @@ pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime
     }
     upcoming.sort_by_key(|e| e.start);
     history.sort_by_key(|e| std::cmp::Reverse(e.start));
-    // Public tenants' incidents only, by name, without the detail.
-    let mut incidents: Vec<Incident> = incidents
-        .iter()
-        .filter(|i| i.end.is_none_or(|e| e > lo))
-        .filter_map(|i| {
-            let tenant = audience.public(&i.tenant)?;
-            Some(Incident {
-                id: i.id.clone(),
-                tenant: tenant.id.clone(),
-                name: tenant.display_name().to_string(),
-                start: i.start,
-                end: i.end,
-                cause: i.cause,
-            })
-        })
-        .collect();
-    incidents.sort_by_key(|i| std::cmp::Reverse(i.start));
+    let incidents = public_incidents(&audience, incidents.iter().filter(|i| i.end.is_none_or(|e| e > lo)));
     let tenants: Vec<TenantRow> = config
         .tenants
         .iter()

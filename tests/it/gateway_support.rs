@@ -95,6 +95,11 @@ impl TestGateway {
     pub async fn start(config_text: &str, now: UnixTime) -> TestGateway {
         let loaded = crate::support::load(config_text);
         let compiled = Compiled::build(loaded.config, now, 1).unwrap_or_else(|e| panic!("build: {e}"));
+        TestGateway::serve(compiled, now).await
+    }
+
+    /// Serves a compiled configuration with the clock at `now`.
+    pub async fn serve(compiled: Compiled, now: UnixTime) -> TestGateway {
         let access_log =
             AccessLog::start(&compiled.config().gateway.access_log, compiled.config().gateway.access_log_format)
                 .unwrap_or_else(|e| panic!("access log: {e}"));

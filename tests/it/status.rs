@@ -73,6 +73,10 @@ async fn the_page_speaks_the_readers_language() {
         assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
         assert!(html.contains("http-equiv=\"refresh\""), "refreshes itself");
     }
+    // `?lang=` wins over Accept-Language, on the page as on the feeds.
+    let r = gw.get("status.test", "/status/?lang=nb", &[("accept-language", "de")]).await;
+    assert_eq!(r.header("content-language"), Some("nb"));
+    assert!(r.text().contains("feed.atom?lang=nb"), "the page links its feed in its language");
     // Other paths on the status host are not the page; other hosts never reach it.
     assert_eq!(gw.get("status.test", "/statusx", &[]).await.status, 421);
     assert_eq!(gw.get("status.test", "/status/nope", &[]).await.status, 404);
@@ -113,9 +117,11 @@ async fn atom_feed_announces_one_off_windows_with_stable_ids() {
     let r = gw.get("status.test", "/status/feed.atom", &[]).await;
     assert_eq!(r.header("content-type"), Some("application/atom+xml; charset=utf-8"));
     let xml = r.text();
-    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"));
+    assert!(xml.starts_with(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"de\">"
+    ));
     for needle in [
-        "<id>urn:hiatus:feed</id>",
+        "<id>urn:hiatus:feed:de</id>",
         "<author><name>Hiatus</name></author>",
         "<id>urn:hiatus:window:release:1732136400</id>",
         "<title>Datenbank-Umzug</title>",
@@ -280,5 +286,377 @@ async fn the_status_page_and_feeds_name_tenants_by_their_public_name() {
         (Some("Kanzlei Meyer"), Some("answering with errors"))
     );
     let own = gw.get("status.test", "/status/calendar/k-4711.ics", &[]).await.text().replace("\r\n ", "");
-    assert!(own.contains("X-WR-CALNAME:Maintenance: Kanzlei Meyer") && own.contains("SUMMARY:Update"), "{own}");
+    assert!(own.contains("X-WR-CALNAME:Kanzlei Meyer") && own.contains("SUMMARY:Update"), "{own}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeds and calendars read by real parsers (python: icalendar, recurring_ical_events, feedparser)
+
+/// The python of the venv with the parsers (`scripts/bootstrap.sh` makes it); a test that needs
+/// it fails, never skips, when it is missing.
+fn feedcheck_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("HIATUS_FEEDCHECK_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::support::root().join("target/feedcheck-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/bootstrap.sh, which creates the venv with icalendar, \
+         recurring_ical_events and feedparser (or set HIATUS_FEEDCHECK_VENV)",
+        python.display()
+    );
+    python
+}
+
+/// Runs `script` with the venv's python and `args`; its standard output as JSON.
+fn run_python(script: &str, args: &[&std::path::Path]) -> serde_json::Value {
+    let python = feedcheck_python();
+    let out = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the python check failed ({}):\n{stderr}", out.status);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("python printed no JSON ({e}):\n{stderr}"))
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hiatus-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// Expands each calendar of a manifest (`[{file, from, to}]`) with recurring_ical_events: per
+/// calendar the sorted `[window, start, end]` of every event that starts in `[from, to)`.
+const EXPAND: &str = r#"
+import sys, json, datetime
+try:
+    import icalendar, recurring_ical_events
+except ImportError as e:
+    sys.exit(f"the venv lacks a package: {e}; run scripts/bootstrap.sh")
+utc = datetime.timezone.utc
+out = []
+for job in json.load(open(sys.argv[1])):
+    cal = icalendar.Calendar.from_ical(open(job["file"], "rb").read())
+    a = datetime.datetime.fromtimestamp(job["from"], utc)
+    b = datetime.datetime.fromtimestamp(job["to"], utc)
+    got = []
+    for e in recurring_ical_events.of(cal).between(a, b):
+        start = e["DTSTART"].dt
+        end = e["DTEND"].dt if "DTEND" in e else start + e["DURATION"].dt
+        s, t = int(start.timestamp()), int(end.timestamp())
+        if job["from"] <= s < job["to"]:
+            got.append([str(e["X-HIATUS-WINDOW"]), s, t])
+    out.append(sorted(got))
+print(json.dumps(out))
+"#;
+
+/// The occurrences the library gives the windows of a calendar (`tenant`: its calendar only),
+/// as `upcoming` lists them, that start in `[from, to)`; an open end as the calendar writes it.
+fn library_instants(
+    compiled: &hiatus::compiled::Compiled,
+    tenant: Option<&hiatus::config::Tenant>,
+    now: i64,
+    from: i64,
+    to: i64,
+) -> Vec<(String, i64, i64)> {
+    let mut out = Vec::new();
+    for s in hiatus::status::shown(compiled) {
+        if tenant.is_some_and(|t| !hiatus::status::audience::applies(s.window, t)) {
+            continue;
+        }
+        s.window.schedule.expand(s.index, from, to, |_, e| {
+            if let hiatus::schedule::Expanded::Kept(o) = e {
+                if from <= o.start && o.start < to {
+                    let end = if o.end == hiatus::schedule::OPEN_END {
+                        hiatus::status::ical::check_in(o.start, now)
+                    } else {
+                        o.end
+                    };
+                    out.push((s.window.id.clone(), o.start, end));
+                }
+            }
+        });
+    }
+    out.sort();
+    out
+}
+
+/// Windows whose instants a calendar client reads differently from SCHEDULES.md unless the
+/// calendar says them otherwise: starts and whole windows in the spring gap, nights across both
+/// changes, the autumn fold, weekend windows whose length depends on the weekday.
+fn dst_windows() -> String {
+    let up = dead_address();
+    format!(
+        "[defaults]\nzone = \"Europe/Berlin\"\n\n[[tenants]]\nid = \"t\"\nname = \"Tenant T\"\nhosts = [\"t.test\"]\nupstreams = [\"{up}\"]\n\n\
+         [[windows]]\nid = \"gap-start\"\ndaily = {{ at = \"02:30\", for = \"1h\" }}\n\n\
+         [[windows]]\nid = \"gap-until\"\ndaily = {{ at = \"01:45\", until = \"02:40\" }}\n\n\
+         [[windows]]\nid = \"gap-dropped\"\ndaily = {{ at = \"02:10\", until = \"02:50\" }}\n\n\
+         [[windows]]\nid = \"sat-night\"\nweekly = {{ on = [\"sat\"], at = \"22:30\", until = \"06:00\" }}\n\n\
+         [[windows]]\nid = \"fold\"\nzone = \"Europe/Oslo\"\ndaily = {{ at = \"02:15\", until = \"02:45\" }}\n\n\
+         [[windows]]\nid = \"last-sunday\"\nmonthly = {{ on = \"last sun\", at = \"01:30\", until = \"03:30\" }}\n\
+         except = {{ dates = [\"2025-10-26\", \"2026-03-29\"] }}\nalso = [\"2025-07-20\", \"2026-07-19\"]\n\n\
+         [[windows]]\nid = \"weekend\"\nweekly = {{ on = [\"fri\", \"sat\"], at = \"18:00\", until = \"mon 06:00\" }}\n\n\
+         [[windows]]\nid = \"new-york\"\nzone = \"America/New_York\"\nweekly = {{ on = [\"sun\"], at = \"01:30\", until = \"03:00\" }}\n\n\
+         [[windows]]\nid = \"utc-night\"\nzone = \"UTC\"\ndaily = {{ at = \"23:30\", until = \"00:30\" }}\n"
+    )
+}
+
+#[tokio::test]
+async fn seed_calendars_expand_to_the_instants_of_upcoming() {
+    let dir = scratch("calendars");
+    let seeds = [
+        "config/hiatus.toml",
+        "config/municipal-it.toml",
+        "config/prozessplattform.toml",
+        "config/weekly-provider.toml",
+    ];
+    // Before the spring change of 2025 and before the autumn change of 2026: each range of 400
+    // days holds both changes of offset, the nights across them and dates in their gaps.
+    let nows = [1_742_472_000, 1_790_812_800]; // 2025-03-20T12:00Z, 2026-10-01T00:00Z
+    let (mut jobs, mut expected, mut names) = (Vec::new(), Vec::new(), Vec::new());
+    for now in nows {
+        let (from, to) = (now, now + 400 * 86_400);
+        for seed in seeds.iter().copied().chain(["DST windows"]) {
+            let mut loaded = match seed {
+                "DST windows" => crate::support::load(&dst_windows()),
+                file => crate::support::load_file(file),
+            };
+            let g = &mut loaded.config.gateway;
+            (g.status_host, g.status_path, g.state_dir) = (Some("status.test".into()), "/status".into(), None);
+            let compiled = hiatus::compiled::Compiled::build(loaded.config, now, 1).expect("compile");
+            let gw = TestGateway::serve(compiled, now).await;
+            let compiled = gw.current.load_full();
+            let mut calendars = vec![("calendar.ics".to_string(), None)];
+            for t in compiled.config().tenants.iter().filter(|t| t.public) {
+                calendars.push((format!("calendar/{}.ics", t.id), Some(t)));
+            }
+            for (path, tenant) in calendars {
+                let r = gw.get("status.test", &format!("/status/{path}"), &[]).await;
+                assert_eq!(r.status, 200, "{seed} {path}");
+                let text = r.text().replace("\r\n ", "");
+                let events = text.matches("BEGIN:VEVENT").count();
+                assert!(events < 120, "{seed} {path}: {events} events; recurring windows are series");
+                assert!(text.contains("REFRESH-INTERVAL;VALUE=DURATION:"), "{seed} {path}");
+                let series: &[&str] = match (seed, path.as_str()) {
+                    ("config/weekly-provider.toml", "calendar.ics") => &["RRULE:FREQ=WEEKLY;BYDAY=TU,WE;UNTIL="],
+                    ("config/municipal-it.toml", "calendar.ics") => {
+                        &["RRULE:FREQ=MONTHLY;BYDAY=3WE;UNTIL=", "EXDATE;TZID=Europe/Oslo:", "BEGIN:VTIMEZONE"]
+                    }
+                    ("DST windows", "calendar.ics") => &["DTSTART:", "RRULE:FREQ=DAILY;UNTIL=", "DTEND:"],
+                    _ => &[],
+                };
+                for needle in series {
+                    assert!(text.contains(needle), "{seed} {path}: no {needle:?}");
+                }
+                if let Some(t) = tenant {
+                    assert!(text.contains(&format!("X-WR-CALNAME:{}\r\n", t.display_name())), "{seed} {path}");
+                }
+                let file = dir.join(format!("{now}-{}-{}", seed.replace('/', "_"), path.replace('/', "_")));
+                std::fs::write(&file, r.body).expect("write the calendar");
+                jobs.push(serde_json::json!({ "file": file, "from": from, "to": to }));
+                expected.push(library_instants(&compiled, tenant, now, from, to));
+                names.push(format!("{seed} {path} at {now}"));
+            }
+        }
+    }
+    let manifest = dir.join("manifest.json");
+    std::fs::write(&manifest, serde_json::Value::Array(jobs).to_string()).expect("write the manifest");
+    let got = run_python(EXPAND, &[&manifest]);
+    let got = got.as_array().expect("a list per calendar");
+    assert_eq!(got.len(), expected.len());
+    let mut total = 0;
+    for ((name, want), got) in names.iter().zip(&expected).zip(got) {
+        let got: Vec<(String, i64, i64)> = serde_json::from_value(got.clone()).expect("[window, start, end]");
+        if &got != want {
+            let missing: Vec<_> = want.iter().filter(|w| !got.contains(w)).take(5).collect();
+            let extra: Vec<_> = got.iter().filter(|g| !want.contains(g)).take(5).collect();
+            panic!(
+                "{name}: the calendar expands to {} instants, upcoming to {}; missing {missing:?}, extra {extra:?}",
+                got.len(),
+                want.len()
+            );
+        }
+        total += want.len();
+    }
+    assert!(total > 2000, "the seeds' daily and weekly windows were compared ({total} instants)");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Parses each feed file with feedparser: what a reader keeps of it.
+const PARSE_FEEDS: &str = r#"
+import sys, json
+try:
+    import feedparser
+except ImportError as e:
+    sys.exit(f"the venv lacks a package: {e}; run scripts/bootstrap.sh")
+out = []
+for path in sys.argv[1:]:
+    f = feedparser.parse(open(path, "rb").read())
+    out.append({
+        "bozo": bool(f.bozo), "error": str(f.get("bozo_exception", "")),
+        "title": f.feed.get("title"), "language": f.feed.get("language"), "updated": f.feed.get("updated"),
+        "links": [[l.get("rel"), l.get("href"), l.get("hreflang")] for l in f.feed.get("links", [])],
+        "entries": [{"id": e.get("id"), "title": e.get("title"), "updated": e.get("updated"), "link": e.get("link"),
+                     "content": e.content[0].value if e.get("content") else None} for e in f.entries],
+    })
+print(json.dumps(out))
+"#;
+
+/// `config()` with a state directory (where the window ledger is kept).
+fn config_with_state(dir: &std::path::Path, release_title: &str) -> String {
+    config()
+        .replacen(
+            "status_path = \"/status\"\n",
+            &format!("status_path = \"/status\"\nstate_dir = {:?}\n", dir.display().to_string()),
+            1,
+        )
+        .replace(
+            "title = { de = \"Release 4.2\", en = \"Release 4.2\" }",
+            &format!("title = {{ de = {release_title:?}, en = {release_title:?} }}"),
+        )
+}
+
+#[tokio::test]
+async fn feeds_keep_their_entries_until_their_subject_changes_and_answer_conditional_requests() {
+    let dir = scratch("feeds");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("state directory");
+    let gw = TestGateway::start(&config_with_state(&state, "Release 4.2"), NOW).await;
+    let host = format!("status.test:{}", gw.addr.port());
+    let feed = |lang: &str| format!("/status/feed.atom?lang={lang}");
+    let first = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!((first.status, first.header("content-language")), (200, Some("de")));
+    let (etag, modified) =
+        (first.header("etag").expect("an ETag"), first.header("last-modified").expect("Last-Modified"));
+    assert_eq!(modified, "Thu, 14 Nov 2024 10:00:00 GMT", "the windows were first seen at the start");
+    // An hour later nothing changed: the same bytes and validators.
+    gw.clock.set(NOW + 3600);
+    let later = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!((later.header("etag"), later.header("last-modified")), (Some(etag), Some(modified)));
+    assert_eq!(later.text(), first.text());
+    let calendar = gw.get(&host, "/status/calendar.ics", &[]).await;
+    gw.clock.set(NOW + 5400);
+    let calendar_later = gw.get(&host, "/status/calendar.ics", &[]).await;
+    assert_eq!(calendar.text(), calendar_later.text(), "DTSTAMPs are when windows changed, not now");
+    // Conditional requests: If-None-Match decides when sent, else If-Modified-Since.
+    let cases: &[(&[(&str, &str)], u16)] = &[
+        (&[("if-none-match", etag)], 304),
+        (&[("if-none-match", "\"other\", W/\"x\"")], 200),
+        (&[("if-none-match", "\"other\""), ("if-modified-since", modified)], 200),
+        (&[("if-modified-since", modified)], 304),
+        (&[("if-modified-since", "Thu, 14 Nov 2024 09:59:59 GMT")], 200),
+    ];
+    for (headers, status) in cases {
+        let r = gw.get(&host, &feed("de"), headers).await;
+        assert_eq!(r.status, *status, "{headers:?}");
+        assert_eq!(r.header("etag"), Some(etag), "a 304 carries the validators too");
+        assert_eq!((r.body.is_empty(), r.header("content-length").is_none()), (*status == 304, *status == 304));
+    }
+    let cal_tag = calendar.header("etag").expect("the calendar's ETag");
+    assert_eq!(gw.get(&host, "/status/calendar.ics", &[("if-none-match", cal_tag)]).await.status, 304);
+    let mut h2 = gw.h2().await;
+    let r = h2.request("GET", &format!("http://{host}/status/calendar/shop.ics"), &[]).await;
+    let shop_tag = r.header("etag").expect("the shop calendar's ETag").to_string();
+    let r =
+        h2.request("GET", &format!("http://{host}/status/calendar/shop.ics"), &[("if-none-match", &shop_tag)]).await;
+    assert_eq!((r.status, r.body.len()), (304, 0), "on h2c too");
+    let english = gw.get(&host, &feed("en"), &[]).await;
+    assert_ne!(english.header("etag"), Some(etag), "each language is its own feed");
+    // The release is renamed at a reload: its entry is updated, the others stay as they were.
+    let changed = NOW + 7200;
+    let old = gw.current.load_full();
+    let loaded = crate::support::load(&config_with_state(&state, "Release 4.3"));
+    let compiled = hiatus::compiled::Compiled::build_with(loaded.config, changed, 2, &old.health).expect("compile");
+    gw.current.store(std::sync::Arc::new(compiled));
+    gw.clock.set(changed);
+    let renamed = gw.get(&host, &feed("de"), &[("if-none-match", etag)]).await;
+    assert_eq!((renamed.status, renamed.header("last-modified")), (200, Some("Thu, 14 Nov 2024 12:00:00 GMT")));
+    // An incident: its entry is updated when it opens and when it closes; when it ages out of
+    // the feed (30 days after its end) the feed changes then too.
+    let compiled = gw.current.load_full();
+    let incidents = compiled.health.incidents();
+    assert!(incidents.begin("shop", Cause::Unreachable, "10.0.0.9:80: connection refused", changed + 60).is_some());
+    gw.clock.set(changed + 120);
+    let modified = |r: &crate::gateway_support::Response| r.header("last-modified").map(str::to_string);
+    let opened = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!(modified(&opened).as_deref(), Some("Thu, 14 Nov 2024 12:01:00 GMT"));
+    assert!(opened.text().contains("urn:hiatus:incident:"), "{}", opened.text());
+    gw.clock.set(changed + 700);
+    incidents.end("shop", changed + 600);
+    let closed = gw.get(&host, &feed("de"), &[]).await;
+    assert_eq!(modified(&closed).as_deref(), Some("Thu, 14 Nov 2024 12:10:00 GMT"));
+    gw.clock.set(changed + 600 + 31 * 86_400);
+    let aged = gw.get(&host, &feed("de"), &[]).await;
+    assert!(!aged.text().contains("urn:hiatus:incident:"), "30 days after its end it is gone");
+    assert_eq!(modified(&aged).as_deref(), Some("Sat, 14 Dec 2024 12:10:00 GMT"), "when the incident aged out");
+    let files: Vec<std::path::PathBuf> =
+        [("first", &first), ("later", &later), ("english", &english), ("renamed", &renamed)]
+            .iter()
+            .map(|(name, r)| {
+                let file = dir.join(format!("{name}.atom"));
+                std::fs::write(&file, &r.body).expect("write the feed");
+                file
+            })
+            .collect();
+    let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+    let parsed = run_python(PARSE_FEEDS, &paths);
+    let [first, later, english, renamed] = [0, 1, 2, 3].map(|i| parsed[i].clone());
+    for f in [&first, &later, &english, &renamed] {
+        assert_eq!(f["bozo"], false, "feedparser: {}", f["error"]);
+    }
+    let kept = |f: &serde_json::Value| -> Vec<(String, String)> {
+        f["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| (e["id"].as_str().unwrap_or("").to_string(), e["updated"].as_str().unwrap_or("").to_string()))
+            .collect()
+    };
+    assert_eq!(kept(&first), kept(&later), "ids and updated stay while nothing changes");
+    let release = "urn:hiatus:window:release:1732136400";
+    let before: Vec<(String, String)> = kept(&first);
+    let after: Vec<(String, String)> = kept(&renamed);
+    assert_eq!(before.len(), 3, "{first}");
+    for (id, updated) in &after {
+        let was = before.iter().find(|(i, _)| i == id).map(|(_, u)| u.as_str());
+        if id == release {
+            assert_eq!(updated, "2024-11-14T12:00:00Z", "the renamed window's entry");
+        } else {
+            assert_eq!(Some(updated.as_str()), was, "{id} did not change");
+        }
+    }
+    assert_eq!(renamed["updated"], "2024-11-14T12:00:00Z");
+    // Absolute links with the port the reader used, in the feed's language.
+    let base = format!("http://{host}/status");
+    let links = first["links"].as_array().cloned().unwrap_or_default();
+    for expected in [
+        serde_json::json!(["self", format!("{base}/feed.atom?lang=de"), null]),
+        serde_json::json!(["alternate", format!("{base}/?lang=de"), null]),
+        serde_json::json!(["alternate", format!("{base}/feed.atom?lang=en"), "en"]),
+    ] {
+        assert!(links.contains(&expected), "{expected} not in {links:?}");
+    }
+    for e in first["entries"].as_array().into_iter().flatten() {
+        assert_eq!(e["link"], format!("{base}/?lang=de"), "{e}");
+        assert!(e["content"].as_str().is_some_and(|c| c.contains("UTC")), "{e}");
+    }
+    // Per language: titles, words and the feed's own language.
+    let entry = |f: &serde_json::Value, id: &str| {
+        f["entries"].as_array().into_iter().flatten().find(|e| e["id"] == id).cloned().unwrap_or_default()
+    };
+    let db = "urn:hiatus:window:active-db:1731571200";
+    assert_eq!((first["language"].as_str(), english["language"].as_str()), (Some("de"), Some("en")));
+    assert_eq!(
+        (entry(&first, db)["title"].as_str(), entry(&english, db)["title"].as_str()),
+        (Some("Datenbank-Umzug"), Some("Database move"))
+    );
+    let (de, en) = (entry(&first, release)["content"].to_string(), entry(&english, release)["content"].to_string());
+    assert!(de.contains("Betrifft: Shop") && de.contains("2024-11-20 22:00 CET"), "{de}");
+    assert!(en.contains("Affects: Shop"), "{en}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -98,23 +98,10 @@ fn plain_target(to: &str) -> bool {
         && to.bytes().all(|b| b.is_ascii_graphic() && b != b'\\' && b != b'"')
 }
 
-/// The status page or one of its feeds (`path` canonical).
+/// The status page or one of its feeds (`path` canonical); `statuspage` builds the answer.
 pub fn status(req: &InFlight<'_>, d: &Decided, path: &str, now: UnixTime) -> Answer {
-    let compiled = req.compiled;
-    let incidents = compiled.health.incidents().recent(now - crate::status::HISTORY_DAYS * 86_400);
-    let (status, content_type, body) = statuspage::answer(compiled, path, d.lang, now, &incidents);
-    Answer {
-        status,
-        outcome: Outcome::Gateway,
-        marker: Marker::Status,
-        content_type,
-        lang: Some(d.lang),
-        cache_control: "no-cache",
-        vary: Some("Accept-Language"),
-        retry_after: None,
-        extra: Vec::new(),
-        body,
-    }
+    let asked = statuspage::Asked { path, query: req.query, host: req.host, secure: d.secure, lang: d.lang };
+    statuspage::answer(req.compiled, &asked, now)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub mod wire;
 
 use self::body::H1Body;
 use self::head::{Body, Head, Refusal, Step};
-use super::core::fields::Field;
+use super::core::fields::{name_is, Field};
 use super::core::io::write_all;
 use super::core::relay::{relay, Relayed};
 use super::core::response::{Asked, ClientHead, Framing};
@@ -27,7 +27,8 @@ use super::core::upstream::{self, BodyFraming, Outgoing};
 use super::core::{buffers, exchange::Failed, pool, tunnel, Core, InFlight, Plan};
 use super::decide::{decide, Request, FORWARDED_LINES};
 use super::drain::IDLE_BEFORE_CLOSING;
-use super::respond::Answer;
+use super::respond::{Answer, Marker};
+use super::statuspage;
 use crate::telemetry::Outcome;
 use bytes::{Buf, BytesMut};
 use pingora::protocols::l4::stream::Stream as L4Stream;
@@ -275,6 +276,13 @@ fn forwarded_lines<'b>(head: &Head, buf: &'b [u8], lines: &mut [&'b str; FORWARD
     n
 }
 
+/// An end-to-end field's lines joined with `, ` (the status page's validators: rare, allocates).
+fn end_to_end(head: &Head, buf: &[u8], lower: &[u8]) -> Option<String> {
+    let lines = head.fields().iter().filter(|(f, name, _)| *f == Field::EndToEnd && name_is(name.bytes(buf), lower));
+    let joined: Vec<&str> = lines.map(|(_, _, v)| v.str(buf)).collect();
+    (!joined.is_empty()).then(|| joined.join(", "))
+}
+
 /// The request's cookies as one line: one field as it is, several joined (rare: allocates).
 fn cookies<'b>(head: &Head, buf: &'b [u8]) -> Option<Cow<'b, str>> {
     let mut all = head.fields().iter().filter(|(f, _, _)| *f == Field::Cookie).map(|(_, _, v)| v.str(buf));
@@ -352,6 +360,13 @@ async fn request(
     let in_hand = H1Body::<Stream>::in_hand(pre, length).then(|| length.unwrap_or(0) as usize);
     match core.plan(&req, &d, now) {
         Plan::Answer(a) => {
+            let a = if a.marker == Marker::Status {
+                let get = matches!(method, "GET" | "HEAD");
+                let (inm, ims) = (end_to_end(head, buf, b"if-none-match"), end_to_end(head, buf, b"if-modified-since"));
+                statuspage::conditional(a, get, inm.as_deref(), ims.as_deref())
+            } else {
+                a
+            };
             req.keep_alive &= in_hand.is_some();
             let written = send(io, &mut req, &a, &mut scratch.out).await;
             core.record(&req, a.outcome, if written { a.status } else { 0 });
