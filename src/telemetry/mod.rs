@@ -4,9 +4,12 @@
 //! admin listener (`control`) serves it.
 
 pub mod accesslog;
+pub mod durations;
+pub mod exposition;
 pub mod logger;
 pub mod metrics;
 mod outcome;
+pub mod process;
 pub mod ratelimit;
 pub mod redact;
 
