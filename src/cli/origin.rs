@@ -55,7 +55,9 @@ async fn connection(stream: TcpStream) -> std::io::Result<()> {
             escape(&req.target)
         );
         let close = req.wants_close();
-        respond(&mut write, 200, "text/html; charset=utf-8", &[("x-demo-origin", "1")], body.as_bytes(), close).await?;
+        let head_only = req.method == "HEAD";
+        let html = "text/html; charset=utf-8";
+        respond(&mut write, 200, html, &[("x-demo-origin", "1")], body.as_bytes(), head_only, close).await?;
         if close {
             break;
         }

@@ -192,7 +192,10 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;
-    let gateway = Gateway::new(current, clock).with_metrics(metrics).with_access_log(access_log.clone());
+    let gateway =
+        Gateway::new(current, clock.clone()).with_metrics(metrics.clone()).with_access_log(access_log.clone());
+    crate::control::scrape::register(&metrics, admin.reloader.clone(), clock, Some(gateway.drain.clone()))
+        .map_err(|e| format!("metrics: {e}"))?;
     let drain = gateway.drain.clone();
     let app = App::new(gateway, settings.h2c);
     let mut proxy = Service::new("Hiatus".to_string(), app);

@@ -1,7 +1,8 @@
 //! The admin listener: what operators and monitoring ask the running gateway.
 //!
 //! Endpoints (one flat `match`):
-//! - `GET /metrics`  Prometheus text format from the gateway's own registry.
+//! - `GET /metrics`  Prometheus text format from the gateway's own registry (README lists every
+//!   metric); it names upstream addresses (`hiatus_upstream_healthy`), like `/state`.
 //! - `GET /healthz`  200 while the process serves.
 //! - `GET /readyz`   200 once every gateway listener accepts connections; 503 before.
 //! - `POST /reload`  reload now; 200 with the new generation and `warnings` (each changed key
@@ -10,6 +11,8 @@
 //!   tenant the state, the window in force, the next window, its open incident (cause and
 //!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
 //!   Operators only: unlike public pages, this names upstream addresses and error texts.
+//!
+//! `HEAD` works wherever `GET` does: the same head (its `Content-Length` too), no body.
 //!
 //! Bound to loopback by default; anywhere else every request needs `Authorization: Bearer
 //! <admin_token>` (validation refuses a non-loopback admin address without a token).
@@ -41,15 +44,11 @@ fn rfc3339(t: Option<i64>) -> Option<String> {
 }
 
 impl Admin {
-    /// Per-tenant state now, also used to set the maintenance gauge before a scrape.
+    /// Per-tenant state now.
     pub fn tenants_json(&self) -> Vec<serde_json::Value> {
         let compiled = self.reloader.current().load_full();
         let now = self.clock.now();
         let engine = &compiled.engine;
-        if let Some(m) = &self.metrics {
-            // Rebuilt each time: upstreams a reload removed must not linger as series.
-            m.upstream_healthy.reset();
-        }
         let incidents = compiled.health.incidents().open();
         compiled
             .config()
@@ -63,11 +62,6 @@ impl Admin {
                         .iter()
                         .map(|u| {
                             let d = u.detail();
-                            if let Some(m) = &self.metrics {
-                                m.upstream_healthy
-                                    .with_label_values(&[t.id.as_str(), u.address.as_str()])
-                                    .set(i64::from(u.is_healthy()));
-                            }
                             serde_json::json!({
                                 "address": u.address,
                                 "healthy": u.is_healthy(),
@@ -92,9 +86,6 @@ impl Admin {
                 });
                 let route = engine.route_of_tenant(i as u32);
                 let v = engine.verdict(&route, now);
-                if let Some(m) = &self.metrics {
-                    m.maintenance_active.with_label_values(&[&t.id]).set(i64::from(v.is_maintenance()));
-                }
                 let window = |w: Option<u32>| w.and_then(|w| engine.window(w)).map(|w| w.id.clone());
                 serde_json::json!({
                     "tenant": t.id,
@@ -121,9 +112,13 @@ impl Admin {
                 return (401, "text/plain", b"a bearer token is required\n".to_vec());
             }
         }
-        match (req.method.as_str(), req.path()) {
+        // `HEAD` is `GET` without the body (`connection` leaves it out).
+        let method = match req.method.as_str() {
+            "HEAD" => "GET",
+            m => m,
+        };
+        match (method, req.path()) {
             ("GET", "/metrics") => {
-                self.tenants_json();
                 let body = self.metrics.as_ref().map(|m| m.encode()).unwrap_or_default();
                 (200, "text/plain; version=0.0.4", body)
             }
@@ -173,7 +168,9 @@ impl Admin {
         while let Some(req) = read_request(&mut read).await? {
             let (status, content_type, body) = self.handle(&req).await;
             let close = req.wants_close();
-            respond(&mut write, status, content_type, &[("cache-control", "no-store")], &body, close).await?;
+            let head_only = req.method == "HEAD";
+            respond(&mut write, status, content_type, &[("cache-control", "no-store")], &body, head_only, close)
+                .await?;
             if close {
                 break;
             }

@@ -64,13 +64,15 @@ pub async fn read_request<R: AsyncBufRead + Unpin>(read: &mut R) -> std::io::Res
     Ok(Some(req))
 }
 
-/// Writes a complete response with a `Content-Length`.
+/// Writes a complete response with a `Content-Length`; `head_only` (the answer to `HEAD`):
+/// the head says the body's length, and the body is left out.
 pub async fn respond<W: AsyncWrite + Unpin>(
     write: &mut W,
     status: u16,
     content_type: &str,
     extra: &[(&str, &str)],
     body: &[u8],
+    head_only: bool,
     close: bool,
 ) -> std::io::Result<()> {
     let reason = match status {
@@ -95,7 +97,9 @@ pub async fn respond<W: AsyncWrite + Unpin>(
     head.push_str("\r\n");
     // One write: a head and a body sent apart meet Nagle and the peer's delayed ACK (40 ms).
     let mut out = head.into_bytes();
-    out.extend_from_slice(body);
+    if !head_only {
+        out.extend_from_slice(body);
+    }
     write.write_all(&out).await?;
     // A pingora stream buffers writes until flushed.
     write.flush().await

@@ -11,6 +11,7 @@ pub mod emergency;
 pub mod http;
 pub mod prober;
 pub mod reload;
+pub mod scrape;
 pub mod ticker;
 pub mod vet;
 pub mod windows;

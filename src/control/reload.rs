@@ -173,7 +173,7 @@ impl Reloader {
             last: None,
         };
         if let Some(m) = &metrics {
-            m.generation.set(c.generation as i64);
+            m.loaded(c.generation, clock.now(), false);
         }
         let started = c.config().gateway.clone();
         drop(c);
@@ -299,8 +299,7 @@ impl Reloader {
                     warnings: warnings.clone(),
                 });
                 if let Some(m) = &self.metrics {
-                    m.reloads.with_label_values(&["ok"]).inc();
-                    m.generation.set(generation as i64);
+                    m.loaded(generation, self.clock.now(), true);
                 }
                 for w in &warnings {
                     log::warn!("config: {w}");
@@ -327,7 +326,7 @@ impl Reloader {
                     warnings: Vec::new(),
                 });
                 if let Some(m) = &self.metrics {
-                    m.reloads.with_label_values(&["error"]).inc();
+                    m.refused();
                 }
                 Err(errors)
             }

@@ -86,6 +86,9 @@ impl Patience {
 pub struct Drain {
     closing: AtomicBool,
     open: AtomicUsize,
+    /// Of the open connections, those on the h2c lane (the rest are HTTP/1.x), for the
+    /// `hiatus_open_connections{protocol}` gauge.
+    h2c: AtomicUsize,
     expired: AtomicBool,
 }
 
@@ -142,7 +145,7 @@ impl Drain {
     pub fn open(self: &Arc<Self>) -> Open {
         self.open.fetch_add(1, Ordering::Relaxed);
         crate::memory::connection_opened();
-        Open(self.clone())
+        Open { drain: self.clone(), h2c: false }
     }
 
     /// A graceful stop began: answers from now on close their connection, idle ones close.
@@ -164,6 +167,13 @@ impl Drain {
     /// Client connections open now.
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Client connections open now, (HTTP/1.x, h2c). Two loads, not one snapshot: a scrape
+    /// may see a connection that is becoming h2c in neither or both for a moment.
+    pub fn open_by_lane(&self) -> (usize, usize) {
+        let h2c = self.h2c.load(Ordering::Relaxed);
+        (self.open_connections().saturating_sub(h2c), h2c)
     }
 
     /// The grace period is over: every request waiting for an upstream gives up (within
@@ -207,11 +217,27 @@ impl Drain {
 
 /// An open client connection (see [`Drain::open`]).
 #[derive(Debug)]
-pub struct Open(Arc<Drain>);
+pub struct Open {
+    drain: Arc<Drain>,
+    h2c: bool,
+}
+
+impl Open {
+    /// The connection is on the h2c lane from now on (it opened with the HTTP/2 preface).
+    pub fn h2c(&mut self) {
+        if !self.h2c {
+            self.h2c = true;
+            self.drain.h2c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        if self.h2c {
+            self.drain.h2c.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.drain.open.fetch_sub(1, Ordering::Relaxed);
         crate::memory::connection_closed();
     }
 }

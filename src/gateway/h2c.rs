@@ -165,6 +165,7 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
             protocol: PROTOCOL,
             user_agent: None,
             sent: if written { a.body.len() as u64 } else { 0 },
+            received: 0,
         });
     }
     let now = core.gateway.clock.now();
@@ -211,6 +212,7 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
         protocol: PROTOCOL,
         user_agent: if core.gateway.access_log.is_some() { text(header::USER_AGENT) } else { None },
         sent: 0,
+        received: 0,
         upstream: None,
         upstream_started: None,
     };
@@ -289,6 +291,8 @@ struct H2Body<'s> {
     size_line: [u8; 18],
     done: bool,
     read_any: bool,
+    /// Data bytes handed out (`RequestBody::received`).
+    received: u64,
     timeout: Duration,
     drain: &'s crate::gateway::drain::Drain,
 }
@@ -311,6 +315,7 @@ impl H2Body<'_> {
                 }
                 Ok(Some(data)) if data.is_empty() => continue,
                 Ok(Some(data)) => {
+                    self.received += data.len() as u64;
                     self.data = data;
                     if self.chunked {
                         let from = self.size_line.len() - chunk_size_line(self.data.len(), &mut self.size_line).len();
@@ -330,6 +335,10 @@ impl RequestBody for H2Body<'_> {
 
     fn rewind(&mut self) -> bool {
         !self.read_any
+    }
+
+    fn received(&self) -> u64 {
+        self.received
     }
 }
 
@@ -376,11 +385,15 @@ async fn forward(
             size_line: [0; 18],
             done: framing == BodyFraming::None,
             read_any: false,
+            received: 0,
             timeout: settings.body_timeout,
             drain: &core.gateway.drain,
         };
-        core.exchange(req, runtime, d, &request, &mut body, asked, false, ClientHead::H2(&mut head), timer.as_mut())
-            .await
+        let result = core
+            .exchange(req, runtime, d, &request, &mut body, asked, false, ClientHead::H2(&mut head), timer.as_mut())
+            .await;
+        req.received = body.received();
+        result
     };
     let mut reply = match result {
         Ok(reply) => reply,

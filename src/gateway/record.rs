@@ -179,8 +179,10 @@ pub struct Finished<'a> {
     pub client: Option<std::net::IpAddr>,
     pub protocol: &'a str,
     pub user_agent: Option<&'a str>,
-    /// Body bytes written to the client.
+    /// Body bytes written to the client (and carried down by an upgraded connection).
     pub sent: u64,
+    /// Body bytes read from the client (and carried up by an upgraded connection).
+    pub received: u64,
 }
 
 impl Gateway {
@@ -201,7 +203,7 @@ impl Gateway {
                 }
             };
             if let Some(counts) = counts {
-                counts.request(f.outcome.index());
+                counts.request(f.outcome.index(), f.status, f.received, f.sent);
                 if let Some(d) = f.upstream_time {
                     counts.upstream_time(d);
                 }
@@ -212,6 +214,7 @@ impl Gateway {
             if let Some(d) = f.upstream_time {
                 m.upstream_seconds.observe(d.as_secs_f64());
             }
+            m.durations.observe(f.outcome.index(), f.started.elapsed());
         }
         if let Some(log) = &self.access_log {
             let window =

@@ -48,6 +48,7 @@ struct Reloadable {
     addr: SocketAddr,
     reloader: Arc<Reloader>,
     metrics: Arc<Metrics>,
+    drain: Arc<hiatus::gateway::drain::Drain>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -65,11 +66,12 @@ async fn start(path: &Path, now: i64) -> Reloadable {
     let metrics = Arc::new(Metrics::new().expect("metrics"));
     let reloader = Arc::new(Reloader::new(path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone())));
     let gateway = Gateway::new(current, clock).with_metrics(metrics.clone());
+    let drain = gateway.drain.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(server::serve(listener, gateway, shutdown));
-    Reloadable { addr, reloader, metrics, stop }
+    Reloadable { addr, reloader, metrics, drain, stop }
 }
 
 const NOW: i64 = 1_780_000_000; // 2026-05-28
@@ -242,10 +244,10 @@ async fn metrics_count_known_traffic_by_tenant_and_decision() {
     assert_eq!(failed.status, 502);
     let text = String::from_utf8(gw.metrics.encode()).expect("utf-8");
     for line in [
-        "hiatus_requests_total{decision=\"proxied\",tenant=\"a\"} 3",
-        "hiatus_requests_total{decision=\"maintenance\",tenant=\"b\"} 2",
-        "hiatus_requests_total{decision=\"unknown_host\",tenant=\"-\"} 1",
-        "hiatus_requests_total{decision=\"upstream_error\",tenant=\"c\"} 1",
+        "hiatus_requests_total{decision=\"proxied\",status_class=\"2xx\",tenant=\"a\"} 3",
+        "hiatus_requests_total{decision=\"maintenance\",status_class=\"5xx\",tenant=\"b\"} 2",
+        "hiatus_requests_total{decision=\"unknown_host\",status_class=\"4xx\",tenant=\"-\"} 1",
+        "hiatus_requests_total{decision=\"upstream_error\",status_class=\"5xx\",tenant=\"c\"} 1",
         "hiatus_upstream_errors_total{kind=\"connection_refused\",tenant=\"c\"} 1",
         // One histogram for all tenants (a and the failed c), the time per tenant as a sum.
         "hiatus_upstream_duration_seconds_count 4",
@@ -379,6 +381,8 @@ async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::con
         token: token.map(str::to_string),
         ready: AtomicBool::new(false),
     });
+    hiatus::control::scrape::register(&gw.metrics, gw.reloader.clone(), Clock::manual(NOW), Some(gw.drain.clone()))
+        .expect("register the scrape's gauges");
     let handle = admin.clone();
     std::thread::spawn(move || hiatus::control::start(handle)).join().expect("join").expect("control plane");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -424,7 +428,7 @@ async fn the_admin_listener_answers_and_wants_its_token() {
     assert!(status == 422 && body.contains("windows[0].id"), "{status} {body}");
     assert_eq!(admin(at, "GET", "/reload", Some(token)).await.0, 405);
     let (status, metrics) = admin(at, "GET", "/metrics", Some(token)).await;
-    assert!(status == 200 && metrics.contains("hiatus_maintenance_active{tenant=\"a\"} 1"), "{metrics}");
+    assert!(status == 200 && metrics.contains("hiatus_window_active{tenant=\"a\"} 1"), "{metrics}");
 }
 
 /// Reloads `gw` now, off the async runtime.

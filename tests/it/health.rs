@@ -420,6 +420,8 @@ async fn the_running_gateway_probes_reports_and_records_incidents() {
     assert_eq!(a["incident"]["cause"], "unreachable");
     assert_eq!(a["incident"]["detail"], format!("{addr}: connection refused"));
     assert_eq!(a["health"]["upstreams"][0]["last_cause"], "unreachable");
+    let metrics = Client::connect(admin, None).await.request("GET", "admin", "/metrics", &[]).await.text();
+    assert!(metrics.lines().any(|l| l == "hiatus_incidents_open 1"), "{metrics}");
     for path in ["/", "/status.json", "/feed.atom"] {
         let r =
             Client::connect(listen, None).await.request("GET", "status.test", path, &[("accept-language", "en")]).await;
@@ -442,6 +444,10 @@ async fn the_running_gateway_probes_reports_and_records_incidents() {
         }
     })
     .await;
+    let metrics = Client::connect(admin, None).await.request("GET", "admin", "/metrics", &[]).await.text();
+    assert!(metrics.lines().any(|l| l == "hiatus_incidents_open 0"), "{metrics}");
+    let gauge = format!("hiatus_upstream_healthy{{tenant=\"a\",upstream=\"{addr}\"}} 1");
+    assert!(metrics.contains(&gauge), "missing {gauge:?} in\n{metrics}");
     drop(gw);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let history = IncidentLog::load(&dir.0, now).expect("read the state folder").recent(0);

@@ -24,6 +24,8 @@
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 //! - `logs`: the real binary's log on stderr: each event once, text and JSON lines, `RUST_LOG`,
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
+//! - `metrics`: `/metrics` scraped and parsed after known traffic of every decision on both
+//!   lanes; window gauges as the clock moves, reload gauges, process figures, `HEAD /metrics`.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 
@@ -40,6 +42,7 @@ mod gateway_support;
 mod health;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod properties;
 mod protocol;
 mod protocol_h2;

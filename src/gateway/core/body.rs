@@ -149,6 +149,9 @@ pub trait RequestBody {
     /// `false` when the body was not all in hand (some of it came from the client already and
     /// is gone).
     fn rewind(&mut self) -> bool;
+    /// The body's data bytes handed out so far (without chunked framing), for the metrics;
+    /// a rewind starts again from 0.
+    fn received(&self) -> u64;
 }
 
 /// A request without a body.
@@ -163,6 +166,10 @@ impl RequestBody for NoBody {
 
     fn rewind(&mut self) -> bool {
         true
+    }
+
+    fn received(&self) -> u64 {
+        0
     }
 }
 

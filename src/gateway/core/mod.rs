@@ -91,6 +91,9 @@ pub struct InFlight<'a> {
     pub user_agent: Option<&'a str>,
     /// Body bytes written to the client.
     pub sent: u64,
+    /// Body bytes read from the client (its request body as the upstream got it, without
+    /// chunked framing; what an upgraded connection carried up).
+    pub received: u64,
     pub upstream: Option<SocketAddr>,
     pub upstream_started: Option<Instant>,
 }
@@ -238,6 +241,7 @@ impl Core {
             protocol: req.protocol,
             user_agent: req.user_agent,
             sent: req.sent,
+            received: req.received,
         });
     }
 }

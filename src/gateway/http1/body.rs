@@ -48,6 +48,8 @@ pub struct H1Body<'a, S> {
     /// Where the data lies in a chunked read (kept to reuse its allocation).
     ranges: Vec<std::ops::Range<usize>>,
     done: bool,
+    /// Data bytes handed out (`RequestBody::received`).
+    received: u64,
     /// Something was read from the socket: the body is no longer all in hand.
     read_any: bool,
     timeout: Duration,
@@ -76,6 +78,7 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
             size_from: 0,
             ranges: Vec::new(),
             done: false,
+            received: 0,
             read_any: false,
             timeout,
             drain: None,
@@ -183,6 +186,10 @@ impl<'a, S: AsyncRead + Unpin + Send> H1Body<'a, S> {
             } else {
                 self.more_at += used;
             }
+            self.received += match &out {
+                Out::Plain(range) | Out::Chunk(range, _) => range.len() as u64,
+                Out::Encoded => self.ranges.iter().map(|r| r.len() as u64).sum(),
+            };
             match out {
                 Out::Plain(range) if !range.is_empty() => {
                     let source: &[u8] = if in_pre { self.pre } else { &self.more[..] };
@@ -211,7 +218,12 @@ impl<S: AsyncRead + Unpin + Send> RequestBody for H1Body<'_, S> {
         self.pre_at = 0;
         self.framing = self.initial.clone();
         self.done = false;
+        self.received = 0;
         true
+    }
+
+    fn received(&self) -> u64 {
+        self.received
     }
 }
 

@@ -93,7 +93,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
     let h2c = h2c && io.as_any().is::<L4Stream>();
     let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
     let drain = &core.gateway.drain;
-    let _open = drain.open();
+    let mut open = drain.open();
     let mut buf = BytesMut::with_capacity(2048);
     // Room for the usual heads at once: grown from nothing they cost seven reallocations on
     // every connection, a tenth of a request on HTTP/1.0 (one request per connection).
@@ -121,6 +121,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                 if first && h2c && H2_PREFACE.starts_with(&buf[..buf.len().min(H2_PREFACE.len())]) {
                     if buf.len() >= H2_PREFACE.len() {
                         // HTTP/2 with prior knowledge: the whole connection is HTTP/2.
+                        open.h2c();
                         if let Some(io) = rewound(io, &buf) {
                             super::h2c::connection(core, io, peer, shutdown).await;
                         }
@@ -240,6 +241,7 @@ async fn refuse(core: &Core, io: &mut Stream, refusal: Refusal) {
         protocol: "-",
         user_agent: None,
         sent: if written { answer.body.len() as u64 } else { 0 },
+        received: 0,
     });
 }
 
@@ -346,6 +348,7 @@ async fn request(
         protocol: if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" },
         user_agent: if core.gateway.access_log.is_some() { user_agent(head, buf) } else { None },
         sent: 0,
+        received: 0,
         upstream: None,
         upstream_started: None,
     };
@@ -477,6 +480,7 @@ async fn proxy(
             )
             .await;
         let end = body.done().then(|| (body.pre_used(), body.more_from()));
+        req.received = crate::gateway::core::body::RequestBody::received(&body);
         (result, end)
     };
     // Where the next request starts, when this one's body was read to its end (or is in hand).
@@ -535,6 +539,7 @@ async fn proxy(
         let carried = tunnel::tunnel(io, pre, &mut reply.conn, &early_up, settings.tunnel_timeout).await;
         log::debug!("tunnel of request {} carried {} bytes up, {} down", req.request_id, carried.up, carried.down);
         req.sent = carried.down as u64;
+        req.received += carried.up as u64;
         core.record(req, outcome, 101);
         return Next::Close;
     }
