@@ -1,11 +1,13 @@
 //! The built-in demo origin: a tiny HTTP/1.1 server so the demo needs no other software.
 //!
 //! It answers every request with a small page that shows what the gateway forwarded (method,
-//! path, `X-Forwarded-*`, request id). It is a demo and test aid, not a web server.
+//! path, `X-Forwarded-*`, request id). It is a demo and test aid, not a web server: the HTTP
+//! side is the admin listener's (`control::http`).
 
-use crate::control::http::{read_request, respond};
-use tokio::io::BufReader;
-use tokio::net::{TcpListener, TcpStream};
+use crate::control::http::{serve, Answer, Bounded, Endpoints, Limits};
+use pingora::http::RequestHeader;
+use std::sync::Arc;
+use tokio::net::TcpListener;
 
 /// `hiatus origin --listen ADDR`: the origin alone, until the process is stopped.
 pub fn run(listen: std::net::SocketAddr) -> std::process::ExitCode {
@@ -28,39 +30,33 @@ pub fn run(listen: std::net::SocketAddr) -> std::process::ExitCode {
 
 /// Accepts connections forever.
 pub async fn origin(listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
-        tokio::spawn(async move {
-            let _ = connection(stream).await;
-        });
-    }
+    serve(listener, Arc::new(Bounded::new(Arc::new(DemoOrigin), Limits::default()))).await;
 }
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-async fn connection(stream: TcpStream) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    while let Some(req) = read_request(&mut read).await? {
+/// The page every request gets.
+#[derive(Debug)]
+struct DemoOrigin;
+
+#[async_trait::async_trait]
+impl Endpoints for DemoOrigin {
+    async fn answer(&self, head: &RequestHeader, _body: &[u8]) -> Answer {
+        let field = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
         let rows: String = ["host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"]
             .iter()
-            .map(|h| format!("<tr><th>{h}</th><td>{}</td></tr>", escape(req.header(h).unwrap_or(""))))
+            .map(|h| format!("<tr><th>{h}</th><td>{}</td></tr>", escape(field(h))))
             .collect();
         let body = format!(
             "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Demo origin</title>\
              <h1>Hello from the demo origin</h1><p><code>{} {}</code></p><table>{rows}</table></html>\n",
-            escape(&req.method),
-            escape(&req.target)
+            escape(head.method.as_str()),
+            escape(&head.uri.to_string())
         );
-        let close = req.wants_close();
-        let head_only = req.method == "HEAD";
-        let html = "text/html; charset=utf-8";
-        respond(&mut write, 200, html, &[("x-demo-origin", "1")], body.as_bytes(), head_only, close).await?;
-        if close {
-            break;
-        }
+        let mut answer = Answer::new(200, "text/html; charset=utf-8", body);
+        answer.fields.push(("x-demo-origin", "1".to_string()));
+        answer
     }
-    Ok(())
 }

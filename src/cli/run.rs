@@ -4,7 +4,7 @@
 
 use crate::clock::Clock;
 use crate::compiled::Compiled;
-use crate::control::admin::{Admin, AdminApp};
+use crate::control::admin::Admin;
 use crate::control::reload::Reloader;
 use crate::control::vet::Vetter;
 use crate::gateway::drain::{Drain, Drained, LAST_WORDS};
@@ -189,6 +189,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         clock: clock.clone(),
         token: settings.admin_token.clone(),
         ready: AtomicBool::new(false),
+        limits: crate::control::http::Limits::default(),
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;
@@ -210,7 +211,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     server.add_service(proxy);
     if let Some(a) = admin_at {
         // A service of its own, on one thread of its own: never on a request runtime's loop.
-        let mut service = Service::new("Hiatus admin".to_string(), AdminApp(admin.clone()));
+        let mut service = Service::new("Hiatus admin".to_string(), admin.app());
         service.threads = Some(1);
         service.add_tcp(&a.to_string());
         server.add_service(service);

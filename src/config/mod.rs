@@ -99,6 +99,28 @@ fn declared_size_limit(text: &str) -> Option<u64> {
     gateway::config_size(size).ok()
 }
 
+/// What a load read, as a short hex text: every file's name and bytes, in the order read. Two
+/// loads with the same digest read the same configuration (a reload compares them, so one
+/// edit is applied once however many triggers see it).
+#[derive(Default)]
+struct Digest(blake2::Blake2s256);
+
+impl Digest {
+    fn add(&mut self, name: &str, text: &str) {
+        use blake2::Digest as _;
+        // Lengths first: ("ab", "c") and ("a", "bc") must not hash alike.
+        for part in [name.as_bytes(), text.as_bytes()] {
+            self.0.update((part.len() as u64).to_le_bytes());
+            self.0.update(part);
+        }
+    }
+
+    fn finish(self) -> String {
+        use blake2::Digest as _;
+        self.0.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// `limit`: the most bytes the files may have together, before the main file's own
 /// `max_config_size` (which applies too) is known.
 fn load_text(
@@ -109,6 +131,8 @@ fn load_text(
     limit: u64,
     mut report: Report,
 ) -> Result<Loaded, Report> {
+    let mut digest = Digest::default();
+    digest.add(name, text);
     let Some(mut table) = parse_toml(text, name, &mut report) else { return Err(report) };
     // The gateway's settings first: they say how much the includes may add.
     let gateway = match table.remove("gateway") {
@@ -132,6 +156,7 @@ fn load_text(
             match read::read(&file, used, limit) {
                 Ok(t) => {
                     used += t.len() as u64;
+                    digest.add(&fname, &t);
                     if let Some(mut table) = parse_toml(&t, &fname, &mut report) {
                         if table.remove("include").is_some() {
                             report.error(&fname, "include", "includes do not nest; list every file in the main file");
@@ -229,6 +254,7 @@ fn load_text(
         gateway,
         sources,
         include_dirs,
+        digest: digest.finish(),
     };
     lint::quick(&config, &mut report);
     if report.has_errors() {

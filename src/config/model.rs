@@ -170,4 +170,7 @@ pub struct Config {
     pub sources: Vec<PathBuf>,
     /// Folders named by include globs: a file appearing there is a change too.
     pub include_dirs: Vec<PathBuf>,
+    /// What the load read (every file's name and bytes), as a short hex digest: the same
+    /// digest, the same configuration (`control::reload` applies an edit once).
+    pub digest: String,
 }

@@ -6,26 +6,29 @@
 //! - `GET /healthz`  200 while the process serves.
 //! - `GET /readyz`   200 once every gateway listener accepts connections; 503 before.
 //! - `POST /reload`  reload now; 200 with the new generation and `warnings` (each changed key
-//!   that needs an upgrade or restart), 422 with every error (the running configuration stays).
+//!   that needs an upgrade or restart), or `"unchanged": true` and the generation in force when
+//!   the files hold what it was read from; 422 with every error (the running configuration stays).
 //! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
 //!   tenant the state, the window in force, the next window, its open incident (cause and
 //!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
 //!   Operators only: unlike public pages, this names upstream addresses and error texts.
 //!
 //! `HEAD` works wherever `GET` does: the same head (its `Content-Length` too), no body.
+//! Served by `control::http` (pingora's HTTP/1 session): a head within 10 s, a body within 10 s
+//! and 64 KiB (413 beyond), a head that does not parse gets 400.
 //!
 //! Bound to loopback by default; anywhere else every request needs `Authorization: Bearer
 //! <admin_token>` (validation refuses a non-loopback admin address without a token).
 
-use super::http::{read_request, respond, Request};
+use super::http::{Answer, Bounded, Endpoints, Limits};
 use super::reload::Reloader;
 use crate::clock::Clock;
 use crate::config::health::HealthProbe;
 use crate::schedule::occurrence::from_unix;
 use crate::telemetry::metrics::Metrics;
+use pingora::http::RequestHeader;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpListener;
 
 /// Shared state of the admin endpoints.
@@ -37,6 +40,8 @@ pub struct Admin {
     pub token: Option<String>,
     /// Set once every gateway listener accepts connections.
     pub ready: AtomicBool,
+    /// How long a request's head and body may take, and how large its body may be.
+    pub limits: Limits,
 }
 
 fn rfc3339(t: Option<i64>) -> Option<String> {
@@ -102,46 +107,44 @@ impl Admin {
             .collect()
     }
 
-    async fn handle(&self, req: &Request) -> (u16, &'static str, Vec<u8>) {
+    /// The one flat dispatch (see the module doc); the token is checked first.
+    async fn handle(&self, method: &str, path: &str, authorization: Option<&str>) -> Answer {
         const JSON: &str = "application/json";
         if self.token.is_some() {
-            let presented = req.header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+            let presented = authorization.and_then(|a| a.strip_prefix("Bearer "));
             let ok =
                 matches!((presented, &self.token), (Some(p), Some(t)) if crate::gateway::bypass::secret_matches(p, t));
             if !ok {
-                return (401, "text/plain", b"a bearer token is required\n".to_vec());
+                return Answer::new(401, "text/plain", "a bearer token is required\n");
             }
         }
-        // `HEAD` is `GET` without the body (`connection` leaves it out).
-        let method = match req.method.as_str() {
+        // `HEAD` is `GET` without the body (`control::http` leaves it out).
+        let method = match method {
             "HEAD" => "GET",
             m => m,
         };
-        match (method, req.path()) {
+        match (method, path) {
             ("GET", "/metrics") => {
                 let body = self.metrics.as_ref().map(|m| m.encode()).unwrap_or_default();
-                (200, "text/plain; version=0.0.4", body)
+                Answer::new(200, "text/plain; version=0.0.4", body)
             }
-            ("GET", "/healthz") => (200, "text/plain", b"ok\n".to_vec()),
-            ("GET", "/readyz") if self.ready.load(Ordering::Relaxed) => (200, "text/plain", b"ready\n".to_vec()),
-            ("GET", "/readyz") => (503, "text/plain", b"starting\n".to_vec()),
+            ("GET", "/healthz") => Answer::new(200, "text/plain", "ok\n"),
+            ("GET", "/readyz") if self.ready.load(Ordering::Relaxed) => Answer::new(200, "text/plain", "ready\n"),
+            ("GET", "/readyz") => Answer::new(503, "text/plain", "starting\n"),
             ("POST", "/reload") => {
                 let reloader = self.reloader.clone();
                 let result = super::reload_off_thread(reloader, "admin").await;
-                match result {
-                    Ok(Ok(a)) => {
-                        let body = serde_json::json!({"ok": true, "generation": a.generation, "warnings": a.warnings});
-                        (200, JSON, body.to_string().into_bytes())
-                    }
-                    Ok(Err(errors)) => {
-                        (422, JSON, serde_json::json!({"ok": false, "errors": errors}).to_string().into_bytes())
-                    }
-                    Err(e) => (
-                        503,
-                        JSON,
-                        serde_json::json!({"ok": false, "errors": [e.to_string()]}).to_string().into_bytes(),
+                let (status, body) = match result {
+                    Ok(Ok(a)) => (
+                        200,
+                        serde_json::json!({
+                            "ok": true, "generation": a.generation, "unchanged": a.unchanged, "warnings": a.warnings,
+                        }),
                     ),
-                }
+                    Ok(Err(errors)) => (422, serde_json::json!({"ok": false, "errors": errors})),
+                    Err(e) => (503, serde_json::json!({"ok": false, "errors": [e.to_string()]})),
+                };
+                Answer::new(status, JSON, body.to_string())
             }
             ("GET", "/state") => {
                 let s = self.reloader.status();
@@ -153,57 +156,37 @@ impl Admin {
                     "last_reload": s.last,
                     "tenants": self.tenants_json(),
                 });
-                (200, JSON, body.to_string().into_bytes())
+                Answer::new(200, JSON, body.to_string())
             }
             (_, "/metrics" | "/healthz" | "/readyz" | "/reload" | "/state") => {
-                (405, "text/plain", b"method not allowed\n".to_vec())
+                Answer::new(405, "text/plain", "method not allowed\n")
             }
-            _ => (404, "text/plain", b"endpoints: /metrics /healthz /readyz /state, POST /reload\n".to_vec()),
+            _ => Answer::new(404, "text/plain", "endpoints: /metrics /healthz /readyz /state, POST /reload\n"),
         }
     }
 
-    async fn connection<S: AsyncRead + AsyncWrite + Unpin>(self: Arc<Self>, stream: S) -> std::io::Result<()> {
-        let (read, mut write) = tokio::io::split(stream);
-        let mut read = BufReader::new(read);
-        while let Some(req) = read_request(&mut read).await? {
-            let (status, content_type, body) = self.handle(&req).await;
-            let close = req.wants_close();
-            let head_only = req.method == "HEAD";
-            respond(&mut write, status, content_type, &[("cache-control", "no-store")], &body, head_only, close)
-                .await?;
-            if close {
-                break;
-            }
-        }
-        Ok(())
+    /// The admin endpoints as a pingora server app, within `limits`.
+    pub fn app(self: &Arc<Self>) -> AdminApp {
+        Bounded::new(self.clone(), self.limits)
     }
 
     /// Serves the admin endpoints on `listener` forever.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
-            let me = self.clone();
-            tokio::spawn(async move {
-                let _ = me.connection(stream).await;
-            });
-        }
+        super::http::serve(listener, Arc::new(self.app())).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Endpoints for Admin {
+    async fn answer(&self, head: &RequestHeader, _body: &[u8]) -> Answer {
+        let authorization = head.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let mut answer = self.handle(head.method.as_str(), head.uri.path(), authorization).await;
+        answer.fields.push(("cache-control", "no-store".to_string()));
+        answer
     }
 }
 
 /// The admin endpoints as a pingora server app: the admin listener is then one of the process's
 /// listeners, handed over to the new process in an upgrade like the gateway's (a listener of
 /// its own would still be bound by the old process when the new one starts).
-#[derive(Debug)]
-pub struct AdminApp(pub Arc<Admin>);
-
-#[async_trait::async_trait]
-impl pingora::apps::ServerApp for AdminApp {
-    async fn process_new(
-        self: &Arc<Self>,
-        io: pingora::protocols::Stream,
-        _shutdown: &pingora::server::ShutdownWatch,
-    ) -> Option<pingora::protocols::Stream> {
-        let _ = self.0.clone().connection(io).await;
-        None
-    }
-}
+pub type AdminApp = Bounded<Admin>;

@@ -1,106 +1,191 @@
-//! A minimal HTTP/1.1 server side for the admin listener and the demo origin: read one request
-//! head at a time (bounded), answer with a complete response, keep the connection.
+//! The server side of the admin listener and the demo origin: pingora's HTTP/1 session
+//! (parsing, framing, keep-alive) under bounds of our own.
 //!
-//! Not a general server: no chunked bodies, no pipelining beyond sequential requests. The data
-//! path is the gateway's own; this only serves a handful of operator endpoints and the demo.
+//! Owns [`Bounded`], a pingora `HttpServerApp` over a set of [`Endpoints`]: a request's whole
+//! head must arrive within [`Limits::head`] (pingora's own read timeout is per read, so a
+//! client sending a byte now and then would hold a connection forever), its body within
+//! [`Limits::body`] and [`Limits::max_body`] bytes (413 otherwise, read no further); a head
+//! pingora cannot parse gets a 400. Every answer is complete (`Content-Length`), so endpoints
+//! only say what to answer. [`serve`] drives it on a tokio listener of the caller's (tests,
+//! the demo origin); `hiatus run` adds it to pingora's server as a service.
+//!
+//! It does not route, authenticate or know any endpoint (that is `admin` and `cli::origin`).
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use async_trait::async_trait;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream, ServerApp};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::ServerSession;
+use pingora::server::ShutdownWatch;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
-/// A request head.
-#[derive(Debug, Default)]
-pub struct Request {
-    pub method: String,
-    pub target: String,
-    pub headers: Vec<(String, String)>,
+/// How long a client may take with a request's parts, and how much body it may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// From the connection (or the previous answer) to the head's last byte; also how long an
+    /// idle keep-alive connection stays open.
+    pub head: Duration,
+    /// From the end of the head to the body's last byte.
+    pub body: Duration,
+    /// The most body bytes a request may have; more is a 413.
+    pub max_body: usize,
 }
 
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
-    }
-    pub fn wants_close(&self) -> bool {
-        self.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"))
+impl Default for Limits {
+    /// Generous for operators and scrapers, small for anyone else: no endpoint reads a body.
+    fn default() -> Limits {
+        Limits { head: Duration::from_secs(10), body: Duration::from_secs(10), max_body: 64 * 1024 }
     }
 }
 
-const MAX_HEADERS: usize = 100;
-const MAX_LINE: usize = 8 * 1024;
+/// An answer: status, `Content-Type`, further fields, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub fields: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
 
-/// Reads the next request head and discards its body; `None` at end of stream or on garbage.
-pub async fn read_request<R: AsyncBufRead + Unpin>(read: &mut R) -> std::io::Result<Option<Request>> {
-    let mut line = String::new();
-    let mut req = Request::default();
-    loop {
-        line.clear();
-        let n = (&mut *read).take(MAX_LINE as u64).read_line(&mut line).await?;
-        if n == 0 || (n == MAX_LINE && !line.ends_with('\n')) {
-            return Ok(None);
-        }
-        let text = line.trim_end();
-        if text.is_empty() {
-            if req.method.is_empty() {
-                continue; // tolerate stray blank lines between requests
+impl Answer {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Answer {
+        Answer { status, content_type, fields: Vec::new(), body: body.into() }
+    }
+
+    fn text(status: u16, body: &str) -> Answer {
+        Answer::new(status, "text/plain", body)
+    }
+}
+
+/// What a server answers to a request whose head and body arrived within the limits.
+#[async_trait]
+pub trait Endpoints: Send + Sync + 'static {
+    async fn answer(&self, head: &RequestHeader, body: &[u8]) -> Answer;
+}
+
+/// [`Endpoints`] served with [`Limits`] (see the module doc).
+#[derive(Debug)]
+pub struct Bounded<E> {
+    pub endpoints: Arc<E>,
+    pub limits: Limits,
+}
+
+impl<E> Bounded<E> {
+    pub fn new(endpoints: Arc<E>, limits: Limits) -> Bounded<E> {
+        Bounded { endpoints, limits }
+    }
+}
+
+/// Why a body was not read whole.
+enum BodyError {
+    TooLarge,
+    /// Too slow, cut short or badly framed: the connection cannot go on.
+    Broken,
+}
+
+/// Reads the body within the limits. A `Content-Length` over the limit is refused before a
+/// byte is read.
+async fn read_body(http: &mut ServerSession, limits: Limits) -> Result<Vec<u8>, BodyError> {
+    let announced = http
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limits.max_body as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let read = async {
+        let mut body = Vec::new();
+        loop {
+            match http.read_request_body().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > limits.max_body => return Err(BodyError::TooLarge),
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => return Ok(body),
+                Err(_) => return Err(BodyError::Broken),
             }
-            break;
         }
-        if req.method.is_empty() {
-            let mut parts = text.split(' ');
-            req.method = parts.next().unwrap_or("").to_string();
-            req.target = parts.next().unwrap_or("").to_string();
-        } else if let Some((k, v)) = text.split_once(':') {
-            if req.headers.len() >= MAX_HEADERS {
-                return Ok(None);
-            }
-            req.headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    if let Some(len) = req.header("content-length").and_then(|l| l.parse::<u64>().ok()) {
-        let mut body = (&mut *read).take(len.min(1 << 20));
-        tokio::io::copy(&mut body, &mut tokio::io::sink()).await?;
-    }
-    Ok(Some(req))
-}
-
-/// Writes a complete response with a `Content-Length`; `head_only` (the answer to `HEAD`):
-/// the head says the body's length, and the body is left out.
-pub async fn respond<W: AsyncWrite + Unpin>(
-    write: &mut W,
-    status: u16,
-    content_type: &str,
-    extra: &[(&str, &str)],
-    body: &[u8],
-    head_only: bool,
-    close: bool,
-) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        202 => "Accepted",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        422 => "Unprocessable Content",
-        503 => "Service Unavailable",
-        _ => "",
     };
-    let mut head =
-        format!("HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n", body.len());
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
+    tokio::time::timeout(limits.body, read).await.unwrap_or(Err(BodyError::Broken))
+}
+
+/// Writes `answer` whole; `false` when the connection broke.
+async fn write(http: &mut ServerSession, answer: Answer, close: bool) -> bool {
     if close {
-        head.push_str("connection: close\r\n");
+        http.set_keepalive(None);
     }
-    head.push_str("\r\n");
-    // One write: a head and a body sent apart meet Nagle and the peer's delayed ACK (40 ms).
-    let mut out = head.into_bytes();
-    if !head_only {
-        out.extend_from_slice(body);
+    let Ok(mut head) = ResponseHeader::build(answer.status, Some(answer.fields.len() + 3)) else { return false };
+    let fields = [("content-type", answer.content_type.to_string()), ("content-length", answer.body.len().to_string())];
+    for (name, value) in fields.into_iter().chain(answer.fields) {
+        if head.insert_header(name, value).is_err() {
+            return false;
+        }
     }
-    write.write_all(&out).await?;
-    // A pingora stream buffers writes until flushed.
-    write.flush().await
+    if http.write_response_header(Box::new(head)).await.is_err() {
+        return false;
+    }
+    // `HEAD`: the head says the body's length, the body stays out (pingora's writer expects none).
+    let head_only = http.req_header().method == http::Method::HEAD;
+    head_only || answer.body.is_empty() || http.write_response_body(answer.body.into(), true).await.is_ok()
+}
+
+/// The answer to a head pingora could not parse, written on the bare connection: the session
+/// has no request to answer (and its writers expect one).
+const BAD_REQUEST: &[u8] =
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 12\r\nconnection: close\r\n\r\nbad request\n";
+
+#[async_trait]
+impl<E: Endpoints> HttpServerApp for Bounded<E> {
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut http: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        match tokio::time::timeout(self.limits.head, http.read_request()).await {
+            Ok(Ok(true)) => {}
+            // Closed between requests, or half a head within the time: nothing to answer.
+            Ok(Ok(false)) | Err(_) => return None,
+            Ok(Err(e)) if *e.etype() == pingora::ErrorType::InvalidHTTPHeader => {
+                if let ServerSession::H1(h1) = http {
+                    let mut stream = h1.into_inner();
+                    let _ = stream.write_all(BAD_REQUEST).await;
+                    let _ = stream.flush().await;
+                }
+                return None;
+            }
+            Ok(Err(_)) => return None,
+        }
+        let (answer, close) = match read_body(&mut http, self.limits).await {
+            Ok(body) => (self.endpoints.answer(http.req_header(), &body).await, *shutdown.borrow()),
+            // The rest of the body is not read: the connection ends with the answer.
+            Err(BodyError::TooLarge) => (Answer::text(413, "the body is too large\n"), true),
+            Err(BodyError::Broken) => return None,
+        };
+        if !write(&mut http, answer, close).await {
+            return None;
+        }
+        let settings = HttpPersistentSettings::for_session(&http);
+        match http.finish().await {
+            Ok(Some(stream)) => Some(ReusedHttpStream::from_reusable_stream(stream, settings)),
+            _ => None,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until the process ends: one task per connection, so a slow
+/// client holds up no other.
+pub async fn serve<A: ServerApp + Send + Sync + 'static>(listener: tokio::net::TcpListener, app: Arc<A>) {
+    let listener = pingora::protocols::l4::listener::Listener::from(listener);
+    // Never sent: these servers run until their process ends.
+    let (_never, shutdown) = tokio::sync::watch::channel(false);
+    loop {
+        let Ok(mut stream) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay();
+        let io: pingora::protocols::Stream = Box::new(stream);
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            app.process_new(io, &shutdown).await;
+        });
+    }
 }

@@ -73,12 +73,18 @@ async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal
     }
 }
 
+/// Ticks on a blocking thread: a horizon rebuild compiles the whole configuration (resolving
+/// its upstream names), which must not hold up the watcher, SIGHUP and the prober that share
+/// this runtime. One tick at a time; a tick that takes longer delays the next (`interval`'s
+/// missed ticks are skipped, not caught up).
 async fn ticker(admin: Arc<Admin>) {
-    let ticker = Ticker::new(admin.reloader.current().clone(), admin.clock.clone());
+    let ticker = Arc::new(Ticker::new(admin.reloader.current().clone(), admin.clock.clone()));
     let mut every = tokio::time::interval(Duration::from_millis(250));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         every.tick().await;
-        ticker.tick();
+        let ticker = ticker.clone();
+        let _ = tokio::task::spawn_blocking(move || ticker.tick()).await;
     }
 }
 

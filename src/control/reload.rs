@@ -22,7 +22,6 @@ use crate::config::read::Stamp;
 use crate::control::vet::Vetter;
 use crate::telemetry::metrics::Metrics;
 use arc_swap::ArcSwap;
-use blake2::{Blake2s256, Digest};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +38,8 @@ pub struct Attempt {
     pub errors: Vec<String>,
     /// Restart-only keys the new configuration changes (`restart_warning` sentences).
     pub warnings: Vec<String>,
+    /// The files held what the generation in force was read from: nothing was applied.
+    pub unchanged: bool,
 }
 
 /// What a reload that was applied says.
@@ -47,12 +48,16 @@ pub struct Applied {
     pub generation: u64,
     /// One sentence per restart-only key whose value is not the one the process runs with.
     pub warnings: Vec<String>,
+    /// The files read what the generation in force was read from (the same digest): no new
+    /// generation; `generation` is the one in force.
+    pub unchanged: bool,
 }
 
 /// What the admin listener shows about the configuration in force.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub generation: u64,
+    /// The digest of what the generation in force was read from (`Config::digest`).
     pub hash: String,
     pub loaded_at: String,
     pub files: Vec<String>,
@@ -110,15 +115,6 @@ impl Fingerprint {
     }
 }
 
-fn hash_files(files: &[PathBuf]) -> String {
-    let mut h = Blake2s256::new();
-    for f in files {
-        h.update(f.to_string_lossy().as_bytes());
-        h.update(std::fs::read(f).unwrap_or_default());
-    }
-    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
 /// A refusal as the log and the admin listener show it: `file: key: message`, but not the
 /// message of a key that holds a secret (`gateway.bypass.secret`, `gateway.admin_token`), nor
 /// one that mentions such a key: a wrong type is shown with the value read, a syntax error
@@ -167,7 +163,7 @@ impl Reloader {
         let files = c.config().sources.clone();
         let status = Status {
             generation: c.generation,
-            hash: hash_files(&files),
+            hash: c.config().digest.clone(),
             loaded_at: now_text(),
             files: files.iter().map(|f| f.display().to_string()).collect(),
             last: None,
@@ -253,6 +249,13 @@ impl Reloader {
     }
 
     /// [`Reloader::reload`], with the warnings of a reload that was applied.
+    ///
+    /// One edit is applied once: when the files read hold exactly what the generation in
+    /// force was read from (the same [`Config::digest`](crate::config::Config)), nothing is
+    /// built or swapped and the answer is "unchanged" with the generation in force. The
+    /// watcher and a SIGHUP (or `POST /reload`) that both see one edit therefore make one
+    /// generation, whichever comes first; the second waits for the first (one reload at a
+    /// time) and then reads the same bytes.
     pub fn apply(&self, trigger: &str) -> Result<Applied, Vec<String>> {
         let _one = self.busy.lock().unwrap_or_else(|e| e.into_inner());
         let running = self.current.load_full();
@@ -263,41 +266,59 @@ impl Reloader {
             Ok(loaded) => match crate::config::servable(&loaded.config) {
                 Err(e) => Err(vec![shown(&e)]),
                 Ok(()) => {
-                    for w in &loaded.warnings {
-                        log::warn!("config: {w}");
-                    }
-                    let files = loaded.config.sources.clone();
                     let warnings: Vec<String> = restart_only_changes(&self.started, &loaded.config.gateway)
                         .into_iter()
                         .map(restart_warning)
                         .collect();
-                    let changes = Changes::between(running.config(), &loaded.config);
-                    // The same health registry: a reload keeps what the probes found.
-                    Compiled::build_with(loaded.config, self.clock.now(), generation, &running.health)
-                        .map(|c| (c, files, warnings, changes))
-                        .map_err(|e| vec![e])
+                    if loaded.config.digest == running.config().digest {
+                        Ok(Built::Unchanged(warnings))
+                    } else {
+                        for w in &loaded.warnings {
+                            log::warn!("config: {w}");
+                        }
+                        let files = loaded.config.sources.clone();
+                        let digest = loaded.config.digest.clone();
+                        let changes = Changes::between(running.config(), &loaded.config);
+                        // The same health registry: a reload keeps what the probes found.
+                        Compiled::build_with(loaded.config, self.clock.now(), generation, &running.health)
+                            .map(|compiled| Built::New {
+                                compiled: Box::new(compiled),
+                                files,
+                                digest,
+                                warnings,
+                                changes,
+                            })
+                            .map_err(|e| vec![e])
+                    }
                 }
             },
         };
+        let in_force = running.generation;
         drop(running);
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let attempt = |ok: bool, generation: u64, errors: Vec<String>, warnings: Vec<String>, unchanged: bool| {
+            Some(Attempt { at: now_text(), trigger: trigger.to_string(), ok, generation, errors, warnings, unchanged })
+        };
         match result {
-            Ok((compiled, files, warnings, changes)) => {
-                self.current.store(Arc::new(compiled));
+            Ok(Built::Unchanged(warnings)) => {
+                // What the parse cost goes back now; nothing else changed.
+                crate::memory::release();
+                status.last = attempt(true, in_force, Vec::new(), warnings.clone(), true);
+                if let Some(m) = &self.metrics {
+                    m.unchanged();
+                }
+                log::info!("config: unchanged ({trigger}), generation {in_force} stays");
+                Ok(Applied { generation: in_force, warnings, unchanged: true })
+            }
+            Ok(Built::New { compiled, files, digest, warnings, changes }) => {
+                self.current.store(Arc::from(compiled));
                 // The parser's working set and (once requests let go of it) the old configuration.
                 crate::memory::release();
                 status.generation = generation;
-                status.hash = hash_files(&files);
+                status.hash = digest;
                 status.loaded_at = now_text();
                 status.files = files.iter().map(|f| f.display().to_string()).collect();
-                status.last = Some(Attempt {
-                    at: now_text(),
-                    trigger: trigger.to_string(),
-                    ok: true,
-                    generation,
-                    errors: Vec::new(),
-                    warnings: warnings.clone(),
-                });
+                status.last = attempt(true, generation, Vec::new(), warnings.clone(), false);
                 if let Some(m) = &self.metrics {
                     m.loaded(generation, self.clock.now(), true);
                 }
@@ -305,7 +326,7 @@ impl Reloader {
                     log::warn!("config: {w}");
                 }
                 log::info!("config: generation {generation} in force ({trigger}): {changes}");
-                Ok(Applied { generation, warnings })
+                Ok(Applied { generation, warnings, unchanged: false })
             }
             Err(errors) => {
                 // What the refused file cost (text, parser, half a build) goes back now, not
@@ -317,14 +338,7 @@ impl Reloader {
                     errors.len(),
                     errors.join("; ")
                 );
-                status.last = Some(Attempt {
-                    at: now_text(),
-                    trigger: trigger.to_string(),
-                    ok: false,
-                    generation: running,
-                    errors: errors.clone(),
-                    warnings: Vec::new(),
-                });
+                status.last = attempt(false, running, errors.clone(), Vec::new(), false);
                 if let Some(m) = &self.metrics {
                     m.refused();
                 }
@@ -332,6 +346,19 @@ impl Reloader {
             }
         }
     }
+}
+
+/// What a reload built before it is applied.
+enum Built {
+    /// The same bytes as the generation in force; the restart warnings still hold.
+    Unchanged(Vec<String>),
+    New {
+        compiled: Box<Compiled>,
+        files: Vec<PathBuf>,
+        digest: String,
+        warnings: Vec<String>,
+        changes: Changes,
+    },
 }
 
 #[cfg(test)]

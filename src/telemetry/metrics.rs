@@ -83,7 +83,7 @@ impl Metrics {
         registry.register(Box::new(last_reload_successful.clone()))?;
         registry.register(Box::new(access_log_dropped.clone()))?;
         registry.register(Box::new(build_info))?;
-        for result in ["ok", "error"] {
+        for result in ["ok", "unchanged", "error"] {
             reloads.with_label_values(&[result]);
         }
         Ok(Metrics {
@@ -108,6 +108,13 @@ impl Metrics {
         }
         self.generation.set(i64::try_from(generation).unwrap_or(i64::MAX));
         self.last_reload_success.set(at);
+        self.last_reload_successful.set(1);
+    }
+
+    /// A reload found the files holding the bytes in force: no new generation, and what was
+    /// loaded last still stands.
+    pub fn unchanged(&self) {
+        self.reloads.with_label_values(&["unchanged"]).inc();
         self.last_reload_successful.set(1);
     }
 

@@ -380,6 +380,7 @@ async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::con
         clock: Clock::manual(NOW),
         token: token.map(str::to_string),
         ready: AtomicBool::new(false),
+        limits: hiatus::control::http::Limits::default(),
     });
     hiatus::control::scrape::register(&gw.metrics, gw.reloader.clone(), Clock::manual(NOW), Some(gw.drain.clone()))
         .expect("register the scrape's gauges");
@@ -671,6 +672,8 @@ async fn a_refused_reload_costs_little_memory_and_gives_it_back() {
     let admin_at = admin_at.expect("the admin listener is announced");
     let pid = pid_of(&path).expect("the gateway's pid");
     assert_eq!(Client::connect(addr, None).await.request("GET", "t7.test", "/", &[]).await.status, 200);
+    // Changed (the same bytes would be "unchanged", no generation made).
+    std::fs::write(&path, format!("{good}# changed\n")).expect("write");
     let (status, _) = admin(admin_at, "POST", "/reload", None).await;
     assert_eq!(status, 200, "a good reload first: what a reload makes once exists");
     let nested = format!("x = {}{}\n", "[".repeat(5_000_000), "]".repeat(5_000_000));
@@ -693,4 +696,97 @@ async fn a_refused_reload_costs_little_memory_and_gives_it_back() {
         let r = Client::connect(addr, None).await.request("GET", "t7.test", "/", &[]).await;
         assert_eq!((r.status, r.header("x-hiatus-generation")), (200, Some("2")), "{name}");
     }
+}
+
+/// The admin endpoints of `gw` on loopback with `limits`, without the control plane's loops.
+async fn admin_within(gw: &Reloadable, limits: hiatus::control::http::Limits) -> SocketAddr {
+    let admin = Arc::new(hiatus::control::admin::Admin {
+        reloader: gw.reloader.clone(),
+        metrics: Some(gw.metrics.clone()),
+        clock: Clock::manual(NOW),
+        token: None,
+        ready: AtomicBool::new(true),
+        limits,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let at = listener.local_addr().expect("addr");
+    tokio::spawn(admin.serve(listener));
+    at
+}
+
+/// The admin listener's bounds: a head must be whole within its time however the bytes
+/// trickle (pingora's own timeout is per read), a body within its time and size (413 before a
+/// byte of an announced oversized one is read), a head that does not parse gets a 400, and a
+/// slow client holds up no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_cuts_slow_and_oversized_requests_and_serves_the_others() {
+    use std::time::{Duration, Instant};
+    const HEAD: Duration = Duration::from_millis(600);
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("admin-limits");
+    let path = dir.write("hiatus.toml", &config(origin.addr, false));
+    let gw = start(&path, NOW).await;
+    let limits = hiatus::control::http::Limits { head: HEAD, body: HEAD, max_body: 1024 };
+    let at = admin_within(&gw, limits).await;
+
+    // Half a head, then nothing: cut once the head's time is up.
+    let mut half = Client::connect(at, None).await;
+    half.send(b"GET /state HTTP/1.1\r\nHost: admin\r\n").await;
+    let began = Instant::now();
+    // `closed` waits a second at most; `bounded` ends the test after five.
+    bounded("the cut", async { while !half.closed().await {} }).await;
+    let took = began.elapsed();
+    assert!(took >= HEAD - Duration::from_millis(100) && took < HEAD * 4, "cut after {took:?}");
+
+    // A slowloris: a byte every 100 ms keeps every read short, yet the head's time runs out;
+    // meanwhile other clients are answered at once.
+    let mut slow = Client::connect(at, None).await;
+    let trickle = tokio::spawn(async move {
+        let began = Instant::now();
+        let sent = slow.send_slowly(b"GET /state HTTP/1.1\r\nHost: admin\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n", Duration::from_millis(100)).await;
+        (sent, began.elapsed(), slow.closed().await)
+    });
+    for _ in 0..3 {
+        let began = Instant::now();
+        let r = Client::connect(at, None).await.request("GET", "admin", "/state", &[]).await;
+        assert_eq!(r.status, 200);
+        assert!(began.elapsed() < Duration::from_millis(500), "answered in {:?}", began.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (sent, took, closed) = bounded("the slowloris", trickle).await.expect("join");
+    assert!(sent < 80 && closed, "sent {sent} bytes in {took:?}, closed: {closed}");
+    assert!(took < HEAD * 4, "cut after {took:?}");
+
+    // Bodies: an announced oversized one is refused before it is sent; a chunked one once it
+    // grows past the limit; a body that stops halfway is cut; a small one is read and answered.
+    let mut big = Client::connect(at, None).await;
+    big.send(b"POST /reload HTTP/1.1\r\nHost: admin\r\nContent-Length: 100000\r\n\r\n").await;
+    let r = big.response(false).await;
+    assert_eq!(r.status, 413);
+    assert!(big.closed().await, "the rest of the body is not read");
+    let mut chunked = Client::connect(at, None).await;
+    let chunk = format!("400\r\n{}\r\n", "x".repeat(1024));
+    chunked
+        .send(
+            format!("POST /reload HTTP/1.1\r\nHost: admin\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}")
+                .as_bytes(),
+        )
+        .await;
+    assert_eq!(chunked.response(false).await.status, 413);
+    let mut stalled = Client::connect(at, None).await;
+    stalled.send(b"POST /reload HTTP/1.1\r\nHost: admin\r\nContent-Length: 10\r\n\r\n12345").await;
+    let began = Instant::now();
+    // `closed` waits a second at most; `bounded` ends the test after five.
+    bounded("the stalled body", async { while !stalled.closed().await {} }).await;
+    assert!(began.elapsed() < HEAD * 4, "cut after {:?}", began.elapsed());
+    let mut small = Client::connect(at, None).await;
+    small.send_request("GET", "admin", "/healthz", &[], b"12345").await;
+    assert_eq!(small.response(false).await.status, 200);
+    // Keep-alive: the next request on the same connection.
+    assert_eq!(small.request("GET", "admin", "/readyz", &[]).await.status, 200);
+
+    // A head that does not parse.
+    let mut bad = Client::connect(at, None).await;
+    bad.send(b"GET /state HTTP/1.1\r\nHost admin\r\n\r\n").await;
+    assert_eq!(bad.response(false).await.status, 400);
 }

@@ -263,3 +263,28 @@ async fn on_and_off_within_a_minute_keep_their_seconds_on_the_status_page_and_in
     let ics = gw.get("status.test", "/status/calendar.ics", &[]).await.text().replace("\r\n ", "");
     assert!(ics.contains("DTSTART:20241114T091510Z") && ics.contains("DTEND:20241114T091550Z"), "{ics}");
 }
+
+/// An operator's emergency file keeps its comments, blank lines and layout through `on` and
+/// `off`: `on` appends a window, `off` writes `end` into that window's `once`, nothing else moves.
+#[test]
+fn on_and_off_keep_the_operators_comments_and_layout() {
+    let dir = TempDir::new("emergency-comments");
+    let main = write_config(&dir, 2).display().to_string();
+    let hand = "# Emergency windows of the night shift.\n# Ask ops before removing anything.\n\n\
+                [[windows]]   # last year's outage\nid = \"db-2024\"\nzone = \"UTC\"\n\
+                once = { start = \"2024-11-02T03:10\", end = \"2024-11-02T04:00\" }   # 50 minutes\n\
+                reason = { en = \"Database restore\" }\n";
+    std::fs::write(dir.0.join("d/emergency.toml"), hand).expect("the operator's file");
+    succeeded(&hiatus(&on_args(&main, "now", "all", Some("2026-01-05T10:00:00Z"))), "on");
+    let after_on = std::fs::read_to_string(dir.0.join("d/emergency.toml")).expect("file");
+    assert!(after_on.starts_with(hand), "{after_on}");
+    assert!(after_on[hand.len()..].contains("\n[[windows]]\nid = \"now\"\n"), "{after_on}");
+    succeeded(&hiatus(&["emergency", "off", "--config", &main, "--id", "now", "--at", "2026-01-05T10:30:00Z"]), "off");
+    let after_off = std::fs::read_to_string(dir.0.join("d/emergency.toml")).expect("file");
+    assert!(after_off.starts_with(hand), "{after_off}");
+    assert!(
+        after_off.contains("once = { start = \"2026-01-05T10:00:00\", end = \"2026-01-05T10:30:00\" }"),
+        "{after_off}"
+    );
+    assert_eq!(after_off.len() - after_on.len(), ", end = \"2026-01-05T10:30:00\"".len(), "only `end` was added");
+}

@@ -201,10 +201,13 @@ async fn health_state_survives_a_reload() {
     let compiled = hiatus::compiled::Compiled::build(loaded.config, NOW, 1).expect("compile");
     let current = std::sync::Arc::new(arc_swap::ArcSwap::from_pointee(compiled));
     let reloader =
-        hiatus::control::reload::Reloader::new(path, current.clone(), hiatus::clock::Clock::manual(NOW), None);
+        hiatus::control::reload::Reloader::new(path.clone(), current.clone(), hiatus::clock::Clock::manual(NOW), None);
     probe_once(&current.load_full(), NOW).await;
     let is_healthy = || current.load().tenants[0].health.as_ref().map(|h| h.upstreams[0].is_healthy());
     assert_eq!(is_healthy(), Some(false));
+    // Other bytes, so the reload builds anew (the same bytes are "unchanged", nothing rebuilt).
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, format!("{text}# edited\n")).expect("write");
     assert_eq!(reloader.reload("test"), Ok(2));
     assert_eq!(current.load().generation, 2);
     assert_eq!(is_healthy(), Some(false), "a reload keeps what the probes found");

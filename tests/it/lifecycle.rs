@@ -449,6 +449,58 @@ async fn emergency_on_and_off_reach_clients_within_a_second() {
     drop(gw);
 }
 
+/// `hiatus_config_reloads_total` by result, from the admin listener's `/metrics`.
+async fn reloads(admin: SocketAddr) -> std::collections::BTreeMap<String, u64> {
+    let r = Client::connect(admin, None).await.request("GET", "admin", "/metrics", &[]).await;
+    r.text()
+        .lines()
+        .filter_map(|l| l.strip_prefix("hiatus_config_reloads_total{result=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(result, n)| (result.to_string(), n.trim().parse().unwrap_or(0)))
+        .collect()
+}
+
+/// One edit, one generation: the file watcher and a SIGHUP that both see an edit apply it
+/// once; the second finds the bytes of the generation in force and says "unchanged". An
+/// explicit reload of unchanged files (`POST /reload`) is answered the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_seen_by_the_watcher_and_a_sighup_makes_one_generation() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("one-reload");
+    let config = write_config(&dir, "127.0.0.1:0", origin.addr);
+    let gw = Running::start(&["run", "--config", &config]);
+    let (addr, admin) = gw.started();
+    let admin = admin.expect("the admin listener is announced");
+    let text = std::fs::read_to_string(&config).expect("config");
+    // Renamed into place: the watcher applies it at its next look, as the signal arrives.
+    let next = dir.write(
+        "next.toml.new",
+        &format!("{text}\n[[windows]]\nid = \"hup\"\nonce = {{ start = \"2020-01-01T00:00\" }}\n"),
+    );
+    std::fs::rename(&next, &config).expect("rename");
+    gw.signal("-HUP");
+    let counted = bounded("both reloads", async {
+        loop {
+            let r = reloads(admin).await;
+            if r.get("ok").copied().unwrap_or(0) + r.get("unchanged").copied().unwrap_or(0) >= 2 {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!((counted.get("ok"), counted.get("unchanged")), (Some(&1), Some(&1)), "{counted:?}");
+    let r = Client::connect(addr, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!((r.status, r.header("x-hiatus-generation")), (503, Some("2")), "the edit, once");
+    let r = Client::connect(admin, None).await.request("POST", "admin", "/reload", &[]).await;
+    assert_eq!(r.status, 200);
+    let answer = r.json();
+    assert_eq!((answer["generation"].as_u64(), answer["unchanged"].as_bool()), (Some(2), Some(true)), "{answer}");
+    let state = Client::connect(admin, None).await.request("GET", "admin", "/state", &[]).await.json();
+    assert_eq!(state["generation"].as_u64(), Some(2));
+    assert_eq!(state["last_reload"]["unchanged"].as_bool(), Some(true), "{state}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_a_bad_file_keeps_the_running_configuration() {
     let origin = Origin::start("o", Behaviour::Ok).await;
