@@ -24,6 +24,9 @@
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 //! - `logs`: the real binary's log on stderr: each event once, text and JSON lines, `RUST_LOG`,
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
+//! - `status_truth`: passive health (failed requests mark a tenant down, it recovers by itself),
+//!   the banner's severity by share, `status.json` complete with its `next` pages, the status
+//!   link's port, and the status host's answers rendered once per minute with 304s.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 
@@ -49,4 +52,5 @@ mod seeds;
 mod shapes;
 mod smuggling;
 mod status;
+mod status_truth;
 mod support;
