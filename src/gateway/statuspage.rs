@@ -294,7 +294,7 @@ mod tests {
             assert_eq!(a.status, status, "{get} {inm:?} {ims:?}");
             assert_eq!(a.body.is_empty(), status == 304);
         }
-        // An answer without an ETag (the page, status.json) is never turned.
+        // An answer without an ETag (a 404, a refusal) is never turned.
         let page = answer_of(200, "text/html; charset=utf-8", Language::En, Bytes::from_static(b"x"));
         assert_eq!(conditional(page, true, Some("*"), None).status, 200);
     }
