@@ -25,7 +25,7 @@ INSTALL=1
 RELOAD=1
 KEEP=0
 OUT="$HERE/results.md"
-ALL_SCENARIOS="small sched 64k maint refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws"
+ALL_SCENARIOS="small sched 64k maint status refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws"
 ALL_PROXIES="nginx haproxy caddy pingora hiatus"
 SCENARIOS=$ALL_SCENARIOS
 PROXIES=$ALL_PROXIES
@@ -329,6 +329,7 @@ scen() {
     sched)   echo "base pass sched.localhost / 200 wrk" ;;
     64k)     echo "base pass bench.localhost /64k 200 wrk" ;;
     maint)   echo "base maint maint.localhost / 503 wrk" ;;
+    status)  echo "base pass status.localhost / 200 wrk" ;;
     refused) echo "base refused dead.localhost / 502 wrk" ;;
     10k)     echo "many many t00042.bench.localhost / 200 wrk-hosts" ;;
     h1)      echo "base pass bench.localhost / 200 h2load-h1" ;;
@@ -352,6 +353,7 @@ scen_title() {
     sched)   echo "pass-through, tenant with $SCHED_WINDOWS windows (wrk)" ;;
     64k)     echo "pass-through, 64 KiB (wrk)" ;;
     maint)   echo "maintenance page 503 (wrk)" ;;
+    status)  echo "status page flood, 200 (wrk)" ;;
     refused) echo "upstream refused, error page 502 (wrk)" ;;
     10k)     echo "10 000 tenants, Host spread (wrk)" ;;
     h1)      echo "pass-through small, h2load --h1" ;;
@@ -371,6 +373,8 @@ na_reason() {              # why a proxy/scenario pair is not run (empty: it is 
   local px=$1 sc=$2
   if [ "$px" = caddy ] && [ -n "$CADDY_NA" ]; then echo "$CADDY_NA"; return; fi
   if [ "$sc" = sched ] && [ "$px" != hiatus ]; then echo "a Hiatus schedule: compare with the row above"; return; fi
+  # the status page is Hiatus's own: its CPU per request is compared with Hiatus's maintenance page
+  if [ "$sc" = status ] && [ "$px" != hiatus ]; then echo "a Hiatus status page: compare with Hiatus's maint row"; return; fi
   # the baseline only proxies: it has no pages and no routing by Host
   if [ "$px" = pingora ]; then case $sc in maint|refused|10k|maintpost|refusedpost) echo "plain proxy: no pages, no Host routing"; return ;; esac; fi
   return 0

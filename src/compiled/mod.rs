@@ -17,9 +17,9 @@ pub use pages::PageCache;
 
 use crate::config::{Config, Language};
 use crate::engine::{BuildOptions, Snapshot};
-use crate::health::{HealthRegistry, TenantHealth, UpstreamHealth};
+use crate::health::{HealthRegistry, Passive, TenantHealth, UpstreamHealth};
 use crate::hosts::PatternKind;
-use crate::pages::{Escape, Pages, Split, Strings, HOST, REQUEST_ID};
+use crate::pages::{Escape, Pages, Split, Strings, HOST, PORT, REQUEST_ID};
 use crate::schedule::UnixTime;
 use crate::telemetry::metrics::TenantCounts;
 use std::collections::HashSet;
@@ -53,6 +53,17 @@ pub struct TenantRuntime {
     pub cache: PageCache,
     /// The health check and its per-upstream state (`Fixed` upstreams only), when checked.
     pub health: Option<TenantHealth>,
+    /// What requests told of each `Fixed` upstream (`health::passive`), in their order. Kept
+    /// with the configuration: a reload starts the counts afresh, as nginx's does.
+    pub passive: Box<[Passive]>,
+}
+
+/// The upstream [`TenantRuntime::pick`] chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Picked {
+    pub addr: SocketAddr,
+    /// Its index among `Fixed` upstreams (its [`Passive`] state); `None` for `{n}` templates.
+    pub index: Option<usize>,
 }
 
 /// Why no upstream was picked.
@@ -69,32 +80,56 @@ impl TenantRuntime {
         self.health.as_ref().and_then(|h| h.upstreams.get(index)).is_none_or(|u| u.is_healthy())
     }
 
-    /// The upstream for attempt `attempt` (0 = first): round robin over the healthy ones, then
-    /// the next healthy ones on retry. Reads one atomic per upstream; allocates nothing.
-    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>) -> Result<SocketAddr, NoPick> {
+    /// Healthy by probes and not marked down by requests at `now`.
+    fn preferred(&self, index: usize, now: UnixTime) -> bool {
+        self.healthy(index) && self.passive.get(index).is_none_or(|p| p.usable(now))
+    }
+
+    /// The upstream for attempt `attempt` (0 = first): round robin over the healthy ones that
+    /// requests have not marked down, then the next ones on retry. When requests marked every
+    /// healthy one down, they are all still tried (nginx tries a lone server whatever its
+    /// `max_fails`): a passive mark steers traffic, it never shuts a tenant. Reads two atomics
+    /// per upstream; allocates nothing.
+    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>, now: UnixTime) -> Result<Picked, NoPick> {
         match &self.upstreams {
             Upstreams::Fixed(list) if !list.is_empty() => {
-                let healthy = (0..list.len()).filter(|i| self.healthy(*i)).count();
-                if healthy == 0 {
+                let preferred = (0..list.len()).filter(|i| self.preferred(*i, now)).count();
+                let usable = |i: &usize| if preferred > 0 { self.preferred(*i, now) } else { self.healthy(*i) };
+                let count =
+                    if preferred > 0 { preferred } else { (0..list.len()).filter(|i| self.healthy(*i)).count() };
+                if count == 0 {
                     return Err(NoPick::Unhealthy);
                 }
-                let k = (start + attempt) % healthy;
+                let k = (start + attempt) % count;
                 // A probe may flip a flag between the two passes: then take any healthy one.
                 let index = (0..list.len())
-                    .filter(|i| self.healthy(*i))
+                    .filter(usable)
                     .nth(k)
                     .or_else(|| (0..list.len()).find(|i| self.healthy(*i)))
                     .ok_or(NoPick::Unhealthy)?;
-                list[index].clone().map_err(NoPick::Unusable)
+                list[index].clone().map(|addr| Picked { addr, index: Some(index) }).map_err(NoPick::Unusable)
             }
             Upstreams::PerHost(list) if !list.is_empty() => {
                 let template = &list[(start + attempt) % list.len()];
                 let n = number.ok_or_else(|| NoPick::Unusable(format!("{template} needs a host number")))?;
                 let address = template.replace("{n}", &n.to_string());
-                address.parse().map_err(|_| NoPick::Unusable(format!("{address} is not an IP address and port")))
+                address
+                    .parse()
+                    .map(|addr| Picked { addr, index: None })
+                    .map_err(|_| NoPick::Unusable(format!("{address} is not an IP address and port")))
             }
             _ => Err(NoPick::Unusable("no upstream configured".to_string())),
         }
+    }
+
+    /// The cause when requests (passive health) marked every `Fixed` upstream of this tenant
+    /// down at `now`: the status page shows it as a disruption.
+    pub fn passively_down(&self, now: UnixTime) -> Option<crate::health::Cause> {
+        let mut cause = None;
+        for p in self.passive.iter() {
+            cause = Some(p.down(now)?);
+        }
+        cause
     }
 
     /// Every fixed upstream is checked and down: nothing can be picked (see [`Self::pick`]).
@@ -192,6 +227,12 @@ impl Compiled {
                 }),
                 _ => None,
             };
+            let passive = match &upstreams {
+                Upstreams::Fixed(list) if config.gateway.passive.failures > 0 => {
+                    list.iter().map(|_| Passive::default()).collect()
+                }
+                _ => Box::default(),
+            };
             tenants.push(TenantRuntime {
                 upstreams,
                 next: AtomicUsize::new(0),
@@ -201,6 +242,7 @@ impl Compiled {
                 read_timeout: t.options.read_timeout.unwrap_or(config.gateway.read_timeout),
                 cache: PageCache::default(),
                 health: tenant_health,
+                passive,
             });
         }
         health.retain(&checked);
@@ -265,8 +307,21 @@ fn resolve(address: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// The status link of pages: `status_url`; when that is the one made from `status_host`
+/// (`//host/path/`), with a slot for the port the client used (`pages::PORT`), so a gateway
+/// reached on a port other than the default links to its status page on that port too.
+pub(crate) fn status_link(config: &Config) -> Option<String> {
+    let g = &config.gateway;
+    let url = g.status_url.as_deref()?;
+    match g.status_host.as_deref() {
+        Some(host) if url == format!("//{host}{}/", g.status_path) => Some(format!("//{host}{PORT}{}/", g.status_path)),
+        _ => Some(url.to_string()),
+    }
+}
+
 fn shared_pages(pages: &Pages, config: &Config) -> Result<SharedPages, String> {
-    let status_url = config.gateway.status_url.as_deref();
+    let status_url = status_link(config);
+    let status_url = status_url.as_deref();
     let status = config.gateway.unknown_host_status;
     let mut unknown_host = Vec::new();
     let mut bad_request = Vec::new();

@@ -168,7 +168,7 @@ fn render_maintenance(
             "lang": lang.code(), "t": t, "tenant": tenant.display_name(), "title": title, "intro": intro,
             "reason": reason, "since": when(v.since), "until": when(v.until), "firm_until": when(v.firm_until),
             "tentative": v.tentative, "until_epoch": v.until, "refresh_secs": refresh,
-            "status_url": config.gateway.status_url, "incidents": incidents_html(&incidents, tenant, lang),
+            "status_url": super::status_link(config), "incidents": incidents_html(&incidents, tenant, lang),
         });
         Split::new(&runtime.pages.render("maintenance.html", &view)?, Escape::Html)
     } else {
@@ -184,7 +184,7 @@ fn render_maintenance(
             "until": rfc3339(v.until),
             "firm_until": rfc3339(v.firm_until),
             "tentative": v.tentative,
-            "status_url": config.gateway.status_url,
+            "status_url": super::status_link(config),
         });
         Split::new(&json.to_string(), Escape::Json)
     };
@@ -245,7 +245,7 @@ fn render_failure(
             "lang": lang.code(), "t": t, "tenant": tenant.display_name(), "status": status, "heading": heading,
             "text": text, "failure": failure.code(), "request_id": REQUEST_ID,
             "maintenance": maintenance.as_ref().map(|(h, title, when)| serde_json::json!({"heading": h, "title": title, "when": when})),
-            "status_url": config.gateway.status_url, "incidents": incidents_html(&incidents, tenant, lang),
+            "status_url": super::status_link(config), "incidents": incidents_html(&incidents, tenant, lang),
         });
         Split::new(&runtime.pages.render("error.html", &view)?, Escape::Html)
     } else {

@@ -67,6 +67,12 @@ pub struct FileGateway {
     pub grace_period: Option<String>,
     /// The health check of every tenant's upstreams; a tenant's own `health` is laid over it.
     pub health: Option<FileHealth>,
+    /// Failed proxied requests in a row that mark an upstream down (`0`: never).
+    pub passive_failures: Option<u32>,
+    /// How long an upstream marked down by requests is left out while others are up.
+    pub passive_cooldown: Option<String>,
+    /// An upstream's own 5xx answer counts as a failed request.
+    pub passive_5xx: Option<bool>,
     /// Folder for state that outlives the process (`incidents.jsonl`), relative to the config.
     pub state_dir: Option<String>,
     /// The most the configuration's files may have together (`"16MiB"`); more is refused
@@ -199,6 +205,8 @@ pub struct GatewaySettings {
     pub grace_period: Duration,
     /// The default health check (`None`: upstreams are not checked unless a tenant says so).
     pub health: Option<HealthCheck>,
+    /// What proxied requests tell of an upstream's health (`health::passive`).
+    pub passive: Passive,
     /// Resolved against the main file's folder; `None`: incidents are kept in memory only.
     pub state_dir: Option<PathBuf>,
     /// Bytes all the configuration's files may have together (`config::read`).
@@ -207,6 +215,26 @@ pub struct GatewaySettings {
     pub allow_no_tenants: bool,
     /// How long a file written in place holds still before the watcher reads it.
     pub reload_settle: Duration,
+}
+
+/// Passive health: an upstream is judged by the requests it fails (nginx's `max_fails` and
+/// `fail_timeout`), with or without active checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Passive {
+    /// Failed requests in a row that mark an upstream down; `0` turns passive health off.
+    pub failures: u32,
+    /// How long it stays marked down (left out while another upstream is up); the first
+    /// request after it is a trial.
+    pub cooldown: Duration,
+    /// Whether an upstream's own 5xx answer counts as a failure (connect failures, timeouts
+    /// and resets always do).
+    pub count_5xx: bool,
+}
+
+impl Default for Passive {
+    fn default() -> Self {
+        Passive { failures: 5, cooldown: Duration::from_secs(10), count_5xx: false }
+    }
 }
 
 /// How lines of the process's log or the access log are written.
@@ -278,6 +306,7 @@ impl Default for GatewaySettings {
             log_format: LogFormat::Text,
             grace_period: Duration::from_secs(10),
             health: None,
+            passive: Passive::default(),
             state_dir: None,
             max_config_size: super::read::DEFAULT_MAX_SIZE,
             allow_no_tenants: false,
@@ -351,6 +380,9 @@ pub mod max {
     pub const GRACE: u64 = HOUR;
     pub const COOKIE_TTL: u64 = 366 * DAY;
     pub const RELOAD_SETTLE: u64 = MINUTE;
+    pub const PASSIVE_COOLDOWN: u64 = HOUR;
+    /// More failures in a row than this are a slip (`passive_failures`).
+    pub const PASSIVE_FAILURES: u32 = 1000;
 }
 
 /// `secs` as the duration syntax writes it (`"10m"`, `"24h"`, `"168h"`).
@@ -418,6 +450,35 @@ fn positive(
             report.error(file, path, e);
             default
         }
+    }
+}
+
+/// `passive_failures`, `passive_cooldown`, `passive_5xx`.
+fn passive(g: &FileGateway, file: &str, report: &mut Report) -> Passive {
+    let d = Passive::default();
+    let failures = match g.passive_failures {
+        Some(n) if n > max::PASSIVE_FAILURES => {
+            report.error(
+                file,
+                "gateway.passive_failures",
+                format!("{n}: at most {} (0 turns passive health off)", max::PASSIVE_FAILURES),
+            );
+            d.failures
+        }
+        Some(n) => n,
+        None => d.failures,
+    };
+    Passive {
+        failures,
+        cooldown: positive(
+            report,
+            file,
+            "gateway.passive_cooldown",
+            g.passive_cooldown.as_ref(),
+            d.cooldown,
+            max::PASSIVE_COOLDOWN,
+        ),
+        count_5xx: g.passive_5xx.unwrap_or(d.count_5xx),
     }
 }
 
@@ -573,6 +634,7 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             max::GRACE,
         ),
         health: g.health.as_ref().and_then(|h| health(h, None, file, "gateway.health", report)),
+        passive: passive(g, file, report),
         state_dir: g.state_dir.as_ref().map(|p| base.join(p)),
         listen,
         h2c: g.h2c.unwrap_or(d.h2c),

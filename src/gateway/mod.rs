@@ -25,6 +25,7 @@ pub mod path;
 pub mod record;
 pub mod respond;
 pub mod server;
+pub mod statuscache;
 pub mod statuspage;
 
 pub use crate::telemetry::Outcome;

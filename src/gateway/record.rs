@@ -9,6 +9,7 @@
 
 use super::bypass::BYPASS_PATH;
 use super::drain::Drain;
+use super::statuscache::StatusCache;
 
 use crate::clock::Clock;
 use crate::compiled::Compiled;
@@ -36,6 +37,8 @@ pub struct Gateway {
     pub drain: Arc<Drain>,
     /// A log line per upstream address at most every [`UPSTREAM_ERRORS_EVERY`].
     upstream_errors: Arc<Limiter<SocketAddr>>,
+    /// The status host's answers, rendered once per generation, minute, language and tenant.
+    pub status_cache: Arc<StatusCache>,
 }
 
 /// How often a failing upstream gets a log line at most.
@@ -60,6 +63,7 @@ impl Gateway {
             access_log: None,
             drain: Drain::new(),
             upstream_errors: Arc::new(Limiter::new(UPSTREAM_ERRORS_EVERY)),
+            status_cache: Arc::new(StatusCache::default()),
         }
     }
 

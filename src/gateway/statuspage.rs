@@ -3,12 +3,14 @@
 //! Maps a path below the status path to one rendering of `status`: the page (`/`), `status.json`,
 //! `calendar.ics` (all windows) or `calendar/<tenant>.ics` (one public tenant's), and
 //! `feed.atom`. `?lang=de|en|nb` chooses the language over `Accept-Language` (a feed reader or
-//! calendar subscribes to one address per language). Rendered per request: these are read by
-//! people, feed readers and calendars, not at proxy rates. What they may show (public tenants
-//! only, no incident details) is `status`'s business.
+//! calendar subscribes to one address per language). Each is rendered once per generation,
+//! minute, language and tenant and served from `statuscache` after that: a flood of the status
+//! host costs a cache hit per request. What they may show (public tenants only, no incident
+//! details) is `status`'s business. `status.json` pages by `?from=` (its `next` link).
 //!
-//! Feeds and calendars carry a strong `ETag` (a digest of the bytes) and a `Last-Modified` (when
-//! their content last changed), and [`conditional`] answers a request that already has them with
+//! Every answer carries a strong `ETag` (a digest of the bytes) and a `Last-Modified` (feeds and
+//! calendars: when their content last changed; the page and `status.json`: the minute they were
+//! made for), and [`conditional`] answers a request that already has them with
 //! 304 (RFC 9110 §13: `If-None-Match` first, `If-Modified-Since` only without it; GET and
 //! HEAD). Their links are absolute: the scheme the client used (`X-Forwarded-Proto` from a
 //! trusted proxy), the status host and the port the client named.
@@ -16,6 +18,7 @@
 use crate::compiled::Compiled;
 use crate::config::{Language, Tenant};
 use crate::gateway::respond::{Answer, Marker};
+use crate::gateway::statuscache::{Kind, StatusCache, Wanted};
 use crate::schedule::{occurrence::from_unix, UnixTime};
 use crate::status::{self, audience, Shown};
 use crate::telemetry::Outcome;
@@ -53,12 +56,7 @@ fn base(compiled: &Compiled, asked: &Asked<'_>) -> String {
     let g = &compiled.config().gateway;
     let scheme = if asked.secure { "https" } else { "http" };
     // Only digits are taken from the client's Host; the name is the configured one.
-    let port = asked
-        .host
-        .and_then(|h| h.rsplit_once(':'))
-        .map(|(_, p)| p)
-        .filter(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(String::new(), |p| format!(":{p}"));
+    let port = asked.host.and_then(crate::hosts::port_of).map_or(String::new(), |p| format!(":{p}"));
     format!("{scheme}://{}{port}{}", g.status_host.as_deref().unwrap_or("localhost"), g.status_path)
 }
 
@@ -108,24 +106,88 @@ fn validated(content_type: &'static str, lang: Language, text: String, modified:
     a
 }
 
-/// The answer for the status page path in `asked` at `now`.
-pub fn answer(compiled: &Compiled, asked: &Asked<'_>, now: UnixTime) -> Answer {
+/// `?from=` of a `status.json` page: unix seconds; `Err` when present but not a number.
+fn query_from(query: Option<&str>) -> Result<Option<UnixTime>, ()> {
+    match query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("from="))) {
+        None => Ok(None),
+        Some(t) if !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()) => {
+            t.parse().map(Some).map_err(|_| ())
+        }
+        Some(_) => Err(()),
+    }
+}
+
+fn refused(lang: Language, text: &'static str) -> Answer {
+    answer_of(400, "text/plain; charset=utf-8", lang, Bytes::from_static(text.as_bytes()))
+}
+
+/// The answer for the status page path in `asked` at `now`: from `cache` when it holds this
+/// generation's rendering of this minute, else rendered once and kept there.
+pub fn answer(compiled: &Compiled, asked: &Asked<'_>, now: UnixTime, cache: &StatusCache) -> Answer {
     let config = compiled.config();
     let g = &config.gateway;
     let lang = query_lang(asked.query).unwrap_or(asked.lang);
-    let fallback = config.defaults.language;
     let rest = asked.path.strip_prefix(g.status_path.as_str()).unwrap_or(asked.path);
-    let incidents = compiled.health.incidents();
-    let any = compiled.changed.any;
-    let calendar = |name: &str, windows: &[Shown<'_>]| {
-        let r = status::ical::calendar(name, windows, now, lang, fallback, any);
-        validated("text/calendar; charset=utf-8", lang, r.text, r.modified)
+    let (generation, tenants) = (compiled.generation, config.tenants.len());
+    let cached = |kind, variant: &str, render: &dyn Fn() -> Answer| {
+        cache.answer(Wanted { kind, lang, generation, tenants, now }, variant, render)
     };
     match rest {
-        "" | "/" | "/index.html" => {
-            let s = status::gather(compiled, &incidents.recent(now - status::HISTORY_DAYS * 86_400), now, lang);
+        "" | "/" | "/index.html" => cached(Kind::Page, "", &|| render(compiled, lang, now, Rendering::Page)),
+        "/status.json" => {
+            let Ok(from) = query_from(asked.query) else {
+                return refused(lang, "from: unix seconds, as the `next` link of status.json gives them\n");
+            };
+            let Some(span) = status::Span::json(now, from) else {
+                return refused(lang, "from: status.json pages reach three years ahead\n");
+            };
+            let variant = from.map(|f| f.to_string()).unwrap_or_default();
+            cached(Kind::Json, &variant, &|| render(compiled, lang, now, Rendering::Json(span)))
+        }
+        "/calendar.ics" => cached(Kind::Calendar, "", &|| render(compiled, lang, now, Rendering::Calendar(None))),
+        "/feed.atom" => {
+            let base = base(compiled, asked);
+            cached(Kind::Feed, &base, &|| render(compiled, lang, now, Rendering::Feed(&base)))
+        }
+        other => match other
+            .strip_prefix("/calendar/")
+            .and_then(|t| t.strip_suffix(".ics"))
+            .and_then(|id| config.tenants.iter().position(|t| t.id == id && t.public))
+        {
+            // The id is in the address (a key that stays); the calendar's name is the public one.
+            // A hidden tenant's calendar is as unknown as a tenant that does not exist.
+            Some(t) => cached(Kind::TenantCalendar(t as u32), "", &|| {
+                render(compiled, lang, now, Rendering::Calendar(Some(t)))
+            }),
+            None => answer_of(404, "text/plain; charset=utf-8", lang, Bytes::from_static(b"not found\n")),
+        },
+    }
+}
+
+/// What [`render`] makes.
+#[derive(Debug, Clone, Copy)]
+enum Rendering<'b> {
+    Page,
+    Json(status::Span),
+    /// All windows, or one tenant's (its index).
+    Calendar(Option<usize>),
+    /// With its absolute base URL.
+    Feed(&'b str),
+}
+
+/// Renders one answer of the status host (a cache miss).
+fn render(compiled: &Compiled, lang: Language, now: UnixTime, what: Rendering<'_>) -> Answer {
+    let config = compiled.config();
+    let g = &config.gateway;
+    let fallback = config.defaults.language;
+    let incidents = compiled.health.incidents();
+    let any = compiled.changed.any;
+    let recent = || incidents.recent(now - status::HISTORY_DAYS * 86_400);
+    match what {
+        Rendering::Page => {
+            let s = status::gather(compiled, &recent(), now, lang, status::Span::page(now));
             match status::html::render(&compiled.pages, &s, lang, g.status_path.as_str()) {
-                Ok(html) => answer_of(200, "text/html; charset=utf-8", lang, Bytes::from(html)),
+                Ok(html) => validated("text/html; charset=utf-8", lang, html, minute_of(now)),
                 Err(e) => answer_of(
                     500,
                     "text/plain; charset=utf-8",
@@ -134,33 +196,35 @@ pub fn answer(compiled: &Compiled, asked: &Asked<'_>, now: UnixTime) -> Answer {
                 ),
             }
         }
-        "/status.json" => {
-            let s = status::gather(compiled, &incidents.recent(now - status::HISTORY_DAYS * 86_400), now, lang);
-            answer_of(200, "application/json", lang, Bytes::from(status::json(&s)))
+        Rendering::Json(span) => {
+            let s = status::gather(compiled, &recent(), now, lang, span);
+            validated("application/json", lang, status::json(&s, g.status_path.as_str()), minute_of(now))
         }
-        "/calendar.ics" => calendar(calendar_title(lang), &status::shown(compiled)),
-        "/feed.atom" => {
+        Rendering::Calendar(tenant) => {
+            let shown = status::shown(compiled);
+            let (name, windows) = match tenant.and_then(|t| config.tenants.get(t)) {
+                Some(t) => (t.display_name(), for_tenant(&shown, t)),
+                None => (calendar_title(lang), shown),
+            };
+            let r = status::ical::calendar(name, &windows, now, lang, fallback, any);
+            validated("text/calendar; charset=utf-8", lang, r.text, r.modified)
+        }
+        Rendering::Feed(base) => {
             let shown = status::shown(compiled);
             // Older incidents too: when one aged out is when the feed last changed.
             let logged = incidents.recent(now - status::atom::KEEP_SECS - 400 * 86_400);
             let public = status::public_incidents(&audience::Audience::new(config), logged.iter());
-            let base = base(compiled, asked);
-            let input =
-                status::atom::Input { windows: &shown, incidents: &public, now, lang, fallback, base: &base, any };
+            let input = status::atom::Input { windows: &shown, incidents: &public, now, lang, fallback, base, any };
             let r = status::atom::feed(&input);
             validated("application/atom+xml; charset=utf-8", lang, r.text, r.modified)
         }
-        other => match other
-            .strip_prefix("/calendar/")
-            .and_then(|t| t.strip_suffix(".ics"))
-            .and_then(|id| config.tenants.iter().find(|t| t.id == id && t.public))
-        {
-            // The id is in the address (a key that stays); the calendar's name is the public one.
-            // A hidden tenant's calendar is as unknown as a tenant that does not exist.
-            Some(tenant) => calendar(tenant.display_name(), &for_tenant(&status::shown(compiled), tenant)),
-            None => answer_of(404, "text/plain; charset=utf-8", lang, Bytes::from_static(b"not found\n")),
-        },
     }
+}
+
+/// The start of `now`'s minute: the page and `status.json` are made per minute, so that is
+/// when what they show last changed.
+fn minute_of(now: UnixTime) -> UnixTime {
+    now - now.rem_euclid(60)
 }
 
 /// The entity tags of an `If-None-Match` value match `tag` (weak comparison, `*` for any).
@@ -230,7 +294,7 @@ mod tests {
             assert_eq!(a.status, status, "{get} {inm:?} {ims:?}");
             assert_eq!(a.body.is_empty(), status == 304);
         }
-        // An answer without an ETag (the page, status.json) is never turned.
+        // An answer without an ETag (a 404, a refusal) is never turned.
         let page = answer_of(200, "text/html; charset=utf-8", Language::En, Bytes::from_static(b"x"));
         assert_eq!(conditional(page, true, Some("*"), None).status, 200);
     }

@@ -15,5 +15,5 @@ mod normalize;
 mod pattern;
 
 pub use index::HostIndex;
-pub use normalize::{normalize_host, HOST_BUF_LEN};
+pub use normalize::{normalize_host, port_of, HOST_BUF_LEN};
 pub use pattern::{HostPattern, HostPatternError, PatternKind, PatternProblem, MAX_HOST_LEN};

@@ -12,6 +12,17 @@ pub const HOST_BUF_LEN: usize = 256;
 
 const MAX_LABEL_LEN: usize = 63;
 
+/// The port a raw `Host` value names (`example.com:8080`, `[::1]:8080`): 1 to 5 digits, or
+/// `None` (no port, an empty one, or anything else after the colon). Only digits ever come back,
+/// so a page may carry them into a link as they are.
+pub fn port_of(raw: &str) -> Option<&str> {
+    let after = match raw.strip_prefix('[') {
+        Some(v6) => v6.split_once("]:")?.1,
+        None => raw.rsplit_once(':')?.1,
+    };
+    (!after.is_empty() && after.len() <= 5 && after.bytes().all(|b| b.is_ascii_digit())).then_some(after)
+}
+
 /// Normalises a `Host` header value: strips a `:port` and one trailing dot, lowercases ASCII.
 ///
 /// Returns `None` when the value is not a usable host: empty, longer than 253 characters, an
@@ -106,6 +117,23 @@ fn valid_port_part(part: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_digits_only() {
+        for (raw, port) in [
+            ("example.com:8080", Some("8080")),
+            ("example.com", None),
+            ("example.com:", None),
+            ("example.com:80a", None),
+            ("example.com:123456", None),
+            ("[::1]:8443", Some("8443")),
+            ("[::1]", None),
+            ("a:b:1", Some("1")),
+            ("x:\"><script>", None),
+        ] {
+            assert_eq!(port_of(raw), port, "{raw:?}");
+        }
+    }
 
     fn check(raw: &str, expected: Option<&str>) {
         let mut buf = [0u8; HOST_BUF_LEN];

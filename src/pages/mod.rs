@@ -34,6 +34,9 @@ pub const ASSETS: [(&str, &str, &[u8]); 2] = [
 pub const REQUEST_ID: &str = "\u{1}request-id\u{1}";
 /// Marker for the requested host.
 pub const HOST: &str = "\u{1}host\u{1}";
+/// Marker for `:port` of the requested host (empty without one): the status link keeps the
+/// port the client reached the gateway on.
+pub const PORT: &str = "\u{1}port\u{1}";
 
 /// A set of compiled templates.
 #[derive(Debug)]
@@ -73,6 +76,7 @@ pub enum Escape {
 enum Slot {
     RequestId,
     Host,
+    Port,
 }
 
 /// A rendered page cut at its markers: `chunks[0] slot[0] chunks[1] … chunks[n]`.
@@ -98,11 +102,14 @@ impl Split {
         let mut slots = Vec::new();
         let mut rest = rendered;
         loop {
-            let next =
-                [(rest.find(REQUEST_ID), Slot::RequestId, REQUEST_ID.len()), (rest.find(HOST), Slot::Host, HOST.len())]
-                    .into_iter()
-                    .filter_map(|(at, slot, len)| at.map(|a| (a, slot, len)))
-                    .min_by_key(|(a, _, _)| *a);
+            let next = [
+                (rest.find(REQUEST_ID), Slot::RequestId, REQUEST_ID.len()),
+                (rest.find(HOST), Slot::Host, HOST.len()),
+                (rest.find(PORT), Slot::Port, PORT.len()),
+            ]
+            .into_iter()
+            .filter_map(|(at, slot, len)| at.map(|a| (a, slot, len)))
+            .min_by_key(|(a, _, _)| *a);
             match next {
                 Some((at, slot, len)) => {
                     chunks.push(Bytes::copy_from_slice(&rest.as_bytes()[..at]));
@@ -119,7 +126,8 @@ impl Split {
         Split { chunks, slots, escape, len }
     }
 
-    /// The page with the request's values in place. A page without slots costs no copy.
+    /// The page with the request's values in place (`host` as the client sent it: the port
+    /// slot takes its port). A page without slots costs no copy.
     pub fn fill(&self, request_id: &str, host: &str) -> Bytes {
         if self.slots.is_empty() {
             return self.chunks.first().cloned().unwrap_or_default();
@@ -131,6 +139,13 @@ impl Split {
                 let value = match slot {
                     Slot::RequestId => request_id,
                     Slot::Host => host,
+                    Slot::Port => match crate::hosts::port_of(host) {
+                        Some(port) => {
+                            out.extend_from_slice(b":");
+                            port
+                        }
+                        None => "",
+                    },
                 };
                 escape_into(&mut out, value, self.escape);
             }
@@ -161,6 +176,14 @@ fn escape_into(out: &mut BytesMut, value: &str, how: Escape) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_port_slot_takes_the_hosts_port_or_nothing() {
+        let s = Split::new(&format!("<a href=\"//status.test{PORT}/s/\">"), Escape::Html);
+        assert_eq!(&s.fill("r", "shop.test:8080")[..], b"<a href=\"//status.test:8080/s/\">");
+        assert_eq!(&s.fill("r", "shop.test")[..], b"<a href=\"//status.test/s/\">");
+        assert_eq!(&s.fill("r", "shop.test:8\"><x")[..], b"<a href=\"//status.test/s/\">", "digits only");
+    }
 
     #[test]
     fn split_and_fill_escapes_request_values() {

@@ -3,7 +3,7 @@
 //! and a refresh every minute. Tenants appear by their public name, causes in words; an
 //! overriding template gets nothing else to show (the view has no ids, no details).
 
-use super::{Entry, Overall, Status};
+use super::{Entry, Impact, Overall, Status};
 use crate::config::Language;
 use crate::pages::{local_time, Pages};
 use crate::schedule::UnixTime;
@@ -15,7 +15,7 @@ fn words(lang: Language) -> Value {
     match lang {
         Language::De => json!({
             "title": "Systemstatus", "operational": "Alle Systeme betriebsbereit", "maintenance": "Wartungsarbeiten laufen",
-            "disruption": "Störung", "state_operational": "Betriebsbereit", "state_maintenance": "Wartung",
+            "disruption": "Störung", "partial": "Teilweise Störung", "state_operational": "Betriebsbereit", "state_maintenance": "Wartung",
             "state_disruption": "Störung", "active": "Laufende Wartungen", "upcoming": "Geplante Wartungen (14 Tage)",
             "history": "Verlauf (30 Tage)", "incidents": "Störungen", "until": "bis", "since": "seit",
             "open_ended": "Ende offen", "more": "weitere Termine", "everyone": "alle Dienste", "nothing": "Keine.",
@@ -25,7 +25,7 @@ fn words(lang: Language) -> Value {
         }),
         Language::En => json!({
             "title": "System status", "operational": "All systems operational", "maintenance": "Maintenance in progress",
-            "disruption": "Disruption", "state_operational": "Operational", "state_maintenance": "Maintenance",
+            "disruption": "Major disruption", "partial": "Partial disruption", "state_operational": "Operational", "state_maintenance": "Maintenance",
             "state_disruption": "Disruption", "active": "Maintenance in progress", "upcoming": "Planned maintenance (14 days)",
             "history": "History (30 days)", "incidents": "Incidents", "until": "until", "since": "since",
             "open_ended": "end not known yet", "more": "more dates", "everyone": "all services", "nothing": "None.",
@@ -35,7 +35,7 @@ fn words(lang: Language) -> Value {
         }),
         Language::Nb => json!({
             "title": "Systemstatus", "operational": "Alle systemer i drift", "maintenance": "Vedlikehold pågår",
-            "disruption": "Driftsforstyrrelse", "state_operational": "I drift", "state_maintenance": "Vedlikehold",
+            "disruption": "Driftsforstyrrelse", "partial": "Delvis driftsforstyrrelse", "state_operational": "I drift", "state_maintenance": "Vedlikehold",
             "state_disruption": "Forstyrrelse", "active": "Pågående vedlikehold", "upcoming": "Planlagt vedlikehold (14 dager)",
             "history": "Historikk (30 dager)", "incidents": "Driftsforstyrrelser", "until": "til", "since": "siden",
             "open_ended": "slutt ikke kjent ennå", "more": "flere datoer", "everyone": "alle tjenester", "nothing": "Ingen.",
@@ -63,10 +63,12 @@ fn entry(e: &Entry, lang: Language, everyone: &str) -> Value {
 pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Result<String, String> {
     let w = words(lang);
     let everyone = w["everyone"].as_str().unwrap_or("*").to_string();
-    let overall = match status.overall {
-        Overall::Operational => "operational",
-        Overall::Maintenance => "maintenance",
-        Overall::Disruption => "disruption",
+    // The banner's severity follows the share of tenants disrupted: one of several is partial.
+    let overall = match (status.overall, status.impact) {
+        (Overall::Operational, _) => "operational",
+        (Overall::Maintenance, _) => "maintenance",
+        (Overall::Disruption, Impact::Major | Impact::None) => "disruption",
+        (Overall::Disruption, Impact::Partial) => "partial",
     };
     let tenants: Vec<Value> = status
         .tenants

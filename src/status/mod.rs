@@ -31,8 +31,68 @@ use serde::Serialize;
 
 pub const UPCOMING_DAYS: i64 = 14;
 pub const HISTORY_DAYS: i64 = 30;
-/// At most this many entries per window in one list: a daily window would flood it.
-const PER_WINDOW: usize = 3;
+/// At most this many entries per window in one list of the page: a daily window would flood
+/// it (the last one says how many more; `status.json` lists them all).
+pub const PER_WINDOW: usize = 3;
+/// How far ahead `status.json` pages go (`?from=`): as far as the feeds list windows.
+pub const PAGES_AHEAD_DAYS: i64 = 3 * 366;
+
+/// Which occurrences the lists hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Upcoming: occurrences that start in `[from, until)`; `from` is `now` on the first page.
+    pub from: UnixTime,
+    pub until: UnixTime,
+    /// Active and history (30 days back) only on the first page.
+    pub first: bool,
+    /// At most this many entries per window and list (the page), or all (`status.json`).
+    pub per_window: Option<usize>,
+}
+
+impl Span {
+    /// What the status page shows: now, 14 days ahead, at most [`PER_WINDOW`] per window.
+    pub fn page(now: UnixTime) -> Span {
+        Span { from: now, until: now + UPCOMING_DAYS * 86_400, first: true, per_window: Some(PER_WINDOW) }
+    }
+
+    /// A page of `status.json`: 14 days of upcoming from `from` (now for the first), all of them.
+    /// `None` when `from` lies beyond [`PAGES_AHEAD_DAYS`].
+    pub fn json(now: UnixTime, from: Option<UnixTime>) -> Option<Span> {
+        let from = from.unwrap_or(now).max(now);
+        (from < now + PAGES_AHEAD_DAYS * 86_400).then_some(Span {
+            from,
+            until: from + UPCOMING_DAYS * 86_400,
+            first: from == now,
+            per_window: None,
+        })
+    }
+
+    /// Where the next page starts, while it is within [`PAGES_AHEAD_DAYS`].
+    pub fn next(&self, now: UnixTime) -> Option<UnixTime> {
+        (self.until < now + PAGES_AHEAD_DAYS * 86_400).then_some(self.until)
+    }
+}
+
+/// How much of what is shown is disrupted: the banner's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    None,
+    /// Some tenants, at most half of those shown.
+    Partial,
+    /// More than half of the tenants shown.
+    Major,
+}
+
+impl Impact {
+    fn of(disrupted: usize, shown: usize) -> Impact {
+        match disrupted {
+            0 => Impact::None,
+            d if d * 2 > shown => Impact::Major,
+            _ => Impact::Partial,
+        }
+    }
+}
 
 /// A disruption of a public tenant, as the status page shows it: without the detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,6 +154,12 @@ pub struct TenantRow {
 pub struct Status {
     pub now: UnixTime,
     pub overall: Overall,
+    /// How widely the disruption reaches, by share of tenants shown (one of several tenants
+    /// down is `partial`).
+    pub impact: Impact,
+    /// Which occurrences the lists hold.
+    #[serde(skip)]
+    pub span: Span,
     pub tenants: Vec<TenantRow>,
     pub active: Vec<Entry>,
     pub upcoming: Vec<Entry>,
@@ -176,13 +242,23 @@ pub fn public_incidents<'i>(
     out
 }
 
-/// Collects the status at `now` from the incident log's `incidents`, texts in `lang`.
-pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime, lang: Language) -> Status {
+/// Collects the status at `now` from the incident log's `incidents`, texts in `lang`, lists as
+/// `span` says. A tenant is disrupted while it has an open incident (active health checks) or
+/// requests marked every upstream of it down (passive health, `health::passive`).
+pub fn gather(
+    compiled: &Compiled,
+    incidents: &[health::Incident],
+    now: UnixTime,
+    lang: Language,
+    span: Span,
+) -> Status {
     let config = compiled.config();
     let fallback = config.defaults.language;
     let engine = &compiled.engine;
     let audience = Audience::new(config);
-    let (lo, hi) = (now - HISTORY_DAYS * 86_400, now + UPCOMING_DAYS * 86_400);
+    let lo = now - HISTORY_DAYS * 86_400;
+    let hi = span.until;
+    let expand_from = if span.first { lo } else { span.from };
     let (mut active, mut upcoming, mut history) = (Vec::new(), Vec::new(), Vec::new());
     for (i, w, affects) in shown_windows(config, &audience) {
         let entry = |start: UnixTime, end: UnixTime, tentative: bool| Entry {
@@ -197,14 +273,16 @@ pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime
             more: 0,
         };
         let (mut up, mut past) = (Vec::new(), Vec::new());
-        w.schedule.expand(i as u32, lo, hi, |_, e| {
+        w.schedule.expand(i as u32, expand_from, hi, |_, e| {
             let Expanded::Kept(o) = e else { return };
             let tentative = o.tentative_from < o.end;
             if o.start <= now && now < o.end {
-                active.push(entry(o.start, o.end, tentative));
-            } else if o.start > now && o.start < hi {
+                if span.first {
+                    active.push(entry(o.start, o.end, tentative));
+                }
+            } else if o.start > now && o.start >= span.from && o.start < hi {
                 up.push(entry(o.start, o.end, tentative));
-            } else if o.end <= now && o.end > lo {
+            } else if span.first && o.end <= now && o.end > lo {
                 past.push(entry(o.start, o.end, tentative));
             }
         });
@@ -212,8 +290,9 @@ pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime
             if newest_first {
                 list.reverse();
             }
-            let more = list.len().saturating_sub(PER_WINDOW);
-            list.truncate(PER_WINDOW);
+            let Some(keep) = span.per_window else { return list };
+            let more = list.len().saturating_sub(keep);
+            list.truncate(keep);
             if let Some(last) = list.last_mut() {
                 last.more = more;
             }
@@ -233,7 +312,8 @@ pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime
         .map(|(i, t)| {
             let v = engine.verdict(&engine.route_of_tenant(i as u32), now);
             let open = incidents.iter().find(|x| x.tenant == t.id && x.end.is_none());
-            let state = if open.is_some() {
+            let passive = compiled.tenants.get(i).and_then(|r| r.passively_down(now));
+            let state = if open.is_some() || passive.is_some() {
                 Overall::Disruption
             } else if v.is_maintenance() {
                 Overall::Maintenance
@@ -250,7 +330,7 @@ pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime
                     .map(|w| w.title.get(lang, fallback).unwrap_or(&w.id).to_string()),
                 until: v.until,
                 since: open.map(|x| x.start).or(v.since),
-                cause: open.map(|x| x.cause),
+                cause: open.map(|x| x.cause).or(passive),
                 next_start: v.next_start,
                 zone: t.zone,
             }
@@ -262,13 +342,31 @@ pub fn gather(compiled: &Compiled, incidents: &[health::Incident], now: UnixTime
         .chain(active.iter().map(|_| Overall::Maintenance))
         .max()
         .unwrap_or(Overall::Operational);
-    Status { now, overall, tenants, active, upcoming, history, incidents, zone: config.defaults.zone, lang }
+    let disrupted = tenants.iter().filter(|t| t.state == Overall::Disruption).count();
+    let impact = Impact::of(disrupted, tenants.len());
+    Status {
+        now,
+        overall,
+        impact,
+        span,
+        tenants,
+        active,
+        upcoming,
+        history,
+        incidents,
+        zone: config.defaults.zone,
+        lang,
+    }
 }
 
 /// `/status.json`. Tenants and incidents carry the tenant's id as a stable key for programs
 /// beside its public name; causes are codes (`unreachable`, `timeout`, `errors`,
 /// `unavailable`) with their words. Never an upstream address or an error text.
-pub fn json(status: &Status) -> String {
+///
+/// Complete within its `horizon`: every occurrence (none left out per window), upcoming ones
+/// starting in `[horizon.from, horizon.until)`; `next` (a path below `base`, the status path)
+/// is the page of the following 14 days, `null` after three years.
+pub fn json(status: &Status, base: &str) -> String {
     let fmt = |t: Option<UnixTime>| t.and_then(crate::schedule::occurrence::from_unix).map(|d| d.to_rfc3339());
     let entry = |e: &Entry| {
         serde_json::json!({
@@ -276,9 +374,16 @@ pub fn json(status: &Status) -> String {
             "start": fmt(Some(e.start)), "end": fmt(e.end), "tentative": e.tentative,
         })
     };
+    let span = status.span;
+    let history_from = span.first.then(|| status.now - HISTORY_DAYS * 86_400);
     serde_json::json!({
         "generated_at": fmt(Some(status.now)),
         "overall": status.overall,
+        "impact": status.impact,
+        "horizon": {
+            "history_from": fmt(history_from), "from": fmt(Some(span.from)), "until": fmt(Some(span.until)),
+        },
+        "next": span.next(status.now).map(|t| format!("{base}/status.json?from={t}")),
         "tenants": status.tenants.iter().map(|t| serde_json::json!({
             "id": t.id, "name": t.name, "state": t.state, "window": t.window, "until": fmt(t.until),
             "since": fmt(t.since), "cause": t.cause, "cause_text": t.cause.map(|c| status.cause_words(c)),

@@ -86,6 +86,8 @@ pub struct TestGateway {
     pub clock: Clock,
     /// The configuration in force (health checks probe its upstreams: `health::probe_once`).
     pub current: Arc<ArcSwap<Compiled>>,
+    /// The status host's answers (`renders()` counts what was rendered).
+    pub status_cache: Arc<hiatus::gateway::statuscache::StatusCache>,
     stop: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -106,11 +108,12 @@ impl TestGateway {
         let clock = Clock::manual(now);
         let current = Arc::new(ArcSwap::from_pointee(compiled));
         let gateway = Gateway::new(current.clone(), clock.clone()).with_access_log(access_log);
+        let status_cache = gateway.status_cache.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the gateway");
         let addr = listener.local_addr().expect("gateway address");
         let (stop, shutdown) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(server::serve(listener, gateway, shutdown));
-        TestGateway { addr, clock, current, stop, task }
+        TestGateway { addr, clock, current, status_cache, stop, task }
     }
 
     pub async fn client(&self) -> Client {

@@ -26,6 +26,9 @@
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
 //! - `metrics`: `/metrics` scraped and parsed after known traffic of every decision on both
 //!   lanes; window gauges as the clock moves, reload gauges, process figures, `HEAD /metrics`.
+//! - `status_truth`: passive health (failed requests mark a tenant down, it recovers by itself),
+//!   the banner's severity by share, `status.json` complete with its `next` pages, the status
+//!   link's port, and the status host's answers rendered once per minute with 304s.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 
@@ -52,4 +55,5 @@ mod seeds;
 mod shapes;
 mod smuggling;
 mod status;
+mod status_truth;
 mod support;

@@ -34,6 +34,7 @@ use crate::compiled::{Compiled, NoPick, TenantRuntime};
 use crate::gateway::decide::{Action, Decided};
 use crate::gateway::record::{Finished, Gateway, RequestId};
 use crate::gateway::respond::{Answer, Marker};
+use crate::health::Cause;
 use crate::pages::Failure;
 use crate::schedule::{UnixTime, Verdict};
 use crate::telemetry::Outcome;
@@ -116,7 +117,7 @@ impl Core {
                 if d.action == Action::Own {
                     own::hiatus_path(req, d, &canonical, req.query, now)
                 } else {
-                    own::status(req, d, &canonical, now)
+                    own::status(req, d, &canonical, now, &self.gateway.status_cache)
                 }
             }
             Action::BadRequest => {
@@ -174,9 +175,11 @@ impl Core {
         let start = runtime.next.fetch_add(1, Ordering::Relaxed);
         let most = runtime.upstream_count().clamp(1, 3);
         let mut tries = 0;
+        let passive = &settings.passive;
         loop {
-            let addr = match runtime.pick(start, tries, number) {
-                Ok(a) => a,
+            let now = self.gateway.clock.now();
+            let picked = match runtime.pick(start, tries, number, now) {
+                Ok(p) => p,
                 Err(NoPick::Unhealthy) => return Err(Failed::upstream(Failure::Unavailable, 503)),
                 Err(NoPick::Unusable(why)) => {
                     log::warn!("tenant {:?}: no usable upstream: {why}", req.tenant);
@@ -184,6 +187,8 @@ impl Core {
                 }
             };
             tries += 1;
+            let addr = picked.addr;
+            let observed = picked.index.and_then(|i| runtime.passive.get(i));
             req.upstream = Some(addr);
             req.upstream_started = Some(Instant::now());
             let x = Exchange {
@@ -209,7 +214,11 @@ impl Core {
                 ClientHead::H1(_) => buffers::take(),
                 ClientHead::H2(_) => bytes::BytesMut::with_capacity(exchange::GATHER),
             };
-            match exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await {
+            let result = exchange::exchange(&x, body, buf, client_head.reborrow(), timer.as_mut()).await;
+            if let Some(p) = observed {
+                observe(p, &result, passive, req, addr, now);
+            }
+            match result {
                 Ok(reply) => return Ok(reply),
                 Err(Failed::Upstream { before_request: true, .. }) if tries < most => continue,
                 Err(f) => {
@@ -244,6 +253,57 @@ impl Core {
             received: req.received,
         });
     }
+}
+
+/// Counts an exchange's result into its upstream's passive state (`health::passive`): one load
+/// when it answered and nothing was failing.
+fn observe(
+    p: &crate::health::Passive,
+    result: &Result<Reply, Failed>,
+    limits: &crate::config::gateway::Passive,
+    req: &InFlight<'_>,
+    addr: SocketAddr,
+    now: UnixTime,
+) {
+    let cause = match result {
+        Ok(reply) if limits.count_5xx && reply.status >= 500 => Some(Cause::Errors),
+        Ok(_) => None,
+        Err(Failed::Upstream { failure, .. }) => passive_cause(*failure),
+        // The client's part failed: nothing is known of the upstream.
+        Err(_) => return,
+    };
+    match cause {
+        None => {
+            if p.succeeded() {
+                log::info!("upstream {addr} of tenant {}: answering again", tenant_id(req));
+            }
+        }
+        Some(cause) => {
+            if p.failed(cause, now, limits) {
+                log::warn!(
+                    "upstream {addr} of tenant {}: {} failed requests in a row; left out for {}s while another is up",
+                    tenant_id(req),
+                    limits.failures,
+                    limits.cooldown.as_secs()
+                );
+            }
+        }
+    }
+}
+
+/// What a failed exchange says of its upstream, as an incident's kind; `None` when it says
+/// nothing bad of it (the gateway stopping).
+fn passive_cause(failure: Failure) -> Option<Cause> {
+    match failure {
+        Failure::Refused | Failure::Unavailable => Some(Cause::Unreachable),
+        Failure::ConnectTimeout | Failure::ReadTimeout => Some(Cause::Timeout),
+        Failure::Reset | Failure::BadResponse | Failure::UpstreamStatus => Some(Cause::Errors),
+        Failure::Stopping => None,
+    }
+}
+
+fn tenant_id<'c>(req: &InFlight<'c>) -> &'c str {
+    req.tenant.and_then(|t| req.compiled.config().tenants.get(t as usize)).map_or("-", |t| t.id.as_str())
 }
 
 /// Methods a request may be sent again with (RFC 9110 §9.2.2), when a pooled connection turns
@@ -285,9 +345,14 @@ impl<'a> InFlight<'a> {
             _ => None,
         };
         match rendered {
-            Some(r) => {
-                Answer::page(status, outcome, Marker::Failure(failure), format, lang, r.body.fill(&self.request_id, ""))
-            }
+            Some(r) => Answer::page(
+                status,
+                outcome,
+                Marker::Failure(failure),
+                format,
+                lang,
+                r.body.fill(&self.request_id, self.host.unwrap_or("")),
+            ),
             None => {
                 let mut a = Answer::plain(status, "The service behind this gateway could not be reached.\n");
                 a.outcome = outcome;

@@ -13,6 +13,7 @@ use crate::gateway::bypass::{self, BYPASS_PATH, COOKIE};
 use crate::gateway::decide::Decided;
 use crate::gateway::path;
 use crate::gateway::respond::{Answer, Marker};
+use crate::gateway::statuscache::StatusCache;
 use crate::gateway::statuspage;
 use crate::hosts::{normalize_host, HOST_BUF_LEN};
 use crate::pages::ASSETS;
@@ -99,9 +100,9 @@ fn plain_target(to: &str) -> bool {
 }
 
 /// The status page or one of its feeds (`path` canonical); `statuspage` builds the answer.
-pub fn status(req: &InFlight<'_>, d: &Decided, path: &str, now: UnixTime) -> Answer {
+pub fn status(req: &InFlight<'_>, d: &Decided, path: &str, now: UnixTime, cache: &StatusCache) -> Answer {
     let asked = statuspage::Asked { path, query: req.query, host: req.host, secure: d.secure, lang: d.lang };
-    statuspage::answer(req.compiled, &asked, now)
+    statuspage::answer(req.compiled, &asked, now, cache)
 }
 
 #[cfg(test)]
