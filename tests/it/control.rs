@@ -519,8 +519,11 @@ async fn a_reload_refuses_files_over_the_running_size_limit_or_nested_too_deep()
     let path = dir.write("hiatus.toml", &small);
     let gw = start(&path, NOW).await;
     // Larger than the running limit, though the new file would allow itself more.
-    let big =
-        format!("[gateway]\nmax_config_size = \"1MiB\"\n{}{}", tenants_and_windows(origin.addr, true), "# pad\n".repeat(20_000));
+    let big = format!(
+        "[gateway]\nmax_config_size = \"1MiB\"\n{}{}",
+        tenants_and_windows(origin.addr, true),
+        "# pad\n".repeat(20_000)
+    );
     dir.write("hiatus.toml", &big);
     let errors = reload(&gw).await.expect_err("refused");
     assert!(
@@ -537,7 +540,10 @@ async fn a_reload_refuses_files_over_the_running_size_limit_or_nested_too_deep()
     assert!(errors.len() == 1 && errors[0].contains("nested more than 32 deep"), "{errors:?}");
     assert_eq!(gw.reloader.status().generation, 1);
     // Within the limit: applied, and the new limit is the one the next reload reads with.
-    dir.write("hiatus.toml", &format!("[gateway]\nmax_config_size = \"1MiB\"\n{}", tenants_and_windows(origin.addr, true)));
+    dir.write(
+        "hiatus.toml",
+        &format!("[gateway]\nmax_config_size = \"1MiB\"\n{}", tenants_and_windows(origin.addr, true)),
+    );
     assert_eq!(reload(&gw).await, Ok(2));
     dir.write("hiatus.toml", &big);
     assert_eq!(reload(&gw).await, Ok(3));

@@ -40,6 +40,7 @@ mod gateway_support;
 mod health;
 mod lifecycle;
 mod logs;
+mod pages;
 mod properties;
 mod protocol;
 mod protocol_h2;
