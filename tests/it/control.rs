@@ -689,7 +689,7 @@ async fn a_refused_reload_costs_little_memory_and_gives_it_back() {
     for (name, text, why) in [
         ("a 10 MB nested file", nested, "nested more than 32 deep"),
         ("a 20 MB file", oversized, "is more than a configuration may have (16 MiB"),
-        ("3 MB of dense arrays", dense, "unknown field `x`"),
+        ("3 MB of dense arrays", dense, "unknown key `x`"),
     ] {
         let before = vm_kib(pid, "VmRSS");
         std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak (VmHWM)");
