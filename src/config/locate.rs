@@ -7,13 +7,26 @@
 //! that is missing (a window without `zone`) is placed at the table that lacks it. A large
 //! file is not parsed whole for this (a spanned tree of 10 000 tenants is tens of MiB): the
 //! section that holds the path's first key (`[[windows]]` number 3, `[gateway]`) is found
-//! with `sections::headers` and parsed alone; only when that fails is the whole text parsed,
-//! once. Does not validate anything.
+//! with `sections::headers` and parsed alone, if it is small ([`MAX_PIECE`]; a larger one —
+//! a section of dense arrays — places its findings at its header). A large text whose sections
+//! cannot be found is not parsed again at all (its findings keep no position): locating must
+//! never cost what the load cost (a 3 MB section of dense arrays took 14 s and 440 MB to parse
+//! with spans). A small text is parsed whole, once. Does not validate anything.
 
 use super::diagnostic::Position;
 use super::sections;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+
+/// The most structure a section may have to be parsed with spans to place a finding inside it:
+/// brackets, braces, commas and equals signs, which is what a parse's cost grows with (a
+/// section of comments is cheap whatever its size, one of dense arrays is not).
+pub const MAX_PIECE: usize = 20_000;
+
+/// Whether parsing `piece` with spans costs little enough (see [`MAX_PIECE`]).
+fn small(piece: &str) -> bool {
+    piece.bytes().filter(|b| matches!(b, b'[' | b']' | b'{' | b'}' | b',' | b'=')).count() <= MAX_PIECE
+}
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,13 +93,33 @@ impl<'t> Locator<'t> {
             Some(Step::Index(i)) => (*i, true),
             _ => (0, false),
         };
-        let mut named = headers.iter().enumerate().filter(|(_, h)| sections::header_name(text, **h) == Some(first));
-        let (at, header) = named.nth(nth)?;
+        let named: Vec<usize> =
+            (0..headers.len()).filter(|&i| sections::header_name(text, headers[i]) == Some(first)).collect();
+        // Where a header names the key: as a spanned parse places a table's key.
+        let key_in = |h: sections::Header| h.start + text[h.start..].find(first).unwrap_or(0);
+        let Some(&at) = named.get(nth) else {
+            return match named.first() {
+                // `tenants[7]` of seven: the first `[[tenants]]`, as the whole parse would say.
+                Some(&i) => Some(key_in(headers[i])),
+                // A key of the root table, before the first header.
+                None => {
+                    let root = text.get(..headers.first().map_or(text.len(), |h| h.start))?;
+                    if !small(root) {
+                        return None;
+                    }
+                    lookup(DeTable::parse(root).ok()?.get_ref(), steps)
+                }
+            };
+        };
+        let header = headers[at];
         if header.array != array {
             return None;
         }
         let end = headers.get(at + 1).map_or(text.len(), |h| h.start);
         let piece = text.get(header.start..end)?;
+        if !small(piece) {
+            return Some(key_in(header));
+        }
         let table = DeTable::parse(piece).ok()?;
         let mut local: Vec<Step<'_>> = steps.to_vec();
         if array {
@@ -97,6 +130,9 @@ impl<'t> Locator<'t> {
 
     fn in_whole(&mut self, steps: &[Step<'_>]) -> Option<usize> {
         let text = self.text;
+        if text.len() >= sections::MIN_LEN {
+            return None;
+        }
         let whole = self.whole.get_or_insert_with(|| DeTable::parse(text).ok()).as_ref()?;
         lookup(whole.get_ref(), steps)
     }
@@ -183,6 +219,21 @@ title.en = "T"
                 ("line 4, column 40", None),
             ],
         );
+    }
+
+    /// Locating costs little whatever the file: a huge section is placed at its header, and a
+    /// large text whose sections cannot be cut is not parsed again.
+    #[test]
+    fn large_pieces_are_placed_at_their_header_and_large_texts_are_not_parsed_whole() {
+        let dense = format!("[[tenants]]\nid = \"a\"\n\n[[tenants]]\nid = \"b\"\nx = [{}]\n", "[[1]],".repeat(20_000));
+        let mut locator = Locator::new(&dense);
+        let at = |l: &mut Locator<'_>, p: &str| l.position(p).map(|p| (p.line, p.column));
+        assert_eq!(at(&mut locator, "tenants[1].x"), Some((4, 3)));
+        assert_eq!(at(&mut locator, "tenants[0].id"), Some((2, 1)));
+        // An unbalanced bracket in a comment-free value: the scanner gives up, and so does this.
+        let uncut = format!("x = \"{}\"\ny = [\n", "a".repeat(sections::MIN_LEN));
+        assert_eq!(at(&mut Locator::new(&uncut), "y"), None);
+        assert_eq!(at(&mut Locator::new("y = [1, 2]\n"), "y[1]"), Some((1, 9)));
     }
 
     #[test]
