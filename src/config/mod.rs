@@ -197,17 +197,15 @@ fn load_text(
                 tenant_ids.extend(declared.map(|id| (fname.clone(), path.clone(), id)));
                 continue;
             };
-            {
-                tenant_ids.push((fname.clone(), path.clone(), t.id.clone()));
-                let mut checker = Checker {
-                    file: fname.clone(),
-                    report: &mut report,
-                    base: base.to_path_buf(),
-                    default_health: gateway.health.as_ref(),
-                };
-                if let Some(t) = checker.tenant(&path, &t, defaults) {
-                    tenants.push((fname.clone(), path, t));
-                }
+            tenant_ids.push((fname.clone(), path.clone(), t.id.clone()));
+            let mut checker = Checker {
+                file: fname.clone(),
+                report: &mut report,
+                base: base.to_path_buf(),
+                default_health: gateway.health.as_ref(),
+            };
+            if let Some(t) = checker.tenant(&path, &t, defaults) {
+                tenants.push((fname.clone(), path, t));
             }
         }
         for (i, item) in items_w.into_iter().enumerate() {
@@ -217,17 +215,15 @@ fn load_text(
                 window_ids.extend(declared.map(|id| (fname.clone(), path.clone(), id)));
                 continue;
             };
-            {
-                window_ids.push((fname.clone(), path.clone(), w.id.clone()));
-                let mut checker = Checker {
-                    file: fname.clone(),
-                    report: &mut report,
-                    base: base.to_path_buf(),
-                    default_health: gateway.health.as_ref(),
-                };
-                if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
-                    windows.push((fname.clone(), path, w));
-                }
+            window_ids.push((fname.clone(), path.clone(), w.id.clone()));
+            let mut checker = Checker {
+                file: fname.clone(),
+                report: &mut report,
+                base: base.to_path_buf(),
+                default_health: gateway.health.as_ref(),
+            };
+            if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
+                windows.push((fname.clone(), path, w));
             }
         }
     }
