@@ -2,7 +2,9 @@
 # The pages as a person sees them: starts the demo on free loopback ports, opens the status,
 # maintenance and error pages in headless Chromium (Debian's, installed when missing), saves
 # screenshots under target/screenshots/, and asserts on the rendered text (language, end time,
-# state). Then checks the feeds with real parsers (Python icalendar and feedparser).
+# state). Measures the contrast of every text against its background in light and dark colour
+# schemes (scripts/contrast.py, WCAG 2.1 AA) on every built-in page. Then checks the feeds with
+# real parsers (Python icalendar and feedparser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/need.sh chromium curl
@@ -18,7 +20,23 @@ gw_port=$(free_port); origin_port=$(free_port)
 sed -e "s/^listen = .*/listen = [\"127.0.0.1:$gw_port\"]/" -e "s/127.0.0.1:18081/127.0.0.1:$origin_port/" \
     -e 's/^threads = .*/threads = 1\nadmin = "off"/' \
     -e 's/^scope = "all"$/scope = { tenants = ["app", "maint"] }/' config/hiatus.toml > "$work/hiatus.toml"
-target/debug/hiatus demo --config "$work/hiatus.toml" --origin "127.0.0.1:$origin_port" > "$work/out" 2>&1 &
+# A tenant whose maintenance has a tentative end: the pages' accent colour ("possible") shows.
+cat >> "$work/hiatus.toml" <<EOF
+
+[[tenants]]
+id = "tent"
+name = "Demo tenant with a tentative end"
+hosts = ["tent.localhost"]
+upstreams = ["127.0.0.1:$origin_port"]
+
+[[windows]]
+id = "tentative"
+scope = { tenants = ["tent"] }
+once = { start = "$(date -d '-1 day' +%Y-%m-%dT%H:%M)", end = "$(date -d '+2 days' +%Y-%m-%dT%H:%M)" }
+tentative = true
+title = { en = "Migration", de = "Migration", nb = "Migrering" }
+EOF
+"${CARGO_TARGET_DIR:-target}"/debug/hiatus demo --config "$work/hiatus.toml" --origin "127.0.0.1:$origin_port" > "$work/out" 2>&1 &
 pid=$!
 started "$work/out"
 
@@ -50,6 +68,14 @@ text=$(browse "http://dead.localhost:$gw_port/" en error-en)
 expect error-en "$text" "Server not reachable" "refused the connection" "Request ID"
 text=$(browse "http://status.localhost:$gw_port/" de status-de)
 expect status-de "$text" "Systemstatus" "Wartungsarbeiten laufen" "Geplante Wartungen (14 Tage)"
+text=$(browse "http://tent.localhost:$gw_port/" en tentative-en)
+expect tentative-en "$text" "Migration" "possible"
+
+# Contrast (WCAG 2.1 AA) of every built-in page, light and dark, with the CSP in force.
+python3 scripts/contrast.py "status=http://status.localhost:$gw_port/" "maintenance=http://maint.localhost:$gw_port/" \
+    "tentative=http://tent.localhost:$gw_port/" "failure=http://dead.localhost:$gw_port/" \
+    "unknown-host=http://nobody.localhost:$gw_port/" "not-found=http://app.localhost:$gw_port/.hiatus/nothing" \
+    || fails=$((fails+1))
 
 # The feeds, read by real parsers.
 venv=target/feedcheck-venv

@@ -27,6 +27,19 @@ pub fn run(path: &Path, against: Option<&Path>) -> ExitCode {
             report.warn(&name, "", crate::config::gateway::restart_warning(key));
         }
     }
+    // `lint::full` runs after `load`: its warnings are placed in their files here, read again
+    // (`load` places its own findings in the texts it read).
+    let mut files: Vec<String> =
+        report.warnings.iter().filter(|w| w.at.is_none() && !w.path.is_empty()).map(|w| w.file.clone()).collect();
+    files.sort();
+    files.dedup();
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            report.locate(&file, &text);
+        }
+    }
+    let sources: Vec<String> = loaded.config.sources.iter().map(|p| p.display().to_string()).collect();
+    report.sort(&sources.iter().map(String::as_str).collect::<Vec<_>>());
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

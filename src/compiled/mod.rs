@@ -271,6 +271,12 @@ impl Compiled {
         &self.engine.config
     }
 
+    /// The generation as answers show it (`x-hiatus-generation`): only when `[gateway]
+    /// expose_generation` is on.
+    pub fn shown_generation(&self) -> Option<u64> {
+        self.config().gateway.expose_generation.then_some(self.generation)
+    }
+
     /// Whether `now` is close enough to the horizon's edge that a rebuild is due.
     pub fn horizon_due(&self, now: UnixTime) -> bool {
         let (lo, hi) = self.engine.timelines().first().map_or((now, now + 1), |t| t.horizon());

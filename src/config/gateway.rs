@@ -80,6 +80,8 @@ pub struct FileGateway {
     pub max_config_size: Option<String>,
     /// A configuration without tenants is refused unless this says it is meant.
     pub allow_no_tenants: Option<bool>,
+    /// Public answers carry `x-hiatus-generation` (the configuration's number); off by default.
+    pub expose_generation: Option<bool>,
     /// How long files written in place must hold still before the watcher reads them.
     pub reload_settle: Option<String>,
 }
@@ -213,6 +215,10 @@ pub struct GatewaySettings {
     pub max_config_size: u64,
     /// No tenants is what the operator means (else such a configuration is refused).
     pub allow_no_tenants: bool,
+    /// Answers (ours and proxied ones) carry `x-hiatus-generation`. Off by default: the number
+    /// of reloads is internal (the admin listener's `/state` has it); tests and operators who
+    /// watch a reload take effect turn it on.
+    pub expose_generation: bool,
     /// How long a file written in place holds still before the watcher reads it.
     pub reload_settle: Duration,
 }
@@ -310,6 +316,7 @@ impl Default for GatewaySettings {
             state_dir: None,
             max_config_size: super::read::DEFAULT_MAX_SIZE,
             allow_no_tenants: false,
+            expose_generation: false,
             reload_settle: Duration::from_secs(1),
         }
     }
@@ -709,6 +716,7 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
             Some(t) => check(report, file, "gateway.max_config_size", config_size(t)).unwrap_or(d.max_config_size),
         },
         allow_no_tenants: g.allow_no_tenants.unwrap_or(d.allow_no_tenants),
+        expose_generation: g.expose_generation.unwrap_or(d.expose_generation),
         reload_settle: match g.reload_settle.as_deref() {
             None => d.reload_settle,
             Some(t) => check(report, file, "gateway.reload_settle", bounded_duration(t, true, max::RELOAD_SETTLE))

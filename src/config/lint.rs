@@ -2,7 +2,13 @@
 //!
 //! `quick` runs at every load (cheap, per window): a rare nth weekday, an `except` that matches
 //! nothing. `full` runs in `hiatus check` and expands schedules: occurrences dropped in a DST gap
-//! (with their dates) and overlapping windows on one scope. Neither changes the configuration.
+//! (with their dates) and windows on one scope that partly overlap. Neither changes the
+//! configuration.
+//!
+//! An occurrence wholly inside another (an update in the nightly slot, an incident that covers
+//! it, an open-ended emergency) is what was meant and changes no page: the block is the outer
+//! occurrence. Only a partial overlap makes a page show an end that neither window has alone,
+//! so only that is worth a warning (the shipped configurations nest, and `check` is quiet on them).
 
 use super::diagnostic::Report;
 use super::model::{Config, Scope, Window};
@@ -183,7 +189,7 @@ pub fn full(config: &Config, now: UnixTime, report: &mut Report) {
             );
         }
     }
-    // Overlaps: each pair that can meet, over the span both can have occurrences in (three
+    // Partial overlaps: each pair that can meet, over the span both can have occurrences in (three
     // years at most; from a year before today when neither is bounded).
     let spans: Vec<Option<(UnixTime, UnixTime)>> = config.windows.iter().map(active_span).collect();
     let default_lo = now - 366 * 86_400;
@@ -206,25 +212,28 @@ pub fn full(config: &Config, now: UnixTime, report: &mut Report) {
             }
             let (ea, _) = expand(a, i as u32, lo, hi);
             let (eb, _) = expand(b, j as u32, lo, hi);
-            if let Some(at) = first_overlap(&ea, &eb) {
+            if let Some(at) = first_partial_overlap(&ea, &eb) {
                 let when = chrono::DateTime::from_timestamp(at, 0)
                     .map(|d| d.with_timezone(&a.schedule.zone).format("%Y-%m-%d %H:%M %Z").to_string())
                     .unwrap_or_default();
                 report.warn(
                     &file_of(config, b),
                     b.key_path(),
-                    format!("window {:?} overlaps window {:?} on a shared scope (first at {when}); the page shows the merged end", b.id, a.id),
+                    format!("window {:?} partly overlaps window {:?} on a shared scope (first at {when}); the page shows the merged end", b.id, a.id),
                 );
             }
         }
     }
 }
 
-fn first_overlap(a: &[Occurrence], b: &[Occurrence]) -> Option<UnixTime> {
+/// The start of the first overlap of an occurrence of `a` with one of `b` where neither lies
+/// wholly inside the other. Both lists are sorted by start.
+fn first_partial_overlap(a: &[Occurrence], b: &[Occurrence]) -> Option<UnixTime> {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         let (x, y) = (&a[i], &b[j]);
-        if x.start < y.end && y.start < x.end {
+        let nested = (x.start <= y.start && y.end <= x.end) || (y.start <= x.start && x.end <= y.end);
+        if x.start < y.end && y.start < x.end && !nested {
             return Some(x.start.max(y.start));
         }
         if x.end <= y.end {

@@ -15,13 +15,15 @@ pub mod file;
 pub mod gateway;
 pub mod health;
 pub mod lint;
+pub mod locate;
 pub mod model;
 pub mod read;
 pub mod sections;
+pub mod suggest;
 pub mod validate;
 pub mod values;
 
-pub use diagnostic::{Diagnostic, Report};
+pub use diagnostic::{Diagnostic, Position, Report};
 pub use model::{Config, Defaults, Language, Scope, Tenant, Texts, Upstream, Window};
 
 use file::{FileDefaults as RawDefaults, FileTenant, FileWindow};
@@ -148,6 +150,8 @@ fn load_text(
         return Err(report);
     }
     let mut docs = vec![(name.to_string(), main, table)];
+    // The files' texts, for the findings' positions once they are known (`locate`).
+    let mut texts: Vec<(String, String)> = Vec::new();
     let includes = docs[0].2.remove("include");
     let mut include_dirs = Vec::new();
     if let Some(includes) = &includes {
@@ -161,8 +165,9 @@ fn load_text(
                         if table.remove("include").is_some() {
                             report.error(&fname, "include", "includes do not nest; list every file in the main file");
                         }
-                        docs.push((fname, file, table));
+                        docs.push((fname.clone(), file, table));
                     }
+                    texts.push((fname, t));
                 }
                 Err(e) => report.error(&fname, "", e),
             }
@@ -201,40 +206,49 @@ fn load_text(
         let items_t = take_array(&mut table, "tenants", &fname, &mut report);
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
         for key in table.keys() {
-            report.error(
-                &fname,
-                key,
-                format!("unknown key `{key}`; expected include, defaults, gateway, tenants or windows"),
-            );
+            const TOP: [&str; 5] = ["include", "defaults", "gateway", "tenants", "windows"];
+            let message = match suggest::closest(key, TOP) {
+                Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
+                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants or windows"),
+            };
+            report.error(&fname, key, message);
         }
         for (i, item) in items_t.into_iter().enumerate() {
             let path = format!("tenants[{i}]");
-            if let Some(t) = deserialize::<FileTenant>(item, &fname, &path, &mut report) {
-                tenant_ids.push((fname.clone(), path.clone(), t.id.clone()));
-                let mut checker = Checker {
-                    file: fname.clone(),
-                    report: &mut report,
-                    base: base.to_path_buf(),
-                    default_health: gateway.health.as_ref(),
-                };
-                if let Some(t) = checker.tenant(&path, &t, defaults) {
-                    tenants.push((fname.clone(), path, t));
-                }
+            // An item that does not deserialise still declares its id: a scope naming it is
+            // not told that no tenant has it (one mistake, one error).
+            let declared = declared_id(&item);
+            let Some(t) = deserialize::<FileTenant>(item, &fname, &path, &mut report) else {
+                tenant_ids.extend(declared.map(|id| (fname.clone(), path.clone(), id)));
+                continue;
+            };
+            tenant_ids.push((fname.clone(), path.clone(), t.id.clone()));
+            let mut checker = Checker {
+                file: fname.clone(),
+                report: &mut report,
+                base: base.to_path_buf(),
+                default_health: gateway.health.as_ref(),
+            };
+            if let Some(t) = checker.tenant(&path, &t, defaults) {
+                tenants.push((fname.clone(), path, t));
             }
         }
         for (i, item) in items_w.into_iter().enumerate() {
             let path = format!("windows[{i}]");
-            if let Some(w) = deserialize::<FileWindow>(item, &fname, &path, &mut report) {
-                window_ids.push((fname.clone(), path.clone(), w.id.clone()));
-                let mut checker = Checker {
-                    file: fname.clone(),
-                    report: &mut report,
-                    base: base.to_path_buf(),
-                    default_health: gateway.health.as_ref(),
-                };
-                if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
-                    windows.push((fname.clone(), path, w));
-                }
+            let declared = declared_id(&item);
+            let Some(w) = deserialize::<FileWindow>(item, &fname, &path, &mut report) else {
+                window_ids.extend(declared.map(|id| (fname.clone(), path.clone(), id)));
+                continue;
+            };
+            window_ids.push((fname.clone(), path.clone(), w.id.clone()));
+            let mut checker = Checker {
+                file: fname.clone(),
+                report: &mut report,
+                base: base.to_path_buf(),
+                default_health: gateway.health.as_ref(),
+            };
+            if let Some(w) = checker.window(&path, &w, defaults, (index, i)) {
+                windows.push((fname.clone(), path, w));
             }
         }
     }
@@ -257,6 +271,12 @@ fn load_text(
         digest: digest.finish(),
     };
     lint::quick(&config, &mut report);
+    report.locate(name, text);
+    for (fname, t) in &texts {
+        report.locate(fname, t);
+    }
+    let order: Vec<&str> = std::iter::once(name).chain(texts.iter().map(|(f, _)| f.as_str())).collect();
+    report.sort(&order);
     if report.has_errors() {
         return Err(report);
     }
@@ -277,6 +297,7 @@ pub fn servable(config: &Config) -> Result<(), Diagnostic> {
         message: "no tenants: every request would get the unknown-host answer; if that is meant, \
                   set `[gateway] allow_no_tenants = true`"
             .to_string(),
+        at: None,
     })
 }
 
@@ -284,18 +305,13 @@ fn parse_toml(text: &str, name: &str, report: &mut Report) -> Option<toml::Table
     match sections::parse(text) {
         Ok(t) => Some(t),
         Err(e) => {
-            let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!("line {l}, column {c}"));
-            report.error(name, at.unwrap_or_default(), format!("not valid TOML: {}", e.message().trim()));
+            report.error(name, "", format!("not valid TOML: {}", e.message().trim()));
+            if let Some(last) = report.errors.last_mut() {
+                last.at = e.span().map(|s| Position::of(text, s.start));
+            }
             None
         }
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 fn resolve_defaults(
@@ -304,13 +320,20 @@ fn resolve_defaults(
     inherit: Option<FileDefaults>,
     report: &mut Report,
 ) -> FileDefaults {
-    let mut out = inherit.unwrap_or(FileDefaults { zone: None, language: Language::En });
+    let mut out = inherit.unwrap_or(FileDefaults { zone: None, language: Language::En, zone_broken: false });
     let Some(value) = value else { return out };
-    let Some(raw) = deserialize::<RawDefaults>(value, file, "defaults", report) else { return out };
+    let Some(raw) = deserialize::<RawDefaults>(value, file, "defaults", report) else {
+        // The section's error is reported; windows that lack a zone are not told again.
+        out.zone_broken |= out.zone.is_none();
+        return out;
+    };
     if let Some(z) = raw.zone {
         match values::zone(&z) {
-            Ok(z) => out.zone = Some(z),
-            Err(e) => report.error(file, "defaults.zone", e),
+            Ok(z) => (out.zone, out.zone_broken) = (Some(z), false),
+            Err(e) => {
+                report.error(file, "defaults.zone", e);
+                (out.zone, out.zone_broken) = (None, true);
+            }
         }
     }
     if let Some(l) = raw.language {
@@ -320,6 +343,11 @@ fn resolve_defaults(
         }
     }
     out
+}
+
+/// The `id` an item of `[[tenants]]` or `[[windows]]` declares, if it has a string one.
+fn declared_id(item: &toml::Value) -> Option<String> {
+    item.get("id").and_then(toml::Value::as_str).map(str::to_string)
 }
 
 fn take_array(table: &mut toml::Table, key: &str, file: &str, report: &mut Report) -> Vec<toml::Value> {
@@ -346,9 +374,13 @@ fn deserialize<T: DeserializeOwned>(value: toml::Value, file: &str, path: &str, 
     }
 }
 
-/// Untagged enums fail with serde's generic sentence; say what the key accepts instead.
+/// Untagged enums fail with serde's generic sentence; say what the key accepts instead. An
+/// unknown key gets the nearest expected one ("did you mean"), or the list of them.
 fn friendly(message: String) -> String {
     let message = message.trim().to_string();
+    if let Some(unknown) = suggest::unknown_field(&message) {
+        return unknown;
+    }
     let hints = [
         ("FileScope", "expected \"all\" or a table like { tenants = [\"a\"], hosts = [\"www{1..9}.example.de\"] }"),
         ("FileWhen", "expected a date or time as a string, e.g. \"2024-11-14T00:34\", \"2024-12-04\" or \"04:30\""),

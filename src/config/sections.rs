@@ -156,12 +156,21 @@ pub fn headers(text: &str) -> Option<Vec<Header>> {
     (depth == 0).then_some(out)
 }
 
-/// The text between the brackets of the header of `h` (for `[[key]]` headers).
+/// The text between the brackets of the header of `h`, as written (quotes and blanks kept).
 fn header_key(text: &str, h: Header) -> Option<&[u8]> {
     let b = text.as_bytes();
     let at = skip_blank(b, h.start);
     let (end, ..) = header(b, at)?;
-    b.get(at + 2..end.checked_sub(2)?)
+    let brackets = if h.array { 2 } else { 1 };
+    b.get(at + brackets..end.checked_sub(brackets)?)
+}
+
+/// The key a header `h` opens, unquoted when it is a simple quoted key (`["gateway"]`).
+pub fn header_name(text: &str, h: Header) -> Option<&str> {
+    let key = std::str::from_utf8(header_key(text, h)?).ok()?.trim_matches([' ', '\t']);
+    let unquoted = key.strip_prefix('"').and_then(|k| k.strip_suffix('"'));
+    let unquoted = unquoted.or_else(|| key.strip_prefix('\'').and_then(|k| k.strip_suffix('\'')));
+    Some(unquoted.unwrap_or(key))
 }
 
 fn skip_blank(b: &[u8], mut i: usize) -> usize {

@@ -22,6 +22,9 @@ const MAX_RECURRING_MINUTES: u32 = 7 * 24 * 60;
 pub struct FileDefaults {
     pub zone: Option<Tz>,
     pub language: Language,
+    /// `[defaults] zone` is there but wrong (reported there): windows without a zone of their
+    /// own are not told again that they have none.
+    pub zone_broken: bool,
 }
 
 /// Collects errors for one file; every method takes the key path of what it checks.
@@ -54,6 +57,7 @@ impl Checker<'_> {
         match own {
             Some(z) => self.ok(path, values::zone(z)),
             None if defaults.zone.is_some() => defaults.zone,
+            None if defaults.zone_broken => None,
             None => {
                 self.err(path, "no time zone: set `zone` here or `[defaults] zone` (there is no hidden server zone)");
                 None

@@ -2,6 +2,7 @@
 //! weekdays, months, month days, languages. Each returns a message naming the offending value.
 
 use super::model::Language;
+use super::suggest::edit_distance;
 use crate::schedule::{MonthDay, WallTime};
 use chrono::{NaiveDate, NaiveDateTime, Weekday};
 use chrono_tz::Tz;
@@ -21,20 +22,6 @@ pub fn zone(text: &str) -> Result<Tz, String> {
         }
         _ => Err(format!("unknown time zone {text:?}; use an IANA name such as \"Europe/Berlin\" or \"UTC\"")),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 pub fn language(text: &str) -> Result<Language, String> {

@@ -371,6 +371,7 @@ mod tests {
             file: "main.toml".into(),
             path: path.into(),
             message: message.into(),
+            at: None,
         };
         let cases = [
             (

@@ -134,7 +134,7 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
     let rh = std::mem::replace(s.req_header_mut(), placeholder);
     let started = Instant::now();
     let compiled = core.gateway.current.load_full();
-    let generation = compiled.generation;
+    let generation = compiled.shown_generation();
     // Methods and targets refused as on HTTP/1.1 (RFC 9113 §8.5: CONNECT is for tunnels, and
     // the extended CONNECT of WebSockets over HTTP/2 is not offered).
     let refused = match (&rh.method, rh.uri.path()) {
@@ -251,7 +251,7 @@ async fn write_answer(
     s: &mut HttpSession,
     a: &Answer,
     id: &crate::gateway::record::RequestId,
-    generation: u64,
+    generation: Option<u64>,
     head_request: bool,
     limit: Duration,
 ) -> bool {
@@ -267,7 +267,7 @@ async fn write_answer(
 /// One of the gateway's own answers as the stream's response, recorded.
 async fn send(core: &Core, s: &mut HttpSession, req: &mut InFlight<'_>, a: &Answer) {
     let limit = req.compiled.config().gateway.write_timeout;
-    let written = write_answer(s, a, &req.request_id, req.compiled.generation, req.head_request, limit).await;
+    let written = write_answer(s, a, &req.request_id, req.compiled.shown_generation(), req.head_request, limit).await;
     if written && !req.head_request {
         req.sent = a.body.len() as u64;
     }

@@ -5,6 +5,12 @@
 //! `Content-Language`, the `X-Hiatus-*` markers that tell maintenance from failure), handed to
 //! a lane one by one ([`fields`]): the HTTP/1.1 lane writes them as bytes (`http1::wire`), the
 //! h2c lane into a header map ([`header`]). The same answer has the same fields on both.
+//!
+//! Every answer of ours carries the same protective fields ([`CONTENT_SECURITY_POLICY`],
+//! `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`): our pages take their
+//! styles, script and logo from `/.hiatus/` and nothing else. A proxied response gets none of
+//! them (the origin decides its own). `x-hiatus-generation` is written only when `[gateway]
+//! expose_generation` is on: the number of reloads is the operator's business.
 
 use crate::config::Language;
 use crate::pages::Failure;
@@ -114,7 +120,8 @@ impl Value<'_> {
 }
 
 /// The fields of an answer, handed to `put` one by one: the same set whichever lane writes them.
-pub fn fields(a: &Answer, request_id: &[u8], generation: u64, put: &mut dyn FnMut(&HeaderName, Value<'_>)) {
+/// `generation`: `Some` when `[gateway] expose_generation` is on.
+pub fn fields(a: &Answer, request_id: &[u8], generation: Option<u64>, put: &mut dyn FnMut(&HeaderName, Value<'_>)) {
     use http::header;
     put(&header::CONTENT_TYPE, Value::Static(a.content_type));
     let mut digits = [0u8; 20];
@@ -135,13 +142,25 @@ pub fn fields(a: &Answer, request_id: &[u8], generation: u64, put: &mut dyn FnMu
     for (name, value) in &a.extra {
         put(name, Value::Header(value));
     }
+    put(&header::CONTENT_SECURITY_POLICY, Value::Static(CONTENT_SECURITY_POLICY));
+    put(&header::X_CONTENT_TYPE_OPTIONS, Value::Static("nosniff"));
+    put(&header::REFERRER_POLICY, Value::Static("no-referrer"));
     put(&X_HIATUS, Value::Static(a.marker.label()));
     if let Marker::Failure(f) = a.marker {
         put(&X_HIATUS_FAILURE, Value::Static(f.code()));
     }
     put(&X_REQUEST_ID, Value::Bytes(request_id));
-    put(&X_HIATUS_GENERATION, Value::Bytes(decimal(generation, &mut digits)));
+    if let Some(g) = generation {
+        put(&X_HIATUS_GENERATION, Value::Bytes(decimal(g, &mut digits)));
+    }
 }
+
+/// What our pages may load: styles, script and images from this host's `/.hiatus/` (the
+/// built-in pages have no inline script or style), nothing else; no framing (a maintenance page
+/// in someone's frame is a clickjacking target), no forms, no `<base>`. Overriding templates
+/// must follow it too (README, "Pages").
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+    img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// `n` in decimal, written into the end of `buf` (no allocation).
 pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
@@ -158,8 +177,8 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// The response head of an answer as a header map, for the h2c lane (pingora's HTTP/2 session
 /// adds `Date`).
-pub fn header(a: &Answer, request_id: &[u8], generation: u64) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build_no_case(a.status, Some(12))?;
+pub fn header(a: &Answer, request_id: &[u8], generation: Option<u64>) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build_no_case(a.status, Some(15))?;
     let mut failed = None;
     fields(a, request_id, generation, &mut |name, value| {
         let value = match value {

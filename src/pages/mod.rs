@@ -25,8 +25,11 @@ const TEMPLATES: [(&str, &str); 5] = [
 ];
 
 /// Files served under `/.hiatus/` so pages render while the upstream is down.
-pub const ASSETS: [(&str, &str, &[u8]); 2] = [
+pub const ASSETS: [(&str, &str, &[u8]); 4] = [
     ("hiatus.css", "text/css; charset=utf-8", include_bytes!("../../pages/assets/hiatus.css")),
+    ("status.css", "text/css; charset=utf-8", include_bytes!("../../pages/assets/status.css")),
+    // The maintenance page's reload at the expected end (no inline script: the CSP).
+    ("reload.js", "text/javascript; charset=utf-8", include_bytes!("../../pages/assets/reload.js")),
     ("logo.svg", "image/svg+xml", include_bytes!("../../pages/assets/logo.svg")),
 ];
 

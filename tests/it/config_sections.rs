@@ -265,7 +265,7 @@ fn whole_parse_report(text: &str) -> String {
     let before = &text[..start];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("error: t.toml: line {line}, column {column}: not valid TOML: {}\n", e.message().trim())
+    format!("error: t.toml:{line}:{column}: not valid TOML: {}\n", e.message().trim())
 }
 
 #[test]
@@ -295,15 +295,15 @@ fn invalid_large_documents_are_reported_exactly_as_before() {
             ),
             None,
         ),
-        ("a syntax error in the 500th tenant", deep_error, Some("line 2505, column 18")),
-        ("an unterminated string in the 500th tenant", deep_string, Some("line 2503, column 13")),
+        ("a syntax error in the 500th tenant", deep_error, Some("t.toml:2505:18")),
+        ("an unterminated string in the 500th tenant", deep_string, Some("t.toml:2503:13")),
     ];
     for (name, text, at) in &cases {
         assert!(text.len() >= sections::MIN_LEN, "{name}: too small to try sections");
         assert!(sections::parse_sections(text).is_none(), "{name}: the fast path must refuse it");
         let expected = whole_parse_report(text);
         if let Some(at) = at {
-            assert!(expected.contains(&format!(": {at}: ")), "{name}: {expected}");
+            assert!(expected.contains(&format!("error: {at}: ")), "{name}: {expected}");
         }
         match config::load_str(text, "t.toml", &root()) {
             Ok(_) => panic!("{name}: must be refused"),

@@ -154,7 +154,13 @@ impl Load {
 }
 
 /// Tenant `a` on the origin; with `maintenance`, an open-ended window on `a`.
+/// [`tenants_and_windows`] with `x-hiatus-generation` on the answers: the tests tell configurations apart by it.
 fn config(origin: SocketAddr, maintenance: bool) -> String {
+    format!("[gateway]\nexpose_generation = true\n\n{}", tenants_and_windows(origin, maintenance))
+}
+
+/// Three tenants (`b` in maintenance) and, when `maintenance`, a window for `a`; no `[gateway]`.
+fn tenants_and_windows(origin: SocketAddr, maintenance: bool) -> String {
     let window = if maintenance {
         "[[windows]]\nid = \"switch\"\nscope = { tenants = [\"a\"] }\nonce = { start = \"2020-01-01T00:00\" }\n"
     } else {
@@ -445,13 +451,14 @@ async fn reload(gw: &Reloadable) -> Result<u64, Vec<String>> {
 async fn a_reload_names_each_changed_key_that_needs_a_restart_and_applies_the_rest() {
     let origin = Origin::start("o", Behaviour::Ok).await;
     let dir = TempDir::new("reload-restart-keys");
-    let gateway = "[gateway]\nlisten = [\"127.0.0.1:8080\"]\nthreads = 2\nkeepalive_timeout = \"60s\"\n";
-    let path = dir.write("hiatus.toml", &format!("{gateway}{}", config(origin.addr, false)));
+    let gateway = "[gateway]\nlisten = [\"127.0.0.1:8080\"]\nthreads = 2\nkeepalive_timeout = \"60s\"\n\
+                   expose_generation = true\n";
+    let path = dir.write("hiatus.toml", &format!("{gateway}{}", tenants_and_windows(origin.addr, false)));
     let gw = start(&path, NOW).await;
     let (_admin, at) = control_plane(&gw, None).await;
     let changed = "[gateway]\nlisten = [\"127.0.0.1:8081\", \"[::1]:8081\"]\nthreads = 4\nadmin = \"127.0.0.1:9999\"\n\
-                   grace_period = \"3s\"\nkeepalive_timeout = \"5s\"\n";
-    dir.write("hiatus.toml", &format!("{changed}{}", config(origin.addr, true)));
+                   grace_period = \"3s\"\nkeepalive_timeout = \"5s\"\nexpose_generation = true\n";
+    dir.write("hiatus.toml", &format!("{changed}{}", tenants_and_windows(origin.addr, true)));
     let (status, body) = admin(at, "POST", "/reload", None).await;
     let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!((status, &answer["ok"], &answer["generation"]), (200, &serde_json::json!(true), &serde_json::json!(2)));
@@ -475,7 +482,7 @@ async fn a_reload_names_each_changed_key_that_needs_a_restart_and_applies_the_re
     // The process still runs with what it started with: a second reload says so again.
     assert_eq!(gw.reloader.apply("test").map(|a| a.warnings), Ok(expected.clone()));
     // Back to the started values: nothing to say.
-    dir.write("hiatus.toml", &format!("{gateway}{}", config(origin.addr, false)));
+    dir.write("hiatus.toml", &format!("{gateway}{}", tenants_and_windows(origin.addr, false)));
     let (status, body) = admin(at, "POST", "/reload", None).await;
     assert!(status == 200 && body.contains("\"warnings\":[]"), "{status} {body}");
 }
@@ -513,12 +520,15 @@ async fn a_reload_refuses_an_empty_file_and_one_without_tenants_unless_allowed()
 async fn a_reload_refuses_files_over_the_running_size_limit_or_nested_too_deep() {
     let origin = Origin::start("o", Behaviour::Ok).await;
     let dir = TempDir::new("reload-limits");
-    let small = format!("[gateway]\nmax_config_size = \"64KiB\"\n{}", config(origin.addr, false));
+    let small = format!("[gateway]\nmax_config_size = \"64KiB\"\n{}", tenants_and_windows(origin.addr, false));
     let path = dir.write("hiatus.toml", &small);
     let gw = start(&path, NOW).await;
     // Larger than the running limit, though the new file would allow itself more.
-    let big =
-        format!("[gateway]\nmax_config_size = \"1MiB\"\n{}{}", config(origin.addr, true), "# pad\n".repeat(20_000));
+    let big = format!(
+        "[gateway]\nmax_config_size = \"1MiB\"\n{}{}",
+        tenants_and_windows(origin.addr, true),
+        "# pad\n".repeat(20_000)
+    );
     dir.write("hiatus.toml", &big);
     let errors = reload(&gw).await.expect_err("refused");
     assert!(
@@ -535,7 +545,10 @@ async fn a_reload_refuses_files_over_the_running_size_limit_or_nested_too_deep()
     assert!(errors.len() == 1 && errors[0].contains("nested more than 32 deep"), "{errors:?}");
     assert_eq!(gw.reloader.status().generation, 1);
     // Within the limit: applied, and the new limit is the one the next reload reads with.
-    dir.write("hiatus.toml", &format!("[gateway]\nmax_config_size = \"1MiB\"\n{}", config(origin.addr, true)));
+    dir.write(
+        "hiatus.toml",
+        &format!("[gateway]\nmax_config_size = \"1MiB\"\n{}", tenants_and_windows(origin.addr, true)),
+    );
     assert_eq!(reload(&gw).await, Ok(2));
     dir.write("hiatus.toml", &big);
     assert_eq!(reload(&gw).await, Ok(3));
@@ -561,7 +574,7 @@ async fn the_watcher_applies_only_complete_files_while_requests_flow() {
     // every piece is a valid configuration with fewer tenants.
     let version = |v: u64| -> Vec<String> {
         let mut pieces = vec![format!(
-            "# version {v}\n[gateway]\nreload_settle = \"{}ms\"\n\n[defaults]\nzone = \"UTC\"\n",
+            "# version {v}\n[gateway]\nreload_settle = \"{}ms\"\nexpose_generation = true\n\n[defaults]\nzone = \"UTC\"\n",
             SETTLE.as_millis()
         )];
         pieces.extend((0..12).map(|i| {
@@ -664,7 +677,7 @@ async fn a_refused_reload_costs_little_memory_and_gives_it_back() {
         .map(|i| format!("[[tenants]]\nid = \"t{i}\"\nhosts = [\"t{i}.test\"]\nupstreams = [\"{}\"]\n", origin.addr))
         .collect();
     let good = format!(
-        "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n[defaults]\nzone = \"UTC\"\n{tenants}"
+        "[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\nexpose_generation = true\n[defaults]\nzone = \"UTC\"\n{tenants}"
     );
     let path = dir.write("hiatus.toml", &good).display().to_string();
     let gw = crate::lifecycle::Running::start(&["run", "--config", &path]);
@@ -683,7 +696,7 @@ async fn a_refused_reload_costs_little_memory_and_gives_it_back() {
     for (name, text, why) in [
         ("a 10 MB nested file", nested, "nested more than 32 deep"),
         ("a 20 MB file", oversized, "is more than a configuration may have (16 MiB"),
-        ("1.2 MB of dense arrays", dense, "unknown field `x`"),
+        ("1.2 MB of dense arrays", dense, "unknown key `x`"),
     ] {
         let before = vm_kib(pid, "VmRSS");
         std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak (VmHWM)");

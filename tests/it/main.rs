@@ -46,6 +46,7 @@ mod health;
 mod lifecycle;
 mod logs;
 mod metrics;
+mod pages;
 mod properties;
 mod protocol;
 mod protocol_h2;

@@ -202,7 +202,7 @@ impl Core {
                 write_timeout: settings.write_timeout,
                 stamp: Stamp {
                     request_id: &req.request_id,
-                    generation: req.compiled.generation,
+                    generation: req.compiled.shown_generation(),
                     keep_alive: req.keep_alive,
                     http10,
                 },

@@ -69,7 +69,8 @@ pub struct BadResponse(pub &'static str);
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp<'a> {
     pub request_id: &'a RequestId,
-    pub generation: u64,
+    /// `Some` when `[gateway] expose_generation` is on.
+    pub generation: Option<u64>,
     /// The client's connection may stay after this response (HTTP/1.1 lane).
     pub keep_alive: bool,
     /// The client speaks HTTP/1.0: no chunked framing for it (the body is de-chunked and the
@@ -244,7 +245,9 @@ fn client_head(
     }
     wire::header(out, b"x-hiatus", b"proxied");
     wire::header(out, b"x-request-id", stamp.request_id.bytes());
-    wire::header(out, b"x-hiatus-generation", decimal(stamp.generation, &mut digits));
+    if let Some(g) = stamp.generation {
+        wire::header(out, b"x-hiatus-generation", decimal(g, &mut digits));
+    }
     let keep_alive = match framing {
         Framing::Length(n) => {
             wire::header(out, b"content-length", decimal(n, &mut digits));
@@ -370,7 +373,9 @@ fn h2_head(
     }
     fields.insert(respond::X_HIATUS, HeaderValue::from_static("proxied"));
     fields.insert(respond::X_REQUEST_ID, request_id_value(stamp.request_id));
-    fields.insert(respond::X_HIATUS_GENERATION, HeaderValue::from(stamp.generation));
+    if let Some(g) = stamp.generation {
+        fields.insert(respond::X_HIATUS_GENERATION, HeaderValue::from(g));
+    }
     Ok(ResponseHeader::from(parts))
 }
 
@@ -447,7 +452,7 @@ mod tests {
 
     fn client_text(text: &str, asked: Asked, http10: bool) -> String {
         let id = RequestId::new(1, 2);
-        let stamp = Stamp { request_id: &id, generation: 7, keep_alive: true, http10 };
+        let stamp = Stamp { request_id: &id, generation: Some(7), keep_alive: true, http10 };
         let mut out = Vec::new();
         let parsed = parse(text.as_bytes(), asked, Some((ClientHead::H1(&mut out), &stamp)));
         assert!(matches!(parsed, Ok(Some(_))), "{text:?}: {parsed:?}");
@@ -481,7 +486,7 @@ mod tests {
         let text = "HTTP/1.1 200 OK\r\nServer: o\r\nX-Empty:\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n\
                     Set-Cookie: b=2\r\nX-Custom-Name: v w\r\nContent-Length: 2\r\n\r\n";
         let id = RequestId::new(1, 2);
-        let stamp = Stamp { request_id: &id, generation: 7, keep_alive: true, http10: false };
+        let stamp = Stamp { request_id: &id, generation: Some(7), keep_alive: true, http10: false };
         let mut out = None;
         let parsed = parse(text.as_bytes(), Asked::default(), Some((ClientHead::H2(&mut out), &stamp)));
         assert!(matches!(parsed, Ok(Some(_))));
@@ -543,7 +548,7 @@ mod tests {
                 let Ok(Some(h)) = whole else { continue };
                 prop_assert_eq!(parse(&buf[..h.len - 1], asked, None), Ok(None));
                 let id = RequestId::new(1, 2);
-                let stamp = Stamp { request_id: &id, generation: 1, keep_alive: true, http10: false };
+                let stamp = Stamp { request_id: &id, generation: Some(1), keep_alive: true, http10: false };
                 let mut out = Vec::new();
                 prop_assert_eq!(parse(&buf, asked, Some((ClientHead::H1(&mut out), &stamp))), whole);
                 if h.status >= 200 || h.status == 101 {

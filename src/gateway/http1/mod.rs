@@ -221,7 +221,7 @@ async fn refuse(core: &Core, io: &mut Stream, refusal: Refusal) {
     let id = core.gateway.next_id();
     let answer = Answer::plain(refusal.status, refusal.text);
     let out = &mut Vec::with_capacity(512);
-    wire::answer(out, &answer, id.bytes(), compiled.generation, false, false);
+    wire::answer(out, &answer, id.bytes(), compiled.shown_generation(), false, false);
     let written = write_all(io, out, compiled.config().gateway.write_timeout).await;
     core.gateway.record(&crate::gateway::record::Finished {
         compiled: &compiled,
@@ -386,7 +386,7 @@ async fn request(
 /// Writes one of the gateway's answers; `false` when it could not be written.
 async fn send(io: &mut Stream, req: &mut InFlight<'_>, a: &Answer, out: &mut Vec<u8>) -> bool {
     out.clear();
-    wire::answer(out, a, req.request_id.bytes(), req.compiled.generation, req.head_request, req.keep_alive);
+    wire::answer(out, a, req.request_id.bytes(), req.compiled.shown_generation(), req.head_request, req.keep_alive);
     let written = write_all(io, out, req.compiled.config().gateway.write_timeout).await;
     if written && !req.head_request {
         req.sent = a.body.len() as u64;
