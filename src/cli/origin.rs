@@ -2,6 +2,10 @@
 //!
 //! It answers every request with a small page that shows what the gateway forwarded (method,
 //! path, `X-Forwarded-*`, request id). It is a demo and test aid, not a web server.
+//!
+//! Its sockets are `TCP_NODELAY`: a client that pipelines (the load benchmark's, a test's)
+//! has a second answer written while the first is not yet acknowledged, and Nagle would hold
+//! that answer back until the client's delayed ACK (40 ms on Linux).
 
 use crate::control::http::{read_request, respond};
 use tokio::io::BufReader;
@@ -30,6 +34,7 @@ pub fn run(listen: std::net::SocketAddr) -> std::process::ExitCode {
 pub async fn origin(listener: TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let _ = connection(stream).await;
         });

@@ -26,6 +26,8 @@
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
+//! - `package`: what the package ships besides the gateway: `--version` with the revision, the
+//!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
 
 mod backpressure;
 mod cli;
@@ -40,6 +42,7 @@ mod gateway_support;
 mod health;
 mod lifecycle;
 mod logs;
+mod package;
 mod properties;
 mod protocol;
 mod protocol_h2;
