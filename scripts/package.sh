@@ -2,6 +2,9 @@
 # Builds the Debian package and checks what it installs:
 #   scripts/package.sh           a release build: TARGET/package/hiatus_VERSION_ARCH.deb
 #   scripts/package.sh --check   the same from the debug build, for CI (fast: no release build)
+#   ... --install-root DIR       also installs it for real into DIR, a Debian system made with
+#                                debootstrap (`debootstrap --variant=minbase bookworm DIR`), and
+#                                purges it again: the maintainer scripts run there, chrooted
 # (TARGET is $CARGO_TARGET_DIR, default target.)
 #
 # The package is written with dpkg-deb from a tree this script stages, not with cargo-deb:
@@ -18,11 +21,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=release
-case "${1:-}" in
-  "") ;;
-  --check) mode=check ;;
-  *) echo "usage: scripts/package.sh [--check]" >&2; exit 2 ;;
-esac
+install_root=""
+usage() { echo "usage: scripts/package.sh [--check] [--install-root DEBOOTSTRAPPED-DIR]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) mode=check ;;
+    --install-root) [ $# -ge 2 ] || usage; install_root=$2; shift ;;
+    *) usage ;;
+  esac
+  shift
+done
+if [ -n "$install_root" ] && [ ! -x "$install_root/usr/bin/dpkg" ]; then
+  echo "package: $install_root has no dpkg: make it with debootstrap --variant=minbase bookworm $install_root" >&2
+  exit 2
+fi
 scripts/need.sh dpkg-deb:dpkg groff:groff-base strip:binutils gzip
 target=${CARGO_TARGET_DIR:-target}
 if [ "$mode" = release ]; then
@@ -148,3 +160,25 @@ else
   echo "package: systemd-analyze is not installed; the unit was not verified"
 fi
 echo "package: $deb checked: fields, file list, binary, configuration, manual pages, completions, maintainer scripts"
+
+[ -n "$install_root" ] || exit 0
+# --- installed for real into a debootstrapped root, then purged ---
+cp "$deb" "$install_root/tmp/hiatus.deb"
+in_root() { chroot "$install_root" "$@"; }
+in_root dpkg -i /tmp/hiatus.deb >/dev/null || fail "dpkg -i in $install_root"
+in_root getent passwd hiatus >/dev/null || fail "postinst made no user hiatus"
+[ "$(in_root dpkg-statoverride --list /etc/hiatus)" = "root hiatus 750 /etc/hiatus" ] ||
+  fail "/etc/hiatus is not closed to other users: $(in_root dpkg-statoverride --list)"
+chroot --userspec=hiatus:hiatus "$install_root" /usr/bin/hiatus check --config /etc/hiatus/hiatus.toml >/dev/null ||
+  fail "the user hiatus cannot read its configuration"
+if chroot --userspec=nobody:nogroup "$install_root" /usr/bin/hiatus check --config /etc/hiatus/hiatus.toml 2>/dev/null; then
+  fail "another user can read /etc/hiatus/hiatus.toml"
+fi
+mkdir -p "$install_root/var/lib/hiatus"
+touch "$install_root/var/lib/hiatus/incidents.jsonl"
+in_root dpkg --purge hiatus >/dev/null || fail "dpkg --purge in $install_root"
+for gone in /usr/bin/hiatus /etc/hiatus /var/lib/hiatus; do
+  [ ! -e "$install_root$gone" ] || fail "$gone is still there after purge"
+done
+rm -f "$install_root/tmp/hiatus.deb"
+echo "package: installed into $install_root (user, /etc/hiatus 0750 root:hiatus, readable by hiatus only) and purged (state gone)"
