@@ -2,11 +2,12 @@
 # Installs what building and testing Hiatus needs on a fresh Debian machine, and nothing else:
 # cmake and a C compiler (pingora compiles zlib-ng), pkg-config; python3 with venv for the
 # feed and calendar tests, which read what the status host serves with real parsers
-# (icalendar, recurring_ical_events, feedparser in target/feedcheck-venv). The Rust toolchain
+# (icalendar, recurring_ical_events, feedparser in target/feedcheck-venv); groff, which checks
+# the manual pages (tests/it/package.rs), and dpkg-deb (scripts/package.sh). The Rust toolchain
 # must be there already (rustup); Debian's own rustc is too old for the dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/need.sh cmake cc:build-essential make pkg-config python3
+scripts/need.sh cmake cc:build-essential make pkg-config python3 groff:groff-base dpkg-deb:dpkg
 if ! command -v cargo >/dev/null; then
   echo "bootstrap: cargo is missing; install Rust with rustup (https://rustup.rs), then run this again" >&2
   exit 1

@@ -1,4 +1,5 @@
-//! The command line: `hiatus check | explain | upcoming | run | demo | emergency`.
+//! The command line: `hiatus check | explain | upcoming | run | demo | emergency`, and the
+//! hidden `man` and `completions` that packaging calls (`manual.rs`).
 //!
 //! Owns argument parsing (clap types, the raw arguments) and the exit codes: 0 success, 2 a
 //! configuration with errors, 1 anything else that failed. Each subcommand lives in its own
@@ -17,6 +18,7 @@ macro_rules! say {
 mod check;
 mod emergency;
 mod explain;
+mod manual;
 mod origin;
 pub mod run;
 mod upcoming;
@@ -25,10 +27,14 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `hiatus --version`: the package version and the git revision it was built from (`build.rs`;
+/// `unknown` when built outside a git checkout without `HIATUS_GIT_REVISION`).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("HIATUS_REVISION"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hiatus",
-    version,
+    version = VERSION,
     about = "A maintenance gateway: an edge proxy that knows its tenants' maintenance windows"
 )]
 struct Cli {
@@ -116,6 +122,15 @@ enum Command {
         #[command(subcommand)]
         action: emergency::Action,
     },
+    /// The manual page (roff) on stdout, or with `--dir` one page per command written there.
+    #[command(hide = true)]
+    Man {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The completion script for a shell on stdout.
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
 }
 
 pub fn main() -> ExitCode {
@@ -130,6 +145,8 @@ pub fn main() -> ExitCode {
         Command::Demo { config, origin } => run::demo(&config, origin),
         Command::Origin { listen } => origin::run(listen),
         Command::Emergency { action } => emergency::run(action),
+        Command::Man { dir } => manual::man(dir.as_deref()),
+        Command::Completions { shell } => manual::completions(shell),
         Command::Vet { config, max_size } => match crate::control::vet::vet_here(&config, max_size) {
             Ok(()) => ExitCode::SUCCESS,
             Err(errors) => {

@@ -3,6 +3,10 @@
 //! It answers every request with a small page that shows what the gateway forwarded (method,
 //! path, `X-Forwarded-*`, request id). It is a demo and test aid, not a web server: the HTTP
 //! side is the admin listener's (`control::http`).
+//!
+//! Its sockets are `TCP_NODELAY` (`control::http::serve` sets it): a client that pipelines (the
+//! load benchmark's, a test's) has a second answer written while the first is not yet
+//! acknowledged, and Nagle would hold that answer back until the client's delayed ACK (40 ms).
 
 use crate::control::http::{serve, Answer, Bounded, Endpoints, Limits};
 use pingora::http::RequestHeader;

@@ -129,7 +129,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     let config = compiled.config();
     log::info!(
         "hiatus {} starting{}: {}, generation {}, {} tenant(s), {} window(s)",
-        env!("CARGO_PKG_VERSION"),
+        super::VERSION,
         if options.upgrade { " (taking over the listeners of a running Hiatus)" } else { "" },
         config_path.display(),
         compiled.generation,

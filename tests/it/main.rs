@@ -31,6 +31,8 @@
 //!   link's port, and the status host's answers rendered once per minute with 304s.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
+//! - `package`: what the package ships besides the gateway: `--version` with the revision, the
+//!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
 
 mod backpressure;
 mod cli;
@@ -46,6 +48,7 @@ mod health;
 mod lifecycle;
 mod logs;
 mod metrics;
+mod package;
 mod pages;
 mod properties;
 mod protocol;
