@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod health;
 pub mod lint;
 pub mod model;
+pub mod notify;
 pub mod read;
 pub mod sections;
 pub mod validate;
@@ -162,6 +163,7 @@ fn load_text(
     let mut tenant_ids: Vec<validate::Declared> = Vec::new();
     let mut window_ids: Vec<validate::Declared> = Vec::new();
     let mut sources = Vec::new();
+    let mut targets: Vec<(String, String, notify::NotifyTarget)> = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -175,12 +177,21 @@ fn load_text(
         }
         let items_t = take_array(&mut table, "tenants", &fname, &mut report);
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
+        let items_n = take_array(&mut table, "notify", &fname, &mut report);
         for key in table.keys() {
             report.error(
                 &fname,
                 key,
-                format!("unknown key `{key}`; expected include, defaults, gateway, tenants or windows"),
+                format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows or notify"),
             );
+        }
+        for (i, item) in items_n.into_iter().enumerate() {
+            let path = format!("notify[{i}]");
+            if let Some(n) = deserialize::<notify::FileNotify>(item, &fname, &path, &mut report) {
+                if let Some(t) = notify::target(&n, &fname, &path, &mut report) {
+                    targets.push((fname.clone(), path, t));
+                }
+            }
         }
         for (i, item) in items_t.into_iter().enumerate() {
             let path = format!("tenants[{i}]");
@@ -219,6 +230,7 @@ fn load_text(
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
         }
     }
+    notify_cross_check(&mut report, &tenant_ids, &targets);
     let config = Config {
         defaults: model::Defaults {
             zone: main_defaults.zone.unwrap_or(chrono_tz::Tz::UTC),
@@ -227,6 +239,7 @@ fn load_text(
         tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
+        notify: targets.into_iter().map(|(_, _, t)| t).collect(),
         sources,
         include_dirs,
     };
@@ -235,6 +248,24 @@ fn load_text(
         return Err(report);
     }
     Ok(Loaded { config, warnings: report.warnings })
+}
+
+/// A target id is used once; a target's `tenants` name declared tenants.
+fn notify_cross_check(
+    report: &mut Report,
+    tenant_ids: &[validate::Declared],
+    targets: &[(String, String, notify::NotifyTarget)],
+) {
+    for (i, (file, path, t)) in targets.iter().enumerate() {
+        if let Some((_, first, _)) = targets[..i].iter().find(|(_, _, o)| o.id == t.id) {
+            report.error(file, format!("{path}.id"), format!("target id {:?} is already used by {first}", t.id));
+        }
+        for (j, tenant) in t.tenants.iter().flatten().enumerate() {
+            if !tenant_ids.iter().any(|(_, _, id)| id == tenant) {
+                report.error(file, format!("{path}.tenants[{j}]"), format!("no tenant has the id {tenant:?}"));
+            }
+        }
+    }
 }
 
 /// What serving a configuration needs beyond [`load`] (for `run`, `check` and reloads, not for
