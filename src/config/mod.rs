@@ -163,7 +163,9 @@ fn load_text(
     let mut tenant_ids: Vec<validate::Declared> = Vec::new();
     let mut window_ids: Vec<validate::Declared> = Vec::new();
     let mut sources = Vec::new();
-    let mut targets: Vec<(String, String, notify::NotifyTarget)> = Vec::new();
+    let mut targets: Vec<notify::NotifyTarget> = Vec::new();
+    // Every target's id and tenants as written, valid or not, for the cross-checks.
+    let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -188,8 +190,10 @@ fn load_text(
         for (i, item) in items_n.into_iter().enumerate() {
             let path = format!("notify[{i}]");
             if let Some(n) = deserialize::<notify::FileNotify>(item, &fname, &path, &mut report) {
+                let tenants = n.tenants.clone().unwrap_or_default();
+                declared_targets.push((fname.clone(), path.clone(), n.id.clone(), tenants));
                 if let Some(t) = notify::target(&n, &fname, &path, &mut report) {
-                    targets.push((fname.clone(), path, t));
+                    targets.push(t);
                 }
             }
         }
@@ -230,7 +234,7 @@ fn load_text(
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
         }
     }
-    notify_cross_check(&mut report, &tenant_ids, &targets);
+    notify_cross_check(&mut report, &tenant_ids, &declared_targets);
     let config = Config {
         defaults: model::Defaults {
             zone: main_defaults.zone.unwrap_or(chrono_tz::Tz::UTC),
@@ -239,7 +243,7 @@ fn load_text(
         tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
-        notify: targets.into_iter().map(|(_, _, t)| t).collect(),
+        notify: targets,
         sources,
         include_dirs,
     };
@@ -254,13 +258,13 @@ fn load_text(
 fn notify_cross_check(
     report: &mut Report,
     tenant_ids: &[validate::Declared],
-    targets: &[(String, String, notify::NotifyTarget)],
+    targets: &[(String, String, String, Vec<String>)],
 ) {
-    for (i, (file, path, t)) in targets.iter().enumerate() {
-        if let Some((_, first, _)) = targets[..i].iter().find(|(_, _, o)| o.id == t.id) {
-            report.error(file, format!("{path}.id"), format!("target id {:?} is already used by {first}", t.id));
+    for (i, (file, path, id, tenants)) in targets.iter().enumerate() {
+        if let Some((_, first, _, _)) = targets[..i].iter().find(|(_, _, other, _)| other == id) {
+            report.error(file, format!("{path}.id"), format!("target id {id:?} is already used by {first}"));
         }
-        for (j, tenant) in t.tenants.iter().flatten().enumerate() {
+        for (j, tenant) in tenants.iter().enumerate() {
             if !tenant_ids.iter().any(|(_, _, id)| id == tenant) {
                 report.error(file, format!("{path}.tenants[{j}]"), format!("no tenant has the id {tenant:?}"));
             }

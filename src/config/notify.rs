@@ -145,7 +145,8 @@ pub fn long_duration(text: &str) -> Result<Duration, String> {
             _ => Err(format!("{text:?} is not a duration; write e.g. \"7d\", \"24h\" or \"30m\" (1 to 366 days)")),
         };
     }
-    let d = super::duration::parse(t)?;
+    let d = super::duration::parse(t)
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. \"7d\", \"24h\", \"30m\" or \"500ms\""))?;
     if d.is_zero() {
         return Err(format!("{text:?}: must be longer than zero"));
     }

@@ -40,6 +40,7 @@ mod gateway_support;
 mod health;
 mod lifecycle;
 mod logs;
+mod notify;
 mod properties;
 mod protocol;
 mod protocol_h2;
