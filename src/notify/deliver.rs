@@ -105,9 +105,15 @@ pub enum Message {
 }
 
 /// Runs one target's deliveries until its channel closes (the target left the configuration).
-pub fn run(target: Arc<ArcSwap<NotifyTarget>>, inbox: Receiver<Message>, outbox: Arc<Outbox>, stats: Arc<TargetStats>) {
-    let id = target.load().id.clone();
-    let mut queue = outbox.pending_for(&id);
+/// `queue`: what the outbox held for the target when the worker was made — read by the caller
+/// before anything new is queued, so nothing arrives both ways (it would be sent twice).
+pub fn run(
+    target: Arc<ArcSwap<NotifyTarget>>,
+    mut queue: Vec<Pending>,
+    inbox: Receiver<Message>,
+    outbox: Arc<Outbox>,
+    stats: Arc<TargetStats>,
+) {
     loop {
         let now = now_ms();
         update_gauges(&stats, &queue);

@@ -156,9 +156,11 @@ impl Notifier {
             let stats = Arc::new(TargetStats::default());
             let (inbox, rx) = std::sync::mpsc::channel();
             let (tt, ob, st) = (target.clone(), self.outbox.clone(), stats.clone());
+            // Read here, not in the thread: `look` queues right after this returns.
+            let waiting = self.outbox.pending_for(&t.id);
             let spawned = std::thread::Builder::new()
                 .name(format!("hiatus-notify-{}", t.id))
-                .spawn(move || deliver::run(tt, rx, ob, st));
+                .spawn(move || deliver::run(tt, waiting, rx, ob, st));
             match spawned {
                 Ok(_) => {
                     self.workers.insert(t.id.clone(), Worker { target, inbox, stats });

@@ -287,7 +287,9 @@ fn a_hanging_target_delays_no_other_and_failing_ones_recover() {
     hanging.wait("the hanging target's retry after its timeout", |r| r.iter().any(|r| r.answered == Mode::Ok));
     flaky.wait("the flaky target's recovery", |r| r.iter().any(|r| r.answered == Mode::Ok));
     let attempts = flaky.received();
-    assert_eq!(attempts.len(), 3, "two 500s, then accepted");
+    let seen: Vec<(Mode, Option<&str>)> =
+        attempts.iter().map(|r| (r.answered, r.header("x-hiatus-event-id"))).collect();
+    assert_eq!(attempts.len(), 3, "two 500s, then accepted: {seen:?}");
     assert!(attempts.iter().all(|r| r.header("x-hiatus-event-id") == attempts[0].header("x-hiatus-event-id")));
     let gap = attempts[1].at - attempts[0].at;
     assert!(gap >= Duration::from_millis(100), "backed off at least half of retry_min: {gap:?}");
