@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod health;
 pub mod hosts;
 pub mod memory;
+pub mod notify;
 pub mod pages;
 pub mod schedule;
 pub mod status;

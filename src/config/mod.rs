@@ -17,6 +17,7 @@ pub mod health;
 pub mod lint;
 pub mod locate;
 pub mod model;
+pub mod notify;
 pub mod read;
 pub mod sections;
 pub mod suggest;
@@ -192,6 +193,9 @@ fn load_text(
     let mut tenant_ids: Vec<validate::Declared> = Vec::new();
     let mut window_ids: Vec<validate::Declared> = Vec::new();
     let mut sources = Vec::new();
+    let mut targets: Vec<notify::NotifyTarget> = Vec::new();
+    // Every target's id and tenants as written, valid or not, for the cross-checks.
+    let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -205,13 +209,24 @@ fn load_text(
         }
         let items_t = take_array(&mut table, "tenants", &fname, &mut report);
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
+        let items_n = take_array(&mut table, "notify", &fname, &mut report);
         for key in table.keys() {
-            const TOP: [&str; 5] = ["include", "defaults", "gateway", "tenants", "windows"];
+            const TOP: [&str; 6] = ["include", "defaults", "gateway", "tenants", "windows", "notify"];
             let message = match suggest::closest(key, TOP) {
                 Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
-                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants or windows"),
+                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows or notify"),
             };
             report.error(&fname, key, message);
+        }
+        for (i, item) in items_n.into_iter().enumerate() {
+            let path = format!("notify[{i}]");
+            if let Some(n) = deserialize::<notify::FileNotify>(item, &fname, &path, &mut report) {
+                let tenants = n.tenants.clone().unwrap_or_default();
+                declared_targets.push((fname.clone(), path.clone(), n.id.clone(), tenants));
+                if let Some(t) = notify::target(&n, &fname, &path, &mut report) {
+                    targets.push(t);
+                }
+            }
         }
         for (i, item) in items_t.into_iter().enumerate() {
             let path = format!("tenants[{i}]");
@@ -258,6 +273,7 @@ fn load_text(
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
         }
     }
+    notify_cross_check(&mut report, &tenant_ids, &declared_targets);
     let config = Config {
         defaults: model::Defaults {
             zone: main_defaults.zone.unwrap_or(chrono_tz::Tz::UTC),
@@ -266,6 +282,7 @@ fn load_text(
         tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
+        notify: targets,
         sources,
         include_dirs,
         digest: digest.finish(),
@@ -281,6 +298,24 @@ fn load_text(
         return Err(report);
     }
     Ok(Loaded { config, warnings: report.warnings })
+}
+
+/// A target id is used once; a target's `tenants` name declared tenants.
+fn notify_cross_check(
+    report: &mut Report,
+    tenant_ids: &[validate::Declared],
+    targets: &[(String, String, String, Vec<String>)],
+) {
+    for (i, (file, path, id, tenants)) in targets.iter().enumerate() {
+        if let Some((_, first, _, _)) = targets[..i].iter().find(|(_, _, other, _)| other == id) {
+            report.error(file, format!("{path}.id"), format!("target id {id:?} is already used by {first}"));
+        }
+        for (j, tenant) in tenants.iter().enumerate() {
+            if !tenant_ids.iter().any(|(_, _, id)| id == tenant) {
+                report.error(file, format!("{path}.tenants[{j}]"), format!("no tenant has the id {tenant:?}"));
+            }
+        }
+    }
 }
 
 /// What serving a configuration needs beyond [`load`] (for `run`, `check` and reloads, not for

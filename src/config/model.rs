@@ -166,6 +166,8 @@ pub struct Config {
     pub tenants: Vec<Tenant>,
     pub windows: Vec<Window>,
     pub gateway: GatewaySettings,
+    /// `[[notify]]`: where events are sent (`crate::notify`).
+    pub notify: Vec<super::notify::NotifyTarget>,
     /// Every file read, the main file first: what a reload watches.
     pub sources: Vec<PathBuf>,
     /// Folders named by include globs: a file appearing there is a change too.

@@ -2,10 +2,13 @@
 //! out and logs the windows that start or end (`windows::WindowWatch`); a control-plane task,
 //! `control::start` runs it four times a second.
 
-use super::windows::WindowWatch;
+use super::windows::{self, WindowWatch};
 use crate::clock::Clock;
 use crate::compiled::Compiled;
+use crate::config::notify::EventKind;
 use crate::config::Config;
+use crate::notify::event::{Event, Subject};
+use crate::schedule::UnixTime;
 use arc_swap::ArcSwap;
 use std::sync::{Arc, Mutex};
 
@@ -16,25 +19,48 @@ pub struct Ticker {
     pub clock: Clock,
     /// The windows in force at the last tick (only the ticker's task takes it).
     pub windows: Mutex<WindowWatch>,
+    /// Notifications, told of the windows' events (`None` until the first tick opens it).
+    pub notifier: Mutex<Option<crate::notify::Notifier>>,
 }
 
 impl Ticker {
     pub fn new(current: Arc<ArcSwap<Compiled>>, clock: Clock) -> Ticker {
-        Ticker { current, clock, windows: Mutex::new(WindowWatch::default()) }
+        Ticker { current, clock, windows: Mutex::new(WindowWatch::default()), notifier: Mutex::new(None) }
     }
 }
 
 impl Ticker {
+    /// Hands the tick's window events to the notifier, opening it (and its outbox in
+    /// `state_dir`, a restart-only key) at the first tick.
+    fn notify(&self, current: &Compiled, events: &[windows::Event], now: UnixTime) {
+        let mut notifier = self.notifier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if notifier.is_none() {
+            match crate::notify::Notifier::open(current.config().gateway.state_dir.as_deref()) {
+                Ok(n) => *notifier = Some(n),
+                Err(e) => {
+                    log::error!("notify: {e}; notifications are kept in memory only");
+                    *notifier = crate::notify::Notifier::open(None).ok();
+                }
+            }
+        }
+        if let Some(n) = notifier.as_mut() {
+            let events = events.iter().map(|e| as_notification(current.config(), e, now)).collect();
+            n.look(current, events, now);
+        }
+    }
+
     /// One tick: read the clock; rebuild the timelines around `now` when the horizon is due.
     pub fn tick(&self) {
         self.clock.tick();
         let now = self.clock.now();
         let current = self.current.load_full();
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for event in windows.look(current.config(), current.generation, now) {
+        let events = windows.look(current.config(), current.generation, now);
+        drop(windows);
+        for event in &events {
             log::info!("{event}");
         }
-        drop(windows);
+        self.notify(&current, &events, now);
         if current.horizon_due(now) {
             let config: Config = current.config().clone();
             match Compiled::build_with(config, now, current.generation, &current.health) {
@@ -51,4 +77,22 @@ impl Ticker {
             }
         }
     }
+}
+
+/// A start or end `WindowWatch` saw, as a notification's event (`now`: when it was seen).
+fn as_notification(config: &crate::config::model::Config, e: &windows::Event, now: UnixTime) -> Event {
+    let (id, start, end, kind) = match e {
+        windows::Event::Started { window, start, end, emergency, .. } => {
+            (window, *start, *end, if *emergency { EventKind::EmergencyOn } else { EventKind::WindowStarted })
+        }
+        windows::Event::Ended { window, start, emergency, .. } => {
+            (window, *start, now, if *emergency { EventKind::EmergencyOff } else { EventKind::WindowEnded })
+        }
+    };
+    let tenants = match config.windows.iter().find(|w| &w.id == id).map(|w| &w.scope) {
+        Some(crate::config::model::Scope::Some { tenants, .. }) => Some(tenants.clone()),
+        _ => None,
+    };
+    let at = if matches!(kind, EventKind::WindowStarted | EventKind::EmergencyOn) { start } else { now };
+    Event::new(kind, at, Subject::Window { id: id.clone(), start, end, lead: None, tenants })
 }

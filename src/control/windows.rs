@@ -18,16 +18,18 @@ use std::path::Path;
 /// What started or ended since the last look.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// In force from now (or, at the first look, already in force) until `end`.
-    Started { window: String, scope: String, end: UnixTime, emergency: bool, first_look: bool },
-    /// No longer in force: its occurrence ended, it was switched off or removed.
-    Ended { window: String, scope: String, emergency: bool },
+    /// In force from now (or, at the first look, already in force) until `end`; `start` is the
+    /// occurrence's start (notifications name the occurrence by it).
+    Started { window: String, scope: String, start: UnixTime, end: UnixTime, emergency: bool, first_look: bool },
+    /// No longer in force: its occurrence (which started at `start`) ended, it was switched off
+    /// or removed.
+    Ended { window: String, scope: String, start: UnixTime, emergency: bool },
 }
 
 impl std::fmt::Display for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Event::Started { window, scope, end, emergency, first_look } => {
+            Event::Started { window, scope, end, emergency, first_look, .. } => {
                 let until = match crate::schedule::occurrence::from_unix(*end) {
                     Some(t) if *end != OPEN_END => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     _ => "further notice".to_string(),
@@ -38,8 +40,10 @@ impl std::fmt::Display for Event {
                     (false, false) => write!(f, "window {window} started for {scope}, until {until}"),
                 }
             }
-            Event::Ended { window, scope, emergency: true } => write!(f, "emergency off: window {window} for {scope}"),
-            Event::Ended { window, scope, emergency: false } => write!(f, "window {window} ended for {scope}"),
+            Event::Ended { window, scope, emergency: true, .. } => {
+                write!(f, "emergency off: window {window} for {scope}")
+            }
+            Event::Ended { window, scope, emergency: false, .. } => write!(f, "window {window} ended for {scope}"),
         }
     }
 }
@@ -48,6 +52,7 @@ impl std::fmt::Display for Event {
 #[derive(Debug, Clone)]
 struct Active {
     scope: String,
+    start: UnixTime,
     emergency: bool,
 }
 
@@ -83,19 +88,20 @@ impl WindowWatch {
         }
         self.generation = Some(generation);
         let mut next = now.saturating_add(LOOK_AT_LEAST_EVERY);
-        let mut in_force: HashMap<&str, UnixTime> = HashMap::new();
+        // Per window in force: its occurrence's (start, end).
+        let mut in_force: HashMap<&str, (UnixTime, UnixTime)> = HashMap::new();
         for (i, w) in config.windows.iter().enumerate() {
-            let mut end = None;
+            let mut span: Option<(UnixTime, UnixTime)> = None;
             w.schedule.expand(i as u32, now, now + 1, |_, e| {
                 if let Expanded::Kept(o) = e {
-                    if o.contains(now) {
-                        end = end.max(Some(o.end));
+                    if o.contains(now) && span.is_none_or(|(_, end)| o.end > end) {
+                        span = Some((o.start, o.end));
                     }
                 }
             });
-            match end {
-                Some(end) => {
-                    in_force.insert(&w.id, end);
+            match span {
+                Some((start, end)) => {
+                    in_force.insert(&w.id, (start, end));
                     next = next.min(end);
                 }
                 // A day ahead is enough: the look after next comes within the hour anyway.
@@ -113,19 +119,26 @@ impl WindowWatch {
         gone.sort();
         for id in gone {
             if let Some(a) = self.active.get(id) {
-                events.push(Event::Ended { window: id.clone(), scope: a.scope.clone(), emergency: a.emergency });
+                events.push(Event::Ended {
+                    window: id.clone(),
+                    scope: a.scope.clone(),
+                    start: a.start,
+                    emergency: a.emergency,
+                });
             }
         }
         self.active.retain(|id, _| in_force.contains_key(id.as_str()));
         for w in &config.windows {
-            let Some(&end) = in_force.get(w.id.as_str()) else { continue };
+            let Some(&(start, end)) = in_force.get(w.id.as_str()) else { continue };
             if self.active.contains_key(&w.id) {
                 continue;
             }
-            let active = Active { scope: describe(&w.scope), emergency: Some(w.source) == self.emergency_source };
+            let active =
+                Active { scope: describe(&w.scope), start, emergency: Some(w.source) == self.emergency_source };
             events.push(Event::Started {
                 window: w.id.clone(),
                 scope: active.scope.clone(),
+                start,
                 end,
                 emergency: active.emergency,
                 first_look,

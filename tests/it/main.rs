@@ -48,6 +48,7 @@ mod health;
 mod lifecycle;
 mod logs;
 mod metrics;
+mod notify;
 mod package;
 mod pages;
 mod properties;
