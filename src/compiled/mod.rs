@@ -53,6 +53,10 @@ pub struct TenantRuntime {
     pub cache: PageCache,
     /// The health check and its per-upstream state (`Fixed` upstreams only), when checked.
     pub health: Option<TenantHealth>,
+    /// `Strict-Transport-Security` for answers over TLS, made once (`hsts`).
+    pub hsts: Option<http::HeaderValue>,
+    /// Plain HTTP is redirected to HTTPS (`https_redirect`).
+    pub https_redirect: bool,
 }
 
 /// Why no upstream was picked.
@@ -137,6 +141,10 @@ pub struct Compiled {
     pub health: Arc<HealthRegistry>,
     /// When each window (by index) last changed (`ledger`): what feeds and calendars say.
     pub changed: ledger::Changes,
+    /// The TLS listeners' certificates by host (SNI), read at each handshake.
+    pub certificates: crate::tls::CertStore,
+    /// The port an HTTPS redirect names: the first TLS listener's (443 when there is none).
+    pub https_port: u16,
 }
 
 fn lang_index(lang: Language) -> usize {
@@ -201,6 +209,9 @@ impl Compiled {
                 read_timeout: t.options.read_timeout.unwrap_or(config.gateway.read_timeout),
                 cache: PageCache::default(),
                 health: tenant_health,
+                // Validated as a header value (`config::gateway::hsts`); a failure drops it.
+                hsts: t.options.hsts.as_deref().and_then(|h| http::HeaderValue::from_str(h).ok()),
+                https_redirect: t.options.https_redirect,
             });
         }
         health.retain(&checked);
@@ -212,6 +223,13 @@ impl Compiled {
             .and_then(|d| config.tenants.iter().position(|t| &t.id == d))
             .map(|i| i as u32);
         let changed = ledger::changed_times(&config, now);
+        let entries: Vec<crate::tls::store::Entry<'_>> = config
+            .certificates
+            .iter()
+            .map(|c| crate::tls::store::Entry { hosts: &c.hosts, default: c.default, certificate: &c.certificate })
+            .collect();
+        let certificates = crate::tls::CertStore::build(&entries);
+        let https_port = config.gateway.listen_tls.first().map_or(443, |a| a.port());
         let engine = Snapshot::build(config, BuildOptions::around(now));
         Ok(Compiled {
             engine,
@@ -222,6 +240,8 @@ impl Compiled {
             generation,
             health: health.clone(),
             changed,
+            certificates,
+            https_port,
         })
     }
 

@@ -8,6 +8,7 @@
 //! its file and key path (STYLE.md 2); a configuration with errors produces no `Config`. It does
 //! not build the hot-path structures (that is the `engine`'s snapshot) nor watch files.
 
+pub mod certificates;
 pub mod diagnostic;
 pub mod diff;
 mod duration;
@@ -24,7 +25,7 @@ pub mod values;
 pub use diagnostic::{Diagnostic, Report};
 pub use model::{Config, Defaults, Language, Scope, Tenant, Texts, Upstream, Window};
 
-use file::{FileDefaults as RawDefaults, FileTenant, FileWindow};
+use file::{FileCertificate, FileDefaults as RawDefaults, FileTenant, FileWindow};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use validate::{Checker, FileDefaults};
@@ -162,6 +163,7 @@ fn load_text(
     let mut tenant_ids: Vec<validate::Declared> = Vec::new();
     let mut window_ids: Vec<validate::Declared> = Vec::new();
     let mut sources = Vec::new();
+    let mut certificates = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -175,12 +177,21 @@ fn load_text(
         }
         let items_t = take_array(&mut table, "tenants", &fname, &mut report);
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
+        let items_c = take_array(&mut table, "certificates", &fname, &mut report);
         for key in table.keys() {
             report.error(
                 &fname,
                 key,
-                format!("unknown key `{key}`; expected include, defaults, gateway, tenants or windows"),
+                format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows or certificates"),
             );
+        }
+        for (i, item) in items_c.into_iter().enumerate() {
+            let path = format!("certificates[{i}]");
+            if let Some(c) = deserialize::<FileCertificate>(item, &fname, &path, &mut report) {
+                if let Some(e) = certificates::entry(&c, base, &fname, &path, &mut report) {
+                    certificates.push((fname.clone(), path, e));
+                }
+            }
         }
         for (i, item) in items_t.into_iter().enumerate() {
             let path = format!("tenants[{i}]");
@@ -214,6 +225,7 @@ fn load_text(
         }
     }
     validate::cross_check(&mut report, &tenant_ids, &window_ids, &tenants, &windows);
+    certificates::cross_check(&certificates, !gateway.listen_tls.is_empty(), name, &mut report);
     if let Some(d) = &gateway.default_tenant {
         if !tenant_ids.iter().any(|(_, _, id)| id == d) {
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
@@ -227,6 +239,7 @@ fn load_text(
         tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
+        certificates: certificates.into_iter().map(|(_, _, c)| c).collect(),
         sources,
         include_dirs,
     };

@@ -26,6 +26,7 @@ pub mod record;
 pub mod respond;
 pub mod server;
 pub mod statuspage;
+pub mod tls;
 
 pub use crate::telemetry::Outcome;
 pub use record::Gateway;

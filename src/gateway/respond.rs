@@ -114,7 +114,14 @@ impl Value<'_> {
 }
 
 /// The fields of an answer, handed to `put` one by one: the same set whichever lane writes them.
-pub fn fields(a: &Answer, request_id: &[u8], generation: u64, put: &mut dyn FnMut(&HeaderName, Value<'_>)) {
+/// `hsts`: the tenant's `Strict-Transport-Security`, on an answer over TLS.
+pub fn fields(
+    a: &Answer,
+    request_id: &[u8],
+    generation: u64,
+    hsts: Option<&HeaderValue>,
+    put: &mut dyn FnMut(&HeaderName, Value<'_>),
+) {
     use http::header;
     put(&header::CONTENT_TYPE, Value::Static(a.content_type));
     let mut digits = [0u8; 20];
@@ -134,6 +141,9 @@ pub fn fields(a: &Answer, request_id: &[u8], generation: u64, put: &mut dyn FnMu
     }
     for (name, value) in &a.extra {
         put(name, Value::Header(value));
+    }
+    if let Some(v) = hsts {
+        put(&header::STRICT_TRANSPORT_SECURITY, Value::Header(v));
     }
     put(&X_HIATUS, Value::Static(a.marker.label()));
     if let Marker::Failure(f) = a.marker {
@@ -158,10 +168,15 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// The response head of an answer as a header map, for the h2c lane (pingora's HTTP/2 session
 /// adds `Date`).
-pub fn header(a: &Answer, request_id: &[u8], generation: u64) -> pingora::Result<ResponseHeader> {
+pub fn header(
+    a: &Answer,
+    request_id: &[u8],
+    generation: u64,
+    hsts: Option<&HeaderValue>,
+) -> pingora::Result<ResponseHeader> {
     let mut h = ResponseHeader::build_no_case(a.status, Some(12))?;
     let mut failed = None;
-    fields(a, request_id, generation, &mut |name, value| {
+    fields(a, request_id, generation, hsts, &mut |name, value| {
         let value = match value {
             Value::Static(s) => Ok(HeaderValue::from_static(s)),
             Value::Header(v) => Ok(v.clone()),
