@@ -26,6 +26,8 @@
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
 //! - `emergency`: `hiatus emergency` edits as processes: concurrent switches all land, a dead
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
+//! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
+//!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
 
 mod backpressure;
 mod cli;
@@ -50,3 +52,4 @@ mod shapes;
 mod smuggling;
 mod status;
 mod support;
+mod tls;
