@@ -168,6 +168,11 @@ impl TlsGateway {
     /// Tenants: `a` (a.test, redirected to HTTPS, HSTS), `b` (b.test), `wild` (*.wild.test),
     /// `down` (in maintenance), `fail` (a dead upstream); the status page on status.test.
     async fn start(pki: &Pki, origin: SocketAddr) -> TlsGateway {
+        TlsGateway::start_with(pki, origin, "").await
+    }
+
+    /// As [`TlsGateway::start`], with more `[gateway]` keys.
+    async fn start_with(pki: &Pki, origin: SocketAddr, keys: &str) -> TlsGateway {
         let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind plain");
         let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind tls");
         let (plain_addr, tls_addr) = (plain.local_addr().expect("addr"), tls.local_addr().expect("addr"));
@@ -182,7 +187,7 @@ impl TlsGateway {
             + certificates();
         let gateway = format!(
             "listen = [\"{plain_addr}\"]\nlisten_tls = [\"{tls_addr}\"]\nstatus_host = \"status.test\"\n\
-             admin = \"off\"\n[gateway.bypass]\nsecret = \"{SECRET}\""
+             admin = \"off\"\n{keys}\n[gateway.bypass]\nsecret = \"{SECRET}\""
         );
         let path = pki.dir.write("hiatus.toml", &config(&gateway, &body));
         let loaded = hiatus::config::load(&path).unwrap_or_else(|r| panic!("load: {r}"));
@@ -197,13 +202,18 @@ impl TlsGateway {
 }
 
 async fn started() -> (Pki, Origin, TlsGateway) {
+    started_with("").await
+}
+
+/// The gateway of [`TlsGateway::start`] with more `[gateway]` keys, its certificates made anew.
+async fn started_with(keys: &str) -> (Pki, Origin, TlsGateway) {
     let pki = Pki::new("tls");
     pki.leaf("a", &["a.test"]);
     pki.leaf("b", &["b.test"]);
     pki.leaf("wild", &["*.wild.test"]);
     pki.leaf("default", &DEFAULT_NAMES);
     let origin = Origin::start("o", Behaviour::Ok).await;
-    let gateway = TlsGateway::start(&pki, origin.addr).await;
+    let gateway = TlsGateway::start_with(&pki, origin.addr, keys).await;
     (pki, origin, gateway)
 }
 
@@ -251,7 +261,8 @@ async fn h1<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let length: usize = fields.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().expect("length"));
+    let length: usize =
+        fields.iter().find(|(n, _)| n == "content-length").map_or(0, |(_, v)| v.parse().expect("length"));
     let mut body = buf.split_off(end + 4);
     while body.len() < length && method != "HEAD" {
         let n = bounded("read a body", s.read(&mut chunk)).await.expect("read");
@@ -341,7 +352,8 @@ async fn http1_and_h2_over_tls_answer_as_plain_http_does() {
             assert_eq!((r.status, r.field("x-hiatus")), (status, Some(marker)), "{lane} {host}{path}: {}", r.body);
         }
         // The same page, but for its request id and the scheme of its links.
-        let page = |r: &Answer| r.body.replace(r.field("x-request-id").unwrap_or("-"), "ID").replace("http://", "https://");
+        let page =
+            |r: &Answer| r.body.replace(r.field("x-request-id").unwrap_or("-"), "ID").replace("http://", "https://");
         assert_eq!(page(&t1), page(&p), "{host}: the same page over TLS");
         assert_eq!(page(&t2), page(&t1), "{host}: the same page over h2");
     }
@@ -480,6 +492,23 @@ async fn a_tls_1_1_client_gets_an_alert_and_a_modern_one_is_served_after_it() {
     assert_eq!(h1(&mut tls, "GET", "a.test", "/", "").await.status, 200);
 }
 
+#[tokio::test]
+async fn a_handshake_not_done_within_its_timeout_is_dropped() {
+    let (pki, _origin, g) = started_with("tls_handshake_timeout = \"1s\"").await;
+    let started = std::time::Instant::now();
+    let mut silent = bounded("connect", TcpStream::connect(g.tls)).await.expect("connect");
+    // Half a ClientHello, then nothing: the gateway waits for the rest only so long.
+    bounded("write", silent.write_all(&tls11_client_hello()[..20])).await.expect("write");
+    let mut rest = Vec::new();
+    let _ = bounded("the close", silent.read_to_end(&mut rest)).await;
+    let waited = started.elapsed();
+    assert!(rest.is_empty(), "nothing is sent to a handshake cut short: {rest:?}");
+    assert!(waited >= std::time::Duration::from_millis(900), "closed after {waited:?}, before its timeout");
+    // The listener still serves.
+    let mut tls = tls_to(&pki, g.tls, "a.test", &[b"http/1.1"]).await;
+    assert_eq!(h1(&mut tls, "GET", "a.test", "/", "").await.status, 200);
+}
+
 #[test]
 fn check_names_the_file_and_key_of_a_bad_certificate() {
     let pki = Pki::new("check");
@@ -487,7 +516,8 @@ fn check_names_the_file_and_key_of_a_bad_certificate() {
     pki.leaf("b", &["b.test"]);
     let up = dead_address();
     let tenants = tenant("a", &["a.test"], &[up], "");
-    let entry = |cert: &str, key: &str| format!("[[certificates]]\nhosts = [\"a.test\"]\ncert = \"{cert}\"\nkey = \"{key}\"\n");
+    let entry =
+        |cert: &str, key: &str| format!("[[certificates]]\nhosts = [\"a.test\"]\ncert = \"{cert}\"\nkey = \"{key}\"\n");
     let cases = [
         (entry("a.pem", "b.key"), "certificates[0].key", "not the key of the certificate"),
         (entry("missing.pem", "a.key"), "certificates[0].cert", "missing.pem: cannot be read"),
