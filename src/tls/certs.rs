@@ -103,3 +103,21 @@ impl Certificate {
 fn read(path: &Path, which: Which) -> Result<Vec<u8>, CertError> {
     std::fs::read(path).map_err(|e| CertError { which, message: format!("{}: cannot be read ({e})", path.display()) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_as_the_key() {
+        let (a, b) = (rcgen::KeyPair::generate().expect("key"), rcgen::KeyPair::generate().expect("key"));
+        let params = rcgen::CertificateParams::new(vec!["a.test".to_string()]).expect("params");
+        let cert = params.self_signed(&a).expect("certificate").pem();
+        let (c, k) = (Path::new("a.pem"), Path::new("b.key"));
+        let err = Certificate::from_pem(cert.as_bytes(), b.serialize_pem().as_bytes(), c, k).expect_err("mismatch");
+        assert_eq!(err.which, Which::Key);
+        assert!(err.message.contains("b.key: not the key of the certificate in a.pem"), "{}", err.message);
+        let ok = Certificate::from_pem(cert.as_bytes(), a.serialize_pem().as_bytes(), c, k).expect("its own key");
+        assert!(ok.not_after.is_some_and(|t| t > 1_700_000_000), "{:?}", ok.not_after);
+    }
+}

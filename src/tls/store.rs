@@ -73,3 +73,68 @@ impl CertStore {
         self.by_host.is_empty() && self.default.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A self-signed certificate for `name` (the store never looks inside: names are the
+    /// configuration's, not the certificate's).
+    fn certificate(name: &str) -> Certificate {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec![name.to_string()]).expect("params");
+        let cert = params.self_signed(&key).expect("certificate");
+        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+        Certificate::from_pem(cert_pem.as_bytes(), key_pem.as_bytes(), Path::new("c.pem"), Path::new("k.pem"))
+            .expect("a good certificate")
+    }
+
+    fn patterns(hosts: &[&str]) -> Vec<HostPattern> {
+        hosts.iter().map(|h| HostPattern::parse(h).expect("pattern")).collect()
+    }
+
+    #[test]
+    fn exact_beats_range_beats_the_longest_wildcard_then_the_default() {
+        let names = ["exact", "range", "wild", "deep", "again", "default"];
+        let certs: Vec<Certificate> = names.iter().map(|n| certificate(&format!("{n}.test"))).collect();
+        let hosts = [
+            patterns(&["a.example.com"]),
+            patterns(&["www{1..9}.example.com"]),
+            patterns(&["*.example.com"]),
+            patterns(&["*.b.example.com"]),
+            // Names another entry already has: the first entry keeps them.
+            patterns(&["a.example.com", "*.example.com"]),
+            Vec::new(),
+        ];
+        let entries: Vec<Entry<'_>> = hosts
+            .iter()
+            .zip(&certs)
+            .enumerate()
+            .map(|(i, (hosts, certificate))| Entry { hosts, default: i == 5, certificate })
+            .collect();
+        let store = CertStore::build(&entries);
+        let which = |sni: Option<&str>| {
+            let key = store.resolve(sni).expect("a certificate");
+            certs.iter().position(|c| Arc::ptr_eq(&c.key, &key)).map(|i| names[i])
+        };
+        let cases = [
+            (Some("a.example.com"), "exact"),
+            (Some("A.Example.COM."), "exact"),
+            (Some("www3.example.com"), "range"),
+            (Some("www30.example.com"), "wild"),
+            (Some("x.example.com"), "wild"),
+            (Some("x.b.example.com"), "deep"),
+            (Some("b.example.com"), "wild"),
+            (Some("example.com"), "default"),
+            (Some("other.test"), "default"),
+            (None, "default"),
+        ];
+        for (sni, expected) in cases {
+            assert_eq!(which(sni), Some(expected), "{sni:?}");
+        }
+        let no_default = CertStore::build(&entries[..5]);
+        assert!(no_default.resolve(Some("other.test")).is_none(), "no default: the handshake is refused");
+        assert!(CertStore::default().is_empty() && CertStore::default().resolve(None).is_none());
+    }
+}
