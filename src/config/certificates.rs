@@ -53,6 +53,32 @@ pub fn entry(
     Some(CertificateEntry { hosts, default: c.default, cert, key, certificate: certificate? })
 }
 
+/// A warning for each tenant host that no certificate covers when there are TLS listeners and no
+/// default: a handshake for it is refused.
+pub fn uncovered(
+    entries: &[CertificateEntry],
+    tenants: &[(String, String, crate::config::Tenant)],
+    report: &mut Report,
+) {
+    if entries.is_empty() || entries.iter().any(|e| e.default) {
+        return;
+    }
+    for (file, path, t) in tenants {
+        for (i, h) in t.hosts.iter().enumerate() {
+            let text = h.to_string();
+            // A wildcard or a range is covered by a wildcard or range entry that names it, or
+            // by one that covers its text (`*.a.example.com` by `*.example.com`).
+            if !entries.iter().any(|e| e.hosts.iter().any(|p| *p == *h || p.matches(&text))) {
+                report.warn(
+                    file,
+                    format!("{path}.hosts[{i}]"),
+                    format!("{text}: no [[certificates]] entry covers it and there is no default; TLS handshakes for it are refused"),
+                );
+            }
+        }
+    }
+}
+
 /// Across entries and `[gateway]`: one default at most, and TLS listeners need a certificate.
 pub fn cross_check(entries: &[(String, String, CertificateEntry)], listen_tls: bool, main: &str, report: &mut Report) {
     let defaults: Vec<_> = entries.iter().filter(|(_, _, e)| e.default).collect();

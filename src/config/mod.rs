@@ -226,6 +226,10 @@ fn load_text(
     }
     validate::cross_check(&mut report, &tenant_ids, &window_ids, &tenants, &windows);
     certificates::cross_check(&certificates, !gateway.listen_tls.is_empty(), name, &mut report);
+    let certificates: Vec<_> = certificates.into_iter().map(|(_, _, c)| c).collect();
+    if !gateway.listen_tls.is_empty() {
+        certificates::uncovered(&certificates, &tenants, &mut report);
+    }
     if let Some(d) = &gateway.default_tenant {
         if !tenant_ids.iter().any(|(_, _, id)| id == d) {
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
@@ -239,7 +243,7 @@ fn load_text(
         tenants: tenants.into_iter().map(|(_, _, t)| t).collect(),
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
-        certificates: certificates.into_iter().map(|(_, _, c)| c).collect(),
+        certificates,
         sources,
         include_dirs,
     };

@@ -69,8 +69,10 @@ impl Certificate {
                 format!("{}: no certificate (-----BEGIN CERTIFICATE-----) in it", cert.display()),
             ));
         }
-        let private = PrivateKeyDer::from_pem_slice(key_text)
-            .map_err(|e| bad(Which::Key, format!("{}: no PEM private key in it ({e})", key.display())))?;
+        // No parser detail for the key file: it would quote the key file's lines in the log.
+        let private = PrivateKeyDer::from_pem_slice(key_text).map_err(|_| {
+            bad(Which::Key, format!("{}: no PEM private key in it (-----BEGIN ... PRIVATE KEY-----)", key.display()))
+        })?;
         let provider = super::provider();
         let signing = provider.key_provider.load_private_key(private).map_err(|e| {
             bad(

@@ -541,6 +541,14 @@ fn check_names_the_file_and_key_of_a_bad_certificate() {
         let shown = report.to_string();
         assert!(shown.contains(key) && shown.contains(words), "{key} / {words}:\n{shown}");
     }
+    // A tenant host no certificate covers, with no default: a warning (its handshakes fail).
+    let hosts = tenant("a", &["a.test", "x.a.test", "c.test"], &[up], "");
+    let certs = "[[certificates]]\nhosts = [\"a.test\", \"*.a.test\"]\ncert = \"a.pem\"\nkey = \"a.key\"\n";
+    let text = config("listen_tls = [\"127.0.0.1:8443\"]", &format!("{hosts}{certs}"));
+    let loaded = hiatus::config::load_str(&text, "t.toml", &pki.dir.0).unwrap_or_else(|r| panic!("{r}"));
+    let warnings: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("tenants[0].hosts[2]") && warnings[0].contains("c.test"), "{warnings:?}");
     // Bad tenant keys of the same feature.
     let text = config("", &tenant("a", &["a.test"], &[up], "hsts = \"max-age=1\\r\\nx: y\""));
     assert!(crate::support::load_err(&text, &pki.dir.0).to_string().contains("tenants[0].hsts"));
