@@ -106,7 +106,7 @@ impl Tls {
     }
 
     /// The TLS handshake within `timeout`; `None` when it failed (logged at debug, and an info
-    /// line with the count every [`FAILURES_EVERY`]).
+    /// line with the count every 10 s).
     pub async fn handshake(&self, io: Stream, timeout: Duration) -> Option<Handshaken> {
         let socket = io.get_socket_digest();
         let timing = io.get_timing_digest();
