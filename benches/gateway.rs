@@ -50,6 +50,7 @@ fn request(host: &str) -> Request<'_> {
         forwarded_proto: None,
         cookie: Some("session=abc123; theme=dark"),
         peer: Some("203.0.113.7".parse().expect("ip")),
+        tls: false,
     }
 }
 
@@ -80,7 +81,7 @@ fn benches(c: &mut Criterion) {
             let mut answer = Answer::page(503, Outcome::Maintenance, Marker::Maintenance, d.format, d.lang, body);
             answer.retry_after = page.retry_after.clone();
             let mut out = Vec::with_capacity(4096);
-            wire::answer(&mut out, &answer, b"0123456789abcdef00", compiled.shown_generation(), false, true);
+            wire::answer(&mut out, &answer, (b"0123456789abcdef00", compiled.shown_generation()), None, false, true);
             black_box(out)
         })
     });

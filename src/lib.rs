@@ -22,3 +22,4 @@ pub mod pages;
 pub mod schedule;
 pub mod status;
 pub mod telemetry;
+pub mod tls;

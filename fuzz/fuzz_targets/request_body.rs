@@ -34,7 +34,7 @@ thread_local! {
 async fn all<S: tokio::io::AsyncRead + Unpin + Send>(body: &mut H1Body<'_, S>) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::new();
     while let Piece::Bytes(b) = body.next().await? {
-        out.extend_from_slice(b);
+        b.copy_to(&mut out);
     }
     Ok(out)
 }

@@ -146,11 +146,12 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         }
     }
     // In an upgrade the addresses are taken over from the running process, not bound anew.
-    let (listen, admin_at) = if options.upgrade {
-        (settings.listen.clone(), settings.admin)
+    let (listen, listen_tls, admin_at) = if options.upgrade {
+        (settings.listen.clone(), settings.listen_tls.clone(), settings.admin)
     } else {
         let admin = settings.admin.map(|a| check_listeners(&[a])).transpose()?;
-        (check_listeners(&settings.listen)?, admin.and_then(|a| a.first().copied()))
+        let tls = check_listeners(&settings.listen_tls)?;
+        (check_listeners(&settings.listen)?, tls, admin.and_then(|a| a.first().copied()))
     };
     let grace = settings.grace_period;
     let conf = ServerConf {
@@ -198,9 +199,11 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     crate::control::scrape::register(&metrics, admin.reloader.clone(), clock, Some(gateway.drain.clone()))
         .map_err(|e| format!("metrics: {e}"))?;
     let drain = gateway.drain.clone();
-    let app = App::new(gateway, settings.h2c);
+    let app = App::new(gateway, settings.h2c, &listen_tls, &listen)?;
     let mut proxy = Service::new("Hiatus".to_string(), app);
-    for a in &listen {
+    // TLS listeners are plain pingora listeners too: the app does the handshake
+    // (`gateway::tls`), so the upgrade hands their sockets over like the others.
+    for a in listen.iter().chain(&listen_tls) {
         // No read buffer in front of a client's socket: pingora's default is a zeroed 64 KiB one
         // per connection, and both lanes read into buffers of their own, so it only added a
         // copy and 42 KiB of memory per idle keep-alive connection. The small write buffer
@@ -220,7 +223,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         log::info!("admin listener on http://{a}");
     }
     stop_when_drained(server.watch_execution_phase(), drain, grace, access_log);
-    announce_when_listening(listen, admin);
+    announce_when_listening(listen, listen_tls, admin);
     server.run_forever()
 }
 
@@ -276,10 +279,11 @@ fn stop_when_drained(
 
 /// Says "listening" (stdout, `/readyz`) only once every listener accepts connections: pingora
 /// binds inside `run_forever`, after this function has handed over control.
-fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
+fn announce_when_listening(listen: Vec<SocketAddr>, listen_tls: Vec<SocketAddr>, admin: Arc<Admin>) {
     std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        for a in &listen {
+        let all = listen.iter().map(|a| ("http", a)).chain(listen_tls.iter().map(|a| ("https", a)));
+        for (scheme, a) in all {
             while std::net::TcpStream::connect_timeout(a, std::time::Duration::from_millis(200)).is_err() {
                 if std::time::Instant::now() > deadline {
                     log::error!("{a} is not accepting connections; is the address in use?");
@@ -287,8 +291,8 @@ fn announce_when_listening(listen: Vec<SocketAddr>, admin: Arc<Admin>) {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            println!("hiatus: listening on http://{a}");
-            log::info!("listening on http://{a}");
+            println!("hiatus: listening on {scheme}://{a}");
+            log::info!("listening on {scheme}://{a}");
         }
         admin.ready.store(true, std::sync::atomic::Ordering::Relaxed);
     });

@@ -56,6 +56,10 @@ pub struct TenantRuntime {
     /// What requests told of each `Fixed` upstream (`health::passive`), in their order. Kept
     /// with the configuration: a reload starts the counts afresh, as nginx's does.
     pub passive: Box<[Passive]>,
+    /// `Strict-Transport-Security` for answers over TLS, made once (`hsts`).
+    pub hsts: Option<http::HeaderValue>,
+    /// Plain HTTP is redirected to HTTPS (`https_redirect`).
+    pub https_redirect: bool,
 }
 
 /// The upstream [`TenantRuntime::pick`] chose.
@@ -172,6 +176,10 @@ pub struct Compiled {
     pub health: Arc<HealthRegistry>,
     /// When each window (by index) last changed (`ledger`): what feeds and calendars say.
     pub changed: ledger::Changes,
+    /// The TLS listeners' certificates by host (SNI), read at each handshake.
+    pub certificates: crate::tls::CertStore,
+    /// The port an HTTPS redirect names: the first TLS listener's (443 when there is none).
+    pub https_port: u16,
 }
 
 fn lang_index(lang: Language) -> usize {
@@ -243,6 +251,9 @@ impl Compiled {
                 cache: PageCache::default(),
                 health: tenant_health,
                 passive,
+                // Validated as a header value (`config::gateway::hsts`); a failure drops it.
+                hsts: t.options.hsts.as_deref().and_then(|h| http::HeaderValue::from_str(h).ok()),
+                https_redirect: t.options.https_redirect,
             });
         }
         health.retain(&checked);
@@ -254,6 +265,13 @@ impl Compiled {
             .and_then(|d| config.tenants.iter().position(|t| &t.id == d))
             .map(|i| i as u32);
         let changed = ledger::changed_times(&config, now);
+        let entries: Vec<crate::tls::store::Entry<'_>> = config
+            .certificates
+            .iter()
+            .map(|c| crate::tls::store::Entry { hosts: &c.hosts, default: c.default, certificate: &c.certificate })
+            .collect();
+        let certificates = crate::tls::CertStore::build(&entries);
+        let https_port = config.gateway.listen_tls.first().map_or(443, |a| a.port());
         let engine = Snapshot::build(config, BuildOptions::around(now));
         Ok(Compiled {
             engine,
@@ -264,6 +282,8 @@ impl Compiled {
             generation,
             health: health.clone(),
             changed,
+            certificates,
+            https_port,
         })
     }
 

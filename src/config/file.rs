@@ -38,6 +38,22 @@ pub struct FileTenant {
     pub replace_upstream_errors: bool,
     /// Active health checks of the upstreams (`super::health`).
     pub health: Option<super::health::FileHealth>,
+    #[serde(default)]
+    pub https_redirect: bool,
+    pub hsts: Option<String>,
+}
+
+/// `[[certificates]]`: a PEM chain and key for host patterns, or the default certificate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCertificate {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub cert: String,
+    pub key: String,
+    /// Served to clients that name no host, or a host no entry covers.
+    #[serde(default)]
+    pub default: bool,
 }
 
 /// A window's scope: `"all"`, or a table naming tenants and/or host patterns.

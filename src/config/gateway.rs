@@ -15,6 +15,10 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct FileGateway {
     pub listen: Option<Vec<String>>,
+    /// TLS listeners (HTTPS; HTTP/2 or HTTP/1.1 by ALPN), with certificates from `[[certificates]]`.
+    pub listen_tls: Option<Vec<String>>,
+    /// How long a client may take to complete a TLS handshake.
+    pub tls_handshake_timeout: Option<String>,
     /// HTTP/2 without TLS (prior knowledge) next to HTTP/1.1 on the listeners; default on.
     pub h2c: Option<bool>,
     pub threads: Option<usize>,
@@ -109,6 +113,8 @@ pub struct FileTenantOptions {
     #[serde(default)]
     pub replace_upstream_errors: bool,
     pub health: Option<FileHealth>,
+    pub https_redirect: bool,
+    pub hsts: Option<String>,
 }
 
 /// An address block: `10.0.0.0/8`, `2001:db8::/32`, or a single address.
@@ -166,6 +172,10 @@ pub struct Bypass {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewaySettings {
     pub listen: Vec<SocketAddr>,
+    /// TLS listeners; empty: none.
+    pub listen_tls: Vec<SocketAddr>,
+    /// A TLS handshake must be done this long after the connection was accepted.
+    pub tls_handshake_timeout: Duration,
     pub h2c: bool,
     pub threads: usize,
     pub unknown_host_status: u16,
@@ -283,6 +293,8 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         GatewaySettings {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            listen_tls: Vec::new(),
+            tls_handshake_timeout: Duration::from_secs(10),
             h2c: true,
             threads: 2,
             unknown_host_status: 421,
@@ -329,6 +341,7 @@ impl Default for GatewaySettings {
 pub fn restart_only_changes(running: &GatewaySettings, new: &GatewaySettings) -> Vec<&'static str> {
     [
         ("gateway.listen", running.listen != new.listen),
+        ("gateway.listen_tls", running.listen_tls != new.listen_tls),
         ("gateway.threads", running.threads != new.threads),
         ("gateway.h2c", running.h2c != new.h2c),
         ("gateway.admin", running.admin != new.admin),
@@ -359,6 +372,11 @@ pub struct TenantOptions {
     pub replace_upstream_errors: bool,
     /// The tenant's check (its own table over the gateway's default); `None`: not checked.
     pub health: Option<HealthCheck>,
+    /// Plain HTTP requests are redirected to HTTPS (301 for GET and HEAD, 308 otherwise),
+    /// except ACME's `/.well-known/acme-challenge/`.
+    pub https_redirect: bool,
+    /// `Strict-Transport-Security` on answers over TLS (e.g. `max-age=31536000`).
+    pub hsts: Option<String>,
 }
 
 fn check<T>(report: &mut Report, file: &str, path: &str, r: Result<T, String>) -> Option<T> {
@@ -390,6 +408,7 @@ pub mod max {
     pub const PASSIVE_COOLDOWN: u64 = HOUR;
     /// More failures in a row than this are a slip (`passive_failures`).
     pub const PASSIVE_FAILURES: u32 = 1000;
+    pub const TLS_HANDSHAKE: u64 = 10 * MINUTE;
 }
 
 /// `secs` as the duration syntax writes it (`"10m"`, `"24h"`, `"168h"`).
@@ -505,6 +524,19 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         listen = d.listen.clone();
     } else if g.listen.as_ref().is_some_and(Vec::is_empty) {
         report.error(file, "gateway.listen", "name at least one address to listen on");
+    }
+    let mut listen_tls = Vec::new();
+    for (i, l) in g.listen_tls.clone().unwrap_or_default().iter().enumerate() {
+        let key = format!("gateway.listen_tls[{i}]");
+        let r = l
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{l:?} is not a listen address; write \"ip:port\", e.g. \"0.0.0.0:443\""));
+        if let Some(a) = check(report, file, &key, r) {
+            if listen.contains(&a) {
+                report.error(file, &key, format!("{a} is in `listen` too; a port is either plain or TLS"));
+            }
+            listen_tls.push(a);
+        }
     }
     let threads = match g.threads {
         Some(n) if n == 0 || n > MAX_THREADS => {
@@ -644,6 +676,15 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
         passive: passive(g, file, report),
         state_dir: g.state_dir.as_ref().map(|p| base.join(p)),
         listen,
+        listen_tls,
+        tls_handshake_timeout: positive(
+            report,
+            file,
+            "gateway.tls_handshake_timeout",
+            g.tls_handshake_timeout.as_ref(),
+            d.tls_handshake_timeout,
+            max::TLS_HANDSHAKE,
+        ),
         h2c: g.h2c.unwrap_or(d.h2c),
         threads,
         unknown_host_status,
@@ -729,6 +770,24 @@ pub fn settings(g: &FileGateway, base: &std::path::Path, file: &str, report: &mu
     }
 }
 
+/// A `Strict-Transport-Security` value: `max-age=N` and optional directives
+/// (`includeSubDomains`, `preload`), nothing that could end the field.
+pub fn hsts(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?}: write e.g. \"max-age=31536000\" or \"max-age=31536000; includeSubDomains\"");
+    let t = text.trim();
+    let mut parts = t.split(';').map(str::trim);
+    let age = parts.next().and_then(|p| p.strip_prefix("max-age=")).ok_or_else(bad)?;
+    if age.is_empty() || age.len() > 10 || !age.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    for p in parts {
+        if !(p.eq_ignore_ascii_case("includesubdomains") || p.eq_ignore_ascii_case("preload")) {
+            return Err(bad());
+        }
+    }
+    Ok(t.to_string())
+}
+
 /// Validates the per-tenant proxy keys; `default_health` is `[gateway] health`.
 pub fn tenant_options(
     t: &FileTenantOptions,
@@ -746,6 +805,8 @@ pub fn tenant_options(
         read_timeout: opt(report, "read_timeout", &t.read_timeout, max::READ),
         pages: t.pages.as_ref().map(|p| base.join(p)),
         replace_upstream_errors: t.replace_upstream_errors,
+        https_redirect: t.https_redirect,
+        hsts: t.hsts.as_ref().and_then(|h| check(report, file, &format!("{path}.hsts"), hsts(h))),
         health: match &t.health {
             Some(h) => health(h, default_health, file, &format!("{path}.health"), report),
             None => default_health.cloned(),

@@ -8,6 +8,7 @@
 //! its file and key path (STYLE.md 2); a configuration with errors produces no `Config`. It does
 //! not build the hot-path structures (that is the `engine`'s snapshot) nor watch files.
 
+pub mod certificates;
 pub mod diagnostic;
 pub mod diff;
 mod duration;
@@ -27,7 +28,7 @@ pub mod values;
 pub use diagnostic::{Diagnostic, Position, Report};
 pub use model::{Config, Defaults, Language, Scope, Tenant, Texts, Upstream, Window};
 
-use file::{FileDefaults as RawDefaults, FileTenant, FileWindow};
+use file::{FileCertificate, FileDefaults as RawDefaults, FileTenant, FileWindow};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use validate::{Checker, FileDefaults};
@@ -110,9 +111,13 @@ struct Digest(blake2::Blake2s256);
 
 impl Digest {
     fn add(&mut self, name: &str, text: &str) {
+        self.add_bytes(name, text.as_bytes());
+    }
+
+    fn add_bytes(&mut self, name: &str, bytes: &[u8]) {
         use blake2::Digest as _;
         // Lengths first: ("ab", "c") and ("a", "bc") must not hash alike.
-        for part in [name.as_bytes(), text.as_bytes()] {
+        for part in [name.as_bytes(), bytes] {
             self.0.update((part.len() as u64).to_le_bytes());
             self.0.update(part);
         }
@@ -196,6 +201,7 @@ fn load_text(
     let mut targets: Vec<notify::NotifyTarget> = Vec::new();
     // Every target's id and tenants as written, valid or not, for the cross-checks.
     let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    let mut certificates = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -210,11 +216,12 @@ fn load_text(
         let items_t = take_array(&mut table, "tenants", &fname, &mut report);
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
         let items_n = take_array(&mut table, "notify", &fname, &mut report);
+        let items_c = take_array(&mut table, "certificates", &fname, &mut report);
         for key in table.keys() {
-            const TOP: [&str; 6] = ["include", "defaults", "gateway", "tenants", "windows", "notify"];
+            const TOP: [&str; 7] = ["include", "defaults", "gateway", "tenants", "windows", "notify", "certificates"];
             let message = match suggest::closest(key, TOP) {
                 Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
-                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows or notify"),
+                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify or certificates"),
             };
             report.error(&fname, key, message);
         }
@@ -225,6 +232,14 @@ fn load_text(
                 declared_targets.push((fname.clone(), path.clone(), n.id.clone(), tenants));
                 if let Some(t) = notify::target(&n, &fname, &path, &mut report) {
                     targets.push(t);
+                }
+            }
+        }
+        for (i, item) in items_c.into_iter().enumerate() {
+            let path = format!("certificates[{i}]");
+            if let Some(c) = deserialize::<FileCertificate>(item, &fname, &path, &mut report) {
+                if let Some(e) = certificates::entry(&c, base, &fname, &path, &mut report) {
+                    certificates.push((fname.clone(), path, e));
                 }
             }
         }
@@ -268,12 +283,24 @@ fn load_text(
         }
     }
     validate::cross_check(&mut report, &tenant_ids, &window_ids, &tenants, &windows);
+    certificates::cross_check(&certificates, !gateway.listen_tls.is_empty(), name, &mut report);
+    let certificates: Vec<_> = certificates.into_iter().map(|(_, _, c)| c).collect();
+    if !gateway.listen_tls.is_empty() {
+        certificates::uncovered(&certificates, &tenants, &mut report);
+    }
     if let Some(d) = &gateway.default_tenant {
         if !tenant_ids.iter().any(|(_, _, id)| id == d) {
             report.error(name, "gateway.default_tenant", format!("no tenant has the id {d:?}"));
         }
     }
     notify_cross_check(&mut report, &tenant_ids, &declared_targets);
+    // Certificates are read with the configuration: new ones in the same files are a change
+    // (a renewal rewrites the PEM files, not the TOML).
+    for c in &certificates {
+        for der in &c.certificate.key.cert {
+            digest.add_bytes(&c.cert.display().to_string(), der.as_ref());
+        }
+    }
     let config = Config {
         defaults: model::Defaults {
             zone: main_defaults.zone.unwrap_or(chrono_tz::Tz::UTC),
@@ -283,6 +310,7 @@ fn load_text(
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
         notify: targets,
+        certificates,
         sources,
         include_dirs,
         digest: digest.finish(),

@@ -159,6 +159,16 @@ impl Window {
     }
 }
 
+/// A `[[certificates]]` entry, its files read and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateEntry {
+    pub hosts: Vec<HostPattern>,
+    pub default: bool,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub certificate: crate::tls::Certificate,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -168,6 +178,8 @@ pub struct Config {
     pub gateway: GatewaySettings,
     /// `[[notify]]`: where events are sent (`crate::notify`).
     pub notify: Vec<super::notify::NotifyTarget>,
+    /// The certificates of the TLS listeners, in file order.
+    pub certificates: Vec<CertificateEntry>,
     /// Every file read, the main file first: what a reload watches.
     pub sources: Vec<PathBuf>,
     /// Folders named by include globs: a file appearing there is a change too.

@@ -125,6 +125,8 @@ impl Checker<'_> {
             pages: t.pages.clone(),
             replace_upstream_errors: t.replace_upstream_errors,
             health: t.health.clone(),
+            https_redirect: t.https_redirect,
+            hsts: t.hsts.clone(),
         };
         let mut options =
             super::gateway::tenant_options(&options, self.default_health, &self.base, &self.file, path, self.report);

@@ -199,12 +199,20 @@ impl Reloader {
         self.status.lock().map(|s| s.clone()).unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// The files and folders whose change means "reload".
+    /// The files and folders whose change means "reload": the configuration's, and the
+    /// certificates and keys it names (a renewed certificate is served without a signal).
     pub fn watched(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
         let c = self.current.load();
         let mut files = c.config().sources.clone();
         if !files.contains(&self.path) {
             files.insert(0, self.path.clone());
+        }
+        for cert in &c.config().certificates {
+            for f in [&cert.cert, &cert.key] {
+                if !files.contains(f) {
+                    files.push(f.clone());
+                }
+            }
         }
         (files, c.config().include_dirs.clone())
     }

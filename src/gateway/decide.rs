@@ -20,6 +20,9 @@ use std::net::IpAddr;
 /// last lines can matter (a trusted proxy appends its line last).
 pub const FORWARDED_LINES: usize = 8;
 
+/// Where ACME's HTTP-01 challenges are asked for: never redirected to HTTPS.
+pub const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
+
 /// The parts of a request the decision reads, whichever lane it came on.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -37,6 +40,8 @@ pub struct Request<'a> {
     pub cookie: Option<&'a str>,
     /// The socket peer.
     pub peer: Option<IpAddr>,
+    /// The connection is TLS on one of the gateway's own listeners.
+    pub tls: bool,
 }
 
 /// What to do with a request before any upstream is involved.
@@ -55,6 +60,8 @@ pub enum Action {
     /// Every upstream of the tenant is known down (health checks): the failure page, 503
     /// `no_upstream`, with no connect attempt.
     NoUpstream,
+    /// Plain HTTP to a tenant with `https_redirect`: to the same URL over HTTPS.
+    HttpsRedirect,
     /// To the upstream; `bypass` when in maintenance but let through.
     Proxy { bypass: bool },
 }
@@ -69,8 +76,11 @@ pub struct Decided {
     pub client: Option<IpAddr>,
     /// The socket peer is a configured trusted proxy (its `X-Forwarded-*` are believed).
     pub peer_trusted: bool,
-    /// The request reached the edge over TLS (a trusted proxy's `X-Forwarded-Proto: https`).
+    /// The request reached the edge over TLS: on our own TLS listener, or (on a plain
+    /// connection only) a trusted proxy's `X-Forwarded-Proto: https`.
     pub secure: bool,
+    /// On our own TLS listener.
+    pub tls: bool,
     pub route: Option<crate::engine::Route>,
     pub verdict: Option<Verdict>,
 }
@@ -82,7 +92,7 @@ pub fn decide(compiled: &Compiled, req: &Request<'_>, now: UnixTime) -> Decided 
     let settings = &config.gateway;
     let peer_trusted = req.peer.is_some_and(|p| settings.trusted_proxies.iter().any(|c| c.contains(p)));
     let client = bypass::client_ip(req.peer, req.forwarded_for, &settings.trusted_proxies);
-    let secure = peer_trusted && req.forwarded_proto.is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    let secure = req.tls || peer_trusted && req.forwarded_proto.is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
     let mut d = Decided {
         action: Action::BadRequest,
         lang: config.defaults.language,
@@ -90,6 +100,7 @@ pub fn decide(compiled: &Compiled, req: &Request<'_>, now: UnixTime) -> Decided 
         client,
         peer_trusted,
         secure,
+        tls: req.tls,
         route: None,
         verdict: None,
     };
@@ -149,6 +160,14 @@ fn route(
     }
     d.route = Some(route);
     let Some(tenant) = route.tenant else { return Action::UnknownHost };
+    // Before maintenance: the page is then shown over HTTPS. ACME's HTTP-01 challenges must
+    // reach their answer over plain HTTP (RFC 8555 §8.3).
+    if !d.secure
+        && compiled.tenants.get(tenant as usize).is_some_and(|r| r.https_redirect)
+        && !canonical.starts_with(ACME_CHALLENGE)
+    {
+        return Action::HttpsRedirect;
+    }
     let verdict = compiled.engine.verdict(&route, now);
     d.verdict = Some(verdict);
     let maintenance = verdict.is_maintenance();

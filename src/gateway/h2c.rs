@@ -44,9 +44,16 @@ use tokio::time::Sleep;
 /// allows the same number).
 const MAX_REJECTED: usize = 32;
 
-/// One h2c connection (its preface already put back on `io`), until the client closes it, it
-/// idles past the keep-alive timeout with no stream open, or a shutdown has drained it.
-pub(super) async fn connection(core: &Arc<Core>, io: Stream, peer: Option<IpAddr>, shutdown: &ShutdownWatch) {
+/// One HTTP/2 connection (h2c with its preface already put back on `io`, or TLS with ALPN
+/// `h2`), until the client closes it, it idles past the keep-alive timeout with no stream
+/// open, or a shutdown has drained it.
+pub(super) async fn connection(
+    core: &Arc<Core>,
+    io: Stream,
+    peer: Option<IpAddr>,
+    shutdown: &ShutdownWatch,
+    tls: bool,
+) {
     let digest = Arc::new(Digest {
         ssl_digest: None,
         timing_digest: io.get_timing_digest(),
@@ -95,7 +102,7 @@ pub(super) async fn connection(core: &Arc<Core>, io: Stream, peer: Option<IpAddr
                 // when it completes.
                 tokio::spawn(Box::pin(async move {
                     let _open = open;
-                    stream(&core, session, peer).await;
+                    stream(&core, session, peer, tls).await;
                 }));
             }
             Ok(Some(H2Accept::Rejected)) => {
@@ -127,7 +134,7 @@ impl Drop for Open {
 }
 
 /// One stream, decided and answered.
-async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
+async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool) {
     // The request head, taken out of the session so that the session can be written while the
     // request is read; a placeholder of no cost stands in.
     let placeholder = RequestHeader::from(http::Request::new(()).into_parts().0);
@@ -146,7 +153,8 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
     if let Some((status, text)) = refused {
         let id = core.gateway.next_id();
         let a = Answer::plain(status, text);
-        let written = write_answer(&mut s, &a, &id, generation, false, compiled.config().gateway.write_timeout).await;
+        let limit = compiled.config().gateway.write_timeout;
+        let written = write_answer(&mut s, &a, (&id, generation), None, false, limit).await;
         return core.gateway.record(&crate::gateway::record::Finished {
             compiled: &compiled,
             tenant: None,
@@ -191,8 +199,10 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
         forwarded_proto: text(header::HeaderName::from_static("x-forwarded-proto")),
         cookie: cookie.as_deref(),
         peer,
+        tls,
     };
     let d = decide(&compiled, &input, now);
+    let tenant = d.route.and_then(|r| r.tenant);
     let mut req = InFlight {
         compiled: &compiled,
         method: rh.method.as_str(),
@@ -203,10 +213,11 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>) {
         accept: input.accept,
         accept_language: input.accept_language,
         started,
-        tenant: d.route.and_then(|r| r.tenant),
+        tenant,
         verdict: d.verdict,
         request_id: core.gateway.next_id(),
         keep_alive: true,
+        hsts: super::core::hsts(&compiled, tenant, tls),
         peer,
         client: d.client,
         protocol: PROTOCOL,
@@ -250,12 +261,12 @@ fn cookies(rh: &RequestHeader) -> Option<Cow<'_, str>> {
 async fn write_answer(
     s: &mut HttpSession,
     a: &Answer,
-    id: &crate::gateway::record::RequestId,
-    generation: Option<u64>,
+    (id, generation): (&crate::gateway::record::RequestId, Option<u64>),
+    hsts: Option<&http::HeaderValue>,
     head_request: bool,
     limit: Duration,
 ) -> bool {
-    let Ok(h) = respond::header(a, id.bytes(), generation) else { return false };
+    let Ok(h) = respond::header(a, id.bytes(), generation, hsts) else { return false };
     let bodiless = head_request || a.body.is_empty();
     match s.write_response_header(Box::new(h), bodiless) {
         Ok(()) if bodiless => true,
@@ -267,7 +278,8 @@ async fn write_answer(
 /// One of the gateway's own answers as the stream's response, recorded.
 async fn send(core: &Core, s: &mut HttpSession, req: &mut InFlight<'_>, a: &Answer) {
     let limit = req.compiled.config().gateway.write_timeout;
-    let written = write_answer(s, a, &req.request_id, req.compiled.shown_generation(), req.head_request, limit).await;
+    let stamp = (&req.request_id, req.compiled.shown_generation());
+    let written = write_answer(s, a, stamp, req.hsts, req.head_request, limit).await;
     if written && !req.head_request {
         req.sent = a.body.len() as u64;
     }

@@ -27,6 +27,7 @@ pub mod respond;
 pub mod server;
 pub mod statuscache;
 pub mod statuspage;
+pub mod tls;
 
 pub use crate::telemetry::Outcome;
 pub use record::Gateway;

@@ -297,7 +297,7 @@ mod tests {
             crate::config::Language::En,
             bytes::Bytes::new(),
         );
-        let h = respond::header(&a, id.bytes(), Some(1)).unwrap_or_else(|e| panic!("{e}"));
+        let h = respond::header(&a, id.bytes(), Some(1), None).unwrap_or_else(|e| panic!("{e}"));
         let own = h.headers.get(respond::X_REQUEST_ID).map(|v| (v.to_str().ok(), v.is_sensitive()));
         assert_eq!(own, Some((Some(id.as_str()), true)));
         assert!(!h.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.is_sensitive()));

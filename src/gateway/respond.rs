@@ -120,8 +120,15 @@ impl Value<'_> {
 }
 
 /// The fields of an answer, handed to `put` one by one: the same set whichever lane writes them.
-/// `generation`: `Some` when `[gateway] expose_generation` is on.
-pub fn fields(a: &Answer, request_id: &[u8], generation: Option<u64>, put: &mut dyn FnMut(&HeaderName, Value<'_>)) {
+/// `generation`: `Some` when `[gateway] expose_generation` is on. `hsts`: the tenant's
+/// `Strict-Transport-Security`, on an answer over TLS.
+pub fn fields(
+    a: &Answer,
+    request_id: &[u8],
+    generation: Option<u64>,
+    hsts: Option<&HeaderValue>,
+    put: &mut dyn FnMut(&HeaderName, Value<'_>),
+) {
     use http::header;
     put(&header::CONTENT_TYPE, Value::Static(a.content_type));
     let mut digits = [0u8; 20];
@@ -145,6 +152,9 @@ pub fn fields(a: &Answer, request_id: &[u8], generation: Option<u64>, put: &mut 
     put(&header::CONTENT_SECURITY_POLICY, Value::Static(CONTENT_SECURITY_POLICY));
     put(&header::X_CONTENT_TYPE_OPTIONS, Value::Static("nosniff"));
     put(&header::REFERRER_POLICY, Value::Static("no-referrer"));
+    if let Some(v) = hsts {
+        put(&header::STRICT_TRANSPORT_SECURITY, Value::Header(v));
+    }
     put(&X_HIATUS, Value::Static(a.marker.label()));
     if let Marker::Failure(f) = a.marker {
         put(&X_HIATUS_FAILURE, Value::Static(f.code()));
@@ -177,10 +187,15 @@ pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// The response head of an answer as a header map, for the h2c lane (pingora's HTTP/2 session
 /// adds `Date`).
-pub fn header(a: &Answer, request_id: &[u8], generation: Option<u64>) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build_no_case(a.status, Some(15))?;
+pub fn header(
+    a: &Answer,
+    request_id: &[u8],
+    generation: Option<u64>,
+    hsts: Option<&HeaderValue>,
+) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build_no_case(a.status, Some(16))?;
     let mut failed = None;
-    fields(a, request_id, generation, &mut |name, value| {
+    fields(a, request_id, generation, hsts, &mut |name, value| {
         let value = match value {
             Value::Static(s) => Ok(HeaderValue::from_static(s)),
             Value::Header(v) => Ok(v.clone()),

@@ -8,11 +8,14 @@
 //! real request path in-process on an ephemeral port.
 
 use super::core::Core;
+use super::http1::Entry;
 use super::record::Gateway;
+use super::tls::Tls;
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Pingora's runtime flavour for the proxy threads. `false`: one single-threaded tokio runtime
@@ -27,47 +30,84 @@ pub const WORK_STEALING: bool = false;
 #[derive(Debug)]
 pub struct App {
     core: Arc<Core>,
-    /// Take h2c (HTTP/2 with prior knowledge) on these listeners.
+    /// Take h2c (HTTP/2 with prior knowledge) on the plain listeners.
     h2c: bool,
+    /// The TLS listeners' handshake, when there are any.
+    tls: Option<Tls>,
 }
 
 impl App {
-    pub fn new(gateway: Gateway, h2c: bool) -> App {
-        App { core: Arc::new(Core::new(gateway)), h2c }
+    /// `tls` and `plain`: the addresses the listeners are bound to (a connection's local
+    /// address says which kind it came in on). Fails only when the TLS listeners'
+    /// configuration cannot be made.
+    pub fn new(gateway: Gateway, h2c: bool, tls: &[SocketAddr], plain: &[SocketAddr]) -> Result<App, String> {
+        let tls = Tls::new(&gateway.current, tls, plain)?;
+        Ok(App { core: Arc::new(Core::new(gateway)), h2c, tls })
     }
 }
 
 #[async_trait]
 impl ServerApp for App {
     async fn process_new(self: &Arc<Self>, io: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-        super::http1::connection(&self.core, io, shutdown, self.h2c).await;
+        let local = io.get_socket_digest().and_then(|d| d.local_addr().and_then(|a| a.as_inet()).copied());
+        let entry = match (&self.tls, local) {
+            (Some(tls), Some(local)) if tls.listens_on(local) => {
+                let timeout = self.core.gateway.current.load().config().gateway.tls_handshake_timeout;
+                let done = tls.handshake(io, timeout).await?;
+                let entry = if done.h2 { Entry::TlsH2 } else { Entry::Tls };
+                super::http1::connection(&self.core, done.io, shutdown, entry).await;
+                return None;
+            }
+            _ => Entry::Plain { h2c: self.h2c },
+        };
+        super::http1::connection(&self.core, io, shutdown, entry).await;
         None
     }
 }
 
 /// Serves the gateway on `listener` in this process until `shutdown` turns true.
 pub async fn serve(listener: tokio::net::TcpListener, gateway: Gateway, shutdown: tokio::sync::watch::Receiver<bool>) {
+    serve_tls(listener, None, gateway, shutdown).await;
+}
+
+/// As [`serve`], with a TLS listener beside the plain one (the same app decides by the local
+/// address, as in the process).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio::net::TcpListener>,
+    gateway: Gateway,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let h2c = gateway.current.load().config().gateway.h2c;
-    let app = Arc::new(App::new(gateway, h2c));
+    let plain: Vec<SocketAddr> = listener.local_addr().into_iter().collect();
+    let secure: Vec<SocketAddr> = tls.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let app = match App::new(gateway, h2c, &secure, &plain) {
+        Ok(app) => Arc::new(app),
+        Err(e) => {
+            log::error!("{e}");
+            return;
+        }
+    };
     let listener = pingora::protocols::l4::listener::Listener::from(listener);
+    let tls = tls.map(pingora::protocols::l4::listener::Listener::from);
     let mut stop = shutdown.clone();
     loop {
-        tokio::select! {
+        let accepted = tokio::select! {
             _ = stop.changed() => {
                 // As the process does when pingora begins a graceful stop.
                 app.core.gateway.drain.begin();
                 break;
             }
-            accepted = listener.accept() => {
-                let Ok(mut stream) = accepted else { continue };
-                // As pingora's own listeners do: without it, Nagle holds back small writes.
-                let _ = stream.set_nodelay();
-                let io: Stream = Box::new(stream);
-                let (app, sd) = (app.clone(), shutdown.clone());
-                tokio::spawn(async move {
-                    app.process_new(io, &sd).await;
-                });
-            }
-        }
+            accepted = listener.accept() => accepted,
+            accepted = async { match &tls { Some(l) => l.accept().await, None => std::future::pending().await } } => accepted,
+        };
+        let Ok(mut stream) = accepted else { continue };
+        // As pingora's own listeners do: without it, Nagle holds back small writes.
+        let _ = stream.set_nodelay();
+        let io: Stream = Box::new(stream);
+        let (app, sd) = (app.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            app.process_new(io, &sd).await;
+        });
     }
 }

@@ -33,6 +33,8 @@
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 //! - `package`: what the package ships besides the gateway: `--version` with the revision, the
 //!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
+//! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
+//!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
 
 mod backpressure;
 mod cli;
@@ -62,3 +64,4 @@ mod smuggling;
 mod status;
 mod status_truth;
 mod support;
+mod tls;

@@ -97,6 +97,17 @@ pub struct InFlight<'a> {
     pub received: u64,
     pub upstream: Option<SocketAddr>,
     pub upstream_started: Option<Instant>,
+    /// The tenant's `Strict-Transport-Security`, when the request came over TLS ([`hsts`]).
+    pub hsts: Option<&'a http::HeaderValue>,
+}
+
+/// The `Strict-Transport-Security` a request's answers carry: its tenant's, over TLS only
+/// (over plain HTTP browsers ignore it, RFC 6797 §8.1).
+pub fn hsts(compiled: &Compiled, tenant: Option<u32>, tls: bool) -> Option<&http::HeaderValue> {
+    if !tls {
+        return None;
+    }
+    compiled.tenants.get(tenant? as usize)?.hsts.as_ref()
 }
 
 impl Core {
@@ -150,6 +161,7 @@ impl Core {
                 }
             }
             Action::NoUpstream => req.failure(Failure::Unavailable, 503, d.lang, d.format),
+            Action::HttpsRedirect => own::https_redirect(req),
             Action::Proxy { bypass } => return Plan::Proxy(if bypass { Outcome::Bypass } else { Outcome::Proxied }),
         })
     }
@@ -205,6 +217,7 @@ impl Core {
                     generation: req.compiled.shown_generation(),
                     keep_alive: req.keep_alive,
                     http10,
+                    hsts: req.hsts,
                 },
                 drain: &self.gateway.drain,
             };

@@ -73,8 +73,17 @@ fn bypass_cookie(req: &InFlight<'_>, d: &Decided, secret: &str, query: Option<&s
     let scope = tenant.path_prefix.as_deref().unwrap_or("/");
     let secure = if d.secure { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={value}; Path={scope}; Max-Age={ttl}; HttpOnly; SameSite=Lax{secure}");
-    Some(Answer {
-        status: 303,
+    let extra = vec![
+        (header::LOCATION, HeaderValue::from_str(to).ok()?),
+        (header::SET_COOKIE, HeaderValue::from_str(&cookie).ok()?),
+    ];
+    Some(redirect(303, extra, Bytes::new()))
+}
+
+/// A redirect of the gateway's own, never cached.
+fn redirect(status: u16, extra: Vec<(header::HeaderName, HeaderValue)>, body: Bytes) -> Answer {
+    Answer {
+        status,
         outcome: Outcome::Gateway,
         marker: Marker::Own,
         content_type: "text/plain; charset=utf-8",
@@ -82,12 +91,30 @@ fn bypass_cookie(req: &InFlight<'_>, d: &Decided, secret: &str, query: Option<&s
         cache_control: "no-store",
         vary: None,
         retry_after: None,
-        extra: vec![
-            (header::LOCATION, HeaderValue::from_str(to).ok()?),
-            (header::SET_COOKIE, HeaderValue::from_str(&cookie).ok()?),
-        ],
-        body: Bytes::new(),
-    })
+        extra,
+        body,
+    }
+}
+
+/// The same URL over HTTPS (`https_redirect`): 301 for `GET` and `HEAD`, 308 for the rest
+/// (a 301 may turn a `POST` into a `GET`; a 308 keeps the method and the body). The host is
+/// the normalised one the request was routed by, the port the first TLS listener's.
+pub fn https_redirect(req: &InFlight<'_>) -> Answer {
+    let mut buf = [0u8; HOST_BUF_LEN];
+    let host = req.host.and_then(|h| normalize_host(h, &mut buf)).unwrap_or_default();
+    let port = match req.compiled.https_port {
+        443 => String::new(),
+        p => format!(":{p}"),
+    };
+    let query = req.query.map(|q| format!("?{q}")).unwrap_or_default();
+    let location = format!("https://{host}{port}{}{query}", req.path);
+    let status = if matches!(req.method, "GET" | "HEAD") { 301 } else { 308 };
+    // The path and query passed the lane's parser (no controls); a value a header cannot carry
+    // still gets no redirect to somewhere else.
+    let Ok(value) = HeaderValue::from_bytes(location.as_bytes()) else {
+        return Answer::plain(400, "The request's target cannot be redirected.\n");
+    };
+    redirect(status, vec![(header::LOCATION, value)], Bytes::from_static(b"This site is served over HTTPS.\n"))
 }
 
 /// A redirect target the gateway sends a browser to: a path on this host, nothing that a

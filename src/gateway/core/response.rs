@@ -76,6 +76,8 @@ pub struct Stamp<'a> {
     /// The client speaks HTTP/1.0: no chunked framing for it (the body is de-chunked and the
     /// connection closes after it).
     pub http10: bool,
+    /// The tenant's `Strict-Transport-Security` over TLS: it replaces the upstream's.
+    pub hsts: Option<&'a http::HeaderValue>,
 }
 
 /// The client's response head, made from the same parse as the exchange's own reading of it.
@@ -239,9 +241,16 @@ fn client_head(
     let canonical = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
     out.extend_from_slice(reason.or(canonical).unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
-    let dated = relayed_fields(resp.headers, &mut |name, value| wire::header(out, name, value));
+    let dated = relayed_fields(resp.headers, &mut |name, value| {
+        if !(stamp.hsts.is_some() && name_is(name, b"strict-transport-security")) {
+            wire::header(out, name, value);
+        }
+    });
     if !dated {
         wire::date(out);
+    }
+    if let Some(v) = stamp.hsts {
+        wire::header(out, b"strict-transport-security", v.as_bytes());
     }
     wire::header(out, b"x-hiatus", b"proxied");
     wire::header(out, b"x-request-id", stamp.request_id.bytes());
@@ -347,6 +356,9 @@ fn h2_head(
     let at = |v: &[u8]| (v.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
     let mut broken = false;
     relayed_fields(resp.headers, &mut |name, value| {
+        if stamp.hsts.is_some() && name_is(name, b"strict-transport-security") {
+            return;
+        }
         let start = at(value);
         let value = match start.checked_add(value.len()) {
             _ if value.is_empty() => Some(bytes::Bytes::new()),
@@ -370,6 +382,9 @@ fn h2_head(
     };
     if let Some(n) = length {
         fields.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    if let Some(v) = stamp.hsts {
+        fields.insert(http::header::STRICT_TRANSPORT_SECURITY, v.clone());
     }
     fields.insert(respond::X_HIATUS, HeaderValue::from_static("proxied"));
     fields.insert(respond::X_REQUEST_ID, request_id_value(stamp.request_id));
@@ -452,7 +467,7 @@ mod tests {
 
     fn client_text(text: &str, asked: Asked, http10: bool) -> String {
         let id = RequestId::new(1, 2);
-        let stamp = Stamp { request_id: &id, generation: Some(7), keep_alive: true, http10 };
+        let stamp = Stamp { request_id: &id, generation: Some(7), keep_alive: true, http10, hsts: None };
         let mut out = Vec::new();
         let parsed = parse(text.as_bytes(), asked, Some((ClientHead::H1(&mut out), &stamp)));
         assert!(matches!(parsed, Ok(Some(_))), "{text:?}: {parsed:?}");
@@ -486,7 +501,7 @@ mod tests {
         let text = "HTTP/1.1 200 OK\r\nServer: o\r\nX-Empty:\r\nConnection: keep-alive\r\nSet-Cookie: a=1\r\n\
                     Set-Cookie: b=2\r\nX-Custom-Name: v w\r\nContent-Length: 2\r\n\r\n";
         let id = RequestId::new(1, 2);
-        let stamp = Stamp { request_id: &id, generation: Some(7), keep_alive: true, http10: false };
+        let stamp = Stamp { request_id: &id, generation: Some(7), keep_alive: true, http10: false, hsts: None };
         let mut out = None;
         let parsed = parse(text.as_bytes(), Asked::default(), Some((ClientHead::H2(&mut out), &stamp)));
         assert!(matches!(parsed, Ok(Some(_))));
@@ -548,7 +563,7 @@ mod tests {
                 let Ok(Some(h)) = whole else { continue };
                 prop_assert_eq!(parse(&buf[..h.len - 1], asked, None), Ok(None));
                 let id = RequestId::new(1, 2);
-                let stamp = Stamp { request_id: &id, generation: Some(1), keep_alive: true, http10: false };
+                let stamp = Stamp { request_id: &id, generation: Some(1), keep_alive: true, http10: false, hsts: None };
                 let mut out = Vec::new();
                 prop_assert_eq!(parse(&buf, asked, Some((ClientHead::H1(&mut out), &stamp))), whole);
                 if h.status >= 200 || h.status == 101 {

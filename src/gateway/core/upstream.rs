@@ -112,9 +112,12 @@ pub fn head<F: Fields>(out: &mut Vec<u8>, o: &Outgoing<'_>, fields: &F, req: &In
         wire::ip(out, c);
     }
     out.extend_from_slice(b"\r\n");
-    // A trusted proxy's `X-Forwarded-Proto` and `-Host` (the first of each) stand; otherwise
-    // the gateway says what it saw.
-    if !(d.peer_trusted && proto && first_of(out, fields, Field::XForwardedProto, b"x-forwarded-proto")) {
+    // Over our own TLS it is `https`, whatever the client says. On a plain connection a
+    // trusted proxy's `X-Forwarded-Proto` and `-Host` (the first of each) stand; otherwise the
+    // gateway says what it saw.
+    if d.tls {
+        wire::header(out, b"x-forwarded-proto", b"https");
+    } else if !(d.peer_trusted && proto && first_of(out, fields, Field::XForwardedProto, b"x-forwarded-proto")) {
         wire::header(out, b"x-forwarded-proto", b"http");
     }
     if !(d.peer_trusted && forwarded_host && first_of(out, fields, Field::XForwardedHost, b"x-forwarded-host")) {

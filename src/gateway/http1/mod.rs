@@ -86,14 +86,30 @@ struct Scratch {
     upstream_timer: Pin<Box<tokio::time::Sleep>>,
 }
 
-/// One client connection, request by request. `h2c`: a connection that opens with the HTTP/2
-/// preface is handed to the h2c lane.
-pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWatch, h2c: bool) {
+/// How a connection reached the lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// A plain socket; `h2c`: one that opens with the HTTP/2 preface goes to the h2c lane.
+    Plain { h2c: bool },
+    /// TLS, ALPN `http/1.1` or none.
+    Tls,
+    /// TLS, ALPN `h2`: the HTTP/2 lane from the first byte.
+    TlsH2,
+}
+
+/// One client connection, request by request (or handed to the HTTP/2 lane, see [`Entry`]).
+pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWatch, entry: Entry) {
     // Only a plain socket can have its first bytes put back for the HTTP/2 lane.
-    let h2c = h2c && io.as_any().is::<L4Stream>();
+    let h2c = entry == Entry::Plain { h2c: true } && io.as_any().is::<L4Stream>();
+    let tls = entry != Entry::Plain { h2c: false } && entry != Entry::Plain { h2c: true };
     let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
     let drain = &core.gateway.drain;
     let mut open = drain.open();
+    if entry == Entry::TlsH2 {
+        open.h2c();
+        super::h2c::connection(core, io, peer, shutdown, true).await;
+        return;
+    }
     let mut buf = BytesMut::with_capacity(2048);
     // Room for the usual heads at once: grown from nothing they cost seven reallocations on
     // every connection, a tenth of a request on HTTP/1.0 (one request per connection).
@@ -123,7 +139,7 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                         // HTTP/2 with prior knowledge: the whole connection is HTTP/2.
                         open.h2c();
                         if let Some(io) = rewound(io, &buf) {
-                            super::h2c::connection(core, io, peer, shutdown).await;
+                            super::h2c::connection(core, io, peer, shutdown, false).await;
                         }
                         return;
                     }
@@ -196,7 +212,8 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
             }
             Step::Partial => return,
         }
-        match request(core, &mut io, &buf, &head, peer, drain.is_closing(), &mut scratch).await {
+        let conn = Conn { peer, tls, closing: drain.is_closing() };
+        match request(core, &mut io, &buf, &head, conn, &mut scratch).await {
             Next::KeepAlive { consumed, more_from } => {
                 buf.advance(consumed.min(buf.len()));
                 if let Some(at) = more_from {
@@ -221,7 +238,7 @@ async fn refuse(core: &Core, io: &mut Stream, refusal: Refusal) {
     let id = core.gateway.next_id();
     let answer = Answer::plain(refusal.status, refusal.text);
     let out = &mut Vec::with_capacity(512);
-    wire::answer(out, &answer, id.bytes(), compiled.shown_generation(), false, false);
+    wire::answer(out, &answer, (id.bytes(), compiled.shown_generation()), None, false, false);
     let written = write_all(io, out, compiled.config().gateway.write_timeout).await;
     core.gateway.record(&crate::gateway::record::Finished {
         compiled: &compiled,
@@ -298,16 +315,19 @@ fn cookies<'b>(head: &Head, buf: &'b [u8]) -> Option<Cow<'b, str>> {
     Some(joined.into())
 }
 
-/// Decides and answers one request.
-async fn request(
-    core: &Core,
-    io: &mut Stream,
-    buf: &[u8],
-    head: &Head,
+/// What a request knows of its connection.
+#[derive(Debug, Clone, Copy)]
+struct Conn {
     peer: Option<IpAddr>,
+    /// It came over TLS.
+    tls: bool,
+    /// A graceful stop is under way.
     closing: bool,
-    scratch: &mut Scratch,
-) -> Next {
+}
+
+/// Decides and answers one request.
+async fn request(core: &Core, io: &mut Stream, buf: &[u8], head: &Head, conn: Conn, scratch: &mut Scratch) -> Next {
+    let Conn { peer, tls, closing } = conn;
     let started = Instant::now();
     let compiled = core.gateway.current.load_full();
     let now = core.gateway.clock.now();
@@ -326,9 +346,11 @@ async fn request(
         forwarded_proto: text(head.forwarded_proto),
         cookie: cookie.as_deref(),
         peer,
+        tls,
     };
     let d = decide(&compiled, &input, now);
     let method = head.method.str(buf);
+    let tenant = d.route.and_then(|r| r.tenant);
     let mut req = InFlight {
         compiled: &compiled,
         method,
@@ -339,10 +361,11 @@ async fn request(
         accept: input.accept,
         accept_language: input.accept_language,
         started,
-        tenant: d.route.and_then(|r| r.tenant),
+        tenant,
         verdict: d.verdict,
         request_id: core.gateway.next_id(),
         keep_alive: head.keep_alive() && !closing,
+        hsts: super::core::hsts(&compiled, tenant, tls),
         peer,
         client: d.client,
         protocol: if head.http10 { "HTTP/1.0" } else { "HTTP/1.1" },
@@ -386,7 +409,8 @@ async fn request(
 /// Writes one of the gateway's answers; `false` when it could not be written.
 async fn send(io: &mut Stream, req: &mut InFlight<'_>, a: &Answer, out: &mut Vec<u8>) -> bool {
     out.clear();
-    wire::answer(out, a, req.request_id.bytes(), req.compiled.shown_generation(), req.head_request, req.keep_alive);
+    let stamp = (req.request_id.bytes(), req.compiled.shown_generation());
+    wire::answer(out, a, stamp, req.hsts, req.head_request, req.keep_alive);
     let written = write_all(io, out, req.compiled.config().gateway.write_timeout).await;
     if written && !req.head_request {
         req.sent = a.body.len() as u64;

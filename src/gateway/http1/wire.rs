@@ -48,16 +48,17 @@ pub fn status_line(out: &mut Vec<u8>, status: u16) {
 
 /// Appends a whole answer of the gateway's own to `out`: status line, the answer's fields
 /// (`respond::fields`), `Date`, `Connection`, and the body unless the request was `HEAD`.
+/// `hsts`: see `respond::fields`.
 pub fn answer(
     out: &mut Vec<u8>,
     a: &Answer,
-    request_id: &[u8],
-    generation: Option<u64>,
+    (request_id, generation): (&[u8], Option<u64>),
+    hsts: Option<&http::HeaderValue>,
     head_request: bool,
     keep_alive: bool,
 ) {
     status_line(out, a.status);
-    respond::fields(a, request_id, generation, &mut |n, v| header(out, n.as_str().as_bytes(), v.as_bytes()));
+    respond::fields(a, request_id, generation, hsts, &mut |n, v| header(out, n.as_str().as_bytes(), v.as_bytes()));
     date(out);
     header(out, b"connection", if keep_alive { b"keep-alive" } else { b"close" });
     out.extend_from_slice(b"\r\n");
