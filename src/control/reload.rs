@@ -121,7 +121,9 @@ impl Fingerprint {
 /// with its line. `hiatus check` on the operator's terminal says it all.
 pub(crate) fn shown(d: &Diagnostic) -> String {
     let (key, message) = (d.path.to_ascii_lowercase(), d.message.to_ascii_lowercase());
-    if ["secret", "token", "password"].iter().any(|s| key.contains(s) || message.contains(s)) {
+    // A notification target's URL is a secret too: a Slack webhook's path is its credential.
+    let target_url = key.starts_with("notify[") && key.ends_with(".url");
+    if target_url || ["secret", "token", "password"].iter().any(|s| key.contains(s) || message.contains(s)) {
         return format!(
             "{}: {}: not valid (the message is withheld: the key holds a secret; see `hiatus check`)",
             d.file, d.path
@@ -388,6 +390,10 @@ mod tests {
             ),
             (d("gateway.admin_token", "use at least 16 characters"), "main.toml: gateway.admin_token: not valid"),
             (d("", "TOML parse error at line 3\n  | secret = \"s3cr3t"), "main.toml: : not valid"),
+            (
+                d("notify[1].url", "\"https://hooks.example/T0/B0/123456\" is not reachable"),
+                "main.toml: notify[1].url: not valid",
+            ),
             (
                 d("windows[0].daily.at", "\"25:00\" is not a time"),
                 "main.toml: windows[0].daily.at: \"25:00\" is not a time",
