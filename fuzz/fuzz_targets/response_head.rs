@@ -28,7 +28,7 @@ fuzz_target!(|input: &[u8]| {
     let asked = Asked { head_request: flags & 1 != 0, upgrade: flags & 2 != 0 };
     let id = RequestId::new(1, 2);
     let stamp =
-        Stamp { request_id: &id, generation: 7, keep_alive: flags & 8 != 0, http10: flags & 4 != 0, hsts: None };
+        Stamp { request_id: &id, generation: Some(7), keep_alive: flags & 8 != 0, http10: flags & 4 != 0, hsts: None };
 
     let whole = parse(buf, asked, None);
     let cut = usize::from(u16::from_le_bytes([lo, hi])) % (buf.len() + 1);
