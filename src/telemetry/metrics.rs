@@ -70,9 +70,12 @@ impl Metrics {
             "hiatus_access_log_dropped_total",
             "Access log lines dropped because the writer fell behind",
         )?;
-        let build_info =
-            IntGaugeVec::new(Opts::new("hiatus_build_info", "Version of the running binary"), &["version"])?;
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let build_info = IntGaugeVec::new(
+            Opts::new("hiatus_build_info", "Version of the running binary"),
+            &["version", "revision"],
+        )?;
+        // The revision `build.rs` found (`--version` says the same).
+        build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), env!("HIATUS_REVISION")]).set(1);
         registry.register(Box::new(TenantCollector(tenants.clone())))?;
         registry.register(Box::new(DurationsCollector(durations.clone())))?;
         registry.register(Box::new(super::process::Process::new()?))?;

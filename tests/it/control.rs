@@ -259,10 +259,16 @@ async fn metrics_count_known_traffic_by_tenant_and_decision() {
         "hiatus_upstream_duration_seconds_count 4",
         "hiatus_upstream_seconds_total{tenant=\"a\"} ",
         "hiatus_config_generation 1",
-        "hiatus_build_info{version=",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    // The running binary's version and revision, as `--version` says them.
+    let build = format!(
+        "hiatus_build_info{{revision=\"{}\",version=\"{}\"}} 1",
+        env!("HIATUS_REVISION"),
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&build), "missing {build:?} in\n{text}");
 }
 
 /// Serves two requests (one proxied with a secret in its query, one in maintenance) with the
