@@ -101,7 +101,7 @@ pub enum Entry {
 pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWatch, entry: Entry) {
     // Only a plain socket can have its first bytes put back for the HTTP/2 lane.
     let h2c = entry == Entry::Plain { h2c: true } && io.as_any().is::<L4Stream>();
-    let tls = entry != Entry::Plain { h2c: false } && entry != Entry::Plain { h2c: true };
+    let tls = matches!(entry, Entry::Tls | Entry::TlsH2);
     let peer = io.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
     let drain = &core.gateway.drain;
     let mut open = drain.open();
@@ -421,10 +421,7 @@ async fn send(io: &mut Stream, req: &mut InFlight<'_>, a: &Answer, out: &mut Vec
 /// The `User-Agent` of a head, for the access log (the head keeps no span of it: nothing else
 /// reads it).
 fn user_agent<'b>(head: &Head, buf: &'b [u8]) -> Option<&'b str> {
-    head.fields()
-        .iter()
-        .find(|(_, name, _)| name.bytes(buf).eq_ignore_ascii_case(b"user-agent"))
-        .map(|(_, _, v)| v.str(buf))
+    head.fields().iter().find(|(_, name, _)| name_is(name.bytes(buf), b"user-agent")).map(|(_, _, v)| v.str(buf))
 }
 
 /// To the tenant's upstreams, the answer relayed; a failure page when none answers.
