@@ -7,6 +7,7 @@
 // The binary may call its allocator (src/main.rs); the library stays free of unsafe code.
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod cli;
 pub mod clock;
 pub mod compiled;

@@ -175,6 +175,8 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     let metrics = Metrics::new().map(Arc::new).map_err(|e| format!("metrics: {e}"))?;
     let access_log =
         AccessLog::start(&settings.access_log, settings.access_log_format).map_err(|e| format!("access log: {e}"))?;
+    // ACME's challenges and issued certificates: the gateway's, the manager's and the admin's.
+    let gateway_acme = crate::acme::Acme::new();
     let reloader = Reloader::new(config_path.to_path_buf(), current.clone(), clock.clone(), Some(metrics.clone()));
     // Reloads read new files in a child first: a refused file's parse never costs this process.
     let reloader = Arc::new(match Vetter::this_binary() {
@@ -191,11 +193,16 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         token: settings.admin_token.clone(),
         ready: AtomicBool::new(false),
         limits: crate::control::http::Limits::default(),
+        acme: Some(gateway_acme.clone()),
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;
-    let gateway =
-        Gateway::new(current, clock.clone()).with_metrics(metrics.clone()).with_access_log(access_log.clone());
+    let mut gateway =
+        Gateway::new(current.clone(), clock.clone()).with_metrics(metrics.clone()).with_access_log(access_log.clone());
+    gateway.acme = gateway_acme.clone();
+    crate::acme::manager::start(current.clone(), gateway_acme, clock.clone())?;
+    crate::acme::metrics::register(&metrics, current, gateway.acme.clone(), gateway.handshakes.clone())
+        .map_err(|e| format!("metrics: {e}"))?;
     crate::control::scrape::register(&metrics, admin.reloader.clone(), clock, Some(gateway.drain.clone()))
         .map_err(|e| format!("metrics: {e}"))?;
     let drain = gateway.drain.clone();

@@ -8,6 +8,7 @@
 //! its file and key path (STYLE.md 2); a configuration with errors produces no `Config`. It does
 //! not build the hot-path structures (that is the `engine`'s snapshot) nor watch files.
 
+pub mod acme;
 pub mod certificates;
 pub mod diagnostic;
 pub mod diff;
@@ -202,6 +203,7 @@ fn load_text(
     // Every target's id and tenants as written, valid or not, for the cross-checks.
     let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
     let mut certificates = Vec::new();
+    let mut acme: Option<(acme::AcmeSettings, acme::AcmeTenants)> = None;
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -217,11 +219,20 @@ fn load_text(
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
         let items_n = take_array(&mut table, "notify", &fname, &mut report);
         let items_c = take_array(&mut table, "certificates", &fname, &mut report);
+        match table.remove("acme") {
+            Some(item) if index == 0 => {
+                acme = deserialize::<acme::FileAcme>(item, &fname, "acme", &mut report)
+                    .and_then(|a| acme::settings(&a, base, &fname, &mut report));
+            }
+            Some(_) => report.error(&fname, "acme", "[acme] belongs in the main file only"),
+            None => {}
+        }
         for key in table.keys() {
-            const TOP: [&str; 7] = ["include", "defaults", "gateway", "tenants", "windows", "notify", "certificates"];
+            const TOP: [&str; 8] =
+                ["include", "defaults", "gateway", "tenants", "windows", "notify", "certificates", "acme"];
             let message = match suggest::closest(key, TOP) {
                 Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
-                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify or certificates"),
+                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify, certificates or acme"),
             };
             report.error(&fname, key, message);
         }
@@ -283,9 +294,14 @@ fn load_text(
         }
     }
     validate::cross_check(&mut report, &tenant_ids, &window_ids, &tenants, &windows);
-    certificates::cross_check(&certificates, !gateway.listen_tls.is_empty(), name, &mut report);
+    certificates::cross_check(&certificates, !gateway.listen_tls.is_empty() && acme.is_none(), name, &mut report);
     let certificates: Vec<_> = certificates.into_iter().map(|(_, _, c)| c).collect();
-    if !gateway.listen_tls.is_empty() {
+    let acme = acme.map(|(mut settings, which)| {
+        let ids: Vec<String> = tenant_ids.iter().map(|(_, _, id)| id.clone()).collect();
+        acme::names(&mut settings, &which, &tenants, &ids, &gateway, name, &mut report);
+        settings
+    });
+    if !gateway.listen_tls.is_empty() && acme.is_none() {
         certificates::uncovered(&certificates, &tenants, &mut report);
     }
     if let Some(d) = &gateway.default_tenant {
@@ -311,6 +327,7 @@ fn load_text(
         gateway,
         notify: targets,
         certificates,
+        acme,
         sources,
         include_dirs,
         digest: digest.finish(),

@@ -8,6 +8,8 @@
 //! - `POST /reload`  reload now; 200 with the new generation and `warnings` (each changed key
 //!   that needs an upgrade or restart), or `"unchanged": true` and the generation in force when
 //!   the files hold what it was read from; 422 with every error (the running configuration stays).
+//! - `GET /certificates`  JSON: every certificate the TLS listeners may serve (configured and
+//!   ACME's) with names, source, `not_after`, issuer, and each ACME name's last error.
 //! - `GET /state`    JSON: generation, hash, loaded at, last reload result with errors, and per
 //!   tenant the state, the window in force, the next window, its open incident (cause and
 //!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
@@ -42,6 +44,8 @@ pub struct Admin {
     pub ready: AtomicBool,
     /// How long a request's head and body may take, and how large its body may be.
     pub limits: Limits,
+    /// ACME's state, for `/certificates` (none: configured certificates only).
+    pub acme: Option<Arc<crate::acme::Acme>>,
 }
 
 fn rfc3339(t: Option<i64>) -> Option<String> {
@@ -156,6 +160,11 @@ impl Admin {
                     "last_reload": s.last,
                     "tenants": self.tenants_json(),
                 });
+                Answer::new(200, JSON, body.to_string())
+            }
+            ("GET", "/certificates") => {
+                let compiled = self.reloader.current().load_full();
+                let body = crate::acme::report::certificates(&compiled, self.acme.as_deref());
                 Answer::new(200, JSON, body.to_string())
             }
             (_, "/metrics" | "/healthz" | "/readyz" | "/reload" | "/state") => {

@@ -39,6 +39,10 @@ pub struct Gateway {
     upstream_errors: Arc<Limiter<SocketAddr>>,
     /// The status host's answers, rendered once per generation, minute, language and tenant.
     pub status_cache: Arc<StatusCache>,
+    /// ACME's challenges and issued certificates (`crate::acme`), shared with its manager.
+    pub acme: Arc<crate::acme::Acme>,
+    /// TLS handshakes by result, for the metrics.
+    pub handshakes: Arc<crate::tls::Handshakes>,
 }
 
 /// How often a failing upstream gets a log line at most.
@@ -64,6 +68,8 @@ impl Gateway {
             drain: Drain::new(),
             upstream_errors: Arc::new(Limiter::new(UPSTREAM_ERRORS_EVERY)),
             status_cache: Arc::new(StatusCache::default()),
+            acme: crate::acme::Acme::new(),
+            handshakes: Arc::default(),
         }
     }
 

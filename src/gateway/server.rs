@@ -41,7 +41,7 @@ impl App {
     /// address says which kind it came in on). Fails only when the TLS listeners'
     /// configuration cannot be made.
     pub fn new(gateway: Gateway, h2c: bool, tls: &[SocketAddr], plain: &[SocketAddr]) -> Result<App, String> {
-        let tls = Tls::new(&gateway.current, tls, plain)?;
+        let tls = Tls::new(&gateway, tls, plain)?;
         Ok(App { core: Arc::new(Core::new(gateway)), h2c, tls })
     }
 }

@@ -12,8 +12,10 @@
 //! loads the one `ArcSwap<Compiled>`), so a reload swaps certificates for the next handshake
 //! without touching open connections.
 
+use super::record::Gateway;
 use crate::compiled::Compiled;
 use crate::telemetry::ratelimit::Limiter;
+use crate::tls::handshakes::{Failure, Handshakes};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::protocols::{
@@ -33,15 +35,24 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// How often failed handshakes get an info line at most (each one is a debug line).
 const FAILURES_EVERY: Duration = Duration::from_secs(10);
 
-/// The certificate for a `ClientHello`, from the configuration in force.
+/// The certificate for a `ClientHello`: a configured one for the name, else one ACME issued
+/// for it, else the configured default (none: the handshake is refused). Two `ArcSwap` loads and hash lookups; ACME's certificates live outside
+/// `Compiled`, so a reload keeps them.
 #[derive(Debug)]
 pub struct Resolver {
     current: Arc<ArcSwap<Compiled>>,
+    acme: Arc<crate::acme::Acme>,
 }
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.load().certificates.resolve(hello.server_name())
+        let compiled = self.current.load();
+        let store = &compiled.certificates;
+        let found = match hello.server_name() {
+            Some(name) => store.named(name).cloned().or_else(|| self.acme.issued.load().resolve(name).cloned()),
+            None => None,
+        };
+        found.or_else(|| store.default_key().cloned())
     }
 }
 
@@ -55,6 +66,7 @@ pub struct Tls {
     plain: Vec<SocketAddr>,
     failed: AtomicU64,
     failures: Limiter<()>,
+    handshakes: Arc<Handshakes>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -74,21 +86,19 @@ pub struct Handshaken {
 impl Tls {
     /// The TLS side of listeners on `tls` (their bound addresses) next to plain ones on
     /// `plain`; `None` when there are no TLS listeners.
-    pub fn new(
-        current: &Arc<ArcSwap<Compiled>>,
-        tls: &[SocketAddr],
-        plain: &[SocketAddr],
-    ) -> Result<Option<Tls>, String> {
+    pub fn new(gateway: &Gateway, tls: &[SocketAddr], plain: &[SocketAddr]) -> Result<Option<Tls>, String> {
         if tls.is_empty() {
             return Ok(None);
         }
-        let config = crate::tls::server::config(Arc::new(Resolver { current: current.clone() }))?;
+        let resolver = Resolver { current: gateway.current.clone(), acme: gateway.acme.clone() };
+        let config = crate::tls::server::config(Arc::new(resolver))?;
         Ok(Some(Tls {
             acceptor: tokio_rustls::TlsAcceptor::from(config),
             addrs: tls.to_vec(),
             plain: plain.to_vec(),
             failed: AtomicU64::new(0),
             failures: Limiter::new(FAILURES_EVERY),
+            handshakes: gateway.handshakes.clone(),
         }))
     }
 
@@ -116,10 +126,18 @@ impl Tls {
             Ok(Ok(stream)) => {
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 let conn = TlsConn { inner: stream, socket, timing, id };
+                self.handshakes.succeeded();
                 return Some(Handshaken { io: Box::new(conn), h2 });
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("not done within {timeout:?}"),
+            Ok(Err(e)) => {
+                let why = if refused_for_no_certificate(&e) { Failure::NoCertificate } else { Failure::Protocol };
+                self.handshakes.failed(why);
+                e.to_string()
+            }
+            Err(_) => {
+                self.handshakes.failed(Failure::Timeout);
+                format!("not done within {timeout:?}")
+            }
         };
         let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
         let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
@@ -134,6 +152,13 @@ impl Tls {
     pub fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
     }
+}
+
+/// Whether rustls ended the handshake because the resolver had no certificate (its words for
+/// it are the only sign: the error is `General`).
+fn refused_for_no_certificate(e: &std::io::Error) -> bool {
+    let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    matches!(inner, Some(rustls::Error::General(m)) if m.contains("no server certificate"))
 }
 
 /// A TLS connection as pingora's `Stream`: the lanes read and write it like a socket; the

@@ -17,6 +17,8 @@ pub struct Certificate {
     pub key: Arc<CertifiedKey>,
     /// The leaf's `notAfter`, Unix seconds (`None` when it could not be read).
     pub not_after: Option<i64>,
+    /// The issuer's common name, for the admin endpoint.
+    pub issuer: Option<String>,
 }
 
 impl std::fmt::Debug for Certificate {
@@ -97,7 +99,8 @@ impl Certificate {
             }
         }
         let not_after = certified.cert.first().and_then(|leaf| super::der::not_after(leaf));
-        Ok(Certificate { key: Arc::new(certified), not_after })
+        let issuer = certified.cert.first().and_then(|leaf| super::der::issuer(leaf));
+        Ok(Certificate { key: Arc::new(certified), not_after, issuer })
     }
 }
 
@@ -121,5 +124,6 @@ mod tests {
         assert!(err.message.contains("b.key: not the key of the certificate in a.pem"), "{}", err.message);
         let ok = Certificate::from_pem(cert.as_bytes(), a.serialize_pem().as_bytes(), c, k).expect("its own key");
         assert!(ok.not_after.is_some_and(|t| t > 1_700_000_000), "{:?}", ok.not_after);
+        assert_eq!(ok.issuer.as_deref(), Some("rcgen self signed cert"));
     }
 }

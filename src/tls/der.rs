@@ -20,19 +20,25 @@ fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+/// The DER of the OID 2.5.4.3, an X.500 `commonName`.
+const COMMON_NAME: [u8; 3] = [0x55, 0x04, 0x03];
 const VERSION: u8 = 0xa0;
 const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 
-/// The certificate's `notAfter` as Unix seconds; `None` when the DER is not a certificate.
-pub fn not_after(cert: &[u8]) -> Option<i64> {
+/// The fields of a certificate's `tbsCertificate` from `serialNumber` on (the optional
+/// version skipped); `None` when the DER is not a certificate.
+fn tbs_fields(cert: &[u8]) -> Option<&[u8]> {
     let (SEQUENCE, certificate, _) = element(cert)? else { return None };
     let (SEQUENCE, tbs, _) = element(certificate)? else { return None };
-    let mut rest = tbs;
-    let (tag, _, after) = element(rest)?;
-    if tag == VERSION {
-        rest = after;
-    }
+    let (tag, _, after) = element(tbs)?;
+    Some(if tag == VERSION { after } else { tbs })
+}
+
+/// The certificate's `notAfter` as Unix seconds; `None` when the DER is not a certificate.
+pub fn not_after(cert: &[u8]) -> Option<i64> {
+    let mut rest = tbs_fields(cert)?;
     // serialNumber, signature, issuer, then validity.
     for _ in 0..3 {
         rest = element(rest)?.2;
@@ -41,6 +47,28 @@ pub fn not_after(cert: &[u8]) -> Option<i64> {
     let (_, after) = element(validity).map(|(_, _, r)| ((), r))?;
     let (tag, time, _) = element(after)?;
     time_of(tag, std::str::from_utf8(time).ok()?)
+}
+
+/// The issuer's common name (or `None` when the issuer has none or the DER is not a
+/// certificate): what the admin endpoint shows as the certificate's issuer.
+pub fn issuer(cert: &[u8]) -> Option<String> {
+    let mut rest = tbs_fields(cert)?;
+    // serialNumber, signature, then issuer: a SEQUENCE of SETs of (OID, value).
+    for _ in 0..2 {
+        rest = element(rest)?.2;
+    }
+    let (SEQUENCE, mut names, _) = element(rest)? else { return None };
+    while !names.is_empty() {
+        let (SET, set, next) = element(names)? else { return None };
+        names = next;
+        let (SEQUENCE, pair, _) = element(set)? else { continue };
+        let (_, oid, value) = element(pair)?;
+        if oid == COMMON_NAME {
+            let (_, text, _) = element(value)?;
+            return std::str::from_utf8(text).ok().map(str::to_string);
+        }
+    }
+    None
 }
 
 /// `YYMMDDHHMMSSZ` (UTCTime, 1950–2049) or `YYYYMMDDHHMMSSZ` (GeneralizedTime).
@@ -73,6 +101,7 @@ mod tests {
 
     #[test]
     fn not_a_certificate() {
+        assert_eq!(issuer(b""), None);
         assert_eq!(not_after(b""), None);
         assert_eq!(not_after(&[0x30, 0x82, 0xff]), None);
         assert_eq!(not_after(&[0x30, 0x00]), None);

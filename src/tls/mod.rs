@@ -10,10 +10,12 @@
 
 pub mod certs;
 mod der;
+pub mod handshakes;
 pub mod server;
 pub mod store;
 
 pub use certs::Certificate;
+pub use handshakes::Handshakes;
 pub use store::CertStore;
 
 /// The one crypto provider of the process: *ring* (a C compiler builds it; aws-lc needs far

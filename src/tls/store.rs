@@ -23,6 +23,18 @@ pub struct CertStore {
     by_host: HostIndex<usize>,
     keys: Vec<Arc<CertifiedKey>>,
     default: Option<Arc<CertifiedKey>>,
+    /// What the admin endpoint and the expiry gauges show, one per entry.
+    listed: Vec<Listed>,
+}
+
+/// An entry as reports show it: its names, expiry and issuer.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The host patterns it serves, as written (`*.example.com`).
+    pub names: Vec<String>,
+    pub default: bool,
+    pub not_after: Option<i64>,
+    pub issuer: Option<String>,
 }
 
 impl Default for CertStore {
@@ -58,7 +70,34 @@ impl CertStore {
         });
         let keys = entries.iter().map(|e| e.certificate.key.clone()).collect();
         let default = entries.iter().find(|e| e.default).map(|e| e.certificate.key.clone());
-        CertStore { by_host, keys, default }
+        let listed = entries
+            .iter()
+            .map(|e| Listed {
+                names: e.hosts.iter().map(|h| h.to_string()).collect(),
+                default: e.default,
+                not_after: e.certificate.not_after,
+                issuer: e.certificate.issuer.clone(),
+            })
+            .collect();
+        CertStore { by_host, keys, default, listed }
+    }
+
+    /// The certificate configured for a name the client asked for, without the default:
+    /// ACME's certificates come between the two (`gateway::tls::Resolver`).
+    pub fn named(&self, server_name: &str) -> Option<&Arc<CertifiedKey>> {
+        let mut buf = [0u8; HOST_BUF_LEN];
+        let host = normalize_host(server_name, &mut buf)?;
+        self.by_host.lookup(host).and_then(|(&i, _)| self.keys.get(i))
+    }
+
+    /// The default certificate, when one is configured.
+    pub fn default_key(&self) -> Option<&Arc<CertifiedKey>> {
+        self.default.as_ref()
+    }
+
+    /// Every entry, in file order.
+    pub fn listed(&self) -> &[Listed] {
+        &self.listed
     }
 
     /// The certificate for the name a client asked for (`None`: no SNI, e.g. an IP address),

@@ -122,6 +122,16 @@ impl Core {
         let lang = Compiled::lang_index(d.lang);
         let raw_host = req.host.unwrap_or("");
         let page = |status, outcome, marker, body| Answer::page(status, outcome, marker, d.format, d.lang, body);
+        // ACME's HTTP-01 (RFC 8555 §8.3) on plain connections, whatever the host, maintenance
+        // or redirect would make of the request: only pending tokens are answered.
+        if !d.tls && req.path.starts_with(crate::acme::challenge::PREFIX) {
+            if let Some(key_authorization) = self.gateway.acme.challenges.answer(req.path) {
+                let mut a = Answer::plain(200, "");
+                (a.outcome, a.marker, a.content_type) = (Outcome::Gateway, Marker::Own, "application/octet-stream");
+                a.body = key_authorization;
+                return Plan::Answer(a);
+            }
+        }
         Plan::Answer(match d.action {
             Action::Own | Action::Status => {
                 let canonical = crate::gateway::path::canonical(req.path).unwrap_or_default();
