@@ -35,7 +35,10 @@
 //!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
 //! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
 //!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
+//! - `acme`: automatic certificates from Debian's `pebble` on loopback, HTTP-01 answered by the
+//!   real binary, the issued certificate served and kept across a restart; a refusing directory.
 
+mod acme;
 mod backpressure;
 mod cli;
 mod config_errors;

@@ -1,0 +1,293 @@
+//! Automatic certificates (ACME) end to end against Debian's `pebble` on loopback, with the real
+//! binary: pebble-challtestsrv answers pebble's DNS with 127.0.0.1 for every name, and pebble's
+//! validation connects to the gateway's plain listener (its `httpPort`), where the gateway
+//! answers HTTP-01 itself.
+//!
+//! Checked: a tenant's host gets a certificate that a client trusting pebble's issuing root
+//! (`/roots/0`) accepts over the gateway's TLS listener; the account and certificate files are
+//! private; a restart serves the stored certificate with no new order; the metrics count
+//! handshakes by result, orders and expiry; a directory that refuses shows its error on
+//! `/certificates` while traffic is served.
+
+use crate::control::TempDir;
+use crate::gateway_support::{bounded, config, tenant, Behaviour, Client, Origin};
+use crate::lifecycle::Running;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// A child process killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port nothing listens on now (bound, then released): pebble's and the gateway's ports must
+/// be known before either starts, since each names the other's.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address").port()
+}
+
+/// Waits (bounded) until something accepts connections on `port`.
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start listening on {port}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// pebble and its DNS server, with the CA that signs pebble's own HTTPS certificate.
+struct Pebble {
+    _dns: Killed,
+    _pebble: Killed,
+    directory: String,
+    management: u16,
+    /// Pebble's HTTPS is signed by this (a test CA of ours): `ca_roots` for the gateway.
+    ca_pem: std::path::PathBuf,
+    ca_der: CertificateDer<'static>,
+}
+
+impl Pebble {
+    /// Pebble validating HTTP-01 on `http_port` (the gateway's plain listener).
+    fn start(dir: &TempDir, http_port: u16) -> Pebble {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "pebble test CA");
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let ca = params.self_signed(&ca_key).expect("CA");
+        let ca_der = ca.der().clone();
+        let ca_pem = dir.write("pebble-ca.pem", &ca.pem());
+        let issuer = rcgen::Issuer::new(params, ca_key);
+        // The leaf must not be a CA (webpki refuses a CA as an end entity).
+        let leaf_params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("params");
+        let leaf_key = rcgen::KeyPair::generate().expect("key");
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).expect("leaf");
+        let cert = dir.write("pebble.pem", &leaf.pem());
+        let key = dir.write("pebble.key", &leaf_key.serialize_pem());
+        let (listen, management, dns, dns_management) = (free_port(), free_port(), free_port(), free_port());
+        let pebble_config = serde_json::json!({ "pebble": {
+            "listenAddress": format!("127.0.0.1:{listen}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": cert, "privateKey": key,
+            "httpPort": http_port, "tlsPort": free_port(),
+            "ocspResponderURL": "", "externalAccountBindingRequired": false,
+        }});
+        let pebble_json = dir.write("pebble.json", &pebble_config.to_string());
+        let log = |name: &str| std::fs::File::create(dir.0.join(name)).expect("log file");
+        let dns_server = Command::new("pebble-challtestsrv")
+            .args(["-management", &format!("127.0.0.1:{dns_management}"), "-dns01", &format!("127.0.0.1:{dns}")])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .stdout(log("challtestsrv.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv (Debian package pebble; scripts/bootstrap.sh installs it)");
+        let dns_server = Killed(dns_server);
+        wait_for_port(dns_management, "pebble-challtestsrv");
+        let pebble = Command::new("pebble")
+            .args(["-config", &pebble_json.display().to_string(), "-dnsserver", &format!("127.0.0.1:{dns}")])
+            .args(["-strict=false"])
+            // No random sleeps before validating; no nonces refused at random.
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .stdout(log("pebble.log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble (Debian package pebble; scripts/bootstrap.sh installs it)");
+        let pebble = Killed(pebble);
+        wait_for_port(listen, "pebble");
+        wait_for_port(management, "pebble's management");
+        Pebble {
+            _dns: dns_server,
+            _pebble: pebble,
+            directory: format!("https://127.0.0.1:{listen}/dir"),
+            management,
+            ca_pem,
+            ca_der,
+        }
+    }
+
+    /// The root pebble issues under (new at every pebble start), from its management API.
+    async fn issuing_root(&self) -> CertificateDer<'static> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.management));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca_der.clone()).expect("root");
+        let tls = tls_connect(addr, "127.0.0.1", roots).await.expect("pebble's management over TLS");
+        let (mut read, mut write) = tokio::io::split(tls);
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let request = "GET /roots/0 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        bounded("ask for the root", write.write_all(request.as_bytes())).await.expect("write");
+        let mut answer = Vec::new();
+        bounded("the root", read.read_to_end(&mut answer)).await.expect("read");
+        let text = String::from_utf8_lossy(&answer);
+        let pem = &text[text.find("-----BEGIN").expect("a PEM root")..];
+        rustls::pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).expect("the root's PEM")
+    }
+}
+
+/// A TLS connection to `addr` naming `name` (SNI), verified against `roots`.
+async fn tls_connect(
+    addr: SocketAddr,
+    name: &str,
+    roots: rustls::RootCertStore,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, std::io::Error> {
+    let config = rustls::ClientConfig::builder_with_provider(hiatus::tls::provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = bounded("connect", TcpStream::connect(addr)).await?;
+    let server_name = ServerName::try_from(name.to_string()).expect("server name");
+    bounded("handshake", connector.connect(server_name, tcp)).await
+}
+
+/// `GET path` on the admin listener.
+async fn admin(at: SocketAddr, path: &str) -> crate::gateway_support::Response {
+    Client::connect(at, None).await.request("GET", "admin", path, &[]).await
+}
+
+/// Polls `/certificates` (bounded) until `done` holds of the ACME entry for `name`.
+async fn certificate_until(at: SocketAddr, name: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = admin(at, "/certificates").await.json();
+        let entry = body["certificates"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["source"] == "acme" && c["names"][0] == name).cloned());
+        if let Some(e) = entry.filter(|e| done(e)) {
+            return e;
+        }
+        assert!(Instant::now() < deadline, "no such certificate entry for {name} in time: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A sample of `/metrics` (the line that starts with `series`), as a number.
+async fn metric(at: SocketAddr, series: &str) -> Option<f64> {
+    let text = admin(at, "/metrics").await.text();
+    text.lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.trim().parse().ok())
+}
+
+/// The gateway's configuration: tenant `shop` (`shop.acme.test`) on `origin`, its host under
+/// ACME from `directory`.
+fn gateway_config(
+    dir: &TempDir,
+    ports: (u16, u16, u16),
+    directory: &str,
+    ca: &std::path::Path,
+    origin: SocketAddr,
+) -> String {
+    let (plain, tls, admin) = ports;
+    let gateway = format!(
+        "listen = [\"127.0.0.1:{plain}\"]\nlisten_tls = [\"127.0.0.1:{tls}\"]\nadmin = \"127.0.0.1:{admin}\"\n\
+         state_dir = \"{}\"\n",
+        dir.0.join("state").display()
+    );
+    let acme = format!(
+        "[acme]\ndirectory = \"{directory}\"\nemail = \"ops@acme.test\"\nagree_terms = true\nca_roots = \"{}\"\n\
+         tenants = [\"shop\"]\n\n",
+        ca.display()
+    );
+    config(&gateway, &format!("{acme}{}", tenant("shop", &["shop.acme.test"], &[origin], "")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_host_gets_a_certificate_from_pebble_kept_across_a_restart() {
+    let dir = TempDir::new("acme-pebble");
+    let origin = Origin::start("shop", Behaviour::Ok).await;
+    let ports = (free_port(), free_port(), free_port());
+    let pebble = Pebble::start(&dir, ports.0);
+    let path = dir.write("hiatus.toml", &gateway_config(&dir, ports, &pebble.directory, &pebble.ca_pem, origin.addr));
+    let path = path.display().to_string();
+    let tls = SocketAddr::from(([127, 0, 0, 1], ports.1));
+    let admin_at = SocketAddr::from(([127, 0, 0, 1], ports.2));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pebble.issuing_root().await).expect("pebble's root");
+
+    let gw = Running::start(&["run", "--config", &path]);
+    gw.started();
+    // Before the order is done there may be no certificate for the name (no default is
+    // configured); once issued, a client that trusts pebble's root accepts the gateway.
+    let entry = certificate_until(admin_at, "shop.acme.test", |e| e["issued"] == true).await;
+    assert!(entry["issuer"].as_str().is_some_and(|i| i.contains("Pebble")), "{entry}");
+    assert!(entry["last_error"].is_null(), "{entry}");
+    let stream = tls_connect(tls, "shop.acme.test", roots.clone()).await.expect("the issued certificate is trusted");
+    let leaf = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).expect("a leaf").clone();
+    drop(stream);
+    // The files are private: the account's key and the certificate's key.
+    let mode = |p: &str| std::fs::metadata(dir.0.join(p)).expect(p).permissions().mode() & 0o777;
+    assert_eq!(mode("state/acme"), 0o700);
+    assert_eq!(mode("state/acme/account.json"), 0o600);
+    assert_eq!(mode("state/acme/certs/shop.acme.test.key"), 0o600);
+    // A name no certificate covers (and no default): the handshake is refused, counted so.
+    assert!(tls_connect(tls, "other.acme.test", roots.clone()).await.is_err());
+    assert_eq!(metric(admin_at, "hiatus_acme_orders_total{result=\"ok\"}").await, Some(1.0));
+    assert_eq!(metric(admin_at, "hiatus_tls_handshakes_total{result=\"ok\",reason=\"\"}").await, Some(1.0));
+    let refused = "hiatus_tls_handshakes_total{result=\"failed\",reason=\"no_certificate\"}";
+    assert_eq!(metric(admin_at, refused).await, Some(1.0));
+    let expiry =
+        metric(admin_at, "hiatus_certificate_expiry_timestamp_seconds{name=\"shop.acme.test\",source=\"acme\"}");
+    assert!(expiry.await.is_some_and(|t| t > 1.7e9), "the expiry gauge");
+    drop(gw);
+
+    // A restart serves the stored certificate from the start, without a new order.
+    let gw = Running::start(&["run", "--config", &path]);
+    gw.started();
+    let stream = tls_connect(tls, "shop.acme.test", roots).await.expect("the stored certificate");
+    assert_eq!(stream.get_ref().1.peer_certificates().and_then(|c| c.first()), Some(&leaf), "the same leaf");
+    let mut client = Client::connect(ports_addr(ports.0), None).await;
+    let answer = client.request("GET", "shop.acme.test", "/hello", &[]).await;
+    assert_eq!((answer.status, answer.marker()), (200, "proxied"), "{}", answer.text());
+    assert_eq!(metric(admin_at, "hiatus_acme_orders_total{result=\"ok\"}").await, Some(0.0), "no new order");
+    assert_eq!(metric(admin_at, "hiatus_acme_orders_total{result=\"failed\"}").await, Some(0.0));
+}
+
+fn ports_addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_that_refuses_is_shown_on_the_admin_endpoint_while_traffic_is_served() {
+    let dir = TempDir::new("acme-refused");
+    let origin = Origin::start("shop", Behaviour::Ok).await;
+    let ports = (free_port(), free_port(), free_port());
+    // Nothing listens at the directory's address.
+    let directory = format!("https://127.0.0.1:{}/dir", free_port());
+    let ca = dir.write("ca.pem", &rcgen_root_pem());
+    let path = dir.write("hiatus.toml", &gateway_config(&dir, ports, &directory, &ca, origin.addr));
+    let gw = Running::start(&["run", "--config", &path.display().to_string()]);
+    gw.started();
+    let admin_at = ports_addr(ports.2);
+    let entry = certificate_until(admin_at, "shop.acme.test", |e| !e["last_error"].is_null()).await;
+    let message = entry["last_error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&directory), "the error names the directory: {entry}");
+    assert_eq!(entry["issued"], false);
+    assert!(entry["last_error"]["retry_at"].is_string(), "{entry}");
+    assert_eq!(metric(admin_at, "hiatus_acme_orders_total{result=\"failed\"}").await, Some(1.0));
+    // Traffic is served meanwhile, plain HTTP included.
+    let mut client = Client::connect(ports_addr(ports.0), None).await;
+    let answer = client.request("GET", "shop.acme.test", "/", &[]).await;
+    assert_eq!((answer.status, answer.marker()), (200, "proxied"), "{}", answer.text());
+}
+
+/// A self-signed certificate as PEM: `ca_roots` must name a readable file.
+fn rcgen_root_pem() -> String {
+    let key = rcgen::KeyPair::generate().expect("key");
+    rcgen::CertificateParams::new(vec!["unused.test".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert")
+        .pem()
+}
