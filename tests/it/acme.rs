@@ -240,6 +240,11 @@ async fn a_tenant_host_gets_a_certificate_from_pebble_kept_across_a_restart() {
     let expiry =
         metric(admin_at, "hiatus_certificate_expiry_timestamp_seconds{name=\"shop.acme.test\",source=\"acme\"}");
     assert!(expiry.await.is_some_and(|t| t > 1.7e9), "the expiry gauge");
+    // A reload builds a new configuration; the issued certificate is outside it and stays.
+    std::fs::write(&path, format!("{}\n# edited\n", std::fs::read_to_string(&path).expect("config"))).expect("edit");
+    let reloaded = Client::connect(admin_at, None).await.request("POST", "admin", "/reload", &[]).await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    tls_connect(tls, "shop.acme.test", roots.clone()).await.expect("still served after a reload");
     drop(gw);
 
     // A restart serves the stored certificate from the start, without a new order.
@@ -290,4 +295,51 @@ fn rcgen_root_pem() -> String {
         .self_signed(&key)
         .expect("cert")
         .pem()
+}
+
+/// `[acme]` as `check` reads it: every bad value named by its key path, one case at a time.
+#[test]
+fn bad_acme_sections_are_refused_with_their_key_paths() {
+    let dir = TempDir::new("acme-check");
+    let base = "[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"127.0.0.1:8080\"]\nstate_dir = \"state\"\n\n\
+                [[tenants]]\nid = \"shop\"\nhosts = [\"shop.example.com\", \"*.shop.example.com\"]\nupstreams = [\"127.0.0.1:9\"]\n\n";
+    let good = "directory = \"https://acme.example/dir\"\nagree_terms = true\n";
+    let cases: [(&str, &str, &str); 9] = [
+        ("directory = \"ftp://x\"\nagree_terms = true\n", "acme.directory", "not an http(s) URL"),
+        ("directory = \"https://a/dir\"\n", "acme.agree_terms", "agree_terms = true"),
+        ("email = \"nobody\"\n", "acme.email", "not an e-mail address"),
+        ("renew_before = \"soon\"\n", "acme.renew_before", "not a duration"),
+        ("renew_before = \"10m\"\n", "acme.renew_before", "at least"),
+        ("tenants = [\"shop\", \"nope\"]\n", "acme.tenants[1]", "no tenant has the id \"nope\""),
+        ("hosts = [\"*.example.com\"]\n", "acme.hosts[0]", "only exact host names"),
+        ("ca_roots = \"missing.pem\"\n", "acme.ca_roots", "cannot be read"),
+        ("colour = \"blue\"\n", "acme", "colour"),
+    ];
+    for (keys, path, words) in cases {
+        let extra = if keys.starts_with("directory") { keys.to_string() } else { format!("{good}{keys}") };
+        let report = crate::support::load_err(&format!("{base}[acme]\n{extra}"), &dir.0);
+        let found = report.errors.iter().find(|d| d.path.starts_with(path) && d.message.contains(words));
+        assert!(found.is_some(), "{keys}: expected {path}: …{words}…, got:\n{report}");
+    }
+    // Without a state_dir or a plain listener, ACME has nowhere to keep its files or answer.
+    let report = crate::support::load_err(
+        &format!("[gateway]\nlisten = []\nlisten_tls = [\"127.0.0.1:8443\"]\n\n[acme]\n{good}"),
+        &dir.0,
+    );
+    let messages: Vec<&str> = report.errors.iter().filter(|d| d.path == "acme").map(|d| d.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("state_dir")) && messages.iter().any(|m| m.contains("plain listener")),
+        "{report}"
+    );
+    // A good section: the tenant's exact host (the wildcard is warned about), then `hosts`.
+    let loaded = hiatus::config::load_str(
+        &format!("{base}[acme]\n{good}tenants = \"all\"\nhosts = [\"Extra.Example.com\"]\n"),
+        "t.toml",
+        &dir.0,
+    )
+    .unwrap_or_else(|r| panic!("{r}"));
+    let acme = loaded.config.acme.expect("[acme]");
+    assert_eq!(acme.names, ["shop.example.com", "extra.example.com"]);
+    assert_eq!(acme.renew_before, Duration::from_secs(30 * 86_400));
+    assert!(loaded.warnings.iter().any(|w| w.path == "tenants[0].hosts[1]"), "{:?}", loaded.warnings);
 }
