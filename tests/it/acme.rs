@@ -343,3 +343,42 @@ fn bad_acme_sections_are_refused_with_their_key_paths() {
     assert_eq!(acme.renew_before, Duration::from_secs(30 * 86_400));
     assert!(loaded.warnings.iter().any(|w| w.path == "tenants[0].hosts[1]"), "{:?}", loaded.warnings);
 }
+
+/// HTTP-01 on the request path, in-process: a pending token is answered on plain HTTP whatever
+/// the host (port included), a maintenance window or `https_redirect` would do; a token that is
+/// not pending goes the tenant's usual way, and the origin never sees a challenge.
+#[tokio::test]
+async fn pending_tokens_are_answered_before_maintenance_redirects_and_unknown_hosts() {
+    use hiatus::gateway::{server, Gateway};
+    let origin = Origin::start("down", Behaviour::Ok).await;
+    let window =
+        "[[windows]]\nid = \"now\"\nscope = { tenants = [\"down\"] }\nonce = { start = \"2024-11-14T00:00\" }\n";
+    let body = tenant("down", &["down.test"], &[origin.addr], "https_redirect = true") + window;
+    let loaded = crate::support::load(&config("", &body));
+    let now = crate::gateway_support::t0();
+    let compiled = hiatus::compiled::Compiled::build(loaded.config, now, 1).unwrap_or_else(|e| panic!("{e}"));
+    let current = Arc::new(arc_swap::ArcSwap::from_pointee(compiled));
+    let gateway = Gateway::new(current, hiatus::clock::Clock::manual(now));
+    let acme = gateway.acme.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(server::serve(listener, gateway, shutdown));
+    acme.challenges.insert("tok-1", "tok-1.thumbprint");
+    let get = |host: &'static str, path: &'static str| async move {
+        Client::connect(addr, None).await.request("GET", host, path, &[]).await
+    };
+    for host in ["down.test", "down.test:5002", "nobody.test"] {
+        let answer = get(host, "/.well-known/acme-challenge/tok-1").await;
+        assert_eq!((answer.status, answer.text().as_str()), (200, "tok-1.thumbprint"), "{host}");
+        assert_eq!(answer.marker(), "gateway", "{host}");
+    }
+    // Not pending: the tenant's own way (in maintenance; ACME's path is never redirected).
+    let answer = get("down.test", "/.well-known/acme-challenge/tok-2").await;
+    assert_eq!((answer.status, answer.marker()), (503, "maintenance"));
+    assert_eq!(get("down.test", "/").await.status, 301, "anything else is redirected");
+    acme.challenges.remove("tok-1");
+    let answer = get("down.test", "/.well-known/acme-challenge/tok-1").await;
+    assert_eq!((answer.status, answer.marker()), (503, "maintenance"), "an order's end removes its token");
+    assert_eq!(origin.hits(), 0);
+}
