@@ -271,7 +271,10 @@ async fn a_directory_that_refuses_is_shown_on_the_admin_endpoint_while_traffic_i
     // Nothing listens at the directory's address.
     let directory = format!("https://127.0.0.1:{}/dir", free_port());
     let ca = dir.write("ca.pem", &rcgen_root_pem());
-    let path = dir.write("hiatus.toml", &gateway_config(&dir, ports, &directory, &ca, origin.addr));
+    let text = gateway_config(&dir, ports, &directory, &ca, origin.addr);
+    // A short handshake timeout, for the timeout count below.
+    let text = text.replacen("listen_tls", "tls_handshake_timeout = \"200ms\"\nlisten_tls", 1);
+    let path = dir.write("hiatus.toml", &text);
     let gw = Running::start(&["run", "--config", &path.display().to_string()]);
     gw.started();
     let admin_at = ports_addr(ports.2);
@@ -285,6 +288,23 @@ async fn a_directory_that_refuses_is_shown_on_the_admin_endpoint_while_traffic_i
     let mut client = Client::connect(ports_addr(ports.0), None).await;
     let answer = client.request("GET", "shop.acme.test", "/", &[]).await;
     assert_eq!((answer.status, answer.marker()), (200, "proxied"), "{}", answer.text());
+    // Failed handshakes by reason: plain HTTP on the TLS port, and a client that says nothing.
+    let failed = |reason: &str| format!("hiatus_tls_handshakes_total{{result=\"failed\",reason=\"{reason}\"}}");
+    let before = (metric(admin_at, &failed("protocol")).await, metric(admin_at, &failed("timeout")).await);
+    let tls = ports_addr(ports.1);
+    let mut plain = Client::connect(tls, None).await;
+    plain.send(b"GET / HTTP/1.1\r\nHost: shop.acme.test\r\n\r\n").await;
+    let _silent = TcpStream::connect(tls).await.expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = (metric(admin_at, &failed("protocol")).await, metric(admin_at, &failed("timeout")).await);
+        let plus_one = |after: Option<f64>, before: Option<f64>| after == before.map(|b| b + 1.0);
+        if plus_one(now.0, before.0) && plus_one(now.1, before.1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "one protocol failure and one timeout more: {before:?} → {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A self-signed certificate as PEM: `ca_roots` must name a readable file.
