@@ -68,8 +68,16 @@ pub struct AcmeSettings {
     pub names: Vec<String>,
 }
 
+/// The section validated on its own: the settings with `hosts` as names, and which tenants'
+/// hosts [`names`] adds once the tenants are known.
+#[derive(Debug)]
+pub struct Parsed {
+    pub settings: AcmeSettings,
+    pub tenants: AcmeTenants,
+}
+
 /// Validates the section (`file` is the main file); the names are filled in by [`names`].
-pub fn settings(a: &FileAcme, base: &Path, file: &str, report: &mut Report) -> Option<(AcmeSettings, AcmeTenants)> {
+pub fn settings(a: &FileAcme, base: &Path, file: &str, report: &mut Report) -> Option<Parsed> {
     let before = report.errors.len();
     let directory = a.directory.trim();
     if !(directory.starts_with("https://") || directory.starts_with("http://"))
@@ -133,7 +141,7 @@ pub fn settings(a: &FileAcme, base: &Path, file: &str, report: &mut Report) -> O
     }
     let settings =
         AcmeSettings { directory: directory.to_string(), email: a.email.clone(), ca_roots, renew_before, names };
-    Some((settings, tenants))
+    Some(Parsed { settings, tenants })
 }
 
 /// `30d`, `12h`, or any duration of the gateway's.
@@ -162,15 +170,16 @@ fn exact(text: &str) -> Result<String, String> {
 /// a warning), and checks what the section needs of the rest: the tenants exist, a plain
 /// listener answers HTTP-01, `state_dir` keeps the account and certificates.
 pub fn names(
-    settings: &mut AcmeSettings,
-    which: &AcmeTenants,
+    parsed: Parsed,
     tenants: &[(String, String, Tenant)],
     known_ids: &[String],
     gateway: &super::gateway::GatewaySettings,
+    has_default: bool,
     file: &str,
     report: &mut Report,
-) {
-    if let AcmeTenants::Some(ids) = which {
+) -> AcmeSettings {
+    let Parsed { mut settings, tenants: which } = parsed;
+    if let AcmeTenants::Some(ids) = &which {
         for (i, id) in ids.iter().enumerate() {
             if !known_ids.iter().any(|k| k == id) {
                 report.error(file, format!("acme.tenants[{i}]"), format!("no tenant has the id {id:?}"));
@@ -179,7 +188,7 @@ pub fn names(
     }
     let mut from_tenants = Vec::new();
     for (tfile, path, t) in tenants {
-        let listed = match which {
+        let listed = match &which {
             AcmeTenants::All => true,
             AcmeTenants::Some(ids) => ids.contains(&t.id),
         };
@@ -204,9 +213,19 @@ pub fn names(
     if gateway.listen.is_empty() {
         report.error(file, "acme", "HTTP-01 needs a plain listener (gateway.listen, port 80 for a public CA)");
     }
+    if gateway.listen_tls.is_empty() {
+        report.warn(file, "acme", "no TLS listener (gateway.listen_tls): certificates are issued but not served");
+    } else if !has_default {
+        report.warn(
+            file,
+            "acme",
+            "no default certificate: a handshake for a name without a certificate yet is refused until one is issued",
+        );
+    }
     if gateway.state_dir.is_none() {
         report.error(file, "acme", "set gateway.state_dir: the ACME account and certificates are kept there");
     }
+    settings
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ fn load_text(
     // Every target's id and tenants as written, valid or not, for the cross-checks.
     let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
     let mut certificates = Vec::new();
-    let mut acme: Option<(acme::AcmeSettings, acme::AcmeTenants)> = None;
+    let mut acme: Option<acme::Parsed> = None;
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -296,10 +296,10 @@ fn load_text(
     validate::cross_check(&mut report, &tenant_ids, &window_ids, &tenants, &windows);
     certificates::cross_check(&certificates, !gateway.listen_tls.is_empty() && acme.is_none(), name, &mut report);
     let certificates: Vec<_> = certificates.into_iter().map(|(_, _, c)| c).collect();
-    let acme = acme.map(|(mut settings, which)| {
+    let acme = acme.map(|parsed| {
         let ids: Vec<String> = tenant_ids.iter().map(|(_, _, id)| id.clone()).collect();
-        acme::names(&mut settings, &which, &tenants, &ids, &gateway, name, &mut report);
-        settings
+        let has_default = certificates.iter().any(|c| c.default);
+        acme::names(parsed, &tenants, &ids, &gateway, has_default, name, &mut report)
     });
     if !gateway.listen_tls.is_empty() && acme.is_none() {
         certificates::uncovered(&certificates, &tenants, &mut report);

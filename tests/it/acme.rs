@@ -362,6 +362,11 @@ fn bad_acme_sections_are_refused_with_their_key_paths() {
     assert_eq!(acme.names, ["shop.example.com", "extra.example.com"]);
     assert_eq!(acme.renew_before, Duration::from_secs(30 * 86_400));
     assert!(loaded.warnings.iter().any(|w| w.path == "tenants[0].hosts[1]"), "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings.iter().any(|w| w.path == "acme" && w.message.contains("no TLS listener")),
+        "{:?}",
+        loaded.warnings
+    );
 }
 
 /// HTTP-01 on the request path, in-process: a pending token is answered on plain HTTP whatever
