@@ -26,7 +26,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -64,14 +63,14 @@ pub struct Tls {
     /// The plain ones: an address in both is refused by `config`, but a wildcard TLS address
     /// shares its port with no plain one only if the configuration says so.
     plain: Vec<SocketAddr>,
-    failed: AtomicU64,
     failures: Limiter<()>,
+    /// Handshakes by result (the metrics; the failures' info line says their count).
     handshakes: Arc<Handshakes>,
 }
 
 impl std::fmt::Debug for Tls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls").field("addrs", &self.addrs).field("failed", &self.failed).finish()
+        f.debug_struct("Tls").field("addrs", &self.addrs).field("handshakes", &self.handshakes).finish()
     }
 }
 
@@ -96,7 +95,6 @@ impl Tls {
             acceptor: tokio_rustls::TlsAcceptor::from(config),
             addrs: tls.to_vec(),
             plain: plain.to_vec(),
-            failed: AtomicU64::new(0),
             failures: Limiter::new(FAILURES_EVERY),
             handshakes: gateway.handshakes.clone(),
         }))
@@ -139,7 +137,7 @@ impl Tls {
                 format!("not done within {timeout:?}")
             }
         };
-        let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
+        let failed = self.failed();
         let peer = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
         log::debug!("tls: handshake with {peer} failed: {failure}");
         if log::log_enabled!(log::Level::Info) && self.failures.admit(&(), Instant::now()).is_some() {
@@ -150,7 +148,7 @@ impl Tls {
 
     /// Failed handshakes since the start.
     pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
+        Failure::ALL.into_iter().map(|why| self.handshakes.failed_count(why)).sum()
     }
 }
 
