@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod compiled;
 pub mod config;
 pub mod control;

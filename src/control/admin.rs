@@ -42,6 +42,14 @@ pub struct Admin {
     pub ready: AtomicBool,
     /// How long a request's head and body may take, and how large its body may be.
     pub limits: Limits,
+    /// Sections other parts of the process add to `/state` (the cluster's contact with etcd).
+    pub sections: Vec<Arc<dyn StateSection>>,
+}
+
+/// A section of `/state` kept by another part of the process, by name (`cluster`).
+pub trait StateSection: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &'static str;
+    fn state(&self) -> serde_json::Value;
 }
 
 fn rfc3339(t: Option<i64>) -> Option<String> {
@@ -148,7 +156,7 @@ impl Admin {
             }
             ("GET", "/state") => {
                 let s = self.reloader.status();
-                let body = serde_json::json!({
+                let mut body = serde_json::json!({
                     "generation": s.generation,
                     "hash": s.hash,
                     "loaded_at": s.loaded_at,
@@ -156,6 +164,9 @@ impl Admin {
                     "last_reload": s.last,
                     "tenants": self.tenants_json(),
                 });
+                for section in &self.sections {
+                    body[section.name()] = section.state();
+                }
                 Answer::new(200, JSON, body.to_string())
             }
             (_, "/metrics" | "/healthz" | "/readyz" | "/reload" | "/state") => {
