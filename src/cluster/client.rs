@@ -127,6 +127,31 @@ impl Client {
         Ok((v["succeeded"].as_bool() == Some(true)).then(|| int(&v["header"]["revision"])))
     }
 
+    /// Creates `key` with `value` unless it exists: `Ok(None)` when created, else the value
+    /// it holds (one txn: nothing can come between the look and the write).
+    pub fn create_or_get(&self, key: &str, value: &str) -> Result<Option<String>, Error> {
+        let body = json!({
+            "compare": [{ "key": encode(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0" }],
+            "success": [{ "request_put": { "key": encode(key), "value": encode(value) } }],
+            "failure": [{ "request_range": { "key": encode(key) } }],
+        });
+        let v = self.call("/v3/kv/txn", &body)?;
+        if v["succeeded"].as_bool() == Some(true) {
+            return Ok(None);
+        }
+        let kvs = &v["responses"][0]["response_range"]["kvs"];
+        Ok(Some(kvs.as_array().and_then(|a| a.first()).map(kv).transpose()?.map(|kv| kv.value).unwrap_or_default()))
+    }
+
+    /// Deletes `key` if it holds exactly `value`; whether it did.
+    pub fn delete_if(&self, key: &str, value: &str) -> Result<bool, Error> {
+        let body = json!({
+            "compare": [{ "key": encode(key), "target": "VALUE", "result": "EQUAL", "value": encode(value) }],
+            "success": [{ "request_delete_range": { "key": encode(key) } }],
+        });
+        Ok(self.call("/v3/kv/txn", &body)?["succeeded"].as_bool() == Some(true))
+    }
+
     /// Compacts the store's history up to `revision` (tests and operators; Hiatus never does).
     pub fn compact(&self, revision: i64) -> Result<(), Error> {
         self.call("/v3/kv/compaction", &json!({ "revision": revision.to_string(), "physical": true })).map(|_| ())

@@ -7,12 +7,14 @@
 //!   through the validated reload in revision order, its local copy, the writers' CAS.
 //! - `watch`: list, watch from the next revision, resume, re-list after compaction; heartbeat.
 //! - `contact`: connected or not, the revision in force: metrics, `/state`, log lines.
+//! - `marks`: delivery marks, so each event reaches each target once whichever node saw it.
 //!
 //! It never runs on the request path: a request reads the `Compiled` in force whether etcd
 //! answers or not.
 
 pub mod client;
 pub mod contact;
+pub mod marks;
 pub mod store;
 pub mod watch;
 
@@ -39,8 +41,11 @@ pub fn start(
             applier.in_force()
         );
     }
+    let client = Arc::new(client::Client::new(settings.endpoints.clone(), settings.timeout));
+    let marks = marks::Marks { client: client.clone(), prefix: settings.prefix.clone(), node: settings.node.clone() };
+    crate::notify::claims::share(Arc::new(marks));
     let follow = watch::Follow {
-        client: Arc::new(client::Client::new(settings.endpoints.clone(), settings.timeout)),
+        client,
         prefix: settings.prefix.clone(),
         applier,
         contact: contact.clone(),

@@ -210,7 +210,7 @@ impl Drop for Node {
 }
 
 /// The main file of a node named `name` following `endpoints`.
-fn config(dir: &TempDir, name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str) -> PathBuf {
+fn config(dir: &TempDir, name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> PathBuf {
     let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     if !dir.0.join("emergency.toml").exists() {
         dir.write("emergency.toml", "");
@@ -219,7 +219,7 @@ fn config(dir: &TempDir, name: &str, origin: SocketAddr, endpoints: &[String], p
         "include = [\"emergency.toml\"]\n[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n\
          emergency_file = \"emergency.toml\"\nstate_dir = \"{}\"\n\n\
          [cluster]\nendpoints = [{}]\nprefix = \"{prefix}\"\nnode = \"{name}\"\ntimeout = \"500ms\"\nretry_max = \"500ms\"\n\n\
-         [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{origin}\"]\n",
+         [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{origin}\"]\n\n{extra}",
         dir.0.join("state").display(),
         endpoints.join(", ")
     );
@@ -228,8 +228,13 @@ fn config(dir: &TempDir, name: &str, origin: SocketAddr, endpoints: &[String], p
 
 impl Node {
     fn start(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str) -> Node {
+        Node::start_with(name, origin, endpoints, prefix, "")
+    }
+
+    /// [`Node::start`] with `extra` appended to the main file (tenants, targets).
+    fn start_with(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> Node {
         let dir = TempDir::new(&format!("node-{name}"));
-        let main = config(&dir, name, origin, endpoints, prefix);
+        let main = config(&dir, name, origin, endpoints, prefix, extra);
         let (child, addr, admin) = Node::spawn(&main, &dir.0);
         Node { name: name.to_string(), child, addr, admin, dir }
     }
@@ -471,4 +476,72 @@ fn a_watch_from_a_compacted_revision_is_told_so() {
         changes.iter().map(|c| (c.value.clone(), c.revision)).collect::<Vec<_>>(),
         [(Some("3".to_string()), third)]
     );
+}
+
+/// A webhook receiver answering 200 to every POST; the bodies it received.
+fn sink() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("sink");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().map_while(Result::ok) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 8192];
+            // The head, then as many body bytes as Content-Length says.
+            let complete = |seen: &[u8]| {
+                let text = String::from_utf8_lossy(seen);
+                let (head, body) = text.split_once("\r\n\r\n")?;
+                let length = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                (body.len() >= length).then(|| body.to_string())
+            };
+            let body = loop {
+                if let Some(body) = complete(&seen) {
+                    break Some(body);
+                }
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            };
+            if let Some(body) = body {
+                kept.lock().expect("bodies").push(body);
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn one_incident_seen_by_two_nodes_is_notified_once() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let (url, bodies) = sink();
+    let dead = free_port();
+    let extra = format!(
+        "[[tenants]]\nid = \"down\"\nhosts = [\"down.test\"]\nupstreams = [\"127.0.0.1:{dead}\"]\n\
+         health = {{ tcp = true, interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }}\n\n\
+         [[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"incident.opened\"]\n"
+    );
+    let a = Node::start_with("a", origin, &etcd.clients, "/it/incident", &extra);
+    let b = Node::start_with("b", origin, &etcd.clients, "/it/incident", &extra);
+    until("both nodes open the incident", Duration::from_secs(10), || {
+        a.metric("hiatus_incidents_open") == 1.0 && b.metric("hiatus_incidents_open") == 1.0
+    });
+    let opened = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("incident.opened")).count();
+    until("the incident is notified", Duration::from_secs(10), || opened() >= 1);
+    // Both nodes' tickers have looked at their incident several times by now (every 250 ms).
+    until("another node's claim is logged", Duration::from_secs(10), || {
+        a.log().contains("is another node's to send") || b.log().contains("is another node's to send")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(opened(), 1, "one delivery: {:?}", bodies.lock().expect("bodies"));
+    let marks = etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.expect("the mark");
+    assert!(marks.value.starts_with("a ") || marks.value.starts_with("b "), "{}", marks.value);
 }
