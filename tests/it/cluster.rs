@@ -545,3 +545,36 @@ fn one_incident_seen_by_two_nodes_is_notified_once() {
     let marks = etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.expect("the mark");
     assert!(marks.value.starts_with("a ") || marks.value.starts_with("b "), "{}", marks.value);
 }
+
+/// In process, without etcd: revisions are applied in order only, and each through the reload.
+#[test]
+fn a_node_never_applies_an_older_revision_after_a_newer_one() {
+    use hiatus::cluster::store::{Applied, Applier, Document};
+    let dir = TempDir::new("monotonic");
+    let main = config(&dir, "m", "127.0.0.1:1".parse().expect("addr"), &["http://127.0.0.1:1".into()], "/m", "");
+    let loaded = hiatus::config::load(&main).unwrap_or_else(|r| panic!("config: {r}"));
+    let now = chrono::Utc::now().timestamp();
+    let compiled = hiatus::compiled::Compiled::build(loaded.config, now, 1).expect("compile");
+    let current = Arc::new(arc_swap::ArcSwap::from_pointee(compiled));
+    let reloader = Arc::new(hiatus::control::reload::Reloader::new(
+        main.clone(),
+        current.clone(),
+        hiatus::clock::Clock::system(),
+        None,
+    ));
+    let contact = Arc::new(hiatus::cluster::contact::Contact::new("m"));
+    let local = hiatus::cluster::store::LocalCopy::in_dir(&dir.0.join("state"));
+    let applier = Applier::new(main, reloader, contact.clone(), Some(local.clone()));
+    let on = "[[windows]]\nid = \"e\"\nzone = \"UTC\"\nscope = \"all\"\nonce = { start = \"2020-01-01T00:00:00\" }\nreason = { en = \"r\" }\n";
+    let windows = || current.load().config().windows.iter().map(|w| w.id.clone()).collect::<Vec<_>>();
+    assert_eq!(applier.apply(&Document { revision: 7, text: on.into() }), Applied::InForce);
+    assert_eq!((windows(), current.load().generation, contact.revision()), (vec!["e".to_string()], 2, 7));
+    assert_eq!(applier.apply(&Document { revision: 5, text: String::new() }), Applied::Old);
+    assert_eq!((windows(), current.load().generation), (vec!["e".to_string()], 2), "an older revision changes nothing");
+    assert_eq!(local.read(), Some(Document { revision: 7, text: on.into() }), "the local copy is the newest");
+    assert_eq!(applier.apply(&Document { revision: 9, text: "[[windows]]\nid = 3\n".into() }), Applied::Refused);
+    assert_eq!((windows(), contact.revision()), (vec!["e".to_string()], 7), "a refused text changes nothing");
+    assert_eq!(applier.apply(&Document { revision: 10, text: String::new() }), Applied::InForce);
+    assert!(windows().is_empty());
+    assert_eq!(current.load().generation, 3);
+}
