@@ -119,7 +119,9 @@ def converge(want, limit=10.0):
 
 def switch(args):
     t0 = time.monotonic()
-    subprocess.run([binary, "emergency", *args, "--config", config], check=True, capture_output=True)
+    done = subprocess.run([binary, "emergency", *args, "--config", config], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"hiatus emergency {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
     return t0, time.monotonic() - t0
 
 on, off, cli = [], [], []

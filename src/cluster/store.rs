@@ -166,13 +166,14 @@ pub fn edit<T, E: From<Error>>(
 ) -> Result<(i64, T), E> {
     let key = operator_key(prefix);
     let mut last = Error::Refused("no attempt".into());
+    // A write whose answer was lost: the next read tells whether it landed.
+    let mut unanswered: Option<(String, T)> = None;
     for attempt in 0..CAS_TRIES {
         if attempt > 0 {
             // A member lost mid-election answers nothing for a moment: wait before again.
             std::thread::sleep(super::watch::backoff(attempt as u32 + 2, std::time::Duration::from_secs(2)));
         }
-        let read = client.get(&key);
-        let (text, version) = match read {
+        let (text, version) = match client.get(&key) {
             Ok((kv, _)) => kv.map_or((String::new(), 0), |kv| (kv.value, kv.mod_revision)),
             Err(e @ Error::Unreachable(_)) => {
                 last = e;
@@ -180,14 +181,21 @@ pub fn edit<T, E: From<Error>>(
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some((new, said)) = unanswered.take() {
+            if new == text {
+                return Ok((version, said));
+            }
+        }
         let (new, said) = change(&text)?;
         match client.put_if(&key, &new, version) {
             Ok(Some(revision)) => return Ok((revision, said)),
             Ok(None) => {
                 last = Error::Refused(format!("{key} changed while it was edited, {CAS_TRIES} times; try again"))
             }
-            // Maybe written, maybe not: the next read tells (a CAS on the old revision fails then).
-            Err(e @ Error::Unreachable(_)) => last = e,
+            Err(e @ Error::Unreachable(_)) => {
+                last = e;
+                unanswered = Some((new, said));
+            }
             Err(e) => return Err(e.into()),
         }
     }
