@@ -578,3 +578,33 @@ fn a_node_never_applies_an_older_revision_after_a_newer_one() {
     assert!(windows().is_empty());
     assert_eq!(current.load().generation, 3);
 }
+
+/// `hiatus check` names what is wrong with `[cluster]`, and that cluster mode needs the export.
+#[test]
+fn check_names_every_mistake_of_the_cluster_section() {
+    let dir = TempDir::new("cluster-check");
+    dir.write("emergency.toml", "");
+    let tenant =
+        "[defaults]\nzone = \"UTC\"\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n";
+    let cases = [
+        ("[cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\n", "cluster mode needs `[gateway] emergency_file`"),
+        (
+            "include = [\"emergency.toml\"]\n[gateway]\nemergency_file = \"emergency.toml\"\n[cluster]\nendpoints = [\"https://e:2379\"]\nnode = \"a b\"\n",
+            "cluster.node",
+        ),
+        ("include = [\"emergency.toml\"]\n[gateway]\nemergency_file = \"emergency.toml\"\n[cluster]\nendpoint = []\n", "endpoint"),
+    ];
+    for (text, said) in cases {
+        let main = dir.write("main.toml", &format!("{text}\n{tenant}"));
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_hiatus")).args(["check", "--config"]).arg(&main).output().expect("check");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(text.contains(said), "{said}: {text}");
+    }
+    let good = "include = [\"emergency.toml\"]\n[gateway]\nemergency_file = \"emergency.toml\"\n[cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\n";
+    let main = dir.write("main.toml", &format!("{good}\n{tenant}"));
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_hiatus")).args(["check", "--config"]).arg(&main).output().expect("check");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
