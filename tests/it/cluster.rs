@@ -318,8 +318,10 @@ fn emergency(main: &Path, args: &[&str]) -> std::process::Output {
 fn an_emergency_switched_at_one_node_is_in_force_at_every_node_and_off_again() {
     let Some(etcd) = Cluster::start(1) else { return };
     let origin = origin();
-    let a = Node::start("a", origin, &etcd.clients, "/it/switch");
-    let b = Node::start("b", origin, &etcd.clients, "/it/switch");
+    let (url, bodies) = sink();
+    let hook = format!("[[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"emergency.on\"]\n");
+    let a = Node::start_with("a", origin, &etcd.clients, "/it/switch", &hook);
+    let b = Node::start_with("b", origin, &etcd.clients, "/it/switch", &hook);
     assert_eq!((status(a.addr), status(b.addr)), (200, 200));
     let out = emergency(&a.main(), &["on", "--scope", "all", "--reason", "Datacenter <b>fire</b>", "--id", "fire"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("in etcd /it/switch/operator"), "{out:?}");
@@ -332,6 +334,14 @@ fn an_emergency_switched_at_one_node_is_in_force_at_every_node_and_off_again() {
     assert!(export.contains("id = \"fire\""), "{export}");
     let revision = b.metric("hiatus_cluster_revision");
     assert!(revision > 0.0 && b.metric("hiatus_cluster_connected") == 1.0);
+    // Both nodes saw the emergency start; the target hears of it once.
+    let told = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("emergency.on")).count();
+    until("the emergency is notified", Duration::from_secs(10), || told() >= 1);
+    until("the other node's claim is logged", Duration::from_secs(10), || {
+        a.log().contains("is another node's to send") || b.log().contains("is another node's to send")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(told(), 1, "{:?}", bodies.lock().expect("bodies"));
     assert_eq!(b.state()["cluster"]["connected"], true);
     emergency(&b.main(), &["off", "--id", "fire"]);
     until("node a answers 200", Duration::from_secs(10), || status(a.addr) == 200);
@@ -527,7 +537,7 @@ fn one_incident_seen_by_two_nodes_is_notified_once() {
     let extra = format!(
         "[[tenants]]\nid = \"down\"\nhosts = [\"down.test\"]\nupstreams = [\"127.0.0.1:{dead}\"]\n\
          health = {{ tcp = true, interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }}\n\n\
-         [[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"incident.opened\"]\n"
+         [[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"incident.opened\", \"incident.resolved\"]\n"
     );
     let a = Node::start_with("a", origin, &etcd.clients, "/it/incident", &extra);
     let b = Node::start_with("b", origin, &etcd.clients, "/it/incident", &extra);
@@ -544,6 +554,17 @@ fn one_incident_seen_by_two_nodes_is_notified_once() {
     assert_eq!(opened(), 1, "one delivery: {:?}", bodies.lock().expect("bodies"));
     let marks = etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.expect("the mark");
     assert!(marks.value.starts_with("a ") || marks.value.starts_with("b "), "{}", marks.value);
+    // The upstream comes back: both nodes resolve their incident, the one that opened it tells.
+    let back = TcpListener::bind(("127.0.0.1", dead)).expect("the upstream's port");
+    std::thread::spawn(move || for _ in back.incoming() {});
+    until("both nodes resolve the incident", Duration::from_secs(10), || {
+        a.metric("hiatus_incidents_open") == 0.0 && b.metric("hiatus_incidents_open") == 0.0
+    });
+    let resolved = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("incident.resolved")).count();
+    until("the resolution is notified", Duration::from_secs(10), || resolved() >= 1);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!((opened(), resolved()), (1, 1), "{:?}", bodies.lock().expect("bodies"));
+    assert!(etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.is_none(), "the mark is gone");
 }
 
 /// In process, without etcd: revisions are applied in order only, and each through the reload.
