@@ -153,6 +153,29 @@ impl Applier {
     }
 }
 
+/// The operator document in etcd as a store of text with a version: what a writer (the
+/// emergency switch, the operator API) needs — read the text and its version, write a new text
+/// only if the version is unchanged.
+#[derive(Debug)]
+pub struct EtcdOperator<'a> {
+    pub client: &'a Client,
+    pub prefix: &'a str,
+}
+
+impl EtcdOperator<'_> {
+    /// The text ("" when there is none) and its version (the key's `mod_revision`, 0: none).
+    pub fn read(&self) -> Result<(String, i64), Error> {
+        let (kv, _) = self.client.get(&operator_key(self.prefix))?;
+        Ok(kv.map_or((String::new(), 0), |kv| (kv.value, kv.mod_revision)))
+    }
+
+    /// Writes `text` if the version is still `version`: the new version, or `None` when another
+    /// write came first (read again).
+    pub fn write_if(&self, text: &str, version: i64) -> Result<Option<i64>, Error> {
+        self.client.put_if(&operator_key(self.prefix), text, version)
+    }
+}
+
 /// How often a writer retries when another write came between its read and its write.
 const CAS_TRIES: usize = 5;
 
@@ -165,6 +188,7 @@ pub fn edit<T, E: From<Error>>(
     mut change: impl FnMut(&str) -> Result<(String, T), E>,
 ) -> Result<(i64, T), E> {
     let key = operator_key(prefix);
+    let store = EtcdOperator { client, prefix };
     let mut last = Error::Refused("no attempt".into());
     // A write whose answer was lost: the next read tells whether it landed.
     let mut unanswered: Option<(String, T)> = None;
@@ -173,8 +197,8 @@ pub fn edit<T, E: From<Error>>(
             // A member lost mid-election answers nothing for a moment: wait before again.
             std::thread::sleep(super::watch::backoff(attempt as u32 + 2, std::time::Duration::from_secs(2)));
         }
-        let (text, version) = match client.get(&key) {
-            Ok((kv, _)) => kv.map_or((String::new(), 0), |kv| (kv.value, kv.mod_revision)),
+        let (text, version) = match store.read() {
+            Ok(read) => read,
             Err(e @ Error::Unreachable(_)) => {
                 last = e;
                 continue;
@@ -187,7 +211,7 @@ pub fn edit<T, E: From<Error>>(
             }
         }
         let (new, said) = change(&text)?;
-        match client.put_if(&key, &new, version) {
+        match store.write_if(&new, version) {
             Ok(Some(revision)) => return Ok((revision, said)),
             Ok(None) => {
                 last = Error::Refused(format!("{key} changed while it was edited, {CAS_TRIES} times; try again"))

@@ -12,6 +12,8 @@
 //!   tenant the state, the window in force, the next window, its open incident (cause and
 //!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
 //!   Operators only: unlike public pages, this names upstream addresses and error texts.
+//!   Sections other parts add ([`StateSection`]): `cluster` in cluster mode (node, connected,
+//!   revision, last contact).
 //!
 //! `HEAD` works wherever `GET` does: the same head (its `Content-Length` too), no body.
 //! Served by `control::http` (pingora's HTTP/1 session): a head within 10 s, a body within 10 s
