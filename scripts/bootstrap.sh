@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 scripts/need.sh cmake cc:build-essential make pkg-config python3 groff:groff-base dpkg-deb:dpkg
 # tests/it/acme.rs: a local ACME server and its DNS (pebble, pebble-challtestsrv).
 scripts/need.sh pebble
+# tests/it/cluster.rs: several gateways over a real etcd (Debian's 3.4 server and etcdctl).
+scripts/need.sh etcd:etcd-server etcdctl:etcd-client
 if ! command -v cargo >/dev/null; then
   echo "bootstrap: cargo is missing; install Rust with rustup (https://rustup.rs), then run this again" >&2
   exit 1

@@ -10,6 +10,7 @@
 pub mod acme;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod compiled;
 pub mod config;
 pub mod control;

@@ -5,12 +5,18 @@
 //! have errors with the change (every error printed, nothing written), 1 anything else
 //! (nothing open to switch off, a bad argument, a file that cannot be read or written, another
 //! edit of the same file that did not end within 30 s: `LOCK_WAIT`).
+//!
+//! With `[cluster]` in the configuration, `on` and `off` edit etcd's operator document instead
+//! (`cluster::store::edit`, a compare-and-swap on its revision); every node then exports it to
+//! its emergency file and reloads. 1 also when etcd cannot be reached (nothing was written).
 
+use crate::cluster::client::Client;
+use crate::config::cluster::ClusterSettings;
 use crate::config::Language;
 use crate::control::emergency::{self, Error, OnRequest, ScopeArg, State};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Subcommand;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +104,43 @@ fn at(text: Option<&str>) -> Result<DateTime<Utc>, ExitCode> {
     })
 }
 
+/// Why a switch in etcd did nothing: the edit itself, or etcd.
+enum Failure {
+    Edit(Error),
+    Etcd(crate::cluster::client::Error),
+}
+
+impl From<crate::cluster::client::Error> for Failure {
+    fn from(e: crate::cluster::client::Error) -> Failure {
+        Failure::Etcd(e)
+    }
+}
+
+/// `[cluster]` of the configuration at `main`, when it loads and has one; `--file` means the
+/// file, as it always did.
+fn cluster_of(main: &Path, file: Option<&Path>) -> Option<ClusterSettings> {
+    file.is_none().then(|| crate::config::load(main).ok()?.config.cluster).flatten()
+}
+
+/// Switches in etcd: `edit` turns the document's text into the new one.
+fn in_cluster(
+    c: &ClusterSettings,
+    main: &Path,
+    edit: impl Fn(&emergency::Target, &str) -> Result<(String, emergency::Done), Error>,
+) -> Result<(i64, emergency::Done), ExitCode> {
+    let target = emergency::Target::locate(main, None).map_err(|e| failed(&e))?;
+    let client = Client::new(c.endpoints.clone(), c.timeout);
+    crate::cluster::store::edit(&client, &c.prefix, |text| edit(&target, text).map_err(Failure::Edit)).map_err(|f| {
+        match f {
+            Failure::Edit(e) => failed(&e),
+            Failure::Etcd(e) => {
+                eprintln!("error: {e}; nothing was switched");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
 pub fn run(action: Action) -> ExitCode {
     match action {
         Action::On { config, scopes, reason, title, lang, id, file, at: when } => {
@@ -117,6 +160,18 @@ pub fn run(action: Action) -> ExitCode {
             }
             let language = lang.as_deref().and_then(Language::parse);
             let req = OnRequest { scopes: parsed, reason, title, language, id };
+            if let Some(c) = cluster_of(&config, file.as_deref()) {
+                return match in_cluster(&c, &config, |t, text| emergency::on_text(t, text, &req, now)) {
+                    Ok((revision, done)) => {
+                        notes(&done);
+                        for s in &done.switched {
+                            say!("switched on: {} from {} (open-ended) in etcd {}/operator, revision {revision}; every node applies it", s.id, utc(s.start), c.prefix);
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(code) => code,
+                };
+            }
             match emergency::on(&config, file.as_deref(), &req, now) {
                 Ok(done) => {
                     notes(&done);
@@ -138,6 +193,25 @@ pub fn run(action: Action) -> ExitCode {
                 Ok(t) => t,
                 Err(code) => return code,
             };
+            if let Some(c) = cluster_of(&config, file.as_deref()) {
+                return match in_cluster(&c, &config, |t, text| emergency::off_text(t, text, id.as_deref(), now)) {
+                    Ok((revision, done)) => {
+                        notes(&done);
+                        for s in &done.switched {
+                            let end = s.end.map(utc).unwrap_or_default();
+                            say!(
+                                "switched off: {} ({} → {}) in etcd {}/operator, revision {revision}",
+                                s.id,
+                                utc(s.start),
+                                end,
+                                c.prefix
+                            );
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(code) => code,
+                };
+            }
             match emergency::off(&config, file.as_deref(), id.as_deref(), now) {
                 Ok(done) => {
                     notes(&done);

@@ -186,6 +186,14 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
             reloader
         }
     });
+    // Cluster mode: etcd's operator document is followed from now on (`cluster`).
+    let mut sections: Vec<Arc<dyn crate::control::admin::StateSection>> = Vec::new();
+    if let Some(c) = &reloader.current().load().config().cluster {
+        let contact = crate::cluster::start(c, config_path, reloader.clone(), settings.state_dir.as_deref())
+            .map_err(|e| format!("cluster: {e}"))?;
+        crate::cluster::contact::register(&metrics, contact.clone()).map_err(|e| format!("metrics: {e}"))?;
+        sections.push(contact);
+    }
     let admin = Arc::new(Admin {
         reloader,
         metrics: Some(metrics.clone()),
@@ -194,6 +202,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         ready: AtomicBool::new(false),
         limits: crate::control::http::Limits::default(),
         acme: Some(gateway_acme.clone()),
+        sections,
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;

@@ -10,6 +10,7 @@
 
 pub mod acme;
 pub mod certificates;
+pub mod cluster;
 pub mod diagnostic;
 pub mod diff;
 mod duration;
@@ -157,6 +158,8 @@ fn load_text(
         return Err(report);
     }
     let mut docs = vec![(name.to_string(), main, table)];
+    // `[cluster]` is the main file's (`cluster.rs`); in an included file it is an unknown key.
+    let cluster_item = docs[0].2.remove("cluster");
     // The files' texts, for the findings' positions once they are known (`locate`).
     let mut texts: Vec<(String, String)> = Vec::new();
     let includes = docs[0].2.remove("include");
@@ -310,6 +313,17 @@ fn load_text(
         }
     }
     notify_cross_check(&mut report, &tenant_ids, &declared_targets);
+    let cluster = cluster_item
+        .and_then(|item| deserialize::<cluster::FileCluster>(item, name, "cluster", &mut report))
+        .and_then(|c| cluster::settings(&c, name, &mut report));
+    if cluster.is_some() && gateway.emergency_file.is_none() {
+        // The operator document (etcd's `<prefix>/operator`) is applied as this file's text.
+        report.error(
+            name,
+            "cluster",
+            "cluster mode needs `[gateway] emergency_file`: each node exports etcd's operator document there",
+        );
+    }
     // Certificates are read with the configuration: new ones in the same files are a change
     // (a renewal rewrites the PEM files, not the TOML).
     for c in &certificates {
@@ -326,6 +340,7 @@ fn load_text(
         windows: windows.into_iter().map(|(_, _, w)| w).collect(),
         gateway,
         notify: targets,
+        cluster,
         certificates,
         acme,
         sources,

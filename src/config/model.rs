@@ -178,6 +178,8 @@ pub struct Config {
     pub gateway: GatewaySettings,
     /// `[[notify]]`: where events are sent (`crate::notify`).
     pub notify: Vec<super::notify::NotifyTarget>,
+    /// `[cluster]`: runtime state shared with other gateways through etcd (`crate::cluster`).
+    pub cluster: Option<super::cluster::ClusterSettings>,
     /// The certificates of the TLS listeners, in file order.
     pub certificates: Vec<CertificateEntry>,
     /// `[acme]`: automatic certificates (`crate::acme`).

@@ -14,6 +14,8 @@
 //!   tenant the state, the window in force, the next window, its open incident (cause and
 //!   detail) and, when checked, each upstream's health (healthy, since, last error, last probe).
 //!   Operators only: unlike public pages, this names upstream addresses and error texts.
+//!   Sections other parts add ([`StateSection`]): `cluster` in cluster mode (node, connected,
+//!   revision, last contact).
 //!
 //! `HEAD` works wherever `GET` does: the same head (its `Content-Length` too), no body.
 //! Served by `control::http` (pingora's HTTP/1 session): a head within 10 s, a body within 10 s
@@ -46,6 +48,14 @@ pub struct Admin {
     pub limits: Limits,
     /// ACME's state, for `/certificates` (none: configured certificates only).
     pub acme: Option<Arc<crate::acme::Acme>>,
+    /// Sections other parts of the process add to `/state` (the cluster's contact with etcd).
+    pub sections: Vec<Arc<dyn StateSection>>,
+}
+
+/// A section of `/state` kept by another part of the process, by name (`cluster`).
+pub trait StateSection: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &'static str;
+    fn state(&self) -> serde_json::Value;
 }
 
 fn rfc3339(t: Option<i64>) -> Option<String> {
@@ -152,7 +162,7 @@ impl Admin {
             }
             ("GET", "/state") => {
                 let s = self.reloader.status();
-                let body = serde_json::json!({
+                let mut body = serde_json::json!({
                     "generation": s.generation,
                     "hash": s.hash,
                     "loaded_at": s.loaded_at,
@@ -160,6 +170,9 @@ impl Admin {
                     "last_reload": s.last,
                     "tenants": self.tenants_json(),
                 });
+                for section in &self.sections {
+                    body[section.name()] = section.state();
+                }
                 Answer::new(200, JSON, body.to_string())
             }
             ("GET", "/certificates") => {

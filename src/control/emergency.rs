@@ -802,6 +802,54 @@ pub fn list(doc: &Table, now: DateTime<Utc>, main_zone: Option<Tz>) -> Vec<Liste
         .collect()
 }
 
+/// An emergency text that lives elsewhere (etcd's operator document in cluster mode): `text`
+/// ("" when there is none) parsed for an edit, as [`Target::document`] parses the file.
+fn document_of(target: &Target, text: &str) -> Result<(DocumentMut, bool), Error> {
+    let doc = text.parse::<DocumentMut>().map_err(|e| Error::File {
+        file: target.file.display().to_string(),
+        message: format!("not valid TOML: {}", e.message().trim()),
+    })?;
+    Ok((doc, text.trim().is_empty()))
+}
+
+impl Target {
+    /// Validates `text` as the emergency file with the whole configuration, without writing
+    /// the file (cluster mode: the text goes to etcd; each node then writes its export).
+    /// The configuration's warnings about the emergency file.
+    pub fn check(&self, text: &str) -> Result<Vec<Diagnostic>, Error> {
+        let tmp = temporary_path(&self.file);
+        let result = write_synced(&tmp, text, &self.file).and_then(|()| match self.load_with(&tmp) {
+            Ok(loaded) => {
+                let name = self.file.display().to_string();
+                Ok(loaded.warnings.into_iter().filter(|w| w.file == name).collect())
+            }
+            Err(report) => Err(Error::Invalid(report)),
+        });
+        let _ = std::fs::remove_file(&tmp);
+        result
+    }
+}
+
+/// `on` over a text kept elsewhere: the new text (checked with the whole configuration) and
+/// what it switched.
+pub fn on_text(target: &Target, text: &str, req: &OnRequest, at: DateTime<Utc>) -> Result<(String, Done), Error> {
+    let (mut doc, fresh) = document_of(target, text)?;
+    let language = req.language.unwrap_or(target.language);
+    let switched = switch_on(&mut doc, req, language, at, &target.ids_elsewhere())?;
+    let text = Target::text(&doc, fresh);
+    let warnings = target.check(&text)?;
+    Ok((text, Done { file: target.file.clone(), switched: vec![switched], warnings, removed: Vec::new() }))
+}
+
+/// `off` over a text kept elsewhere, as [`on_text`].
+pub fn off_text(target: &Target, text: &str, id: Option<&str>, at: DateTime<Utc>) -> Result<(String, Done), Error> {
+    let (mut doc, fresh) = document_of(target, text)?;
+    let switched = switch_off(&mut doc, id, at, target.main_zone)?;
+    let text = Target::text(&doc, fresh);
+    let warnings = target.check(&text)?;
+    Ok((text, Done { file: target.file.clone(), switched, warnings, removed: Vec::new() }))
+}
+
 /// `hiatus emergency on`: appends an open-ended window to the emergency file.
 pub fn on(main: &Path, file: Option<&Path>, req: &OnRequest, at: DateTime<Utc>) -> Result<Done, Error> {
     let target = Target::locate(main, file)?;

@@ -18,6 +18,7 @@
 //! for [`CATCH_UP_SECS`] back at start.
 
 pub mod announce;
+pub mod claims;
 pub mod deliver;
 pub mod event;
 pub mod outbox;
@@ -129,9 +130,14 @@ impl Notifier {
         leads.dedup();
         events.extend(self.announcer.look(config, compiled.generation, &leads, now));
         events.extend(self.incident_events(compiled, now));
+        let claims = claims::shared();
         for e in &events {
             for t in &config.notify {
                 if !wants(t, e) {
+                    continue;
+                }
+                // Cluster mode: another node may send this one (`claims`).
+                if claims.as_ref().is_some_and(|c| !c.claim(&t.id, e)) {
                     continue;
                 }
                 let Some(body) = payload::body(config, t, e) else { continue };

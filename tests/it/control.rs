@@ -394,6 +394,7 @@ async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::con
         ready: AtomicBool::new(false),
         limits: hiatus::control::http::Limits::default(),
         acme: None,
+        sections: Vec::new(),
     });
     hiatus::control::scrape::register(&gw.metrics, gw.reloader.clone(), Clock::manual(NOW), Some(gw.drain.clone()))
         .expect("register the scrape's gauges");
@@ -728,6 +729,7 @@ async fn admin_within(gw: &Reloadable, limits: hiatus::control::http::Limits) ->
         ready: AtomicBool::new(true),
         limits,
         acme: None,
+        sections: Vec::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let at = listener.local_addr().expect("addr");

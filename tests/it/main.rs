@@ -21,6 +21,8 @@
 //! - `smuggling`: a table of raw requests with ambiguous framing, each followed by an innocent one;
 //!   the recording origin sees exactly what the gateway decided.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
+//! - `cluster`: several gateways (the real binary) sharing state through a real etcd: a switch
+//!   at one node in force at every node, refusals, a node cut off, member loss, compaction.
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 //! - `logs`: the real binary's log on stderr: each event once, text and JSON lines, `RUST_LOG`,
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.
@@ -41,6 +43,7 @@
 mod acme;
 mod backpressure;
 mod cli;
+mod cluster;
 mod config_errors;
 mod config_sections;
 mod control;

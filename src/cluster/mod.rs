@@ -1,0 +1,58 @@
+//! Several gateways, one runtime state: etcd as the shared store (README "Several gateways
+//! (etcd)"). Configuration files stay per node; what operators switch at runtime lives in etcd
+//! under `[cluster] prefix` and every node follows it.
+//!
+//! - `client`: etcd's v3 API over its JSON gateway (range, compare-and-swap txn, watch).
+//! - `store`: the operator document (`<prefix>/operator`, the emergency include's text): applied
+//!   through the validated reload in revision order, its local copy, the writers' CAS.
+//! - `watch`: list, watch from the next revision, resume, re-list after compaction; heartbeat.
+//! - `contact`: connected or not, the revision in force: metrics, `/state`, log lines.
+//! - `marks`: delivery marks, so each event reaches each target once whichever node saw it.
+//!
+//! It never runs on the request path: a request reads the `Compiled` in force whether etcd
+//! answers or not.
+
+pub mod client;
+pub mod contact;
+pub mod marks;
+pub mod store;
+pub mod watch;
+
+use crate::config::cluster::ClusterSettings;
+use crate::control::reload::Reloader;
+use contact::Contact;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Starts following etcd on threads of their own; the contact, for metrics and `/state`.
+/// Returns at once: a node that cannot reach etcd serves its last known state meanwhile.
+pub fn start(
+    settings: &ClusterSettings,
+    main: &Path,
+    reloader: Arc<Reloader>,
+    state_dir: Option<&Path>,
+) -> std::io::Result<Arc<Contact>> {
+    let contact = Arc::new(Contact::new(&settings.node));
+    let local = state_dir.map(store::LocalCopy::in_dir);
+    let applier = Arc::new(store::Applier::new(main.to_path_buf(), reloader, contact.clone(), local));
+    if applier.in_force() > 0 {
+        log::info!(
+            "cluster: serving operator document revision {} (local copy) until etcd answers",
+            applier.in_force()
+        );
+    }
+    let client = Arc::new(client::Client::new(settings.endpoints.clone(), settings.timeout));
+    let marks = marks::Marks { client: client.clone(), prefix: settings.prefix.clone(), node: settings.node.clone() };
+    crate::notify::claims::share(Arc::new(marks));
+    let follow = watch::Follow {
+        client,
+        prefix: settings.prefix.clone(),
+        applier,
+        contact: contact.clone(),
+        retry_max: settings.retry_max,
+    };
+    let beat = follow.clone();
+    std::thread::Builder::new().name("hiatus-cluster".into()).spawn(move || follow.run())?;
+    std::thread::Builder::new().name("hiatus-cluster-beat".into()).spawn(move || beat.heartbeat())?;
+    Ok(contact)
+}

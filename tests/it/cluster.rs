@@ -1,0 +1,631 @@
+//! Several gateways sharing their runtime state through a real etcd (Debian's `etcd-server`,
+//! installed by scripts/bootstrap.sh), started here on loopback with free ports and a data
+//! folder of its own, killed at the end. The gateways are the real binary.
+//!
+//! Without `/usr/bin/etcd` the tests say so and pass: only a machine where the package cannot
+//! be installed runs them that way (CI installs it).
+
+use crate::control::TempDir;
+use hiatus::cluster::client::Client as Etcd;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ETCD: &str = "/usr/bin/etcd";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Polls `check` every 50 ms until it holds, at most `limit`; panics with `what` otherwise.
+fn until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+/// An etcd cluster of `n` members on loopback; every member is killed when it is dropped.
+struct Cluster {
+    members: Vec<Option<Child>>,
+    clients: Vec<String>,
+    _dir: TempDir,
+}
+
+impl Cluster {
+    /// `None` (with a message) when etcd is not installed.
+    fn start(n: usize) -> Option<Cluster> {
+        if !Path::new(ETCD).exists() {
+            eprintln!("SKIPPED: {ETCD} is missing; scripts/bootstrap.sh installs Debian's etcd-server");
+            return None;
+        }
+        let dir = TempDir::new("etcd");
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let initial: Vec<String> =
+            ports.iter().enumerate().map(|(i, (_, p))| format!("m{i}=http://127.0.0.1:{p}")).collect();
+        let mut members = Vec::new();
+        for (i, (client, peer)) in ports.iter().enumerate() {
+            let log = std::fs::File::create(dir.0.join(format!("m{i}.log"))).expect("etcd log");
+            let child = Command::new(ETCD)
+                .args(["--name", &format!("m{i}"), "--logger", "zap", "--log-level", "error"])
+                .arg(format!("--data-dir={}", dir.0.join(format!("m{i}")).display()))
+                .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
+                .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
+                .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
+                .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"))
+                .arg(format!("--initial-cluster={}", initial.join(",")))
+                .args(["--initial-cluster-token", "hiatus-it", "--initial-cluster-state", "new"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start etcd");
+            members.push(Some(child));
+        }
+        let clients: Vec<String> = ports.iter().map(|(c, _)| format!("http://127.0.0.1:{c}")).collect();
+        let cluster = Cluster { members, clients, _dir: dir };
+        let etcd = cluster.client();
+        until("etcd to elect a leader and answer", Duration::from_secs(30), || etcd.put_if("/ready", "1", 0).is_ok());
+        Some(cluster)
+    }
+
+    fn client(&self) -> Etcd {
+        Etcd::new(self.clients.clone(), Duration::from_secs(2))
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// A TCP relay on a port of its own to `to`; `stop` closes it and every connection through it
+/// (a partition of whoever connects through it), `resume` listens on the same port again.
+struct Relay {
+    port: u16,
+    to: SocketAddr,
+    open: Arc<AtomicBool>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn start(to: &str) -> Relay {
+        let to: SocketAddr = to.trim_start_matches("http://").parse().expect("an address");
+        let relay = Relay { port: free_port(), to, open: Arc::new(AtomicBool::new(false)), streams: Arc::default() };
+        relay.resume();
+        relay
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn resume(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("the relay's port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        self.open.store(true, Ordering::SeqCst);
+        let (open, streams, to) = (self.open.clone(), self.streams.clone(), self.to);
+        std::thread::spawn(move || {
+            while open.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(server) = TcpStream::connect(to) else { continue };
+                let mut list = streams.lock().expect("streams");
+                for (mut from, mut into) in
+                    [(client.try_clone(), server.try_clone()), (server.try_clone(), client.try_clone())]
+                        .into_iter()
+                        .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut into);
+                        let _ = into.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                list.extend([client, server]);
+            }
+        });
+    }
+
+    fn stop(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for s in self.streams.lock().expect("streams").drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        // The accept loop sees the flag within 10 ms and drops the listener.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An origin answering 200 "ok" to anything, for the gateways' tenant.
+fn origin() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("origin");
+    let at = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            });
+        }
+    });
+    at
+}
+
+/// One `GET path` with `Host: host`; the status (0 when the connection failed).
+fn get(addr: SocketAddr, host: &str, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else { return (0, String::new()) };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes());
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+fn status(addr: SocketAddr) -> u16 {
+    get(addr, "a.test", "/").0
+}
+
+/// A gateway process in cluster mode, in a folder of its own; killed when dropped.
+struct Node {
+    name: String,
+    child: Child,
+    dir: TempDir,
+    addr: SocketAddr,
+    admin: SocketAddr,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The main file of a node named `name` following `endpoints`.
+fn config(dir: &TempDir, name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> PathBuf {
+    let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
+    if !dir.0.join("emergency.toml").exists() {
+        dir.write("emergency.toml", "");
+    }
+    let text = format!(
+        "include = [\"emergency.toml\"]\n[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n\
+         emergency_file = \"emergency.toml\"\nstate_dir = \"{}\"\n\n\
+         [cluster]\nendpoints = [{}]\nprefix = \"{prefix}\"\nnode = \"{name}\"\ntimeout = \"500ms\"\nretry_max = \"500ms\"\n\n\
+         [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{origin}\"]\n\n{extra}",
+        dir.0.join("state").display(),
+        endpoints.join(", ")
+    );
+    dir.write(&format!("{name}.toml"), &text)
+}
+
+impl Node {
+    fn start(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str) -> Node {
+        Node::start_with(name, origin, endpoints, prefix, "")
+    }
+
+    /// [`Node::start`] with `extra` appended to the main file (tenants, targets).
+    fn start_with(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> Node {
+        let dir = TempDir::new(&format!("node-{name}"));
+        let main = config(&dir, name, origin, endpoints, prefix, extra);
+        let (child, addr, admin) = Node::spawn(&main, &dir.0);
+        Node { name: name.to_string(), child, addr, admin, dir }
+    }
+
+    /// Stops the process and runs it again on the same folder (its state_dir, its export).
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        (self.child, self.addr, self.admin) = Node::spawn(&self.main(), &self.dir.0);
+    }
+
+    /// `hiatus run --config main`, its log in `dir/stderr.log`; the process and its addresses.
+    fn spawn(main: &Path, dir: &Path) -> (Child, SocketAddr, SocketAddr) {
+        let log = std::fs::File::create(dir.join("stderr.log")).expect("log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hiatus"))
+            .args(["run", "--config"])
+            .arg(main)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start hiatus");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let mut out = std::io::BufReader::new(out);
+            while std::io::BufRead::read_line(&mut out, &mut text).is_ok_and(|n| n > 0) {
+                let _ = tx.send(std::mem::take(&mut text));
+            }
+        });
+        let (mut addr, mut admin) = (None, None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while addr.is_none() && Instant::now() < deadline {
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
+            let after =
+                |p: &str| line.strip_prefix(p).and_then(|r| r.split_whitespace().next()).and_then(|a| a.parse().ok());
+            admin = admin.or(after("hiatus: admin on http://"));
+            addr = addr.or(after("hiatus: listening on http://"));
+        }
+        (child, addr.expect("the gateway listens"), admin.expect("the admin listens"))
+    }
+
+    fn main(&self) -> PathBuf {
+        self.dir.0.join(format!("{}.toml", self.name))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// A sample of `/metrics` without labels, or -1.
+    fn metric(&self, name: &str) -> f64 {
+        let (_, text) = get(self.admin, "admin", "/metrics");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1.0)
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let (_, text) = get(self.admin, "admin", "/state");
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        serde_json::from_str(body).unwrap_or_default()
+    }
+}
+
+/// `hiatus emergency ARGS --config main`; its exit status and output.
+fn emergency(main: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_hiatus"))
+        .arg("emergency")
+        .args(args)
+        .arg("--config")
+        .arg(main)
+        .output()
+        .expect("hiatus emergency");
+    assert!(out.status.success(), "emergency {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn an_emergency_switched_at_one_node_is_in_force_at_every_node_and_off_again() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let (url, bodies) = sink();
+    let hook = format!("[[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"emergency.on\"]\n");
+    let a = Node::start_with("a", origin, &etcd.clients, "/it/switch", &hook);
+    let b = Node::start_with("b", origin, &etcd.clients, "/it/switch", &hook);
+    assert_eq!((status(a.addr), status(b.addr)), (200, 200));
+    let out = emergency(&a.main(), &["on", "--scope", "all", "--reason", "Datacenter <b>fire</b>", "--id", "fire"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("in etcd /it/switch/operator"), "{out:?}");
+    until("node b answers 503", Duration::from_secs(10), || status(b.addr) == 503);
+    let (_, page) = get(b.addr, "a.test", "/");
+    assert!(page.contains("Datacenter &lt;b&gt;fire") && !page.contains("<b>fire"), "escaped: {page}");
+    until("node a answers 503", Duration::from_secs(10), || status(a.addr) == 503);
+    // The emergency file is each node's export of what etcd holds.
+    let export = std::fs::read_to_string(b.dir.0.join("emergency.toml")).expect("export");
+    assert!(export.contains("id = \"fire\""), "{export}");
+    let revision = b.metric("hiatus_cluster_revision");
+    assert!(revision > 0.0 && b.metric("hiatus_cluster_connected") == 1.0);
+    // Both nodes saw the emergency start; the target hears of it once.
+    let told = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("emergency.on")).count();
+    until("the emergency is notified", Duration::from_secs(10), || told() >= 1);
+    until("the other node's claim is logged", Duration::from_secs(10), || {
+        a.log().contains("is another node's to send") || b.log().contains("is another node's to send")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(told(), 1, "{:?}", bodies.lock().expect("bodies"));
+    assert_eq!(b.state()["cluster"]["connected"], true);
+    emergency(&b.main(), &["off", "--id", "fire"]);
+    until("node a answers 200", Duration::from_secs(10), || status(a.addr) == 200);
+    until("node b answers 200", Duration::from_secs(10), || status(b.addr) == 200);
+    assert!(b.metric("hiatus_cluster_revision") > revision);
+}
+
+#[test]
+fn a_text_that_does_not_validate_is_refused_and_the_node_keeps_its_state() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let a = Node::start("a", origin, &etcd.clients, "/it/refuse");
+    emergency(&a.main(), &["on", "--scope", "all", "--reason", "r", "--id", "on"]);
+    until("node a answers 503", Duration::from_secs(10), || status(a.addr) == 503);
+    let client = etcd.client();
+    let (kv, _) = client.get("/it/refuse/operator").expect("get");
+    let kv = kv.expect("the document");
+    let bad = "[[windows]]\nid = \"x\"\nscope = { tenants = [\"nobody\"] }\nonce = { start = \"2020-01-01T00:00\" }\n";
+    let written = client.put_if("/it/refuse/operator", bad, kv.mod_revision).expect("put").expect("written");
+    until("the refusal is logged", Duration::from_secs(10), || {
+        a.log().contains(&format!("operator document revision {written} refused"))
+    });
+    assert_eq!(status(a.addr), 503, "the last good state stays in force");
+    assert_eq!(a.metric("hiatus_cluster_revision"), kv.mod_revision as f64);
+    assert!(std::fs::read_to_string(a.dir.0.join("emergency.toml")).expect("export").contains("id = \"on\""));
+}
+
+#[test]
+fn a_node_cut_from_etcd_keeps_serving_says_so_and_converges_when_it_returns() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let relay = Relay::start(&etcd.clients[0]);
+    let a = Node::start("a", origin, &etcd.clients, "/it/cut");
+    let b = Node::start("b", origin, &[relay.url()], "/it/cut");
+    until("node b reaches etcd", Duration::from_secs(10), || b.metric("hiatus_cluster_connected") == 1.0);
+    emergency(&a.main(), &["on", "--scope", "all", "--reason", "r", "--id", "first"]);
+    until("node b answers 503", Duration::from_secs(10), || status(b.addr) == 503);
+    relay.stop();
+    until("node b says it lost etcd", Duration::from_secs(10), || b.metric("hiatus_cluster_connected") == 0.0);
+    assert_eq!(b.state()["cluster"]["connected"], false);
+    emergency(&a.main(), &["off"]);
+    until("node a answers 200", Duration::from_secs(10), || status(a.addr) == 200);
+    for _ in 0..5 {
+        assert_eq!(status(b.addr), 503, "a cut node keeps serving its last state");
+    }
+    // Revisions the cut node missed are compacted away: its watch must list again.
+    emergency(&a.main(), &["on", "--scope", "all", "--reason", "r", "--id", "second"]);
+    let client = etcd.client();
+    let (_, revision) = client.get("/it/cut/operator").expect("get");
+    client.compact(revision).expect("compact");
+    relay.resume();
+    until("node b reaches etcd again", Duration::from_secs(10), || b.metric("hiatus_cluster_connected") == 1.0);
+    until("node b converges", Duration::from_secs(10), || {
+        std::fs::read_to_string(b.dir.0.join("emergency.toml")).is_ok_and(|t| t.contains("id = \"second\""))
+    });
+    assert_eq!(status(b.addr), 503);
+    until("node b re-lists after the compaction", Duration::from_secs(10), || b.log().contains("was compacted"));
+    let log = b.log();
+    assert_eq!(log.matches("lost etcd").count(), 1, "the loss is logged once: {log}");
+    assert_eq!(log.matches("reached etcd again").count(), 1, "the recovery is logged once: {log}");
+}
+
+#[test]
+fn a_node_started_while_etcd_is_down_serves_its_local_copy() {
+    let Some(mut etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let a = Node::start("a", origin, &etcd.clients, "/it/local");
+    emergency(&a.main(), &["on", "--scope", "all", "--reason", "r", "--id", "kept"]);
+    until("node a answers 503", Duration::from_secs(10), || status(a.addr) == 503);
+    let revision = a.metric("hiatus_cluster_revision");
+    // Restart the node in the same folder, with etcd gone.
+    let mut again = a;
+    etcd.kill(0);
+    again.restart();
+    assert_eq!(status(again.addr), 503, "the last known state is served");
+    assert_eq!(again.state()["cluster"]["connected"], false);
+    let said = |t: &str| {
+        t.contains(&format!("serving operator document revision {revision} (local copy)"))
+            && t.contains("cannot reach etcd at start")
+    };
+    until("it says so in its log", Duration::from_secs(10), || said(&again.log()));
+}
+
+#[test]
+fn a_member_lost_with_quorum_kept_fails_no_request_and_switches_still_converge() {
+    let Some(mut etcd) = Cluster::start(3) else { return };
+    let origin = origin();
+    let a = Node::start("a", origin, &etcd.clients, "/it/member");
+    let b = Node::start("b", origin, &etcd.clients, "/it/member");
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let load = {
+        let (stop, seen, addrs) = (stop.clone(), seen.clone(), [a.addr, b.addr]);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) && n < 100_000 {
+                let s = status(addrs[n % 2]);
+                seen.lock().expect("seen").push(s);
+                n += 1;
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // The first endpoint of every node and of the switch: they must move on to the others.
+    etcd.kill(0);
+    emergency(&a.main(), &["on", "--scope", "all", "--reason", "r", "--id", "member"]);
+    until("both nodes answer 503", Duration::from_secs(10), || status(a.addr) == 503 && status(b.addr) == 503);
+    stop.store(true, Ordering::SeqCst);
+    load.join().expect("load");
+    let seen = seen.lock().expect("seen");
+    assert!(seen.len() > 10, "requests were made: {}", seen.len());
+    assert!(
+        seen.iter().all(|s| *s == 200 || *s == 503),
+        "every request answered: {:?}",
+        seen.iter().filter(|s| **s != 200 && **s != 503).collect::<Vec<_>>()
+    );
+    assert!(a.metric("hiatus_cluster_connected") == 1.0 && b.metric("hiatus_cluster_connected") == 1.0);
+}
+
+#[test]
+fn a_watch_from_a_compacted_revision_is_told_so() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let client = etcd.client();
+    let first = client.put_if("/it/compact/k", "1", 0).expect("put").expect("created");
+    let second = client.put_if("/it/compact/k", "2", first).expect("put").expect("written");
+    client.compact(second).expect("compact");
+    let mut changes = Vec::new();
+    let result = client.watch("/it/compact/k", first, Duration::from_secs(2), |c| {
+        changes.push(c);
+        false
+    });
+    assert_eq!(result, Err(hiatus::cluster::client::Error::Compacted(second)));
+    assert!(changes.is_empty());
+    // From the compaction on, the watch works and brings the next change.
+    let third = client.put_if("/it/compact/k", "3", second).expect("put").expect("written");
+    let result = client.watch("/it/compact/k", third, Duration::from_secs(2), |c| {
+        changes.push(c);
+        false
+    });
+    assert_eq!(result, Ok(()));
+    assert_eq!(
+        changes.iter().map(|c| (c.value.clone(), c.revision)).collect::<Vec<_>>(),
+        [(Some("3".to_string()), third)]
+    );
+}
+
+/// A webhook receiver answering 200 to every POST; the bodies it received.
+fn sink() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("sink");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().map_while(Result::ok) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 8192];
+            // The head, then as many body bytes as Content-Length says.
+            let complete = |seen: &[u8]| {
+                let text = String::from_utf8_lossy(seen);
+                let (head, body) = text.split_once("\r\n\r\n")?;
+                let length = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                (body.len() >= length).then(|| body.to_string())
+            };
+            let body = loop {
+                if let Some(body) = complete(&seen) {
+                    break Some(body);
+                }
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            };
+            if let Some(body) = body {
+                kept.lock().expect("bodies").push(body);
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn one_incident_seen_by_two_nodes_is_notified_once() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let (url, bodies) = sink();
+    let dead = free_port();
+    let extra = format!(
+        "[[tenants]]\nid = \"down\"\nhosts = [\"down.test\"]\nupstreams = [\"127.0.0.1:{dead}\"]\n\
+         health = {{ tcp = true, interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }}\n\n\
+         [[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"incident.opened\", \"incident.resolved\"]\n"
+    );
+    let a = Node::start_with("a", origin, &etcd.clients, "/it/incident", &extra);
+    let b = Node::start_with("b", origin, &etcd.clients, "/it/incident", &extra);
+    until("both nodes open the incident", Duration::from_secs(10), || {
+        a.metric("hiatus_incidents_open") == 1.0 && b.metric("hiatus_incidents_open") == 1.0
+    });
+    let opened = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("incident.opened")).count();
+    until("the incident is notified", Duration::from_secs(10), || opened() >= 1);
+    // Both nodes' tickers have looked at their incident several times by now (every 250 ms).
+    until("another node's claim is logged", Duration::from_secs(10), || {
+        a.log().contains("is another node's to send") || b.log().contains("is another node's to send")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(opened(), 1, "one delivery: {:?}", bodies.lock().expect("bodies"));
+    let marks = etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.expect("the mark");
+    assert!(marks.value.starts_with("a ") || marks.value.starts_with("b "), "{}", marks.value);
+    // The upstream comes back: both nodes resolve their incident, the one that opened it tells.
+    let back = TcpListener::bind(("127.0.0.1", dead)).expect("the upstream's port");
+    std::thread::spawn(move || for _ in back.incoming() {});
+    until("both nodes resolve the incident", Duration::from_secs(10), || {
+        a.metric("hiatus_incidents_open") == 0.0 && b.metric("hiatus_incidents_open") == 0.0
+    });
+    let resolved = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("incident.resolved")).count();
+    until("the resolution is notified", Duration::from_secs(10), || resolved() >= 1);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!((opened(), resolved()), (1, 1), "{:?}", bodies.lock().expect("bodies"));
+    assert!(etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.is_none(), "the mark is gone");
+}
+
+/// In process, without etcd: revisions are applied in order only, and each through the reload.
+#[test]
+fn a_node_never_applies_an_older_revision_after_a_newer_one() {
+    use hiatus::cluster::store::{Applied, Applier, Document};
+    let dir = TempDir::new("monotonic");
+    let main = config(&dir, "m", "127.0.0.1:1".parse().expect("addr"), &["http://127.0.0.1:1".into()], "/m", "");
+    let loaded = hiatus::config::load(&main).unwrap_or_else(|r| panic!("config: {r}"));
+    let now = chrono::Utc::now().timestamp();
+    let compiled = hiatus::compiled::Compiled::build(loaded.config, now, 1).expect("compile");
+    let current = Arc::new(arc_swap::ArcSwap::from_pointee(compiled));
+    let reloader = Arc::new(hiatus::control::reload::Reloader::new(
+        main.clone(),
+        current.clone(),
+        hiatus::clock::Clock::system(),
+        None,
+    ));
+    let contact = Arc::new(hiatus::cluster::contact::Contact::new("m"));
+    let local = hiatus::cluster::store::LocalCopy::in_dir(&dir.0.join("state"));
+    let applier = Applier::new(main, reloader, contact.clone(), Some(local.clone()));
+    let on = "[[windows]]\nid = \"e\"\nzone = \"UTC\"\nscope = \"all\"\nonce = { start = \"2020-01-01T00:00:00\" }\nreason = { en = \"r\" }\n";
+    let windows = || current.load().config().windows.iter().map(|w| w.id.clone()).collect::<Vec<_>>();
+    assert_eq!(applier.apply(&Document { revision: 7, text: on.into() }), Applied::InForce);
+    assert_eq!((windows(), current.load().generation, contact.revision()), (vec!["e".to_string()], 2, 7));
+    assert_eq!(applier.apply(&Document { revision: 5, text: String::new() }), Applied::Old);
+    assert_eq!((windows(), current.load().generation), (vec!["e".to_string()], 2), "an older revision changes nothing");
+    assert_eq!(local.read(), Some(Document { revision: 7, text: on.into() }), "the local copy is the newest");
+    assert_eq!(applier.apply(&Document { revision: 9, text: "[[windows]]\nid = 3\n".into() }), Applied::Refused);
+    assert_eq!((windows(), contact.revision()), (vec!["e".to_string()], 7), "a refused text changes nothing");
+    assert_eq!(applier.apply(&Document { revision: 10, text: String::new() }), Applied::InForce);
+    assert!(windows().is_empty());
+    assert_eq!(current.load().generation, 3);
+}
+
+/// `hiatus check` names what is wrong with `[cluster]`, and that cluster mode needs the export.
+#[test]
+fn check_names_every_mistake_of_the_cluster_section() {
+    let dir = TempDir::new("cluster-check");
+    dir.write("emergency.toml", "");
+    let tenant =
+        "[defaults]\nzone = \"UTC\"\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n";
+    let cases = [
+        ("[cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\n", "cluster mode needs `[gateway] emergency_file`"),
+        (
+            "include = [\"emergency.toml\"]\n[gateway]\nemergency_file = \"emergency.toml\"\n[cluster]\nendpoints = [\"https://e:2379\"]\nnode = \"a b\"\n",
+            "cluster.node",
+        ),
+        ("include = [\"emergency.toml\"]\n[gateway]\nemergency_file = \"emergency.toml\"\n[cluster]\nendpoint = []\n", "endpoint"),
+    ];
+    for (text, said) in cases {
+        let main = dir.write("main.toml", &format!("{text}\n{tenant}"));
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_hiatus")).args(["check", "--config"]).arg(&main).output().expect("check");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(text.contains(said), "{said}: {text}");
+    }
+    let good = "include = [\"emergency.toml\"]\n[gateway]\nemergency_file = \"emergency.toml\"\n[cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\n";
+    let main = dir.write("main.toml", &format!("{good}\n{tenant}"));
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_hiatus")).args(["check", "--config"]).arg(&main).output().expect("check");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
