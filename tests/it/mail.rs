@@ -206,7 +206,9 @@ fn metric_until(admin: SocketAddr, name: &str, target: &str, f: impl Fn(f64) -> 
     let series = format!("{name}{{target=\"{target}\"}} ");
     let value =
         |text: &str| text.lines().find_map(|l| l.strip_prefix(series.as_str())).and_then(|v| v.trim().parse().ok());
-    let text = wait_until(&series, || scrape(admin), |text| value(text).is_some_and(&f));
+    // Only the notification lines: a failure shows those, not the whole exposition.
+    let look = || scrape(admin).lines().filter(|l| l.starts_with("hiatus_notify_")).collect::<Vec<_>>().join("\n");
+    let text = wait_until(&series, look, |text| value(text).is_some_and(&f));
     value(&text).unwrap_or_default()
 }
 
