@@ -9,8 +9,10 @@
 use super::diagnostic::Report;
 use lettre::message::Mailbox;
 use lettre::Address;
+use rustls::pki_types::pem::PemObject;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::Path;
 
 /// How the connection to the SMTP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,9 @@ pub struct MailSettings {
     pub subscribers: BTreeMap<String, Vec<String>>,
     /// A `mailto:` or `https://` URL; `{tenant}` is replaced by the tenant id of a subscriber mail.
     pub unsubscribe: Option<String>,
+    /// `ca`: PEM certificates trusted for this server besides the public roots (an internal
+    /// relay's own CA), read when the configuration is loaded.
+    pub ca: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -55,6 +60,7 @@ impl std::fmt::Debug for MailSettings {
             .field("to", &self.to)
             .field("subscribers", &self.subscribers)
             .field("unsubscribe", &self.unsubscribe)
+            .field("ca", &self.ca.as_ref().map(|pem| format!("{} bytes of PEM", pem.len())))
             .finish()
     }
 }
@@ -71,6 +77,7 @@ pub struct FileMail<'a> {
     pub to: Option<&'a [String]>,
     pub subscribers: Option<&'a BTreeMap<String, Vec<String>>>,
     pub unsubscribe: Option<&'a str>,
+    pub ca: Option<&'a str>,
 }
 
 /// `smtp://host[:port]` or `smtps://host[:port]`: scheme, host and port (if written).
@@ -131,8 +138,21 @@ fn unsubscribe_url(text: &str) -> Result<String, String> {
     }
 }
 
+/// `ca`'s file (relative to the main file's folder): PEM certificates, at least one.
+fn ca_file(text: &str, base: &Path) -> Result<Vec<u8>, String> {
+    let file = base.join(text);
+    let pem = std::fs::read(&file).map_err(|e| format!("{}: cannot read it: {e}", file.display()))?;
+    let certificates = rustls::pki_types::CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
+    match certificates {
+        Ok(c) if !c.is_empty() => Ok(pem),
+        // The parser's detail is left out: it could quote the file's lines.
+        _ => Err(format!("{}: no PEM certificates in it", file.display())),
+    }
+}
+
 /// Validates an e-mail target's keys at `path`; `None` after an error (each one reported).
-pub fn settings(f: &FileMail<'_>, file: &str, path: &str, report: &mut Report) -> Option<MailSettings> {
+/// `base`: the folder `ca` is relative to.
+pub fn settings(f: &FileMail<'_>, base: &Path, file: &str, path: &str, report: &mut Report) -> Option<MailSettings> {
     let before = report.errors.len();
     let url = smtp_url(f.url).map_err(|e| report.error(file, format!("{path}.url"), e)).ok();
     let tls = match (f.tls, url.as_ref().map(|u| u.0)) {
@@ -214,6 +234,10 @@ pub fn settings(f: &FileMail<'_>, file: &str, path: &str, report: &mut Report) -
             "an e-mail target needs recipients: `to = [...]` or `subscribers = { TENANT = [...] }`",
         );
     }
+    if let (Some(_), Some(MailTls::None)) = (f.ca, tls) {
+        report.error(file, format!("{path}.ca"), "a CA is for TLS; this target sends in clear (tls = \"none\")");
+    }
+    let ca = f.ca.and_then(|c| ca_file(c, base).map_err(|e| report.error(file, format!("{path}.ca"), e)).ok());
     let unsubscribe = f
         .unsubscribe
         .and_then(|u| unsubscribe_url(u).map_err(|e| report.error(file, format!("{path}.unsubscribe"), e)).ok());
@@ -237,6 +261,7 @@ pub fn settings(f: &FileMail<'_>, file: &str, path: &str, report: &mut Report) -
         to,
         subscribers,
         unsubscribe,
+        ca,
     })
 }
 
@@ -246,7 +271,7 @@ mod tests {
 
     fn check(f: FileMail<'_>) -> Result<MailSettings, Vec<String>> {
         let mut report = Report::default();
-        settings(&f, "f.toml", "notify[0]", &mut report)
+        settings(&f, Path::new("/nonexistent"), "f.toml", "notify[0]", &mut report)
             .ok_or_else(|| report.errors.iter().map(|d| format!("{}: {}", d.path, d.message)).collect())
     }
 

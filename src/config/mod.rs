@@ -236,7 +236,7 @@ fn load_text(
                 for tenant in n.subscribers.iter().flat_map(|s| s.keys()) {
                     declared_subscribers.push((fname.clone(), format!("{path}.subscribers.{tenant}"), tenant.clone()));
                 }
-                if let Some(t) = notify::target(&n, &fname, &path, &mut report) {
+                if let Some(t) = notify::target(&n, base, &fname, &path, &mut report) {
                     targets.push(t);
                 }
             }

@@ -137,6 +137,7 @@ pub struct FileNotify {
     pub to: Option<Vec<String>>,
     pub subscribers: Option<std::collections::BTreeMap<String, Vec<String>>>,
     pub unsubscribe: Option<String>,
+    pub ca: Option<String>,
 }
 
 /// A validated target.
@@ -205,8 +206,15 @@ fn checked<T>(report: &mut Report, file: &str, path: &str, r: Result<T, String>)
     r.map_err(|e| report.error(file, path, e)).ok()
 }
 
-/// Validates one `[[notify]]` entry at `path` (`notify[2]`); `None` after an error.
-pub fn target(f: &FileNotify, file: &str, path: &str, report: &mut Report) -> Option<NotifyTarget> {
+/// Validates one `[[notify]]` entry at `path` (`notify[2]`); `None` after an error. `base`: the
+/// folder an e-mail target's `ca` file is relative to.
+pub fn target(
+    f: &FileNotify,
+    base: &std::path::Path,
+    file: &str,
+    path: &str,
+    report: &mut Report,
+) -> Option<NotifyTarget> {
     let before = report.errors.len();
     let id = f.id.trim();
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
@@ -239,8 +247,9 @@ pub fn target(f: &FileNotify, file: &str, path: &str, report: &mut Report) -> Op
             to: f.to.as_deref(),
             subscribers: f.subscribers.as_ref(),
             unsubscribe: f.unsubscribe.as_deref(),
+            ca: f.ca.as_deref(),
         };
-        mail = super::mail::settings(&keys, file, path, report);
+        mail = super::mail::settings(&keys, base, file, path, report);
         Some(f.url.clone())
     } else {
         for (key, set) in [
@@ -252,6 +261,7 @@ pub fn target(f: &FileNotify, file: &str, path: &str, report: &mut Report) -> Op
             ("to", f.to.is_some()),
             ("subscribers", f.subscribers.is_some()),
             ("unsubscribe", f.unsubscribe.is_some()),
+            ("ca", f.ca.is_some()),
         ] {
             if set && kind.is_some() {
                 report.error(file, format!("{path}.{key}"), "only e-mail targets (type = \"email\") take this key");

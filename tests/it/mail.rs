@@ -16,11 +16,14 @@ use std::time::Duration;
 
 /// The sink: each DATA is saved as `NNN-CODE.eml` (the reply it got) with `NNN-CODE.json`
 /// (the envelope); replies come from argv (one per DATA, then 250); logins go to `auth.jsonl`.
+/// With `SINK_TLS=starttls` it requires STARTTLS before MAIL, with `implicit` it speaks TLS from
+/// the first byte (certificate and key in `SINK_CERT`, `SINK_KEY`).
 const SINK: &str = r#"
 import asyncio, json, logging, os, socket, sys
 from aiosmtpd.smtp import SMTP, AuthResult
-# aiosmtpd 1.4 logs a warning about its own deprecated `login_data` at every AUTH.
-logging.getLogger("mail.log").setLevel(logging.ERROR)
+# aiosmtpd 1.4 logs a warning about its own deprecated `login_data` at every AUTH, and a
+# traceback for each handshake a client gives up (the untrusted target's, by design).
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 folder, replies = sys.argv[1], sys.argv[2:]
 count = [0]
 def save(name, data):
@@ -40,12 +43,20 @@ def authenticate(server, session, envelope, mechanism, data):
     with open(os.path.join(folder, "auth.jsonl"), "a") as f:
         f.write(line)
     return AuthResult(success=True, auth_data=data)
+tls = os.environ.get("SINK_TLS")
+ctx = None
+if tls:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["SINK_CERT"], os.environ["SINK_KEY"])
+starttls = tls == "starttls"
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 sock.listen(16)
 loop = asyncio.new_event_loop()
-factory = lambda: SMTP(Handler(), authenticator=authenticate, auth_require_tls=False, enable_SMTPUTF8=True)
-loop.run_until_complete(loop.create_server(factory, sock=sock))
+factory = lambda: SMTP(Handler(), authenticator=authenticate, auth_require_tls=False, enable_SMTPUTF8=True,
+                       tls_context=ctx if starttls else None, require_starttls=starttls)
+loop.run_until_complete(loop.create_server(factory, sock=sock, ssl=ctx if tls == "implicit" else None))
 print(sock.getsockname()[1], flush=True)
 loop.run_forever()
 "#;
@@ -75,9 +86,26 @@ struct Got {
 impl SmtpSink {
     /// Starts a sink answering `replies` to the first DATAs, then 250.
     fn start(dir: &TempDir, name: &str, replies: &[&str]) -> SmtpSink {
+        SmtpSink::start_with(dir, name, replies, &[])
+    }
+
+    /// Starts a sink with TLS (`mode`: `starttls` or `implicit`) and the certificate `file`
+    /// (`<file>.pem`, `<file>.key` in `dir`).
+    fn start_tls(dir: &TempDir, name: &str, mode: &str, file: &str) -> SmtpSink {
+        let (cert, key) = (dir.0.join(format!("{file}.pem")), dir.0.join(format!("{file}.key")));
+        let env = [
+            ("SINK_TLS", mode.to_string()),
+            ("SINK_CERT", cert.display().to_string()),
+            ("SINK_KEY", key.display().to_string()),
+        ];
+        SmtpSink::start_with(dir, name, &[], &env)
+    }
+
+    fn start_with(dir: &TempDir, name: &str, replies: &[&str], env: &[(&str, String)]) -> SmtpSink {
         let folder = dir.0.join(name);
         std::fs::create_dir_all(&folder).expect("the sink's folder");
         let mut child = Command::new(crate::status::feedcheck_python())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .arg("-c")
             .arg(SINK)
             .arg(&folder)
@@ -335,13 +363,69 @@ fn a_4xx_is_retried_into_one_mail_and_a_5xx_is_dropped_and_counted() {
     drop(gw);
 }
 
+/// A test CA (`ca.pem`) and a leaf for 127.0.0.1 it signs (`server.pem`, `server.key`) in `dir`.
+fn pki(dir: &TempDir) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, "hiatus mail test CA");
+    let key = rcgen::KeyPair::generate().expect("CA key");
+    let cert = params.self_signed(&key).expect("CA certificate");
+    dir.write("ca.pem", &cert.pem());
+    let ca = rcgen::Issuer::new(params, key);
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("leaf params");
+    let key = rcgen::KeyPair::generate().expect("leaf key");
+    let cert = leaf.signed_by(&key, &ca).expect("leaf certificate");
+    dir.write("server.pem", &cert.pem());
+    dir.write("server.key", &key.serialize_pem());
+}
+
+#[test]
+fn mails_go_over_starttls_and_implicit_tls_to_a_server_of_the_configured_ca_only() {
+    let dir = TempDir::new("mail-tls");
+    pki(&dir);
+    let starttls = SmtpSink::start_tls(&dir, "starttls", "starttls", "server");
+    let implicit = SmtpSink::start_tls(&dir, "implicit", "implicit", "server");
+    let ca = dir.0.join("ca.pem").display().to_string();
+    let target = |id: &str, url: String, extra: &str| {
+        format!(
+            "[[notify]]\nid = \"{id}\"\ntype = \"email\"\nurl = \"{url}\"\nfrom = \"status@example.net\"\nto = [\"{id}@example.net\"]\n\
+             events = [\"window.started\"]\nretry_min = \"200ms\"\nretry_max = \"400ms\"\n{extra}\n\n"
+        )
+    };
+    let targets = [
+        target(
+            "starttls",
+            format!("smtp://127.0.0.1:{}", starttls.port),
+            &format!("ca = {ca:?}\nuser = \"u\"\npassword = \"over-tls\""),
+        ),
+        target("implicit", format!("smtps://127.0.0.1:{}", implicit.port), &format!("ca = {ca:?}")),
+        // The same STARTTLS server, without its CA: the certificate is not trusted, nothing is sent.
+        target("untrusted", format!("smtp://127.0.0.1:{}", starttls.port), ""),
+    ]
+    .concat();
+    let config = write(&dir, &targets);
+    let gw = Running::start(&["run", "--config", &config]);
+    let (_, admin) = gw.started();
+    let admin = admin.expect("the admin address");
+    starttls.wait("the mail over STARTTLS", |r| !r.is_empty());
+    implicit.wait("the mail over implicit TLS", |r| !r.is_empty());
+    assert_eq!(parse(&starttls.accepted()[0]).envelope_to, ["starttls@example.net"]);
+    assert_eq!(parse(&implicit.accepted()[0]).envelope_to, ["implicit@example.net"]);
+    assert_eq!(starttls.logins(), [serde_json::json!({"login": "u", "password": "over-tls"})], "AUTH after STARTTLS");
+    assert!(metric_until(admin, "hiatus_notify_failed_total", "untrusted", |v| v >= 1.0) >= 1.0);
+    assert_eq!(metric_until(admin, "hiatus_notify_sent_total", "untrusted", |v| v == 0.0), 0.0);
+    assert_eq!(starttls.received().len(), 1, "the untrusted target sent nothing");
+    drop(gw);
+}
+
 #[test]
 fn check_names_each_bad_mail_key() {
     let dir = TempDir::new("mail-check");
     let targets = "[[notify]]\nid = \"m1\"\ntype = \"email\"\nurl = \"smtp://mail.example.net:99999\"\nto = [\"ops@\"]\n\n\
                    [[notify]]\nid = \"m2\"\ntype = \"email\"\nurl = \"smtp://relay.example.net\"\ntls = \"none\"\nfrom = \"status@example.net\"\n\
                    subscribers = { zz = [\"x@example.net\"] }\n\n\
-                   [[notify]]\nid = \"m3\"\ntype = \"webhook\"\nurl = \"https://hooks.example/x\"\nfrom = \"a@b.c\"\n";
+                   [[notify]]\nid = \"m3\"\ntype = \"webhook\"\nurl = \"https://hooks.example/x\"\nfrom = \"a@b.c\"\n\n\
+                   [[notify]]\nid = \"m4\"\ntype = \"email\"\nurl = \"smtps://mail.example.net\"\nfrom = \"a@b.c\"\nto = [\"x@b.c\"]\nca = \"hiatus.toml\"\n";
     let config = write(&dir, targets);
     let out = crate::support::hiatus(&["check", "--config", &config]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
@@ -353,6 +437,7 @@ fn check_names_each_bad_mail_key() {
         "notify[1].tls: \"none\" sends the password and the mails in clear",
         "notify[1].subscribers.zz: no tenant has the id \"zz\"",
         "notify[2].from: only e-mail targets",
+        "hiatus.toml: no PEM certificates in it",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
