@@ -1,6 +1,6 @@
 //! What a chat or webhook target receives: the webhook's JSON (schema `hiatus.notify/1`,
 //! README), a Slack-compatible `{"text": ...}`, a Teams Adaptive Card or a Discord message, in
-//! the target's language. (E-mail's letters are `letter`'s; they share [`sentence`] and
+//! the target's language. (E-mail's letters are `letter`'s; they share `sentence` and
 //! [`headline`].)
 //!
 //! Owns the payload shapes and the sentences. Window titles come from the configuration (the

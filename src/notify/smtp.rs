@@ -11,7 +11,7 @@ use super::letter::Letter;
 use crate::config::mail::{MailSettings, MailTls};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, SmtpTransport, Transport};
 use std::time::Duration;
 
@@ -42,7 +42,14 @@ fn envelope(letter: &Letter) -> Result<Envelope, String> {
 }
 
 fn transport(mail: &MailSettings, timeout: Duration) -> Result<SmtpTransport, lettre::transport::smtp::Error> {
-    let tls = |host: &str| TlsParameters::new(host.to_string());
+    // The public roots (webpki-roots), and the target's own `ca` when it has one.
+    let tls = |host: &str| {
+        let mut params = TlsParameters::builder(host.to_string());
+        if let Some(pem) = &mail.ca {
+            params = params.add_root_certificate(Certificate::from_pem(pem)?);
+        }
+        params.build_rustls()
+    };
     let builder = match mail.tls {
         MailTls::StartTls => SmtpTransport::builder_dangerous(&mail.host).tls(Tls::Required(tls(&mail.host)?)),
         MailTls::Implicit => SmtpTransport::builder_dangerous(&mail.host).tls(Tls::Wrapper(tls(&mail.host)?)),
