@@ -18,8 +18,9 @@ if ! command -v cargo >/dev/null; then
 fi
 # tests/it/status.rs: the feed and calendar checks (HIATUS_FEEDCHECK_VENV points elsewhere).
 venv=${HIATUS_FEEDCHECK_VENV:-target/feedcheck-venv}
-packages=(icalendar recurring_ical_events feedparser)
-if ! "$venv/bin/python" -c "import icalendar, recurring_ical_events, feedparser" 2>/dev/null; then
+# tests/it/mail.rs: aiosmtpd, the SMTP sink the e-mail tests start.
+packages=(icalendar recurring_ical_events feedparser aiosmtpd)
+if ! "$venv/bin/python" -c "import icalendar, recurring_ical_events, feedparser, aiosmtpd" 2>/dev/null; then
   if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
     # Debian splits venv (and its pip) off python3.
     echo "installing python3-venv (apt-get)" >&2

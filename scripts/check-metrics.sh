@@ -10,6 +10,9 @@ work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 sed -e 's/^listen = .*/listen = ["127.0.0.1:0"]/' -e 's/^threads = .*/threads = 1\nadmin = "127.0.0.1:0"/' \
   config/hiatus.toml > "$work/hiatus.toml"
+# A notification target that nobody answers (port 9: refused), so the hiatus_notify_* families
+# have samples to lint.
+printf '\n[[notify]]\nid = "nobody"\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n' >> "$work/hiatus.toml"
 "${CARGO_TARGET_DIR:-target}/debug/hiatus" run --config "$work/hiatus.toml" > "$work/out" 2>&1 &
 pid=$!
 started "$work/out"
@@ -22,7 +25,14 @@ for host in app.localhost maint.localhost dead.localhost nobody.example; do
 done
 curl -s -o /dev/null -H "Host: app.localhost" --data-binary 'a body' "http://$gw/upload" || true
 curl -s -o /dev/null --http2-prior-knowledge -H "Host: maint.localhost" "http://$gw/" || true
-curl -s "http://$admin/metrics" > "$work/metrics"
+# The notifier starts its targets at the ticker's first tick (a quarter second).
+for _ in $(seq 1 50); do
+  curl -s "http://$admin/metrics" > "$work/metrics"
+  grep -q '^hiatus_notify_queued{target="nobody"}' "$work/metrics" && break
+  sleep 0.1
+done
+grep -q '^hiatus_notify_sent_total{target="nobody"} 0' "$work/metrics" \
+  || { cat "$work/metrics"; echo "the notification counters are missing"; exit 1; }
 grep -q 'hiatus_requests_total{decision="maintenance",status_class="5xx",tenant="maint"} 2' "$work/metrics" \
   || { cat "$work/metrics"; echo "the maintenance requests were not counted"; exit 1; }
 # HEAD: the head of a GET, no body.

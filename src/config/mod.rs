@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod health;
 pub mod lint;
 pub mod locate;
+pub mod mail;
 pub mod model;
 pub mod notify;
 pub mod read;
@@ -205,6 +206,8 @@ fn load_text(
     let mut targets: Vec<notify::NotifyTarget> = Vec::new();
     // Every target's id and tenants as written, valid or not, for the cross-checks.
     let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
+    // Every e-mail subscriber list's (file, key path, tenant id): they name declared tenants.
+    let mut declared_subscribers: Vec<validate::Declared> = Vec::new();
     let mut certificates = Vec::new();
     let mut acme: Option<acme::Parsed> = None;
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
@@ -244,7 +247,10 @@ fn load_text(
             if let Some(n) = deserialize::<notify::FileNotify>(item, &fname, &path, &mut report) {
                 let tenants = n.tenants.clone().unwrap_or_default();
                 declared_targets.push((fname.clone(), path.clone(), n.id.clone(), tenants));
-                if let Some(t) = notify::target(&n, &fname, &path, &mut report) {
+                for tenant in n.subscribers.iter().flat_map(|s| s.keys()) {
+                    declared_subscribers.push((fname.clone(), format!("{path}.subscribers.{tenant}"), tenant.clone()));
+                }
+                if let Some(t) = notify::target(&n, base, &fname, &path, &mut report) {
                     targets.push(t);
                 }
             }
@@ -323,6 +329,11 @@ fn load_text(
             "cluster",
             "cluster mode needs `[gateway] emergency_file`: each node exports etcd's operator document there",
         );
+    }
+    for (file, path, tenant) in &declared_subscribers {
+        if !tenant_ids.iter().any(|(_, _, id)| id == tenant) {
+            report.error(file, path.clone(), format!("no tenant has the id {tenant:?}"));
+        }
     }
     // Certificates are read with the configuration: new ones in the same files are a change
     // (a renewal rewrites the PEM files, not the TOML).

@@ -1,11 +1,13 @@
-//! `[[notify]]`: where notifications go (webhook or Slack-compatible), which events, for which
-//! tenants, and how long a delivery may be retried.
+//! `[[notify]]`: where notifications go (webhook, Slack-compatible, Microsoft Teams, Discord or
+//! e-mail), which events, for which tenants, and how long a delivery may be retried.
 //!
 //! Owns the file shape ([`FileNotify`]), its validation into [`NotifyTarget`], and the words of
 //! the section that other layers share: [`EventKind`] and [`Severity`] (what `events = [...]`
-//! and `min_severity` name). Sending is `crate::notify`'s job, not this module's.
+//! and `min_severity` name). The e-mail keys are `super::mail`'s. Sending is `crate::notify`'s
+//! job, not this module's.
 
 use super::diagnostic::Report;
+use super::mail::{FileMail, MailSettings};
 use super::model::Language;
 use serde::Deserialize;
 use std::time::Duration;
@@ -88,6 +90,24 @@ pub enum TargetKind {
     Webhook,
     /// `{"text": ...}`: Slack's incoming webhooks, also Mattermost and Rocket.Chat.
     Slack,
+    /// An Adaptive Card in a `message`: Microsoft Teams' Workflows webhooks.
+    Teams,
+    /// `{"content", "embeds"}`: Discord's webhooks.
+    Discord,
+    /// Mails over SMTP (`NotifyTarget::mail`).
+    Email,
+}
+
+impl TargetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Webhook => "webhook",
+            TargetKind::Slack => "slack",
+            TargetKind::Teams => "teams",
+            TargetKind::Discord => "discord",
+            TargetKind::Email => "email",
+        }
+    }
 }
 
 /// `[[notify]]` as written.
@@ -108,6 +128,16 @@ pub struct FileNotify {
     pub retry_min: Option<String>,
     pub retry_max: Option<String>,
     pub give_up_after: Option<String>,
+    // E-mail targets only (`super::mail`).
+    pub tls: Option<String>,
+    pub allow_plain: Option<bool>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<Vec<String>>,
+    pub subscribers: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    pub unsubscribe: Option<String>,
+    pub ca: Option<String>,
 }
 
 /// A validated target.
@@ -132,6 +162,8 @@ pub struct NotifyTarget {
     pub retry_max: Duration,
     /// A delivery still failing this long after its event was queued is given up (logged).
     pub give_up_after: Duration,
+    /// `Some` for an e-mail target (`url` is then its `smtp://` or `smtps://` URL).
+    pub mail: Option<MailSettings>,
 }
 
 const DAY: u64 = 86_400;
@@ -174,8 +206,15 @@ fn checked<T>(report: &mut Report, file: &str, path: &str, r: Result<T, String>)
     r.map_err(|e| report.error(file, path, e)).ok()
 }
 
-/// Validates one `[[notify]]` entry at `path` (`notify[2]`); `None` after an error.
-pub fn target(f: &FileNotify, file: &str, path: &str, report: &mut Report) -> Option<NotifyTarget> {
+/// Validates one `[[notify]]` entry at `path` (`notify[2]`); `None` after an error. `base`: the
+/// folder an e-mail target's `ca` file is relative to.
+pub fn target(
+    f: &FileNotify,
+    base: &std::path::Path,
+    file: &str,
+    path: &str,
+    report: &mut Report,
+) -> Option<NotifyTarget> {
     let before = report.errors.len();
     let id = f.id.trim();
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
@@ -184,14 +223,58 @@ pub fn target(f: &FileNotify, file: &str, path: &str, report: &mut Report) -> Op
     let kind = match f.kind.as_str() {
         "webhook" => Some(TargetKind::Webhook),
         "slack" => Some(TargetKind::Slack),
+        "teams" => Some(TargetKind::Teams),
+        "discord" => Some(TargetKind::Discord),
+        "email" => Some(TargetKind::Email),
         other => {
-            report.error(file, format!("{path}.type"), format!("{other:?}: expected \"webhook\" or \"slack\""));
+            report.error(
+                file,
+                format!("{path}.type"),
+                format!("{other:?}: expected \"webhook\", \"slack\", \"teams\", \"discord\" or \"email\""),
+            );
             None
         }
     };
-    let url = checked(report, file, &format!("{path}.url"), target_url(&f.url));
-    if kind == Some(TargetKind::Slack) && f.secret.is_some() {
-        report.error(file, format!("{path}.secret"), "a Slack-compatible webhook is not signed; its URL is the secret");
+    let mut mail = None;
+    let url = if kind == Some(TargetKind::Email) {
+        let keys = FileMail {
+            url: &f.url,
+            tls: f.tls.as_deref(),
+            allow_plain: f.allow_plain,
+            user: f.user.as_deref(),
+            password: f.password.as_deref(),
+            from: f.from.as_deref(),
+            to: f.to.as_deref(),
+            subscribers: f.subscribers.as_ref(),
+            unsubscribe: f.unsubscribe.as_deref(),
+            ca: f.ca.as_deref(),
+        };
+        mail = super::mail::settings(&keys, base, file, path, report);
+        Some(f.url.clone())
+    } else {
+        for (key, set) in [
+            ("tls", f.tls.is_some()),
+            ("allow_plain", f.allow_plain.is_some()),
+            ("user", f.user.is_some()),
+            ("password", f.password.is_some()),
+            ("from", f.from.is_some()),
+            ("to", f.to.is_some()),
+            ("subscribers", f.subscribers.is_some()),
+            ("unsubscribe", f.unsubscribe.is_some()),
+            ("ca", f.ca.is_some()),
+        ] {
+            if set && kind.is_some() {
+                report.error(file, format!("{path}.{key}"), "only e-mail targets (type = \"email\") take this key");
+            }
+        }
+        checked(report, file, &format!("{path}.url"), target_url(&f.url))
+    };
+    if kind.is_some_and(|k| k != TargetKind::Webhook) && f.secret.is_some() {
+        report.error(
+            file,
+            format!("{path}.secret"),
+            "only a generic webhook is signed; a chat webhook's URL is the secret",
+        );
     }
     let mut events = Vec::new();
     for (i, e) in f.events.iter().flatten().enumerate() {
@@ -263,6 +346,7 @@ pub fn target(f: &FileNotify, file: &str, path: &str, report: &mut Report) -> Op
         retry_min,
         retry_max,
         give_up_after,
+        mail,
     })
 }
 

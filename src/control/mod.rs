@@ -79,6 +79,9 @@ async fn on_sighup(reloader: Arc<Reloader>, mut hup: tokio::signal::unix::Signal
 /// missed ticks are skipped, not caught up).
 async fn ticker(admin: Arc<Admin>) {
     let ticker = Arc::new(Ticker::new(admin.reloader.current().clone(), admin.clock.clone()));
+    if let Some(Err(e)) = admin.metrics.as_ref().map(|m| crate::notify::metrics::register(m, ticker.board.clone())) {
+        log::error!("metrics: the notification counters: {e}");
+    }
     let mut every = tokio::time::interval(Duration::from_millis(250));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

@@ -21,11 +21,19 @@ pub struct Ticker {
     pub windows: Mutex<WindowWatch>,
     /// Notifications, told of the windows' events (`None` until the first tick opens it).
     pub notifier: Mutex<Option<crate::notify::Notifier>>,
+    /// The notifier's targets and counters for `/metrics` (read without the lock above).
+    pub board: crate::notify::metrics::Board,
 }
 
 impl Ticker {
     pub fn new(current: Arc<ArcSwap<Compiled>>, clock: Clock) -> Ticker {
-        Ticker { current, clock, windows: Mutex::new(WindowWatch::default()), notifier: Mutex::new(None) }
+        Ticker {
+            current,
+            clock,
+            windows: Mutex::new(WindowWatch::default()),
+            notifier: Mutex::new(None),
+            board: crate::notify::metrics::Board::default(),
+        }
     }
 }
 
@@ -35,11 +43,12 @@ impl Ticker {
     fn notify(&self, current: &Compiled, events: &[windows::Event], now: UnixTime) {
         let mut notifier = self.notifier.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if notifier.is_none() {
-            match crate::notify::Notifier::open(current.config().gateway.state_dir.as_deref()) {
+            let board = self.board.clone();
+            match crate::notify::Notifier::open_with(current.config().gateway.state_dir.as_deref(), board.clone()) {
                 Ok(n) => *notifier = Some(n),
                 Err(e) => {
                     log::error!("notify: {e}; notifications are kept in memory only");
-                    *notifier = crate::notify::Notifier::open(None).ok();
+                    *notifier = crate::notify::Notifier::open_with(None, board).ok();
                 }
             }
         }

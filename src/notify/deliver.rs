@@ -198,8 +198,12 @@ fn attempt(t: &NotifyTarget, mut p: Pending, outbox: &Outbox, stats: &TargetStat
     }
 }
 
-/// One POST; its verdict and, for the log, what happened.
+/// One attempt: a POST, or for an e-mail target a letter over SMTP; its verdict and, for the
+/// log, what happened.
 fn post(t: &NotifyTarget, p: &Pending) -> (Verdict, String) {
+    if let Some(mail) = &t.mail {
+        return super::smtp::send(mail, t.timeout, &p.body);
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(t.timeout))
         .http_status_as_error(false)
@@ -215,13 +219,28 @@ fn post(t: &NotifyTarget, p: &Pending) -> (Verdict, String) {
             .header("X-Hiatus-Signature", sign(secret, ts, &p.body));
     }
     match request.send(p.body.as_bytes()) {
-        Ok(response) => {
+        Ok(mut response) => {
             let status = response.status().as_u16();
             let after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-            (classify(Some(status), after.as_deref()), format!("HTTP {status}"))
+            let mut verdict = classify(Some(status), after.as_deref());
+            // Discord says when in its JSON body (`retry_after`, seconds with a fraction).
+            if let (429, TargetKind::Discord) = (status, t.kind) {
+                let body = response.body_mut().with_config().limit(64 * 1024).read_to_string().unwrap_or_default();
+                if let Some(d) = retry_after_json(&body) {
+                    verdict = Verdict::Retry(Some(d));
+                }
+            }
+            (verdict, format!("HTTP {status}"))
         }
         Err(e) => (classify(None, None), e.to_string()),
     }
+}
+
+/// `{"retry_after": 1.5, ...}` (Discord's 429 body) as a wait, at most a day.
+pub fn retry_after_json(body: &str) -> Option<Duration> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let secs = v.get("retry_after")?.as_f64()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
 #[cfg(test)]
@@ -239,6 +258,18 @@ mod tests {
         }
         for s in [301, 400, 401, 404, 410] {
             assert_eq!(classify(Some(s), None), Verdict::Refused, "{s}");
+        }
+    }
+
+    #[test]
+    fn discords_retry_after_is_read_from_its_body() {
+        assert_eq!(
+            retry_after_json(r#"{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}"#),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(retry_after_json(r#"{"retry_after": 1e12}"#), Some(Duration::from_secs(86_400)));
+        for bad in ["", "{}", r#"{"retry_after": -1}"#, r#"{"retry_after": "2"}"#, "<html>"] {
+            assert_eq!(retry_after_json(bad), None, "{bad}");
         }
     }
 

@@ -5,8 +5,11 @@
 //!  control::ticker (every tick) ──▶ Notifier::look(compiled, WindowWatch's events as Events, now)
 //!     events: window started/ended, emergency on/off (control::windows), announcements
 //!     (announce), incidents opened/resolved (a diff of health's IncidentLog)
-//!        └─ per matching target: payload::body ──▶ outbox.queue (once per target and id,
-//!           fsync'd) ──▶ the target's worker thread (deliver::run): POST, retry, give up
+//!        └─ per matching target: payload::body (e-mail: letter::letters, one per language
+//!           group) ──▶ outbox.queue (once per target and id, fsync'd) ──▶ the target's worker
+//!           thread (deliver::run): POST or SMTP (smtp::send), retry, give up
+//!  /metrics ──▶ metrics::NotifyCollector reads each target's counters (atomics, through the
+//!           `Board` the notifier publishes): a scrape never waits for a delivery
 //! ```
 //!
 //! Where it sits: above `compiled` and `health` (it reads the configuration in force and the
@@ -21,11 +24,14 @@ pub mod announce;
 pub mod claims;
 pub mod deliver;
 pub mod event;
+pub mod letter;
+pub mod metrics;
 pub mod outbox;
 pub mod payload;
+pub mod smtp;
 
 use crate::compiled::Compiled;
-use crate::config::notify::{EventKind, NotifyTarget};
+use crate::config::notify::{EventKind, NotifyTarget, TargetKind};
 use crate::schedule::UnixTime;
 use arc_swap::ArcSwap;
 use deliver::{Message, TargetStats};
@@ -56,6 +62,8 @@ pub struct Notifier {
     /// Incidents by id with their end, as at the last look; `None`: not looked yet.
     incidents: Option<HashMap<String, Option<i64>>>,
     incidents_version: u64,
+    /// Each target's counters, published for the metrics' collector.
+    board: metrics::Board,
 }
 
 /// One target's counters at a moment.
@@ -72,6 +80,11 @@ pub struct Counts {
 impl Notifier {
     /// With `state_dir`, the outbox is read back (what waits is delivered) and kept there.
     pub fn open(state_dir: Option<&Path>) -> Result<Notifier, String> {
+        Notifier::open_with(state_dir, metrics::Board::default())
+    }
+
+    /// As [`Notifier::open`], publishing the targets' counters on `board` (`/metrics`).
+    pub fn open_with(state_dir: Option<&Path>, board: metrics::Board) -> Result<Notifier, String> {
         let outbox = match state_dir {
             Some(dir) => Outbox::open(dir, deliver::now_ms())?,
             None => Outbox::in_memory(),
@@ -83,6 +96,7 @@ impl Notifier {
             announcer: announce::Announcer::default(),
             incidents: None,
             incidents_version: u64::MAX,
+            board,
         })
     }
 
@@ -140,10 +154,17 @@ impl Notifier {
                 if claims.as_ref().is_some_and(|c| !c.claim(&t.id, e)) {
                     continue;
                 }
-                let Some(body) = payload::body(config, t, e) else { continue };
                 let Some(worker) = self.workers.get(&t.id) else { continue };
-                if let Some(p) = self.outbox.queue(&t.id, &e.id, e.kind.name(), body, deliver::now_ms()) {
-                    let _ = worker.inbox.send(Message::Deliver(p));
+                let bodies = match t.kind {
+                    // Made before asking the outbox, which drops an id it knows: a letter's
+                    // `Date` is fixed when first queued, so a repeat is never re-rendered.
+                    TargetKind::Email => letter::letters(compiled, t, e, deliver::now_ms()),
+                    _ => payload::body(config, t, e).map(|b| (e.id.clone(), b)).into_iter().collect(),
+                };
+                for (id, body) in bodies {
+                    if let Some(p) = self.outbox.queue(&t.id, &id, e.kind.name(), body, deliver::now_ms()) {
+                        let _ = worker.inbox.send(Message::Deliver(p));
+                    }
                 }
             }
         }
@@ -174,6 +195,7 @@ impl Notifier {
                 Err(e) => log::error!("notify: target {}: cannot start its thread: {e}", t.id),
             }
         }
+        self.board.publish(self.workers.iter().map(|(id, w)| (id.clone(), w.stats.clone())).collect());
     }
 
     /// Incidents opened or resolved since the last look (one atomic load when nothing changed).

@@ -1,5 +1,7 @@
-//! What a target receives: the webhook's JSON (schema `hiatus.notify/1`, README) or a
-//! Slack-compatible `{"text": ...}`, in the target's language.
+//! What a chat or webhook target receives: the webhook's JSON (schema `hiatus.notify/1`,
+//! README), a Slack-compatible `{"text": ...}`, a Teams Adaptive Card or a Discord message, in
+//! the target's language. (E-mail's letters are `letter`'s; they share `sentence` and
+//! [`headline`].)
 //!
 //! Owns the payload shapes and the sentences. Window titles come from the configuration (the
 //! same texts the pages show); the sentence around them is here, per language. An incident says
@@ -14,7 +16,7 @@ use serde_json::{json, Value};
 
 pub const SCHEMA: &str = "hiatus.notify/1";
 
-fn time(t: UnixTime) -> Value {
+pub(super) fn time(t: UnixTime) -> Value {
     match crate::schedule::occurrence::from_unix(t) {
         Some(d) if t != OPEN_END => Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         _ => Value::Null,
@@ -32,7 +34,7 @@ fn lead_text(secs: i64) -> String {
 }
 
 /// The target's language: its own, else its only tenant's, else the configuration's default.
-fn language(config: &Config, target: &NotifyTarget) -> Language {
+pub(super) fn language(config: &Config, target: &NotifyTarget) -> Language {
     if let Some(l) = target.language {
         return l;
     }
@@ -59,6 +61,10 @@ pub fn body(config: &Config, target: &NotifyTarget, event: &Event) -> Option<Str
     let text = sentence(config, event, lang, &who);
     let value = match target.kind {
         TargetKind::Slack => json!({ "text": text }),
+        TargetKind::Teams => teams(event, lang, &text),
+        TargetKind::Discord => discord(event, lang, &text),
+        // E-mail targets get letters (`letter::letters`), not a body of this module.
+        TargetKind::Email => return None,
         TargetKind::Webhook => {
             let mut v = json!({
                 "schema": SCHEMA,
@@ -92,8 +98,91 @@ pub fn body(config: &Config, target: &NotifyTarget, event: &Event) -> Option<Str
     Some(value.to_string())
 }
 
+/// A few words for a title: what kind of thing happened, in `lang`.
+pub fn headline(kind: EventKind, lang: Language) -> &'static str {
+    match (kind, lang) {
+        (EventKind::WindowAnnounced, Language::De) => "Geplante Wartung",
+        (EventKind::WindowAnnounced, Language::Nb) => "Planlagt vedlikehold",
+        (EventKind::WindowAnnounced, _) => "Planned maintenance",
+        (EventKind::WindowStarted, Language::De) => "Wartung begonnen",
+        (EventKind::WindowStarted, Language::Nb) => "Vedlikehold startet",
+        (EventKind::WindowStarted, _) => "Maintenance started",
+        (EventKind::WindowEnded, Language::De) => "Wartung beendet",
+        (EventKind::WindowEnded, Language::Nb) => "Vedlikehold avsluttet",
+        (EventKind::WindowEnded, _) => "Maintenance ended",
+        (EventKind::EmergencyOn, Language::De) => "Notfallwartung",
+        (EventKind::EmergencyOn, Language::Nb) => "Nødvedlikehold",
+        (EventKind::EmergencyOn, _) => "Emergency maintenance",
+        (EventKind::EmergencyOff, Language::De) => "Notfallwartung beendet",
+        (EventKind::EmergencyOff, Language::Nb) => "Nødvedlikehold avsluttet",
+        (EventKind::EmergencyOff, _) => "Emergency maintenance ended",
+        (EventKind::IncidentOpened, Language::De) => "Störung",
+        (EventKind::IncidentOpened, Language::Nb) => "Driftsavbrudd",
+        (EventKind::IncidentOpened, _) => "Incident",
+        (EventKind::IncidentResolved, Language::De) => "Störung behoben",
+        (EventKind::IncidentResolved, Language::Nb) => "Driftsavbrudd løst",
+        (EventKind::IncidentResolved, _) => "Incident resolved",
+    }
+}
+
+/// Microsoft Teams (Workflows, "When a Teams webhook request is received"): a message with one
+/// Adaptive Card, the only form those webhooks take (MessageCard went with the connectors).
+fn teams(event: &Event, lang: Language, text: &str) -> Value {
+    let colour = match event.severity() {
+        crate::config::notify::Severity::Critical => "Attention",
+        crate::config::notify::Severity::Warning => "Warning",
+        crate::config::notify::Severity::Info => "Good",
+    };
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [
+                    {"type": "TextBlock", "text": headline(event.kind, lang), "weight": "Bolder",
+                     "size": "Medium", "color": colour, "wrap": true},
+                    {"type": "TextBlock", "text": text, "wrap": true},
+                    {"type": "FactSet", "facts": [
+                        {"title": "kind", "value": event.kind.name()},
+                        {"title": "id", "value": event.id},
+                    ]},
+                ],
+            },
+        }],
+    })
+}
+
+/// Discord's limits: `content` up to 2000 characters, an embed's description up to 4096.
+const DISCORD_CONTENT: usize = 2000;
+
+/// Discord: the sentence as `content` and an embed with the headline, coloured by severity.
+/// `allowed_mentions` is empty: a window's title reaches no `@everyone`.
+fn discord(event: &Event, lang: Language, text: &str) -> Value {
+    let colour = match event.severity() {
+        crate::config::notify::Severity::Critical => 0xD0_3030,
+        crate::config::notify::Severity::Warning => 0xE0_A000,
+        crate::config::notify::Severity::Info => 0x30_A050,
+    };
+    let content: String = text.chars().take(DISCORD_CONTENT).collect();
+    json!({
+        "content": content,
+        "embeds": [{
+            "title": headline(event.kind, lang),
+            "description": content,
+            "color": colour,
+            "timestamp": time(event.at),
+            "footer": {"text": event.id},
+        }],
+        "allowed_mentions": {"parse": []},
+    })
+}
+
 /// One line a person reads.
-fn sentence(config: &Config, event: &Event, lang: Language, who: &[String]) -> String {
+pub(super) fn sentence(config: &Config, event: &Event, lang: Language, who: &[String]) -> String {
     let who = if who.is_empty() {
         match lang {
             Language::De => "alle Dienste".to_string(),
@@ -149,5 +238,49 @@ fn sentence(config: &Config, event: &Event, lang: Language, who: &[String]) -> S
             (_, Language::Nb) => format!("Driftsavbrudd løst: {who} tilgjengelig igjen"),
             (_, _) => format!("Resolved: {who} available again"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::event::Subject;
+
+    fn event(kind: EventKind) -> Event {
+        let subject =
+            Subject::Window { id: "w".into(), start: 1_700_000_000, end: 1_700_003_600, lead: None, tenants: None };
+        Event::new(kind, 1_700_000_000, subject)
+    }
+
+    #[test]
+    fn teams_gets_one_adaptive_card() {
+        let v = teams(&event(EventKind::EmergencyOn), Language::De, "Notfallwartung „x“");
+        assert_eq!(v["type"], "message");
+        let card = &v["attachments"][0];
+        assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(card["content"]["type"], "AdaptiveCard");
+        assert_eq!(card["content"]["body"][0]["text"], "Notfallwartung");
+        assert_eq!(card["content"]["body"][0]["color"], "Attention");
+        assert_eq!(card["content"]["body"][1]["text"], "Notfallwartung „x“");
+    }
+
+    #[test]
+    fn discord_content_is_cut_to_its_limit_and_mentions_nobody() {
+        let long = "@everyone ".repeat(300);
+        let v = discord(&event(EventKind::WindowStarted), Language::En, &long);
+        assert_eq!(v["content"].as_str().map(|c| c.chars().count()), Some(DISCORD_CONTENT));
+        assert_eq!(v["embeds"][0]["title"], "Maintenance started");
+        assert_eq!(v["embeds"][0]["color"], 0xE0_A000);
+        assert_eq!(v["embeds"][0]["timestamp"], "2023-11-14T22:13:20Z");
+        assert_eq!(v["allowed_mentions"]["parse"], json!([]));
+    }
+
+    #[test]
+    fn every_kind_has_a_headline_in_every_language() {
+        for kind in EventKind::ALL {
+            let words: Vec<&str> = Language::ALL.iter().map(|l| headline(kind, *l)).collect();
+            assert!(words.iter().all(|w| !w.is_empty()));
+            assert_ne!(words[0], words[1], "{kind:?} is translated");
+        }
     }
 }

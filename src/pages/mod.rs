@@ -6,6 +6,7 @@
 //! only copies bytes and escapes its own few values (STYLE.md 5). Does not decide *which* page
 //! a request gets, nor write responses (that is the gateway).
 
+pub mod mail;
 pub mod strings;
 
 use bytes::{Bytes, BytesMut};
@@ -16,12 +17,16 @@ use std::path::Path;
 pub use strings::{cause_words, local_time, strings, Failure, Strings};
 
 /// Template files, built in, each replaceable by a file of the same name in an override folder.
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../../pages/base.html")),
     ("maintenance.html", include_str!("../../pages/maintenance.html")),
     ("error.html", include_str!("../../pages/error.html")),
     ("unknown-host.html", include_str!("../../pages/unknown-host.html")),
     ("status.html", include_str!("../../pages/status.html")),
+    // Notification mails (`notify::letter`): subject, plain text, HTML.
+    ("mail-subject.txt", include_str!("../../pages/mail-subject.txt")),
+    ("mail.txt", include_str!("../../pages/mail.txt")),
+    ("mail.html", include_str!("../../pages/mail.html")),
 ];
 
 /// Files served under `/.hiatus/` so pages render while the upstream is down.

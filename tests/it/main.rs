@@ -35,6 +35,8 @@
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 //! - `package`: what the package ships besides the gateway: `--version` with the revision, the
 //!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
+//! - `mail`: e-mail targets against SMTP sinks the tests start (aiosmtpd): the messages parsed
+//!   (headers, both parts, language per tenant), 4xx retried, 5xx dropped, `/metrics` counters.
 //! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
 //!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
 //! - `acme`: automatic certificates from Debian's `pebble` on loopback, HTTP-01 answered by the
@@ -55,6 +57,7 @@ mod gateway_support;
 mod health;
 mod lifecycle;
 mod logs;
+mod mail;
 mod metrics;
 mod notify;
 mod package;

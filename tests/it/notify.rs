@@ -1,7 +1,8 @@
 //! Notifications on the real binary: webhook and Slack-compatible targets posting to sinks the
 //! test starts on loopback — payload schema, the HMAC signature, one delivery per event and
 //! target across a reload and across `kill -9` with the outbox in `state_dir`, a target that
-//! hangs not delaying another, and retries that recover after 500s and a timeout.
+//! hangs not delaying another, and retries that recover after 500s and a timeout; the Teams and
+//! Discord shapes, and Discord's 429 with `retry_after` in its body.
 
 use crate::control::TempDir;
 use crate::lifecycle::Running;
@@ -19,6 +20,8 @@ enum Mode {
     Fail,
     /// Reads the request and answers nothing for a while (the sender's timeout fires first).
     Hang,
+    /// 429 the way Discord says it: when to come back is in the JSON body only (0.3 s).
+    RateLimited,
 }
 
 /// One request a sink received, with what it answered.
@@ -80,14 +83,23 @@ impl Sink {
     }
     /// Waits (bounded) until `f` holds of what arrived.
     fn wait(&self, what: &str, f: impl Fn(&[Received]) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if f(&self.received()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        wait_until(what, || self.received(), |r| f(r));
+    }
+}
+
+/// Looks (every 20 ms, for 20 s at the most) until `done` holds of what `look` returns; that, or a
+/// panic that shows the last look.
+pub(crate) fn wait_until<T: std::fmt::Debug>(what: &str, look: impl Fn() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = look();
+        if done(&seen) {
+            return seen;
         }
-        panic!("timed out waiting for {what}; got {:#?}", self.received());
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}; got {seen:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -135,6 +147,10 @@ fn serve(stream: std::net::TcpStream, state: &Mutex<SinkState>) {
         let answer: &[u8] = match mode {
             Mode::Ok => b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
             Mode::Fail => b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+            Mode::RateLimited => {
+                b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n\
+                  {\"message\": \"You are being rate limited.\", \"retry_after\": 0.300}"
+            }
             Mode::Hang => {
                 std::thread::sleep(Duration::from_secs(3));
                 return;
@@ -147,7 +163,7 @@ fn serve(stream: std::net::TcpStream, state: &Mutex<SinkState>) {
 }
 
 /// `YYYY-MM-DDTHH:MM` in UTC, `mins` minutes from now.
-fn minutes_from_now(mins: i64) -> String {
+pub(crate) fn minutes_from_now(mins: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::minutes(mins)).format("%Y-%m-%dT%H:%M").to_string()
 }
 
@@ -312,7 +328,7 @@ fn check_names_each_bad_target_key() {
     for expected in [
         "notify[0].url: \"ftp://x/y\": only http:// and https:// URLs can be notified",
         "notify[0].events[1]: unknown event kind \"window.exploded\"",
-        "notify[1].type: \"pager\": expected \"webhook\" or \"slack\"",
+        "notify[1].type: \"pager\": expected \"webhook\", \"slack\", \"teams\", \"discord\" or \"email\"",
         "notify[1].url: \"not a url\" is not a URL",
         "notify[1].announce[0]: \"1w\" is not a duration",
         "notify[1].min_severity: \"loud\"",
@@ -321,4 +337,50 @@ fn check_names_each_bad_target_key() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+}
+
+#[test]
+fn teams_gets_an_adaptive_card_and_discord_content_with_an_embed_after_its_429() {
+    let teams = Sink::start(&[], Mode::Ok);
+    let discord = Sink::start(&[Mode::RateLimited], Mode::Ok);
+    let dir = TempDir::new("notify-chat");
+    // retry_min is long: a retry within it shows that the 429's `retry_after` was read.
+    let targets = format!(
+        "[[notify]]\nid = \"teams\"\ntype = \"teams\"\nurl = \"{}\"\nevents = [\"window.started\"]\n\n\
+         [[notify]]\nid = \"discord\"\ntype = \"discord\"\nurl = \"{}\"\nevents = [\"window.started\"]\nretry_min = \"30s\"\nretry_max = \"60s\"\n\n",
+        teams.url(),
+        discord.url()
+    );
+    let config = write(&dir, &window("now", -1, 60), &targets);
+    let gw = Running::start(&["run", "--config", &config]);
+    gw.listening();
+    teams.wait("the Teams card", |r| !r.is_empty());
+    let card = teams.received()[0].json();
+    assert_eq!(card["type"], "message");
+    let attachment = &card["attachments"][0];
+    assert_eq!(attachment["contentType"], "application/vnd.microsoft.card.adaptive");
+    let content = &attachment["content"];
+    assert_eq!(content["type"], "AdaptiveCard");
+    assert_eq!(content["version"], "1.4");
+    assert_eq!(content["body"][0]["text"], "Maintenance started");
+    assert!(
+        content["body"][1]["text"].as_str().is_some_and(|t| t.contains("Upgrade now") && t.contains("Shop A")),
+        "{card}"
+    );
+
+    discord.wait("Discord's retry after its 429", |r| r.iter().any(|r| r.answered == Mode::Ok));
+    let got = discord.received();
+    assert_eq!(got.len(), 2, "one 429, then accepted");
+    let gap = got[1].at - got[0].at;
+    assert!(
+        gap >= Duration::from_millis(250) && gap < Duration::from_secs(10),
+        "retry_after (0.3 s) was kept: {gap:?}"
+    );
+    assert_eq!(got[0].body, got[1].body, "the same message again");
+    let message = got[1].json();
+    assert!(message["content"].as_str().is_some_and(|t| t.contains("Upgrade now")), "{message}");
+    assert_eq!(message["embeds"][0]["title"], "Maintenance started");
+    assert_eq!(message["embeds"][0]["footer"]["text"].as_str(), got[1].header("x-hiatus-event-id"));
+    assert_eq!(message["allowed_mentions"]["parse"], serde_json::json!([]));
+    drop(gw);
 }
