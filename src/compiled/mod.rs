@@ -12,6 +12,7 @@
 
 pub mod ledger;
 pub mod pages;
+pub mod upstream_tls;
 
 pub use pages::PageCache;
 
@@ -60,14 +61,19 @@ pub struct TenantRuntime {
     pub hsts: Option<http::HeaderValue>,
     /// Plain HTTP is redirected to HTTPS (`https_redirect`).
     pub https_redirect: bool,
+    /// TLS towards each upstream, in their order (`None`: plain); empty when none speaks TLS,
+    /// so a plain tenant's pick reads nothing more.
+    pub tls: Box<[Option<Arc<upstream_tls::TlsUpstream>>]>,
 }
 
 /// The upstream [`TenantRuntime::pick`] chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Picked {
+#[derive(Debug, Clone, Copy)]
+pub struct Picked<'a> {
     pub addr: SocketAddr,
     /// Its index among `Fixed` upstreams (its [`Passive`] state); `None` for `{n}` templates.
     pub index: Option<usize>,
+    /// TLS towards it, when it speaks TLS.
+    pub tls: Option<&'a upstream_tls::TlsUpstream>,
 }
 
 /// Why no upstream was picked.
@@ -94,7 +100,7 @@ impl TenantRuntime {
     /// healthy one down, they are all still tried (nginx tries a lone server whatever its
     /// `max_fails`): a passive mark steers traffic, it never shuts a tenant. Reads two atomics
     /// per upstream; allocates nothing.
-    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>, now: UnixTime) -> Result<Picked, NoPick> {
+    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>, now: UnixTime) -> Result<Picked<'_>, NoPick> {
         match &self.upstreams {
             Upstreams::Fixed(list) if !list.is_empty() => {
                 let preferred = (0..list.len()).filter(|i| self.preferred(*i, now)).count();
@@ -111,19 +117,26 @@ impl TenantRuntime {
                     .nth(k)
                     .or_else(|| (0..list.len()).find(|i| self.healthy(*i)))
                     .ok_or(NoPick::Unhealthy)?;
-                list[index].clone().map(|addr| Picked { addr, index: Some(index) }).map_err(NoPick::Unusable)
+                let tls = self.tls_of(index);
+                list[index].clone().map(|addr| Picked { addr, index: Some(index), tls }).map_err(NoPick::Unusable)
             }
             Upstreams::PerHost(list) if !list.is_empty() => {
-                let template = &list[(start + attempt) % list.len()];
+                let slot = (start + attempt) % list.len();
+                let template = &list[slot];
                 let n = number.ok_or_else(|| NoPick::Unusable(format!("{template} needs a host number")))?;
                 let address = template.replace("{n}", &n.to_string());
                 address
                     .parse()
-                    .map(|addr| Picked { addr, index: None })
+                    .map(|addr| Picked { addr, index: None, tls: self.tls_of(slot) })
                     .map_err(|_| NoPick::Unusable(format!("{address} is not an IP address and port")))
             }
             _ => Err(NoPick::Unusable("no upstream configured".to_string())),
         }
+    }
+
+    /// TLS towards upstream `index` (in the configured order), when it speaks TLS.
+    pub fn tls_of(&self, index: usize) -> Option<&upstream_tls::TlsUpstream> {
+        self.tls.get(index).and_then(|t| t.as_deref())
     }
 
     /// The cause when requests (passive health) marked every `Fixed` upstream of this tenant
@@ -208,6 +221,7 @@ impl Compiled {
             log::warn!("config: a changed gateway.state_dir takes effect at the next start");
         }
         let mut checked = HashSet::new();
+        let mut trusts = upstream_tls::Trusts::default();
         let default_pages = Arc::new(Pages::load(config.gateway.pages.as_deref())?);
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for t in &config.tenants {
@@ -241,6 +255,15 @@ impl Compiled {
                 }
                 _ => Box::default(),
             };
+            let tls = if t.upstreams.iter().any(|u| u.tls.is_some()) {
+                t.upstreams
+                    .iter()
+                    .map(|u| u.tls.as_ref().map(|tls| trusts.upstream(tls)).transpose())
+                    .collect::<Result<_, String>>()
+                    .map_err(|e| format!("tenant {}: {e}", t.id))?
+            } else {
+                Box::default()
+            };
             tenants.push(TenantRuntime {
                 upstreams,
                 next: AtomicUsize::new(0),
@@ -254,6 +277,7 @@ impl Compiled {
                 // Validated as a header value (`config::gateway::hsts`); a failure drops it.
                 hsts: t.options.hsts.as_deref().and_then(|h| http::HeaderValue::from_str(h).ok()),
                 https_redirect: t.options.https_redirect,
+                tls,
             });
         }
         health.retain(&checked);

@@ -35,6 +35,8 @@
 //!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
 //! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
 //!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
+//! - `upstream_tls`: HTTPS origins behind the gateway: verification (CA, name, expiry) with the
+//!   failure page and the log's cause, pooled connections by name (SNI), TLS health probes.
 
 mod backpressure;
 mod cli;
@@ -65,3 +67,4 @@ mod status;
 mod status_truth;
 mod support;
 mod tls;
+mod upstream_tls;
