@@ -12,6 +12,7 @@
 
 pub mod ledger;
 pub mod pages;
+pub mod resolve;
 pub mod upstream_tls;
 
 pub use pages::PageCache;
@@ -24,7 +25,7 @@ use crate::pages::{Escape, Pages, Split, Strings, HOST, PORT, REQUEST_ID};
 use crate::schedule::UnixTime;
 use crate::telemetry::metrics::TenantCounts;
 use std::collections::HashSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -193,6 +194,9 @@ pub struct Compiled {
     pub certificates: crate::tls::CertStore,
     /// The port an HTTPS redirect names: the first TLS listener's (443 when there is none).
     pub https_port: u16,
+    /// The upstream names' addresses it was built with: what the next rebuild keeps for a name
+    /// whose lookup fails then (`resolve`).
+    pub addresses: resolve::Addresses,
 }
 
 fn lang_index(lang: Language) -> usize {
@@ -201,21 +205,25 @@ fn lang_index(lang: Language) -> usize {
 
 impl Compiled {
     /// Compiles a validated configuration with a fresh health registry (every upstream healthy;
-    /// incidents read from `[gateway] state_dir` when set). Fails on templates that do not
-    /// compile and on a `state_dir` that cannot be used.
+    /// incidents read from `[gateway] state_dir` when set), its upstream names looked up first
+    /// (`resolve`; a name that does not resolve fails the requests that pick it). Fails on
+    /// templates that do not compile and on a `state_dir` that cannot be used.
     pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, String> {
         let registry = HealthRegistry::open(config.gateway.state_dir.as_deref(), now)?;
-        Compiled::build_with(config, now, generation, &Arc::new(registry))
+        let addresses = resolve::Addresses::look_up(&config, None, resolve::LOOKUP_TIMEOUT);
+        Compiled::build_with(config, now, generation, &Arc::new(registry), addresses)
     }
 
     /// Compiles a validated configuration that shares `health` with the one it replaces, so
-    /// reloads and rebuilds keep what the probes found. Fails only on templates that do not
+    /// reloads and rebuilds keep what the probes found, with the upstream names' `addresses`
+    /// looked up beforehand (nothing is resolved here). Fails only on templates that do not
     /// compile.
     pub fn build_with(
         config: Config,
         now: UnixTime,
         generation: u64,
         health: &Arc<HealthRegistry>,
+        addresses: resolve::Addresses,
     ) -> Result<Compiled, String> {
         if config.gateway.state_dir.as_deref() != health.incidents().path().and_then(|p| p.parent()) {
             log::warn!("config: a changed gateway.state_dir takes effect at the next start");
@@ -232,7 +240,7 @@ impl Compiled {
             let upstreams = if t.upstreams.iter().any(|u| u.is_template()) {
                 Upstreams::PerHost(t.upstreams.iter().map(|u| u.address.clone()).collect())
             } else {
-                Upstreams::Fixed(t.upstreams.iter().map(|u| resolve(&u.address)).collect())
+                Upstreams::Fixed(t.upstreams.iter().map(|u| addresses.get(&u.address)).collect())
             };
             let tenant_health = match (&t.options.health, &upstreams) {
                 (Some(check), Upstreams::Fixed(_)) => Some(TenantHealth {
@@ -308,6 +316,7 @@ impl Compiled {
             changed,
             certificates,
             https_port,
+            addresses,
         })
     }
 
@@ -343,17 +352,6 @@ fn probe_host(configured: Option<&str>, t: &crate::config::Tenant) -> String {
         Some(PatternKind::Range { prefix, lo, suffix, .. }) => format!("{prefix}{lo}{suffix}"),
         Some(PatternKind::Wildcard { suffix }) => suffix.to_string(),
         None => t.upstreams.first().map(|u| u.address.clone()).unwrap_or_default(),
-    }
-}
-
-/// Resolves `host:port` once, at compile time (never on the request path).
-fn resolve(address: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = address.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    match address.to_socket_addrs() {
-        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("{address} resolves to no address")),
-        Err(e) => Err(format!("{address} cannot be resolved: {e}")),
     }
 }
 
