@@ -30,6 +30,21 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// Why a configuration could not be compiled: what failed, and for which tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The gateway's templates (`[gateway] pages`).
+    #[error(transparent)]
+    Pages(#[from] crate::pages::PageError),
+    #[error("tenant {tenant}: {source}")]
+    TenantPages { tenant: String, source: crate::pages::PageError },
+    #[error("tenant {tenant}: {source}")]
+    UpstreamTls { tenant: String, source: upstream_tls::TlsSetupError },
+    /// The incident file in `state_dir`.
+    #[error(transparent)]
+    State(#[from] crate::health::incidents::StateError),
+}
+
 /// Where a tenant's requests go.
 #[derive(Debug)]
 pub enum Upstreams {
@@ -208,7 +223,7 @@ impl Compiled {
     /// incidents read from `[gateway] state_dir` when set), its upstream names looked up first
     /// (`resolve`; a name that does not resolve fails the requests that pick it). Fails on
     /// templates that do not compile and on a `state_dir` that cannot be used.
-    pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, String> {
+    pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, BuildError> {
         let registry = HealthRegistry::open(config.gateway.state_dir.as_deref(), now)?;
         let addresses = resolve::Addresses::look_up(&config, None, resolve::LOOKUP_TIMEOUT);
         Compiled::build_with(config, now, generation, &Arc::new(registry), addresses)
@@ -224,7 +239,7 @@ impl Compiled {
         generation: u64,
         health: &Arc<HealthRegistry>,
         addresses: resolve::Addresses,
-    ) -> Result<Compiled, String> {
+    ) -> Result<Compiled, BuildError> {
         if config.gateway.state_dir.as_deref() != health.incidents().path().and_then(|p| p.parent()) {
             log::warn!("config: a changed gateway.state_dir takes effect at the next start");
         }
@@ -234,7 +249,10 @@ impl Compiled {
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for t in &config.tenants {
             let pages = match &t.options.pages {
-                Some(dir) => Arc::new(Pages::load(Some(dir)).map_err(|e| format!("tenant {}: {e}", t.id))?),
+                Some(dir) => Arc::new(
+                    Pages::load(Some(dir))
+                        .map_err(|source| BuildError::TenantPages { tenant: t.id.clone(), source })?,
+                ),
                 None => default_pages.clone(),
             };
             let upstreams = if t.upstreams.iter().any(|u| u.is_template()) {
@@ -267,8 +285,8 @@ impl Compiled {
                 t.upstreams
                     .iter()
                     .map(|u| u.tls.as_ref().map(|tls| trusts.upstream(tls)).transpose())
-                    .collect::<Result<_, String>>()
-                    .map_err(|e| format!("tenant {}: {e}", t.id))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|source| BuildError::UpstreamTls { tenant: t.id.clone(), source })?
             } else {
                 Box::default()
             };
@@ -367,7 +385,7 @@ pub(crate) fn status_link(config: &Config) -> Option<String> {
     }
 }
 
-fn shared_pages(pages: &Pages, config: &Config) -> Result<SharedPages, String> {
+fn shared_pages(pages: &Pages, config: &Config) -> Result<SharedPages, crate::pages::PageError> {
     let status_url = status_link(config);
     let status_url = status_url.as_deref();
     let status = config.gateway.unknown_host_status;
@@ -411,7 +429,7 @@ fn simple(
     text: &str,
     kind: &str,
     status_url: Option<&str>,
-) -> Result<[Split; 2], String> {
+) -> Result<[Split; 2], crate::pages::PageError> {
     let text = text.replace("{host}", HOST);
     let view = serde_json::json!({
         "lang": lang.code(), "t": t, "status": status, "heading": heading, "text": text,

@@ -16,6 +16,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Why TLS towards an upstream cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{}: no certificate in it can be used as a CA", .0.display())]
+    NoUsableCa(PathBuf),
+    #[error("upstream TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
 /// How one upstream is spoken to over TLS.
 #[derive(Debug)]
 pub struct TlsUpstream {
@@ -34,7 +43,7 @@ pub struct Trusts {
 
 impl Trusts {
     /// The upstream's TLS setup; `Err` when its CA holds no usable certificate.
-    pub fn upstream(&mut self, tls: &UpstreamTls) -> Result<Arc<TlsUpstream>, String> {
+    pub fn upstream(&mut self, tls: &UpstreamTls) -> Result<Arc<TlsUpstream>, TlsSetupError> {
         let key = (tls.ca.as_ref().map(|c| c.path.clone()), tls.verify);
         let trust = match self.made.get(&key) {
             Some(t) => t.clone(),
@@ -50,11 +59,9 @@ impl Trusts {
     }
 }
 
-fn client_config(tls: &UpstreamTls) -> Result<ClientConfig, String> {
+fn client_config(tls: &UpstreamTls) -> Result<ClientConfig, TlsSetupError> {
     let provider = crate::tls::provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("upstream TLS: {e}"))?;
+    let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
     let mut config = if !tls.verify {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(Unverified(provider))).with_no_client_auth()
     } else {
@@ -63,7 +70,7 @@ fn client_config(tls: &UpstreamTls) -> Result<ClientConfig, String> {
             Some(ca) => {
                 let (added, _) = roots.add_parsable_certificates(ca.certificates.iter().cloned());
                 if added == 0 {
-                    return Err(format!("{}: no certificate in it can be used as a CA", ca.path.display()));
+                    return Err(TlsSetupError::NoUsableCa(ca.path.clone()));
                 }
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),

@@ -312,7 +312,7 @@ impl Reloader {
                                 warnings,
                                 changes,
                             })
-                            .map_err(|e| vec![e])
+                            .map_err(|e| vec![e.to_string()])
                         }
                     }
                 }

@@ -1072,7 +1072,13 @@ async fn a_tenant_can_bring_its_own_maintenance_template() {
     dir.write("maintenance.html", "{% if %}");
     let loaded = crate::support::load(&config("", &body));
     let err = hiatus::compiled::Compiled::build(loaded.config, t0(), 1).expect_err("a broken template is refused");
-    assert!(err.contains("tenant own") && err.contains("maintenance.html"), "{err}");
+    // Typed: which tenant's templates, and which template (the message says both).
+    let hiatus::compiled::BuildError::TenantPages { tenant, source } = &err else { panic!("not its pages: {err}") };
+    assert!(
+        tenant == "own"
+            && matches!(source, hiatus::pages::PageError::Compile { name, .. } if name == "maintenance.html")
+    );
+    assert!(err.to_string().starts_with("tenant own: template maintenance.html: "), "{err}");
 }
 
 #[tokio::test]
