@@ -123,7 +123,9 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     // From here on the process speaks through its log (stderr); a configuration's errors and
     // warnings before this were the command's own output, as `hiatus check` prints them.
     let rust_log = std::env::var("RUST_LOG").ok();
-    if let Some(w) = logger::install(settings.log_level, settings.log_format, rust_log.as_deref())? {
+    if let Some(w) =
+        logger::install(settings.log_level, settings.log_format, rust_log.as_deref()).map_err(|e| e.to_string())?
+    {
         log::warn!("{w}");
     }
     let config = compiled.config();
@@ -215,7 +217,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
     crate::control::scrape::register(&metrics, admin.reloader.clone(), clock, Some(gateway.drain.clone()))
         .map_err(|e| format!("metrics: {e}"))?;
     let drain = gateway.drain.clone();
-    let app = App::new(gateway, settings.h2c, &listen_tls, &listen)?;
+    let app = App::new(gateway, settings.h2c, &listen_tls, &listen).map_err(|e| e.to_string())?;
     let mut proxy = Service::new("Hiatus".to_string(), app);
     // TLS listeners are plain pingora listeners too: the app does the handshake
     // (`gateway::tls`), so the upgrade hands their sockets over like the others.

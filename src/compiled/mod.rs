@@ -12,6 +12,8 @@
 
 pub mod ledger;
 pub mod pages;
+pub mod resolve;
+pub mod upstream_tls;
 
 pub use pages::PageCache;
 
@@ -23,10 +25,25 @@ use crate::pages::{Escape, Pages, Split, Strings, HOST, PORT, REQUEST_ID};
 use crate::schedule::UnixTime;
 use crate::telemetry::metrics::TenantCounts;
 use std::collections::HashSet;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Why a configuration could not be compiled: what failed, and for which tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The gateway's templates (`[gateway] pages`).
+    #[error(transparent)]
+    Pages(#[from] crate::pages::PageError),
+    #[error("tenant {tenant}: {source}")]
+    TenantPages { tenant: String, source: crate::pages::PageError },
+    #[error("tenant {tenant}: {source}")]
+    UpstreamTls { tenant: String, source: upstream_tls::TlsSetupError },
+    /// The incident file in `state_dir`.
+    #[error(transparent)]
+    State(#[from] crate::health::incidents::StateError),
+}
 
 /// Where a tenant's requests go.
 #[derive(Debug)]
@@ -60,14 +77,19 @@ pub struct TenantRuntime {
     pub hsts: Option<http::HeaderValue>,
     /// Plain HTTP is redirected to HTTPS (`https_redirect`).
     pub https_redirect: bool,
+    /// TLS towards each upstream, in their order (`None`: plain); empty when none speaks TLS,
+    /// so a plain tenant's pick reads nothing more.
+    pub tls: Box<[Option<Arc<upstream_tls::TlsUpstream>>]>,
 }
 
 /// The upstream [`TenantRuntime::pick`] chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Picked {
+#[derive(Debug, Clone, Copy)]
+pub struct Picked<'a> {
     pub addr: SocketAddr,
     /// Its index among `Fixed` upstreams (its [`Passive`] state); `None` for `{n}` templates.
     pub index: Option<usize>,
+    /// TLS towards it, when it speaks TLS.
+    pub tls: Option<&'a upstream_tls::TlsUpstream>,
 }
 
 /// Why no upstream was picked.
@@ -94,7 +116,7 @@ impl TenantRuntime {
     /// healthy one down, they are all still tried (nginx tries a lone server whatever its
     /// `max_fails`): a passive mark steers traffic, it never shuts a tenant. Reads two atomics
     /// per upstream; allocates nothing.
-    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>, now: UnixTime) -> Result<Picked, NoPick> {
+    pub fn pick(&self, start: usize, attempt: usize, number: Option<u32>, now: UnixTime) -> Result<Picked<'_>, NoPick> {
         match &self.upstreams {
             Upstreams::Fixed(list) if !list.is_empty() => {
                 let preferred = (0..list.len()).filter(|i| self.preferred(*i, now)).count();
@@ -111,19 +133,26 @@ impl TenantRuntime {
                     .nth(k)
                     .or_else(|| (0..list.len()).find(|i| self.healthy(*i)))
                     .ok_or(NoPick::Unhealthy)?;
-                list[index].clone().map(|addr| Picked { addr, index: Some(index) }).map_err(NoPick::Unusable)
+                let tls = self.tls_of(index);
+                list[index].clone().map(|addr| Picked { addr, index: Some(index), tls }).map_err(NoPick::Unusable)
             }
             Upstreams::PerHost(list) if !list.is_empty() => {
-                let template = &list[(start + attempt) % list.len()];
+                let slot = (start + attempt) % list.len();
+                let template = &list[slot];
                 let n = number.ok_or_else(|| NoPick::Unusable(format!("{template} needs a host number")))?;
                 let address = template.replace("{n}", &n.to_string());
                 address
                     .parse()
-                    .map(|addr| Picked { addr, index: None })
+                    .map(|addr| Picked { addr, index: None, tls: self.tls_of(slot) })
                     .map_err(|_| NoPick::Unusable(format!("{address} is not an IP address and port")))
             }
             _ => Err(NoPick::Unusable("no upstream configured".to_string())),
         }
+    }
+
+    /// TLS towards upstream `index` (in the configured order), when it speaks TLS.
+    pub fn tls_of(&self, index: usize) -> Option<&upstream_tls::TlsUpstream> {
+        self.tls.get(index).and_then(|t| t.as_deref())
     }
 
     /// The cause when requests (passive health) marked every `Fixed` upstream of this tenant
@@ -180,6 +209,9 @@ pub struct Compiled {
     pub certificates: crate::tls::CertStore,
     /// The port an HTTPS redirect names: the first TLS listener's (443 when there is none).
     pub https_port: u16,
+    /// The upstream names' addresses it was built with: what the next rebuild keeps for a name
+    /// whose lookup fails then (`resolve`).
+    pub addresses: resolve::Addresses,
 }
 
 fn lang_index(lang: Language) -> usize {
@@ -188,37 +220,45 @@ fn lang_index(lang: Language) -> usize {
 
 impl Compiled {
     /// Compiles a validated configuration with a fresh health registry (every upstream healthy;
-    /// incidents read from `[gateway] state_dir` when set). Fails on templates that do not
-    /// compile and on a `state_dir` that cannot be used.
-    pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, String> {
+    /// incidents read from `[gateway] state_dir` when set), its upstream names looked up first
+    /// (`resolve`; a name that does not resolve fails the requests that pick it). Fails on
+    /// templates that do not compile and on a `state_dir` that cannot be used.
+    pub fn build(config: Config, now: UnixTime, generation: u64) -> Result<Compiled, BuildError> {
         let registry = HealthRegistry::open(config.gateway.state_dir.as_deref(), now)?;
-        Compiled::build_with(config, now, generation, &Arc::new(registry))
+        let addresses = resolve::Addresses::look_up(&config, None, resolve::LOOKUP_TIMEOUT);
+        Compiled::build_with(config, now, generation, &Arc::new(registry), addresses)
     }
 
     /// Compiles a validated configuration that shares `health` with the one it replaces, so
-    /// reloads and rebuilds keep what the probes found. Fails only on templates that do not
+    /// reloads and rebuilds keep what the probes found, with the upstream names' `addresses`
+    /// looked up beforehand (nothing is resolved here). Fails only on templates that do not
     /// compile.
     pub fn build_with(
         config: Config,
         now: UnixTime,
         generation: u64,
         health: &Arc<HealthRegistry>,
-    ) -> Result<Compiled, String> {
+        addresses: resolve::Addresses,
+    ) -> Result<Compiled, BuildError> {
         if config.gateway.state_dir.as_deref() != health.incidents().path().and_then(|p| p.parent()) {
             log::warn!("config: a changed gateway.state_dir takes effect at the next start");
         }
         let mut checked = HashSet::new();
+        let mut trusts = upstream_tls::Trusts::default();
         let default_pages = Arc::new(Pages::load(config.gateway.pages.as_deref())?);
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for t in &config.tenants {
             let pages = match &t.options.pages {
-                Some(dir) => Arc::new(Pages::load(Some(dir)).map_err(|e| format!("tenant {}: {e}", t.id))?),
+                Some(dir) => Arc::new(
+                    Pages::load(Some(dir))
+                        .map_err(|source| BuildError::TenantPages { tenant: t.id.clone(), source })?,
+                ),
                 None => default_pages.clone(),
             };
             let upstreams = if t.upstreams.iter().any(|u| u.is_template()) {
                 Upstreams::PerHost(t.upstreams.iter().map(|u| u.address.clone()).collect())
             } else {
-                Upstreams::Fixed(t.upstreams.iter().map(|u| resolve(&u.address)).collect())
+                Upstreams::Fixed(t.upstreams.iter().map(|u| addresses.get(&u.address)).collect())
             };
             let tenant_health = match (&t.options.health, &upstreams) {
                 (Some(check), Upstreams::Fixed(_)) => Some(TenantHealth {
@@ -241,6 +281,15 @@ impl Compiled {
                 }
                 _ => Box::default(),
             };
+            let tls = if t.upstreams.iter().any(|u| u.tls.is_some()) {
+                t.upstreams
+                    .iter()
+                    .map(|u| u.tls.as_ref().map(|tls| trusts.upstream(tls)).transpose())
+                    .collect::<Result<_, _>>()
+                    .map_err(|source| BuildError::UpstreamTls { tenant: t.id.clone(), source })?
+            } else {
+                Box::default()
+            };
             tenants.push(TenantRuntime {
                 upstreams,
                 next: AtomicUsize::new(0),
@@ -254,6 +303,7 @@ impl Compiled {
                 // Validated as a header value (`config::gateway::hsts`); a failure drops it.
                 hsts: t.options.hsts.as_deref().and_then(|h| http::HeaderValue::from_str(h).ok()),
                 https_redirect: t.options.https_redirect,
+                tls,
             });
         }
         health.retain(&checked);
@@ -284,6 +334,7 @@ impl Compiled {
             changed,
             certificates,
             https_port,
+            addresses,
         })
     }
 
@@ -322,17 +373,6 @@ fn probe_host(configured: Option<&str>, t: &crate::config::Tenant) -> String {
     }
 }
 
-/// Resolves `host:port` once, at compile time (never on the request path).
-fn resolve(address: &str) -> Result<SocketAddr, String> {
-    if let Ok(a) = address.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    match address.to_socket_addrs() {
-        Ok(mut addrs) => addrs.next().ok_or_else(|| format!("{address} resolves to no address")),
-        Err(e) => Err(format!("{address} cannot be resolved: {e}")),
-    }
-}
-
 /// The status link of pages: `status_url`; when that is the one made from `status_host`
 /// (`//host/path/`), with a slot for the port the client used (`pages::PORT`), so a gateway
 /// reached on a port other than the default links to its status page on that port too.
@@ -345,7 +385,7 @@ pub(crate) fn status_link(config: &Config) -> Option<String> {
     }
 }
 
-fn shared_pages(pages: &Pages, config: &Config) -> Result<SharedPages, String> {
+fn shared_pages(pages: &Pages, config: &Config) -> Result<SharedPages, crate::pages::PageError> {
     let status_url = status_link(config);
     let status_url = status_url.as_deref();
     let status = config.gateway.unknown_host_status;
@@ -389,7 +429,7 @@ fn simple(
     text: &str,
     kind: &str,
     status_url: Option<&str>,
-) -> Result<[Split; 2], String> {
+) -> Result<[Split; 2], crate::pages::PageError> {
     let text = text.replace("{host}", HOST);
     let view = serde_json::json!({
         "lang": lang.code(), "t": t, "status": status, "heading": heading, "text": text,

@@ -101,6 +101,15 @@ fn incidents_json(incidents: &[Incident], lang: Language) -> Vec<serde_json::Val
         .collect()
 }
 
+/// Why a tenant's page could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no tenant {0} in this configuration")]
+    NoSuchTenant(u32),
+    #[error(transparent)]
+    Page(#[from] crate::pages::PageError),
+}
+
 /// The maintenance page for a tenant: from the cache when the block is the same.
 pub fn maintenance_page(
     compiled: &Compiled,
@@ -109,8 +118,8 @@ pub fn maintenance_page(
     lang: Language,
     format: usize,
     now: UnixTime,
-) -> Result<Arc<Rendered>, String> {
-    let runtime = compiled.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
+) -> Result<Arc<Rendered>, RenderError> {
+    let runtime = compiled.tenants.get(tenant_index as usize).ok_or(RenderError::NoSuchTenant(tenant_index))?;
     let slot = &runtime.cache.maintenance[Compiled::lang_index(lang) * 2 + format];
     let key = PageKey::of(verdict, None, compiled.health.incidents().version());
     cached(slot, key, || render_maintenance(compiled, runtime, tenant_index, verdict, lang, format, now, key))
@@ -121,8 +130,8 @@ pub fn maintenance_page(
 fn cached(
     slot: &ArcSwapOption<Rendered>,
     key: PageKey,
-    render: impl FnOnce() -> Result<Rendered, String>,
-) -> Result<Arc<Rendered>, String> {
+    render: impl FnOnce() -> Result<Rendered, RenderError>,
+) -> Result<Arc<Rendered>, RenderError> {
     if let Some(r) = slot.load().as_ref() {
         if r.key == key {
             return Ok(r.clone());
@@ -143,9 +152,9 @@ fn render_maintenance(
     format: usize,
     now: UnixTime,
     key: PageKey,
-) -> Result<Rendered, String> {
+) -> Result<Rendered, RenderError> {
     let config = compiled.config();
-    let tenant: &Tenant = config.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
+    let tenant: &Tenant = config.tenants.get(tenant_index as usize).ok_or(RenderError::NoSuchTenant(tenant_index))?;
     let fallback = config.defaults.language;
     let t = strings(lang);
     let window: Option<&Window> = v.window.and_then(|w| compiled.engine.window(w));
@@ -200,8 +209,8 @@ pub fn failure_page(
     status: u16,
     lang: Language,
     format: usize,
-) -> Result<Arc<Rendered>, String> {
-    let runtime = compiled.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
+) -> Result<Arc<Rendered>, RenderError> {
+    let runtime = compiled.tenants.get(tenant_index as usize).ok_or(RenderError::NoSuchTenant(tenant_index))?;
     let slot = &runtime.cache.failure[Compiled::lang_index(lang) * 2 + format];
     let key = PageKey::of(verdict, Some((failure, status)), compiled.health.incidents().version());
     cached(slot, key, || render_failure(compiled, runtime, tenant_index, verdict, failure, status, lang, format, key))
@@ -218,9 +227,9 @@ fn render_failure(
     lang: Language,
     format: usize,
     key: PageKey,
-) -> Result<Rendered, String> {
+) -> Result<Rendered, RenderError> {
     let config = compiled.config();
-    let tenant = config.tenants.get(tenant_index as usize).ok_or("no such tenant")?;
+    let tenant = config.tenants.get(tenant_index as usize).ok_or(RenderError::NoSuchTenant(tenant_index))?;
     let fallback = config.defaults.language;
     let t = strings(lang);
     let (heading, text) = failure.words(lang);

@@ -27,7 +27,7 @@ pub struct FileTenant {
     /// Path prefix, e.g. `/mandant-a`; requests under it belong to this tenant.
     pub path: Option<String>,
     #[serde(default)]
-    pub upstreams: Vec<String>,
+    pub upstreams: Vec<FileUpstream>,
     pub zone: Option<String>,
     pub language: Option<String>,
     // Proxy keys, validated by `gateway::tenant_options`.
@@ -54,6 +54,25 @@ pub struct FileCertificate {
     /// Served to clients that name no host, or a host no entry covers.
     #[serde(default)]
     pub default: bool,
+}
+
+/// An upstream: `"host:port"`, `"https://host[:port]"`, or a table with TLS settings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FileUpstream {
+    Address(String),
+    Table(FileUpstreamTable),
+}
+
+/// `{ address = "host:port", tls = true, ca = "ca.pem", sni = "name", verify = true }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstreamTable {
+    pub address: String,
+    pub tls: Option<bool>,
+    pub ca: Option<String>,
+    pub sni: Option<String>,
+    pub verify: Option<bool>,
 }
 
 /// A window's scope: `"all"`, or a table naming tenants and/or host patterns.

@@ -25,6 +25,7 @@ pub mod notify;
 pub mod read;
 pub mod sections;
 pub mod suggest;
+pub mod upstream;
 pub mod validate;
 pub mod values;
 

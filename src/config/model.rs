@@ -78,6 +78,26 @@ pub struct Defaults {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     pub address: String,
+    /// TLS towards this upstream (`https://`, or `tls = true` in its table); `None`: plain.
+    pub tls: Option<UpstreamTls>,
+}
+
+/// How the gateway speaks TLS to an upstream (README "Upstream TLS").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// The trust anchors read from `ca` (a PEM file), instead of the public roots.
+    pub ca: Option<CaFile>,
+    /// The name sent as SNI and verified; `None`: the request's host.
+    pub sni: Option<String>,
+    /// `false` accepts any certificate (`check` warns loudly).
+    pub verify: bool,
+}
+
+/// A PEM file of trusted certificates, read and checked while the configuration is validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFile {
+    pub path: std::path::PathBuf,
+    pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl Upstream {

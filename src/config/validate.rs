@@ -107,7 +107,7 @@ impl Checker<'_> {
         let mut upstreams = Vec::new();
         for (i, u) in t.upstreams.iter().enumerate() {
             let p = format!("{path}.upstreams[{i}]");
-            if let Some(u) = self.ok(&p, upstream(u)) {
+            if let Some(u) = super::upstream::entry(u, &self.base, &self.file, &p, self.report) {
                 if u.is_template() && !hosts.iter().all(HostPattern::is_range) {
                     self.err(&p, format!("{:?} uses {{n}}, which needs every host of the tenant to be a numeric range like \"www{{324..330}}.example.de\"", u.address));
                 }
@@ -463,7 +463,7 @@ fn path_prefix(p: &str) -> Result<Option<String>, String> {
 }
 
 /// `host:port`, where host may contain `{n}`.
-fn upstream(text: &str) -> Result<Upstream, String> {
+pub(super) fn upstream(text: &str) -> Result<Upstream, String> {
     let probe = text.replace("{n}", "1");
     let bad = || format!("{text:?} is not an upstream address; write \"host:port\", e.g. \"10.0.3.24:8080\"");
     let (host, port) = if let Some(rest) = probe.strip_prefix('[') {
@@ -485,7 +485,7 @@ fn upstream(text: &str) -> Result<Upstream, String> {
             "{text:?}: a {{n}} template must give an IP address and port (names are not resolved per request), e.g. \"10.0.3.{{n}}:8080\" or \"10.0.0.5:8{{n}}\""
         ));
     }
-    Ok(Upstream { address: text.to_string() })
+    Ok(Upstream { address: text.to_string(), tls: None })
 }
 
 /// Where an id was written: file, key path of the item (`windows[3]`) and the id.

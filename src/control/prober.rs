@@ -108,7 +108,20 @@ async fn probe_one(compiled: &Compiled, t: usize, u: usize, clock: &Clock) {
     let Some(health) = &runtime.health else { return };
     let Some(upstream) = health.upstreams.get(u) else { return };
     let result = match address(runtime, u) {
-        Ok(addr) => probe::probe(addr, &health.check.probe, &health.host, health.check.timeout).await,
+        Ok(addr) => {
+            // A TLS upstream is probed over TLS, under its name: its `sni`, else the probe's host.
+            let tls = runtime.tls_of(u).map(|t| {
+                let name = t.sni.clone().or_else(|| rustls::pki_types::ServerName::try_from(health.host.clone()).ok());
+                name.map(|n| (t.trust.clone(), n))
+            });
+            match tls {
+                Some(None) => Err(ProbeError::new(Cause::Unavailable, format!("{:?} is no name for TLS", health.host))),
+                tls => {
+                    let tls = tls.flatten();
+                    probe::probe_with(addr, &health.check.probe, &health.host, health.check.timeout, tls).await
+                }
+            }
+        }
         // An upstream whose name did not resolve at load time fails every probe, saying why.
         Err(e) => Err(e),
     };

@@ -14,6 +14,7 @@
 //! each such key in its answer, its status and the log.
 
 use crate::clock::Clock;
+use crate::compiled::resolve::{Addresses, LOOKUP_TIMEOUT};
 use crate::compiled::Compiled;
 use crate::config::diagnostic::Diagnostic;
 use crate::config::diff::Changes;
@@ -289,8 +290,21 @@ impl Reloader {
                         let files = loaded.config.sources.clone();
                         let digest = loaded.config.digest.clone();
                         let changes = Changes::between(running.config(), &loaded.config);
-                        // The same health registry: a reload keeps what the probes found.
-                        Compiled::build_with(loaded.config, self.clock.now(), generation, &running.health)
+                        // Names are looked up before the build, within a bound; a name that fails
+                        // keeps the address it had, one that never had any refuses the reload.
+                        let addresses = Addresses::look_up(&loaded.config, Some(&running.addresses), LOOKUP_TIMEOUT);
+                        let never = unresolved(&loaded.config, &addresses);
+                        if !never.is_empty() {
+                            Err(never)
+                        } else {
+                            // The same health registry: a reload keeps what the probes found.
+                            Compiled::build_with(
+                                loaded.config,
+                                self.clock.now(),
+                                generation,
+                                &running.health,
+                                addresses,
+                            )
                             .map(|compiled| Built::New {
                                 compiled: Box::new(compiled),
                                 files,
@@ -298,7 +312,8 @@ impl Reloader {
                                 warnings,
                                 changes,
                             })
-                            .map_err(|e| vec![e])
+                            .map_err(|e| vec![e.to_string()])
+                        }
                     }
                 }
             },
@@ -356,6 +371,27 @@ impl Reloader {
             }
         }
     }
+}
+
+/// A reload's errors for upstream names that have no address now and had none before: which
+/// tenant's upstream, and the resolver's words (the reload's answer goes to the operator only).
+fn unresolved(config: &crate::config::Config, addresses: &Addresses) -> Vec<String> {
+    addresses
+        .never_resolved()
+        .into_iter()
+        .map(|(name, why)| {
+            let tenants: Vec<&str> = config
+                .tenants
+                .iter()
+                .filter(|t| t.upstreams.iter().any(|u| u.address == name))
+                .map(|t| t.id.as_str())
+                .collect();
+            format!(
+                "tenant {}: upstream {name:?} has no address ({why}); a name must resolve once before it is served",
+                tenants.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// What a reload built before it is applied.

@@ -4,6 +4,7 @@
 
 use super::windows::{self, WindowWatch};
 use crate::clock::Clock;
+use crate::compiled::resolve::{Addresses, LOOKUP_TIMEOUT};
 use crate::compiled::Compiled;
 use crate::config::notify::EventKind;
 use crate::config::Config;
@@ -72,7 +73,10 @@ impl Ticker {
         self.notify(&current, &events, now);
         if current.horizon_due(now) {
             let config: Config = current.config().clone();
-            match Compiled::build_with(config, now, current.generation, &current.health) {
+            // Names are looked up again (a changed address is followed), within a bound; one
+            // that fails keeps the address it had (`compiled::resolve`).
+            let addresses = Addresses::look_up(&config, Some(&current.addresses), LOOKUP_TIMEOUT);
+            match Compiled::build_with(config, now, current.generation, &current.health, addresses) {
                 // Only over the snapshot it was built from: a reload that landed meanwhile is
                 // newer and must not be replaced by the old configuration.
                 Ok(c) => {

@@ -36,12 +36,20 @@ pub struct App {
     tls: Option<Tls>,
 }
 
+/// Why the gateway's app could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The TLS listeners' configuration (`gateway::tls`'s words).
+    #[error("{0}")]
+    Tls(String),
+}
+
 impl App {
     /// `tls` and `plain`: the addresses the listeners are bound to (a connection's local
     /// address says which kind it came in on). Fails only when the TLS listeners'
     /// configuration cannot be made.
-    pub fn new(gateway: Gateway, h2c: bool, tls: &[SocketAddr], plain: &[SocketAddr]) -> Result<App, String> {
-        let tls = Tls::new(&gateway, tls, plain)?;
+    pub fn new(gateway: Gateway, h2c: bool, tls: &[SocketAddr], plain: &[SocketAddr]) -> Result<App, AppError> {
+        let tls = Tls::new(&gateway, tls, plain).map_err(AppError::Tls)?;
         Ok(App { core: Arc::new(Core::new(gateway)), h2c, tls })
     }
 }

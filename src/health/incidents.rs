@@ -106,6 +106,15 @@ struct Inner {
     file: Option<File>,
 }
 
+/// Why the incident file in `state_dir` cannot be used: the folder or file, and what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state_dir {}: cannot create it: {source}", dir.display())]
+    Folder { dir: std::path::PathBuf, source: std::io::Error },
+    #[error("{}: cannot {what}: {source}", path.display())]
+    File { path: std::path::PathBuf, what: &'static str, source: std::io::Error },
+}
+
 impl IncidentLog {
     /// A log that lives as long as the process.
     pub fn in_memory() -> IncidentLog {
@@ -119,10 +128,10 @@ impl IncidentLog {
     /// Reads `dir/incidents.jsonl` (creating the folder and file when missing) and appends to it
     /// from now on. A torn last line is cut off and a line that does not parse is skipped, each
     /// with a warning; only IO errors (no such folder can be made, no permission) fail.
-    pub fn load(dir: &Path, now: i64) -> Result<IncidentLog, String> {
+    pub fn load(dir: &Path, now: i64) -> Result<IncidentLog, StateError> {
         let path = dir.join(FILE_NAME);
-        let fail = |what: &str, e: std::io::Error| format!("{}: cannot {what}: {e}", path.display());
-        std::fs::create_dir_all(dir).map_err(|e| format!("state_dir {}: cannot create it: {e}", dir.display()))?;
+        let fail = |what: &'static str, source| StateError::File { path: path.clone(), what, source };
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Folder { dir: dir.to_path_buf(), source })?;
         let existed = path.exists();
         let bytes = if existed { std::fs::read(&path).map_err(|e| fail("read it", e))? } else { Vec::new() };
         let (mut incidents, whole) = parse(&bytes, &path);

@@ -1,4 +1,5 @@
-//! One probe of one upstream: a TCP connect, or a minimal HTTP/1.1 GET, bounded by a timeout.
+//! One probe of one upstream: a TCP connect, or a minimal HTTP/1.1 GET, bounded by a timeout;
+//! over TLS to a TLS upstream (the handshake and its certificate check are part of the probe).
 //!
 //! Owns the wire side of a check and its failure ([`ProbeError`]): the kind of trouble (a
 //! [`Cause`], which public pages may show) and the plain words of what happened ("connection
@@ -7,9 +8,12 @@
 
 use super::cause::Cause;
 use crate::config::health::HealthProbe;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
@@ -31,19 +35,69 @@ impl ProbeError {
     }
 }
 
-/// Probes `addr`; `Err` says why it failed. Takes at most `limit`.
+/// TLS towards a probed upstream: whom to trust, and the name to send and verify.
+pub type ProbeTls = (Arc<ClientConfig>, ServerName<'static>);
+
+/// Probes `addr` over plain TCP; `Err` says why it failed. Takes at most `limit`.
 pub async fn probe(addr: SocketAddr, probe: &HealthProbe, host: &str, limit: Duration) -> Result<(), ProbeError> {
+    probe_with(addr, probe, host, limit, None).await
+}
+
+/// Probes `addr`, over TLS when `tls` says so; `Err` says why it failed. Takes at most `limit`.
+pub async fn probe_with(
+    addr: SocketAddr,
+    probe: &HealthProbe,
+    host: &str,
+    limit: Duration,
+    tls: Option<ProbeTls>,
+) -> Result<(), ProbeError> {
     let deadline = Instant::now() + limit;
-    let within = show(limit);
-    let mut stream = match timeout_at(deadline, TcpStream::connect(addr)).await {
-        Err(_) => return Err(ProbeError::new(Cause::Timeout, format!("no connection within {within}"))),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-            return Err(ProbeError::new(Cause::Timeout, io_words(&e)))
+    let stream = connect(addr, deadline, limit).await?;
+    match tls {
+        None => after_connect(stream, probe, host, deadline, limit).await,
+        Some((trust, name)) => {
+            let connector = tokio_rustls::TlsConnector::from(trust);
+            let stream = match timeout_at(deadline, connector.connect(name, stream)).await {
+                Err(_) => {
+                    return Err(ProbeError::new(Cause::Timeout, format!("no TLS handshake within {}", show(limit))))
+                }
+                // Reached, but no trusted connection: the upstream is there and misbehaves.
+                Ok(Err(e)) => return Err(ProbeError::new(Cause::Errors, tls_words(&e))),
+                Ok(Ok(s)) => s,
+            };
+            after_connect(stream, probe, host, deadline, limit).await
         }
+    }
+}
+
+/// The TLS failure in full, for the log and the admin listener.
+fn tls_words(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => format!("TLS: {tls}"),
+        None => format!("TLS handshake: {}", io_words(e)),
+    }
+}
+
+async fn connect(addr: SocketAddr, deadline: Instant, limit: Duration) -> Result<TcpStream, ProbeError> {
+    let within = show(limit);
+    match timeout_at(deadline, TcpStream::connect(addr)).await {
+        Err(_) => Err(ProbeError::new(Cause::Timeout, format!("no connection within {within}"))),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => Err(ProbeError::new(Cause::Timeout, io_words(&e))),
         // Whatever else stops a connect (refused, no route, unreachable network): not reached.
-        Ok(Err(e)) => return Err(ProbeError::new(Cause::Unreachable, io_words(&e))),
-        Ok(Ok(s)) => s,
-    };
+        Ok(Err(e)) => Err(ProbeError::new(Cause::Unreachable, io_words(&e))),
+        Ok(Ok(s)) => Ok(s),
+    }
+}
+
+/// The HTTP part of a probe, on a connected stream (plain or TLS).
+async fn after_connect<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    probe: &HealthProbe,
+    host: &str,
+    deadline: Instant,
+    limit: Duration,
+) -> Result<(), ProbeError> {
+    let within = show(limit);
     let HealthProbe::Http { path, expect } = probe else { return Ok(()) };
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: hiatus-health/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
@@ -62,8 +116,9 @@ pub async fn probe(addr: SocketAddr, probe: &HealthProbe, host: &str, limit: Dur
 }
 
 /// Sends the request and reads the status code of the answer; `Err` says in plain words why not.
-async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Result<u16, String> {
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: &[u8]) -> Result<u16, String> {
     stream.write_all(request).await.map_err(|e| io_words(&e))?;
+    stream.flush().await.map_err(|e| io_words(&e))?;
     let mut buf = Vec::with_capacity(128);
     let mut chunk = [0u8; 256];
     let line_end = loop {

@@ -130,7 +130,7 @@ impl HealthRegistry {
 
     /// With incidents persisted in `state_dir`, or in memory only; `now` (unix seconds) tells
     /// which incidents are too old to keep (`incidents::RETAIN_SECS`).
-    pub fn open(state_dir: Option<&Path>, now: i64) -> Result<HealthRegistry, String> {
+    pub fn open(state_dir: Option<&Path>, now: i64) -> Result<HealthRegistry, super::incidents::StateError> {
         let incidents = match state_dir {
             Some(dir) => IncidentLog::load(dir, now)?,
             None => IncidentLog::in_memory(),

@@ -150,9 +150,14 @@ fn letter(
         w: words,
     };
     // One line, whatever a template or a title holds: a line break would end the header.
-    let subject = pages.render("mail-subject.txt", &view)?.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = pages.render("mail.txt", &view)?;
-    let html = pages.render("mail.html", &view)?;
+    let subject = pages
+        .render("mail-subject.txt", &view)
+        .map_err(|e| e.to_string())?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = pages.render("mail.txt", &view).map_err(|e| e.to_string())?;
+    let html = pages.render("mail.html", &view).map_err(|e| e.to_string())?;
 
     let from: Mailbox = mail.from.parse().map_err(|e| format!("from: {e}"))?;
     let to: Vec<Address> = recipients.iter().filter_map(|a| a.parse().ok()).collect();

@@ -46,6 +46,18 @@ pub const HOST: &str = "\u{1}host\u{1}";
 /// port the client reached the gateway on.
 pub const PORT: &str = "\u{1}port\u{1}";
 
+/// Why templates could not be loaded or a page rendered: the file or template it names.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("template {name}: {source}")]
+    Compile { name: String, source: minijinja::Error },
+    /// The alternate form shows where in the template it went wrong.
+    #[error("template {name}: {source:#}")]
+    Render { name: String, source: minijinja::Error },
+}
+
 /// A set of compiled templates.
 #[derive(Debug)]
 pub struct Pages {
@@ -54,22 +66,24 @@ pub struct Pages {
 
 impl Pages {
     /// The built-in templates, with files from `dir` replacing those of the same name.
-    pub fn load(dir: Option<&Path>) -> Result<Pages, String> {
+    pub fn load(dir: Option<&Path>) -> Result<Pages, PageError> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
         for (name, builtin) in TEMPLATES {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
-                Some(p) => std::fs::read_to_string(&p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?,
+                Some(p) => std::fs::read_to_string(&p).map_err(|source| PageError::Read { path: p, source })?,
                 None => builtin.to_string(),
             };
-            env.add_template_owned(name, source).map_err(|e| format!("template {name}: {e}"))?;
+            env.add_template_owned(name, source)
+                .map_err(|source| PageError::Compile { name: name.to_string(), source })?;
         }
         Ok(Pages { env })
     }
 
-    pub fn render(&self, name: &str, view: impl Serialize) -> Result<String, String> {
-        let template = self.env.get_template(name).map_err(|e| format!("template {name}: {e}"))?;
-        template.render(view).map_err(|e| format!("template {name}: {e:#}"))
+    pub fn render(&self, name: &str, view: impl Serialize) -> Result<String, PageError> {
+        let template =
+            self.env.get_template(name).map_err(|source| PageError::Compile { name: name.to_string(), source })?;
+        template.render(view).map_err(|source| PageError::Render { name: name.to_string(), source })
     }
 }
 

@@ -49,10 +49,13 @@ pub enum Failure {
     UpstreamStatus,
     /// The gateway stopped (restart, upgrade) before the upstream answered.
     Stopping,
+    /// No trusted TLS connection to the upstream (its certificate refused, or its handshake
+    /// failed); what exactly goes to the log only.
+    Tls,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 8] = [
+    pub const ALL: [Failure; 9] = [
         Failure::Refused,
         Failure::ConnectTimeout,
         Failure::ReadTimeout,
@@ -61,6 +64,7 @@ impl Failure {
         Failure::Unavailable,
         Failure::UpstreamStatus,
         Failure::Stopping,
+        Failure::Tls,
     ];
 
     /// Machine name, used in the `X-Hiatus-Failure` header, logs, metrics and JSON.
@@ -74,6 +78,7 @@ impl Failure {
             Failure::Unavailable => "no_upstream",
             Failure::UpstreamStatus => "upstream_error",
             Failure::Stopping => "gateway_stopping",
+            Failure::Tls => "upstream_tls",
         }
     }
 
@@ -143,6 +148,16 @@ impl Failure {
             (UpstreamStatus, De) => ("Serverfehler", "Der Server von {tenant} meldet einen Fehler ({status})."),
             (UpstreamStatus, En) => ("Server error", "The server of {tenant} reports an error ({status})."),
             (UpstreamStatus, Nb) => ("Serverfeil", "Serveren til {tenant} melder en feil ({status})."),
+            (Tls, De) => (
+                "Keine sichere Verbindung",
+                "Eine sichere Verbindung zum Server von {tenant} konnte nicht hergestellt werden.",
+            ),
+            (Tls, En) => {
+                ("No secure connection", "A secure connection to the server of {tenant} could not be established.")
+            }
+            (Tls, Nb) => {
+                ("Ingen sikker forbindelse", "En sikker forbindelse til serveren til {tenant} kunne ikke opprettes.")
+            }
             (Stopping, De) => (
                 "Kurz unterbrochen",
                 "Das Gateway vor {tenant} wird gerade neu gestartet; die Anfrage wurde nicht fertig. Bitte versuchen Sie es gleich noch einmal.",

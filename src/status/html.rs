@@ -60,7 +60,7 @@ fn entry(e: &Entry, lang: Language, everyone: &str) -> Value {
 }
 
 /// Renders the page; `base` is the status path (links to the feeds hang below it).
-pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Result<String, String> {
+pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Result<String, crate::pages::PageError> {
     let w = words(lang);
     let everyone = w["everyone"].as_str().unwrap_or("*").to_string();
     // The banner's severity follows the share of tenants disrupted: one of several is partial.

@@ -38,11 +38,14 @@ impl Filter {
 
     /// `RUST_LOG`'s syntax, a subset of env_logger's: comma-separated `LEVEL` or
     /// `TARGET=LEVEL`. A bare level is the default of every target not named.
-    pub fn parse(spec: &str) -> Result<Filter, String> {
+    pub fn parse(spec: &str) -> Result<Filter, FilterError> {
         let mut filter = Filter { default: LevelFilter::Error, targets: Vec::new() };
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part.split_once('=') {
-                Some((target, level)) => filter.targets.push((target.trim().to_string(), level_of(level)?)),
+                Some((target, level)) => {
+                    let level = level_of(level).map_err(|why| FilterError { part: part.to_string(), why })?;
+                    filter.targets.push((target.trim().to_string(), level));
+                }
                 None => match level_of(part) {
                     Ok(level) => filter.default = level,
                     // A bare target means all of its levels, as env_logger reads it.
@@ -153,11 +156,24 @@ impl Log for Logger {
     }
 }
 
+/// A `RUST_LOG` part whose level is not one (the words are the configuration's own).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{why}")]
+pub struct FilterError {
+    pub part: String,
+    pub why: String,
+}
+
+/// A logger was installed already (`log` allows one per process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("logger: a logger is installed already")]
+pub struct InstallError;
+
 /// Installs the process's logger, to stderr: `level` and `format` from `[gateway]`, with
 /// `rust_log` (the environment's `RUST_LOG`, when set and not empty) replacing the level.
 /// Returns a warning to show when `RUST_LOG` could not be read; an error when a logger was
 /// installed already.
-pub fn install(level: LevelFilter, format: LogFormat, rust_log: Option<&str>) -> Result<Option<String>, String> {
+pub fn install(level: LevelFilter, format: LogFormat, rust_log: Option<&str>) -> Result<Option<String>, InstallError> {
     let (filter, warning) = match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
         None => (Filter::configured(level), None),
         Some(spec) => match Filter::parse(spec) {
@@ -168,7 +184,7 @@ pub fn install(level: LevelFilter, format: LogFormat, rust_log: Option<&str>) ->
     let max = filter.max();
     // Leaked on purpose: the logger lives as long as the process (`log` wants it `'static`).
     let logger: &'static Logger = Box::leak(Box::new(Logger::new(filter, format, Box::new(std::io::stderr()))));
-    log::set_logger(logger).map_err(|e| format!("logger: {e}"))?;
+    log::set_logger(logger).map_err(|_| InstallError)?;
     log::set_max_level(max);
     Ok(warning)
 }

@@ -138,7 +138,7 @@ impl Metrics {
 /// Decisions counted per tenant (the `decision` label), in `Outcome::index` order.
 pub const DECISIONS: usize = super::Outcome::ALL.len();
 /// Failure kinds (the `kind` label), in `Failure::ALL` order.
-pub const FAILURES: usize = 8;
+pub const FAILURES: usize = 9;
 /// Status classes (the `status_class` label), in [`status_class`] order.
 pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
 

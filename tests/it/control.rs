@@ -522,6 +522,35 @@ async fn a_reload_refuses_an_empty_file_and_one_without_tenants_unless_allowed()
     assert_eq!((r.status, r.marker()), (421, "unknown-host"));
 }
 
+/// Upstream names are looked up before a reload's build, within a bound: a name that never
+/// resolved refuses the reload with the tenant and the name (the running configuration stays);
+/// a name that resolves is applied.
+#[tokio::test]
+async fn a_reload_refuses_an_upstream_name_that_never_resolved() {
+    let origin = Origin::start("o", Behaviour::Ok).await;
+    let dir = TempDir::new("reload-unresolved");
+    let path = dir.write("hiatus.toml", &config(origin.addr, false));
+    let gw = start(&path, NOW).await;
+    let with = |upstream: &str| {
+        format!(
+            "{}[[tenants]]\nid = \"named\"\nhosts = [\"named.test\"]\nupstreams = [\"{upstream}\"]\n",
+            config(origin.addr, false)
+        )
+    };
+    dir.write("hiatus.toml", &with("never.invalid:80"));
+    let started = std::time::Instant::now();
+    let errors = reload(&gw).await.expect_err("refused");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the lookup is bounded");
+    assert!(
+        errors.len() == 1 && errors[0].starts_with("tenant named: upstream \"never.invalid:80\" has no address ("),
+        "{errors:?}"
+    );
+    let r = Client::connect(gw.addr, None).await.request("GET", "a.test", "/", &[]).await;
+    assert_eq!((r.status, r.header("x-hiatus-generation")), (200, Some("1")), "the running configuration stays");
+    dir.write("hiatus.toml", &with(&format!("localhost:{}", origin.addr.port())));
+    assert_eq!(reload(&gw).await, Ok(2), "a name that resolves");
+}
+
 /// A reload reads no file past the running configuration's `max_config_size`, nor one nested
 /// deeper than the limit; each refusal says why, in words.
 #[tokio::test]

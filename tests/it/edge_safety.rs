@@ -204,6 +204,51 @@ async fn an_untrusted_clients_forwarded_for_is_replaced_by_its_address() {
     failures.none("X-Forwarded-For from an untrusted client");
 }
 
+/// `Forwarded` (RFC 7239) goes upstream beside `X-Forwarded-*`, in one line. An untrusted
+/// client's own `Forwarded` (claiming an allowlisted address, `https`, another host) is dropped
+/// and replaced by one element with its address; a trusted proxy's elements are kept and the
+/// gateway appends the hop from that proxy; with no `Forwarded` of its own, the trusted proxy's
+/// `X-Forwarded-For` and `-Proto` describe the client. On HTTP/1.1 and h2c, `GET` and `POST`.
+#[tokio::test]
+async fn forwarded_is_set_upstream_and_trusted_only_from_trusted_proxies() {
+    let (down, open) = tokio::join!(echo(), echo());
+    let gw = forwarding_gateway(down.addr, open.addr).await;
+    const F: &str = "forwarded";
+    let spoof = "for=10.9.9.9;proto=https;host=evil.test";
+    // (client's last octet, its fields, the origin's `Forwarded` lines)
+    type Case<'a> = (u8, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case<'_>; 5] = [
+        (3, &[], &["for=127.0.0.3;proto=http;host=\"open.test\""]),
+        (3, &[(F, spoof)], &["for=127.0.0.3;proto=http;host=\"open.test\""]),
+        (3, &[(F, spoof), ("x-forwarded-proto", "https")], &["for=127.0.0.3;proto=http;host=\"open.test\""]),
+        (
+            2,
+            &[(F, "for=203.0.113.7;proto=https"), (F, "for=\"[2001:db8::7]\"")],
+            &["for=203.0.113.7;proto=https, for=\"[2001:db8::7]\", for=127.0.0.2;proto=http;host=\"open.test\""],
+        ),
+        (
+            2,
+            &[("x-forwarded-for", "203.0.113.7"), ("x-forwarded-proto", "https")],
+            &["for=203.0.113.7;proto=https;host=\"open.test\""],
+        ),
+    ];
+    let mut failures = Failures::default();
+    for lane in [Lane::H1, Lane::H2] {
+        for method in ["GET", "POST"] {
+            for (from, headers, want) in cases {
+                let what = format!("{lane:?} {method} from 127.0.0.{from} with {headers:?}");
+                let r = ask(&gw, lane, from, method, "open.test", "/", headers, body_for(method)).await;
+                failures.check(&what, r.status, 200);
+                failures.check(&format!("{what}: the origin's Forwarded"), open.last().all(F), want.to_vec());
+            }
+            let what = format!("{lane:?} {method} spoofing into maintenance");
+            let r = ask(&gw, lane, 3, method, "down.test", "/", &[(F, spoof)], body_for(method)).await;
+            failures.check(&what, (r.status, r.marker.as_str()), (503, "maintenance"));
+        }
+    }
+    failures.none("Forwarded");
+}
+
 // =============================================================================================
 // 3. Routing on the path the origin sees
 

@@ -41,6 +41,8 @@
 //!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
 //! - `acme`: automatic certificates from Debian's `pebble` on loopback, HTTP-01 answered by the
 //!   real binary, the issued certificate served and kept across a restart; a refusing directory.
+//! - `upstream_tls`: HTTPS origins behind the gateway: verification (CA, name, expiry) with the
+//!   failure page and the log's cause, pooled connections by name (SNI), TLS health probes.
 
 mod acme;
 mod backpressure;
@@ -74,3 +76,4 @@ mod status;
 mod status_truth;
 mod support;
 mod tls;
+mod upstream_tls;

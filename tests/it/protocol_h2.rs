@@ -477,7 +477,7 @@ async fn what_the_origin_receives_from_an_h2_request() {
     assert_eq!(got.all("x-forwarded-for"), ["127.0.0.1"], "the spoofed chain replaced by the peer");
     assert_eq!(got.all("x-forwarded-proto"), ["http"]);
     assert_eq!(got.all("x-forwarded-host"), ["app.test"]);
-    assert_eq!(got.header("forwarded"), None, "Forwarded only from a trusted proxy");
+    assert_eq!(got.all("forwarded"), ["for=127.0.0.1;proto=http;host=\"app.test\""], "the client's own dropped");
     assert_eq!(got.all("x-request-id"), [r.header("x-request-id").expect("the response's request id")]);
     for name in ["te", "connection", "proxy-authorization", "keep-alive", "transfer-encoding", "upgrade"] {
         assert_eq!(got.header(name), None, "{name} reached the origin: {:?}", got.headers);
@@ -496,7 +496,7 @@ async fn what_the_origin_receives_from_an_h2_request() {
 
 /// The trusted-proxy rules hold on h2 too: from a configured trusted proxy, the client's
 /// `X-Forwarded-For` chain is extended with the proxy itself, and its `-Proto`, `-Host` and
-/// `Forwarded` are believed.
+/// `Forwarded` are believed (`Forwarded` extended by the hop from the proxy).
 #[tokio::test]
 async fn a_trusted_proxy_over_h2_extends_the_forwarded_chain() {
     let origin = ScriptedOrigin::start(|got| Reply::keep(ok_echo(got))).await;
@@ -514,7 +514,7 @@ async fn a_trusted_proxy_over_h2_extends_the_forwarded_chain() {
     let got = origin.last();
     assert_eq!(got.all("x-forwarded-for"), ["203.0.113.7, 127.0.0.1"]);
     assert_eq!((got.all("x-forwarded-proto"), got.all("x-forwarded-host")), (vec!["https"], vec!["www.example"]));
-    assert_eq!(got.header("forwarded"), Some("for=203.0.113.7;proto=https"));
+    assert_eq!(got.all("forwarded"), ["for=203.0.113.7;proto=https, for=127.0.0.1;proto=http;host=\"app.test\""]);
 }
 
 /// RFC 9113 §8.3.1: a request whose `Host` disagrees with its `:authority` is malformed; it is

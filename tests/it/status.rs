@@ -573,7 +573,8 @@ async fn feeds_keep_their_entries_until_their_subject_changes_and_answer_conditi
     let changed = NOW + 7200;
     let old = gw.current.load_full();
     let loaded = crate::support::load(&config_with_state(&state, "Release 4.3"));
-    let compiled = hiatus::compiled::Compiled::build_with(loaded.config, changed, 2, &old.health).expect("compile");
+    let compiled = hiatus::compiled::Compiled::build_with(loaded.config, changed, 2, &old.health, Default::default())
+        .expect("compile");
     gw.current.store(std::sync::Arc::new(compiled));
     gw.clock.set(changed);
     let renamed = gw.get(&host, &feed("de"), &[("if-none-match", etag)]).await;

@@ -8,6 +8,7 @@
 //! read leaves the upstream connection closed, never a partial request on a reused one.
 
 use super::body::{BodyError, Piece, RequestBody};
+use super::conn::{Peer, ReadHalf, UpstreamConn};
 use super::io::{read_within, within};
 use super::pool;
 use super::response::{self, Asked, ClientHead, Framing, Stamp};
@@ -44,6 +45,8 @@ pub struct Exchange<'a> {
     pub write_timeout: Duration,
     /// What the client's head is marked with.
     pub stamp: Stamp<'a>,
+    /// TLS towards the upstream: whom to trust, the name to send and verify (`None`: plain).
+    pub tls: Option<Peer<'a>>,
     /// A graceful stop: the client's head says `Connection: close` once it began; a wait for
     /// the answer gives up when its grace period is over.
     pub drain: &'a crate::gateway::drain::Drain,
@@ -52,7 +55,7 @@ pub struct Exchange<'a> {
 /// An upstream's response head, read; the body (or its start) follows in `buf`.
 #[derive(Debug)]
 pub struct Reply {
-    pub conn: TcpStream,
+    pub conn: UpstreamConn,
     /// The response as read so far; the head ends at `head_len`.
     pub buf: BytesMut,
     pub head_len: usize,
@@ -91,18 +94,23 @@ impl Failed {
     }
 }
 
-async fn connect(x: &Exchange<'_>) -> Result<TcpStream, Failed> {
+async fn connect(x: &Exchange<'_>) -> Result<UpstreamConn, Failed> {
     let refused = |failure, status, why, os| Failed::Upstream { failure, status, why, before_request: true, os };
-    match tokio::time::timeout(x.connect_timeout, TcpStream::connect(x.addr)).await {
-        Err(_) => Err(refused(Failure::ConnectTimeout, 504, "connect timed out", None)),
+    let conn = match tokio::time::timeout(x.connect_timeout, TcpStream::connect(x.addr)).await {
+        Err(_) => return Err(refused(Failure::ConnectTimeout, 504, "connect timed out", None)),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Err(refused(Failure::Refused, 502, "connection refused", e.raw_os_error()))
+            return Err(refused(Failure::Refused, 502, "connection refused", e.raw_os_error()))
         }
-        Ok(Err(e)) => Err(refused(Failure::Unavailable, 502, "connect failed", e.raw_os_error())),
-        Ok(Ok(conn)) => {
-            let _ = conn.set_nodelay(true);
-            Ok(conn)
-        }
+        Ok(Err(e)) => return Err(refused(Failure::Unavailable, 502, "connect failed", e.raw_os_error())),
+        Ok(Ok(conn)) => conn,
+    };
+    let _ = conn.set_nodelay(true);
+    let Some(peer) = &x.tls else { return Ok(UpstreamConn::Plain(conn)) };
+    // The handshake gets a connect timeout of its own: it is the rest of setting up.
+    match tokio::time::timeout(x.connect_timeout, UpstreamConn::handshake(conn, peer)).await {
+        Err(_) => Err(refused(Failure::ConnectTimeout, 504, "TLS handshake timed out", None)),
+        Ok(Err(e)) => Err(refused(Failure::Tls, 502, crate::compiled::upstream_tls::handshake_words(&e), None)),
+        Ok(Ok(conn)) => Ok(conn),
     }
 }
 
@@ -116,7 +124,7 @@ pub async fn exchange<B: RequestBody>(
     mut out: ClientHead<'_>,
     mut timer: Pin<&mut Sleep>,
 ) -> Result<Reply, Failed> {
-    if let Some(conn) = pool::take(x.app, x.addr) {
+    if let Some(conn) = pool::take(x.app, x.addr, x.tls.as_ref()) {
         buf.clear();
         match attempt(x, conn, body, buf, out.reborrow(), timer.as_mut()).await {
             Ok(reply) => return Ok(reply),
@@ -146,7 +154,7 @@ enum Sent {
 /// One try on `conn`. `Err((Some(buf), _))`: the connection was dead before any answer.
 async fn attempt<B: RequestBody>(
     x: &Exchange<'_>,
-    mut conn: TcpStream,
+    mut conn: UpstreamConn,
     body: &mut B,
     mut buf: BytesMut,
     mut out: ClientHead<'_>,
@@ -228,7 +236,7 @@ enum Sending {
 /// Writes the request head and streams the body, watching the upstream for an early answer.
 async fn send<B: RequestBody>(
     x: &Exchange<'_>,
-    conn: &mut TcpStream,
+    conn: &mut UpstreamConn,
     body: &mut B,
     answer: &mut BytesMut,
 ) -> Result<Sent, Sending> {
@@ -242,7 +250,7 @@ async fn send<B: RequestBody>(
         let next = std::pin::pin!(body.next());
         match poll_once(next).await {
             Some(Ok(Piece::Bytes(b))) => Some(b),
-            Some(Ok(Piece::End)) => match within(x.write_timeout, conn.write_all(x.request)).await {
+            Some(Ok(Piece::End)) => match within(x.write_timeout, write_flushed(conn, x.request)).await {
                 Some(Ok(())) => return Ok(Sent::Whole),
                 Some(Err(e)) => return Err(write_failed(Some(e))),
                 None => return Err(write_failed(None)),
@@ -263,8 +271,8 @@ async fn send<B: RequestBody>(
     loop {
         let piece = tokio::select! {
             biased;
-            r = rd.readable() => {
-                if early_answer(&mut rd, r, answer)? {
+            r = arrived(&mut rd, answer) => {
+                if early_answer(r, answer)? {
                     return Ok(Sent::Early);
                 }
                 continue;
@@ -283,8 +291,8 @@ async fn send<B: RequestBody>(
             while !slices.is_empty() {
                 let written = tokio::select! {
                     biased;
-                    r = rd.readable() => {
-                        if early_answer(&mut rd, r, answer).map_err(|_| std::io::Error::other("upstream closed"))? {
+                    r = arrived(&mut rd, answer) => {
+                        if early_answer(r, answer).map_err(|_| std::io::Error::other("upstream closed"))? {
                             return Ok(true);
                         }
                         continue;
@@ -296,6 +304,8 @@ async fn send<B: RequestBody>(
                 }
                 IoSlice::advance_slices(&mut slices, written);
             }
+            // TLS may hold the last records back until flushed; plain TCP has nothing to flush.
+            wr.flush().await?;
             Ok::<bool, std::io::Error>(false)
         })
         .await;
@@ -311,22 +321,19 @@ async fn send<B: RequestBody>(
     }
 }
 
-/// The upstream's socket became readable while the body goes up: `true` when it has begun a
-/// final answer (its bytes are in `answer`); `false` for nothing after all or only interim
-/// answers (100 Continue: the body goes on).
-fn early_answer(
-    rd: &mut tokio::net::tcp::ReadHalf<'_>,
-    ready: std::io::Result<()>,
-    answer: &mut BytesMut,
-) -> Result<bool, Sending> {
-    if ready.is_err() {
-        return Err(Sending::Failed(Failed::because(Failure::Reset, 502, "closed during the body")));
-    }
+/// Bytes the upstream sent while the body goes up, appended to `answer`.
+async fn arrived(rd: &mut ReadHalf<'_>, answer: &mut BytesMut) -> std::io::Result<usize> {
     if answer.capacity() - answer.len() < 4096 {
         answer.reserve(READ_ROOM);
     }
-    match rd.try_read_buf(answer) {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+    rd.arrived(answer).await
+}
+
+/// The upstream sent something while the body goes up (`read`): `true` when it has begun a
+/// final answer (its bytes are in `answer`); `false` for only interim answers (100 Continue:
+/// the body goes on).
+fn early_answer(read: std::io::Result<usize>, answer: &mut BytesMut) -> Result<bool, Sending> {
+    match read {
         Ok(0) | Err(_) => {
             return Err(Sending::Failed(Failed::because(Failure::Reset, 502, "closed during the body")));
         }
@@ -362,9 +369,15 @@ fn fill<'a>(slices: &mut [IoSlice<'a>], parts: &[&'a [u8]]) -> usize {
     count
 }
 
+/// Writes `bytes` and flushes them (TLS may hold records back until flushed).
+async fn write_flushed(conn: &mut UpstreamConn, bytes: &[u8]) -> std::io::Result<()> {
+    conn.write_all(bytes).await?;
+    conn.flush().await
+}
+
 /// Writes the parts in order within `timeout`: `Err(None)` when it took longer.
 async fn write_vectored_all(
-    conn: &mut TcpStream,
+    conn: &mut UpstreamConn,
     parts: &[&[u8]],
     timeout: Duration,
 ) -> Result<(), Option<std::io::Error>> {
@@ -379,7 +392,7 @@ async fn write_vectored_all(
             }
             IoSlice::advance_slices(&mut slices, n);
         }
-        Ok(())
+        conn.flush().await
     };
     match within(timeout, io).await {
         Some(Ok(())) => Ok(()),

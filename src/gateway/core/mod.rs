@@ -18,6 +18,7 @@
 pub mod body;
 pub mod buffers;
 pub mod chunked;
+pub mod conn;
 pub mod exchange;
 pub mod fields;
 pub mod io;
@@ -211,6 +212,19 @@ impl Core {
             tries += 1;
             let addr = picked.addr;
             let observed = picked.index.and_then(|i| runtime.passive.get(i));
+            let tls = match picked.tls {
+                None => None,
+                Some(t) => match sni(t, req.host) {
+                    Some(name) => Some(conn::Peer { trust: &t.trust, name }),
+                    None => {
+                        log::warn!(
+                            "tenant {}: a request without a host name for the TLS upstream {addr}",
+                            tenant_id(req)
+                        );
+                        return Err(Failed::upstream(Failure::Tls, 502));
+                    }
+                },
+            };
             req.upstream = Some(addr);
             req.upstream_started = Some(Instant::now());
             let x = Exchange {
@@ -230,6 +244,7 @@ impl Core {
                     hsts: req.hsts,
                 },
                 drain: &self.gateway.drain,
+                tls,
             };
             // HTTP/1.1 clients give their buffer back after the relay (`buffers`); on h2c the
             // body leaves in pieces of the buffer, which cannot come back.
@@ -320,9 +335,23 @@ fn passive_cause(failure: Failure) -> Option<Cause> {
     match failure {
         Failure::Refused | Failure::Unavailable => Some(Cause::Unreachable),
         Failure::ConnectTimeout | Failure::ReadTimeout => Some(Cause::Timeout),
-        Failure::Reset | Failure::BadResponse | Failure::UpstreamStatus => Some(Cause::Errors),
+        Failure::Reset | Failure::BadResponse | Failure::UpstreamStatus | Failure::Tls => Some(Cause::Errors),
         Failure::Stopping => None,
     }
+}
+
+/// The name a TLS upstream is sent (SNI) and must hold a certificate for: its configured `sni`,
+/// else the request's host without its port. `None` when the request names no usable host.
+fn sni(
+    tls: &crate::compiled::upstream_tls::TlsUpstream,
+    host: Option<&str>,
+) -> Option<rustls::pki_types::ServerName<'static>> {
+    if let Some(name) = &tls.sni {
+        return Some(name.clone());
+    }
+    let mut buf = [0u8; crate::hosts::HOST_BUF_LEN];
+    let host = crate::hosts::normalize_host(host?, &mut buf)?;
+    rustls::pki_types::ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string()).ok()
 }
 
 fn tenant_id<'c>(req: &InFlight<'c>) -> &'c str {

@@ -15,13 +15,18 @@
 //! the connection is taken ([`take`]): tokio records a socket's readiness as the event loop
 //! sees it, so a `try_read` costs no system call when nothing came, and a connection that shows
 //! anything at all is dropped and the next one tried.
+//!
+//! A TLS connection is taken only by an exchange that wants the same trust and name (SNI) it
+//! was opened with (`conn::UpstreamConn::serves`): two tenants on one address with different
+//! names never share one. A list holds mostly one kind, so the newest entry nearly always fits.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+
+use super::conn::{Peer, UpstreamConn};
 
 /// How long an idle connection is kept (pingora's path keeps them as long).
 pub const IDLE: Duration = Duration::from_secs(60);
@@ -42,7 +47,7 @@ type Key = (u64, SocketAddr);
 
 #[derive(Default)]
 struct Idle {
-    by_upstream: HashMap<Key, Vec<(TcpStream, Instant)>, BuildHasherDefault<KeyHasher>>,
+    by_upstream: HashMap<Key, Vec<(UpstreamConn, Instant)>, BuildHasherDefault<KeyHasher>>,
     count: usize,
     swept: Option<Instant>,
 }
@@ -74,17 +79,24 @@ thread_local! {
     static POOL: RefCell<Idle> = RefCell::new(Idle::default());
 }
 
-/// The most recently parked connection to `addr` that has not idled too long and on which
-/// nothing arrived while it idled.
-pub fn take(app: u64, addr: SocketAddr) -> Option<TcpStream> {
+/// The most recently parked connection to `addr` for `peer` (`None`: plain) that has not
+/// idled too long and on which nothing arrived while it idled.
+pub fn take(app: u64, addr: SocketAddr, peer: Option<&Peer<'_>>) -> Option<UpstreamConn> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         let list = p.by_upstream.get_mut(&(app, addr))?;
         let mut taken = None;
         let mut dropped = 0;
-        while let Some((conn, since)) = list.pop() {
+        let mut i = list.len();
+        while i > 0 {
+            i -= 1;
+            if !list[i].0.serves(peer) {
+                continue;
+            }
+            // The newest fitting entry: the last one, unless kinds are mixed on this address.
+            let (mut conn, since) = list.remove(i);
             dropped += 1;
-            if since.elapsed() < IDLE && quiet(&conn) {
+            if since.elapsed() < IDLE && conn.quiet() {
                 taken = Some(conn);
                 break;
             }
@@ -94,15 +106,8 @@ pub fn take(app: u64, addr: SocketAddr) -> Option<TcpStream> {
     })
 }
 
-/// Nothing arrived on an idle connection: no bytes, no close, no error. No system call unless
-/// the event loop saw the socket become readable.
-fn quiet(conn: &TcpStream) -> bool {
-    let mut probe = [0u8; 1];
-    matches!(conn.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-}
-
 /// Parks a connection whose last exchange ended cleanly.
-pub fn put(app: u64, addr: SocketAddr, conn: TcpStream) {
+pub fn put(app: u64, addr: SocketAddr, conn: UpstreamConn) {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         let now = Instant::now();
@@ -129,6 +134,7 @@ pub fn put(app: u64, addr: SocketAddr, conn: TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
 
     #[tokio::test(flavor = "current_thread")]
     async fn as_many_as_were_busy_are_kept_up_to_the_cap_and_the_newest_first() {
@@ -145,15 +151,16 @@ mod tests {
         // More were busy at once than the cap (an HTTP/2 client has many streams in flight).
         const APP: u64 = 0x5eed;
         for conn in conns {
-            put(APP, addr, conn);
+            put(APP, addr, UpstreamConn::Plain(conn));
         }
         let mut taken = Vec::new();
-        while let Some(conn) = take(APP, addr) {
+        while let Some(conn) = take(APP, addr, None) {
+            let UpstreamConn::Plain(conn) = conn else { panic!("parked plain") };
             taken.push(conn.local_addr().expect("local").port());
         }
         assert_eq!(taken.len(), PER_UPSTREAM, "kept up to the cap, the surplus closed");
         assert_eq!(taken[0], ports[PER_UPSTREAM - 1], "the most recently parked first");
         // Another app's key never sees them.
-        assert!(take(APP + 1, addr).is_none());
+        assert!(take(APP + 1, addr, None).is_none());
     }
 }

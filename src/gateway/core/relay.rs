@@ -15,7 +15,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 /// How a relay ended.
@@ -143,7 +142,11 @@ pub async fn relay<C: AsyncRead + AsyncWrite + Unpin>(
 
 /// Reads more of the upstream's answer into `buf`: waiting up to the duration on the timer
 /// (`read_within`), or with `None` only what is there now.
-async fn read(conn: &mut TcpStream, buf: &mut BytesMut, wait: Option<(Pin<&mut Sleep>, Duration)>) -> Got {
+async fn read(
+    conn: &mut super::conn::UpstreamConn,
+    buf: &mut BytesMut,
+    wait: Option<(Pin<&mut Sleep>, Duration)>,
+) -> Got {
     if buf.capacity() - buf.len() < READ_ROOM {
         buf.reserve(GATHER);
     }

@@ -12,7 +12,6 @@ use super::io::write_all;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Bytes read at once per direction.
 const BUF: usize = 16 * 1024;
@@ -33,7 +32,7 @@ pub struct Carried {
 pub async fn tunnel<C: AsyncRead + AsyncWrite + Unpin>(
     client: &mut C,
     client_early: &[u8],
-    upstream: &mut TcpStream,
+    upstream: &mut super::conn::UpstreamConn,
     upstream_early: &[u8],
     idle: Duration,
 ) -> Carried {

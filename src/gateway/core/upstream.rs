@@ -4,7 +4,8 @@
 //! and what the gateway decided: the request line (origin form), `Host` (the authority the
 //! request was routed by), the end-to-end fields in order, the cookies less the bypass cookie,
 //! the framing the gateway chose, the upgrade of a WebSocket, then the gateway's own
-//! `X-Forwarded-For` / `-Proto` / `-Host` and `X-Request-Id`. Upstreams always get HTTP/1.1.
+//! `X-Forwarded-For` / `-Proto` / `-Host`, `Forwarded` (RFC 7239) and `X-Request-Id`. Upstreams
+//! always get HTTP/1.1.
 
 use super::fields::{passes_as_is, Field};
 use super::InFlight;
@@ -59,15 +60,16 @@ pub fn head<F: Fields>(out: &mut Vec<u8>, o: &Outgoing<'_>, fields: &F, req: &In
     if let Some(h) = o.host {
         wire::header(out, b"host", h);
     }
-    let (mut cookies, mut chain, mut proto, mut forwarded_host) = (false, false, false, false);
+    let (mut cookies, mut chain, mut proto, mut forwarded_host, mut forwarded) = (false, false, false, false, false);
     fields.each(|field, name, value| {
         match field {
             Field::Cookie => cookies = true,
             Field::XForwardedFor => chain = true,
             Field::XForwardedProto => proto = true,
             Field::XForwardedHost => forwarded_host = true,
-            // RFC 7239's header says the same as X-Forwarded-*: only a trusted proxy may set it.
-            Field::Forwarded if d.peer_trusted => wire::header(out, name, value),
+            // RFC 7239's header says the same as X-Forwarded-*: only a trusted proxy's is kept,
+            // extended by this hop's element below (`forwarded`).
+            Field::Forwarded => forwarded = true,
             _ => {
                 if passes_as_is(field, o.allow_underscores, fields.named(name)) {
                     wire::header(out, name, value);
@@ -125,7 +127,62 @@ pub fn head<F: Fields>(out: &mut Vec<u8>, o: &Outgoing<'_>, fields: &F, req: &In
             wire::header(out, b"x-forwarded-host", h);
         }
     }
+    write_forwarded(out, fields, o, req, d, forwarded);
     wire::header(out, b"x-request-id", req.request_id.bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `Forwarded` (RFC 7239 §4). A trusted proxy's elements (every line, in order) are kept and
+/// this hop's appended: `for=` the proxy, `proto=` how it reached us (`https` over our own TLS).
+/// Otherwise one element describes the client's request: `for=` the client (the trusted
+/// `X-Forwarded-For` chain's, else the peer), `proto=` as `X-Forwarded-Proto` says. Both end
+/// with `host=` the `Host` the request was routed by. Anyone else's `Forwarded` is dropped, as
+/// an untrusted `X-Forwarded-For` is.
+fn write_forwarded<F: Fields>(
+    out: &mut Vec<u8>,
+    fields: &F,
+    o: &Outgoing<'_>,
+    req: &InFlight<'_>,
+    d: &Decided,
+    sent: bool,
+) {
+    out.extend_from_slice(b"forwarded: ");
+    let chained = d.peer_trusted && sent;
+    let heard_from = if chained {
+        fields.each(|field, _, value| {
+            if field == Field::Forwarded {
+                out.extend_from_slice(value);
+                out.extend_from_slice(b", ");
+            }
+        });
+        req.peer
+    } else {
+        d.client
+    };
+    out.extend_from_slice(b"for=");
+    match heard_from {
+        Some(std::net::IpAddr::V4(v4)) => wire::ip(out, v4.into()),
+        // An IPv6 node is a quoted, bracketed string (§6).
+        Some(v6) => {
+            out.extend_from_slice(b"\"[");
+            wire::ip(out, v6);
+            out.extend_from_slice(b"]\"");
+        }
+        None => out.extend_from_slice(b"unknown"),
+    }
+    let https = if chained { d.tls } else { d.secure };
+    out.extend_from_slice(if https { b";proto=https" } else { b";proto=http" });
+    if let Some(h) = o.host {
+        // A quoted-string: a port's `:` is no token character; `"` and `\` are escaped.
+        out.extend_from_slice(b";host=\"");
+        for &b in h {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    }
     out.extend_from_slice(b"\r\n");
 }
 
