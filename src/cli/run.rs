@@ -191,6 +191,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         token: settings.admin_token.clone(),
         ready: AtomicBool::new(false),
         limits: crate::control::http::Limits::default(),
+        idempotency: Default::default(),
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;

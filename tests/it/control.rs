@@ -393,6 +393,7 @@ async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::con
         token: token.map(str::to_string),
         ready: AtomicBool::new(false),
         limits: hiatus::control::http::Limits::default(),
+        idempotency: Default::default(),
     });
     hiatus::control::scrape::register(&gw.metrics, gw.reloader.clone(), Clock::manual(NOW), Some(gw.drain.clone()))
         .expect("register the scrape's gauges");
@@ -726,6 +727,7 @@ async fn admin_within(gw: &Reloadable, limits: hiatus::control::http::Limits) ->
         token: None,
         ready: AtomicBool::new(true),
         limits,
+        idempotency: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let at = listener.local_addr().expect("addr");

@@ -33,9 +33,13 @@
 //!   writer's temporary file is cleaned up, seconds kept through to the status page and feeds.
 //! - `package`: what the package ships besides the gateway: `--version` with the revision, the
 //!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
+//! - `api`: the operator API on the real binary: windows and emergencies through it change pages
+//!   and feeds, 422 with every problem and nothing written, `If-Match`, `Idempotency-Key`,
+//!   the token and `Host` checks, comments kept, the OpenAPI description against the routes.
 //! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
 //!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
 
+mod api;
 mod backpressure;
 mod cli;
 mod config_errors;

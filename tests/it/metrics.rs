@@ -86,6 +86,7 @@ impl Scraped {
             token: None,
             ready: AtomicBool::new(true),
             limits: hiatus::control::http::Limits::default(),
+            idempotency: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin_at = listener.local_addr().expect("addr");
