@@ -117,7 +117,9 @@ impl Request<'_> {
 fn loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(name, port)| if port.contains(':') { host } else { name }),
+        // A bare IPv6 address has colons of its own and no port.
+        None if host.parse::<std::net::Ipv6Addr>().is_ok() => host,
+        None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
     };
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
