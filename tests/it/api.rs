@@ -326,6 +326,21 @@ async fn without_an_admin_token_the_api_only_reads() {
     assert!(is_problem(&r, 403)["detail"].as_str().unwrap_or("").contains("admin_token"));
 }
 
+/// `docs/openapi.json` is a valid OpenAPI 3.1 document by `openapi-spec-validator` (in the
+/// venv `scripts/bootstrap.sh` makes; missing, the test fails rather than skips).
+#[test]
+fn the_openapi_description_is_valid() {
+    let python = crate::status::feedcheck_python();
+    let file = crate::support::root().join("docs/openapi.json");
+    let out = std::process::Command::new(python)
+        .args(["-c", "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))\nprint('valid')"])
+        .arg(&file)
+        .output()
+        .expect("run the validator");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "valid");
+}
+
 /// The paths and methods of `docs/openapi.json` are exactly the router's, and the admin
 /// listener serves that file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -296,7 +296,7 @@ async fn the_status_page_and_feeds_name_tenants_by_their_public_name() {
 
 /// The python of the venv with the parsers (`scripts/bootstrap.sh` makes it); a test that needs
 /// it fails, never skips, when it is missing.
-fn feedcheck_python() -> std::path::PathBuf {
+pub fn feedcheck_python() -> std::path::PathBuf {
     let venv = std::env::var_os("HIATUS_FEEDCHECK_VENV")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| crate::support::root().join("target/feedcheck-venv"));
