@@ -326,6 +326,41 @@ async fn without_an_admin_token_the_api_only_reads() {
     assert!(is_problem(&r, 403)["detail"].as_str().unwrap_or("").contains("admin_token"));
 }
 
+/// `hiatus api` sends the same requests from the command line: exit 0 with the answer on
+/// stdout, 2 with every finding on stderr for a change the configuration refuses, 1 without
+/// the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_calls_the_api() {
+    let gw = Gw::start("api-cli", true).await;
+    let admin = format!("http://{}", gw.admin);
+    let hiatus = |args: &[&str], token: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hiatus"));
+        c.arg("api").args(args).args(["--admin", &admin]).env_remove("HIATUS_ADMIN_TOKEN");
+        if let Some(t) = token {
+            c.env("HIATUS_ADMIN_TOKEN", t);
+        }
+        c.output().expect("run hiatus api")
+    };
+    let data = window(600, 660, "From the CLI");
+    let made = tokio::task::block_in_place(|| hiatus(&["PUT", "windows/from-cli", "--data", &data], Some(TOKEN)));
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out: serde_json::Value = serde_json::from_slice(&made.stdout).expect("JSON on stdout");
+    assert_eq!(out["created"], true);
+    assert!(gw.file().contains("id = \"from-cli\""));
+
+    let bad = r#"{"zone":"Mars/Olympus","daily":{"at":"25:00","until":"01:00"}}"#;
+    let refused = tokio::task::block_in_place(|| hiatus(&["put", "windows/from-cli", "--data", bad], Some(TOKEN)));
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("422") && err.contains("zone") && err.contains("daily.at"), "{err}");
+
+    let no_token = tokio::task::block_in_place(|| hiatus(&["DELETE", "windows/from-cli"], None));
+    assert_eq!(no_token.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("401"));
+    let listed = tokio::task::block_in_place(|| hiatus(&["GET", "tenants"], None));
+    assert!(listed.status.success(), "reads need no token on loopback");
+}
+
 /// `docs/openapi.json` is a valid OpenAPI 3.1 document by `openapi-spec-validator` (in the
 /// venv `scripts/bootstrap.sh` makes; missing, the test fails rather than skips).
 #[test]
