@@ -15,6 +15,7 @@ mod duration;
 pub mod file;
 pub mod gateway;
 pub mod health;
+pub mod incidents;
 pub mod lint;
 pub mod locate;
 pub mod model;
@@ -202,6 +203,10 @@ fn load_text(
     // Every target's id and tenants as written, valid or not, for the cross-checks.
     let mut declared_targets: Vec<(String, String, String, Vec<String>)> = Vec::new();
     let mut certificates = Vec::new();
+    // Operator incidents with where they were written, for the cross-checks.
+    let mut operator_incidents: Vec<incidents::OperatorIncident> = Vec::new();
+    // Every incident's id and tenants as written, valid or not, for the cross-checks.
+    let mut declared_incidents: Vec<incidents::Declared> = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -217,11 +222,13 @@ fn load_text(
         let items_w = take_array(&mut table, "windows", &fname, &mut report);
         let items_n = take_array(&mut table, "notify", &fname, &mut report);
         let items_c = take_array(&mut table, "certificates", &fname, &mut report);
+        let items_i = take_array(&mut table, "incidents", &fname, &mut report);
         for key in table.keys() {
-            const TOP: [&str; 7] = ["include", "defaults", "gateway", "tenants", "windows", "notify", "certificates"];
+            const TOP: [&str; 8] =
+                ["include", "defaults", "gateway", "tenants", "windows", "notify", "certificates", "incidents"];
             let message = match suggest::closest(key, TOP) {
                 Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
-                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify or certificates"),
+                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify, certificates or incidents"),
             };
             report.error(&fname, key, message);
         }
@@ -241,6 +248,13 @@ fn load_text(
                 if let Some(e) = certificates::entry(&c, base, &fname, &path, &mut report) {
                     certificates.push((fname.clone(), path, e));
                 }
+            }
+        }
+        for (i, item) in items_i.into_iter().enumerate() {
+            let path = format!("incidents[{i}]");
+            if let Some(x) = deserialize::<incidents::FileIncident>(item, &fname, &path, &mut report) {
+                operator_incidents.extend(incidents::validate(&x, &fname, &path, &mut report));
+                declared_incidents.push((fname.clone(), path, x.id, x.tenants));
             }
         }
         for (i, item) in items_t.into_iter().enumerate() {
@@ -294,6 +308,7 @@ fn load_text(
         }
     }
     notify_cross_check(&mut report, &tenant_ids, &declared_targets);
+    incidents::cross_check(&declared_incidents, &tenant_ids, &mut report);
     // Certificates are read with the configuration: new ones in the same files are a change
     // (a renewal rewrites the PEM files, not the TOML).
     for c in &certificates {
@@ -311,6 +326,7 @@ fn load_text(
         gateway,
         notify: targets,
         certificates,
+        incidents: operator_incidents,
         sources,
         include_dirs,
         digest: digest.finish(),

@@ -180,6 +180,8 @@ pub struct Config {
     pub notify: Vec<super::notify::NotifyTarget>,
     /// The certificates of the TLS listeners, in file order.
     pub certificates: Vec<CertificateEntry>,
+    /// `[[incidents]]`: incidents operators posted (`config::incidents`), in file order.
+    pub incidents: Vec<super::incidents::OperatorIncident>,
     /// Every file read, the main file first: what a reload watches.
     pub sources: Vec<PathBuf>,
     /// Folders named by include globs: a file appearing there is a change too.

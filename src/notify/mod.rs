@@ -20,6 +20,7 @@
 pub mod announce;
 pub mod deliver;
 pub mod event;
+pub mod operator;
 pub mod outbox;
 pub mod payload;
 
@@ -55,6 +56,8 @@ pub struct Notifier {
     /// Incidents by id with their end, as at the last look; `None`: not looked yet.
     incidents: Option<HashMap<String, Option<i64>>>,
     incidents_version: u64,
+    /// Incidents posted by operators.
+    operator: operator::OperatorIncidents,
 }
 
 /// One target's counters at a moment.
@@ -82,6 +85,7 @@ impl Notifier {
             announcer: announce::Announcer::default(),
             incidents: None,
             incidents_version: u64::MAX,
+            operator: operator::OperatorIncidents::default(),
         })
     }
 
@@ -129,6 +133,7 @@ impl Notifier {
         leads.dedup();
         events.extend(self.announcer.look(config, compiled.generation, &leads, now));
         events.extend(self.incident_events(compiled, now));
+        events.extend(self.operator.look(config, compiled.generation, now));
         for e in &events {
             for t in &config.notify {
                 if !wants(t, e) {

@@ -41,6 +41,11 @@ struct Gw {
 
 impl Gw {
     async fn start(name: &str, token: bool) -> Gw {
+        Gw::start_with(name, token, "").await
+    }
+
+    /// With `extra` at the end of the main file.
+    async fn start_with(name: &str, token: bool, extra: &str) -> Gw {
         let origin = Origin::start("api", Behaviour::Ok).await;
         let dir = TempDir::new(name);
         let operator = dir.write("operator.toml", OPERATOR);
@@ -52,7 +57,7 @@ impl Gw {
              [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{o}\"]\n\n\
              [[tenants]]\nid = \"b\"\nhosts = [\"b.test\"]\nupstreams = [\"{o}\"]\n\n\
              [[windows]]\nid = \"from-config\"\nscope = {{ tenants = [\"b\"] }}\n\
-             weekly = {{ on = [\"sun\"], at = \"03:00\", until = \"04:00\" }}\n",
+             weekly = {{ on = [\"sun\"], at = \"03:00\", until = \"04:00\" }}\n\n{extra}",
             op = operator.display(),
             o = origin.addr,
         );
@@ -324,6 +329,67 @@ async fn without_an_admin_token_the_api_only_reads() {
     assert_eq!(gw.call("GET", "/api/v1/tenants", false, &[], None).await.status, 200);
     let r = gw.call("PUT", "/api/v1/windows/x", false, &[], Some(&window(600, 660, "x"))).await;
     assert!(is_problem(&r, 403)["detail"].as_str().unwrap_or("").contains("admin_token"));
+}
+
+/// An incident posted by an operator: on the status page (escaped), in `status.json` and the
+/// feed, and told to a webhook as opened, updated and resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_incident_reaches_the_status_page_the_feed_and_a_webhook() {
+    let hook = Origin::start("hook", Behaviour::Ok).await;
+    let target = format!("[[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"http://{}/hook\"\n", hook.addr);
+    let gw = Gw::start_with("api-incident", true, &target).await;
+    let opened = r#"{"id":"db-1","title":{"en":"Database trouble"},"text":{"en":"We are <restoring>"},
+                     "severity":"critical","tenants":["a"]}"#;
+    let r = gw.call("POST", "/api/v1/incidents", true, &[], Some(opened)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let json = gw.get("status.test", "/status/status.json").await.json();
+    let incident = &json["incidents"][0];
+    assert_eq!((incident["id"].as_str(), incident["title"].as_str()), (Some("db-1"), Some("Database trouble")));
+    assert_eq!(incident["text"], "We are <restoring>");
+    assert!(incident["end"].is_null());
+    let page = gw.get("status.test", "/status").await.text();
+    assert!(page.contains("Database trouble") && page.contains("We are &lt;restoring&gt;"), "{page}");
+    let feed = gw.get("status.test", "/status/feed.atom").await.text();
+    assert!(feed.contains("urn:hiatus:incident:db-1") && feed.contains("Database trouble"), "{feed}");
+
+    let update = r#"{"text":{"en":"Half of it is back"}}"#;
+    let r = gw.call("POST", "/api/v1/incidents/db-1/updates", true, &[], Some(update)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let json = gw.get("status.test", "/status/status.json").await.json();
+    assert_eq!(json["incidents"][0]["text"], "Half of it is back");
+    let r = gw.call("POST", "/api/v1/incidents/db-1/resolve", true, &[], Some("{}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let json = gw.get("status.test", "/status/status.json").await.json();
+    assert!(json["incidents"][0]["end"].is_string(), "{json}");
+    is_problem(&gw.call("POST", "/api/v1/incidents/db-1/resolve", true, &[], Some("{}")).await, 409);
+    is_problem(&gw.call("POST", "/api/v1/incidents/nope/updates", true, &[], Some(update)).await, 404);
+
+    // The webhook hears of each step once.
+    let kinds = || -> Vec<String> {
+        hook.seen()
+            .iter()
+            .filter_map(|s| serde_json::from_slice::<serde_json::Value>(&s.body).ok())
+            .filter_map(|j| j["kind"].as_str().map(str::to_string))
+            .collect()
+    };
+    bounded("the webhook to hear of the incident", async {
+        while kinds().len() < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(kinds(), ["incident.opened", "incident.updated", "incident.resolved"]);
+
+    // An incident for a tenant nobody has: every problem listed, nothing written.
+    let before = std::fs::read(&gw.operator).expect("the operator file");
+    let bad = r#"{"title":{"xx":"?"},"severity":"loud","tenants":["nobody"]}"#;
+    let j = is_problem(&gw.call("POST", "/api/v1/incidents", true, &[], Some(bad)).await, 422);
+    let paths: Vec<&str> = j["errors"].as_array().expect("errors").iter().filter_map(|e| e["path"].as_str()).collect();
+    for key in ["severity", "title.xx", "tenants[0]"] {
+        assert!(paths.iter().any(|p| p.ends_with(key)), "{key} in {paths:?}");
+    }
+    assert_eq!(std::fs::read(&gw.operator).expect("the operator file"), before);
+    comments_kept(&gw.file());
 }
 
 /// `hiatus api` sends the same requests from the command line: exit 0 with the answer on

@@ -7,6 +7,8 @@
 //!   created, replaced and cancelled (`windows`).
 //! - `POST emergencies`, `DELETE emergencies/{id}`: emergencies on and off, as
 //!   `hiatus emergency on|off` (`emergencies`).
+//! - `POST incidents`, `POST incidents/{id}/updates`, `POST incidents/{id}/resolve`: incidents
+//!   posted by operators (`incidents`).
 //! - `GET openapi.json`: the description of all this.
 //!
 //! Changes go to the operator file through [`store::OperatorStore`] and are then applied as a
@@ -23,6 +25,7 @@
 
 pub mod emergencies;
 pub mod idempotency;
+pub mod incidents;
 pub mod problem;
 pub mod store;
 pub mod tenants;
@@ -47,6 +50,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/windows/{id}"),
     ("POST", "/api/v1/emergencies"),
     ("DELETE", "/api/v1/emergencies/{id}"),
+    ("POST", "/api/v1/incidents"),
+    ("POST", "/api/v1/incidents/{id}/updates"),
+    ("POST", "/api/v1/incidents/{id}/resolve"),
     ("GET", "/api/v1/openapi.json"),
 ];
 
@@ -187,10 +193,16 @@ async fn route(cx: &Context<'_>, req: &Request<'_>, segments: &[&str]) -> Result
         ("DELETE", ["windows", id]) => windows::delete(cx, req, id).await,
         ("POST", ["emergencies"]) => emergencies::on(cx, req).await,
         ("DELETE", ["emergencies", id]) => emergencies::off(cx, req, id).await,
+        ("POST", ["incidents"]) => incidents::open(cx, req).await,
+        ("POST", ["incidents", id, "updates"]) => incidents::updated(cx, req, id).await,
+        ("POST", ["incidents", id, "resolve"]) => incidents::resolve(cx, req, id).await,
         ("GET", ["openapi.json"]) => Ok(Answer::new(200, JSON, OPENAPI)),
-        (_, ["tenants" | "windows" | "emergencies" | "openapi.json"] | ["windows" | "emergencies", _]) => {
-            Err(Problem::new(405, format!("{} is not allowed here", req.method)))
-        }
+        (
+            _,
+            ["tenants" | "windows" | "emergencies" | "incidents" | "openapi.json"]
+            | ["windows" | "emergencies", _]
+            | ["incidents", _, "updates" | "resolve"],
+        ) => Err(Problem::new(405, format!("{} is not allowed here", req.method))),
         _ => Ok(not_found()),
     }
 }
