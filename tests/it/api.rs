@@ -153,7 +153,7 @@ async fn windows_made_replaced_and_cancelled_through_the_api_change_the_pages_an
     assert!(feed.contains("urn:hiatus:window:disk-swap:"), "{feed}");
     let status = gw.get("status.test", "/status/status.json").await.text();
     assert!(status.contains("disk-swap"), "{status}");
-    let tenants = gw.call("GET", "/api/v1/tenants", false, &[], None).await.json();
+    let tenants = gw.call("GET", "/api/v1/tenants", true, &[], None).await.json();
     assert_eq!(tenants["tenants"][0]["state"], "maintenance", "{tenants}");
     assert_eq!(tenants["tenants"][0]["window"], "disk-swap");
     comments_kept(&gw.file());
@@ -163,15 +163,15 @@ async fn windows_made_replaced_and_cancelled_through_the_api_change_the_pages_an
         gw.call("PUT", "/api/v1/windows/disk-swap", true, &[], Some(&window(7 * 1440, 7 * 1440 + 60, "Later"))).await;
     assert_eq!(replaced.status, 200, "{}", replaced.text());
     assert_eq!(gw.get("a.test", "/").await.status, 200);
-    let tenants = gw.call("GET", "/api/v1/tenants", false, &[], None).await.json();
+    let tenants = gw.call("GET", "/api/v1/tenants", true, &[], None).await.json();
     assert_eq!(tenants["tenants"][0]["state"], "open");
     assert_eq!(tenants["tenants"][0]["next_window"], "disk-swap");
-    let one = gw.call("GET", "/api/v1/windows/disk-swap", false, &[], None).await;
+    let one = gw.call("GET", "/api/v1/windows/disk-swap", true, &[], None).await;
     assert_eq!(one.json()["window"]["title"]["en"], "Later");
     assert_eq!(one.header("etag"), replaced.header("etag"));
 
     // A window of a configuration file is listed but not the API's to cancel.
-    let listed = gw.call("GET", "/api/v1/windows", false, &[], None).await.json();
+    let listed = gw.call("GET", "/api/v1/windows", true, &[], None).await.json();
     let sources: Vec<(String, String)> = listed["windows"]
         .as_array()
         .expect("windows")
@@ -187,7 +187,7 @@ async fn windows_made_replaced_and_cancelled_through_the_api_change_the_pages_an
 
     let cancelled = gw.call("DELETE", "/api/v1/windows/disk-swap", true, &[], None).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text());
-    is_problem(&gw.call("GET", "/api/v1/windows/disk-swap", false, &[], None).await, 404);
+    is_problem(&gw.call("GET", "/api/v1/windows/disk-swap", true, &[], None).await, 404);
     let text = gw.file();
     assert!(!text.contains("disk-swap"), "{text}");
     comments_kept(&text);
@@ -204,7 +204,7 @@ async fn emergencies_switch_on_and_off_and_a_retried_post_is_replayed() {
     assert_eq!(on.json()["id"], "db");
     let page = gw.get("a.test", "/").await;
     assert_eq!((page.status, page.marker()), (503, "maintenance"));
-    let tenants = gw.call("GET", "/api/v1/tenants", false, &[], None).await.json();
+    let tenants = gw.call("GET", "/api/v1/tenants", true, &[], None).await.json();
     assert_eq!(tenants["tenants"][0]["state"], "emergency", "{tenants}");
 
     // The same key and body: the first answer again, and no second window.
@@ -266,7 +266,7 @@ async fn an_invalid_window_lists_every_problem_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn if_match_refuses_a_write_over_a_version_it_did_not_see() {
     let gw = Gw::start("api-if-match", true).await;
-    let listed = gw.call("GET", "/api/v1/windows", false, &[], None).await;
+    let listed = gw.call("GET", "/api/v1/windows", true, &[], None).await;
     let etag = listed.header("etag").expect("an ETag").to_string();
     let first =
         gw.call("PUT", "/api/v1/windows/one", true, &[("If-Match", &etag)], Some(&window(600, 660, "One"))).await;
@@ -287,7 +287,7 @@ async fn if_match_refuses_a_write_over_a_version_it_did_not_see() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_need_the_token_and_reads_a_loopback_host() {
+async fn writes_and_reads_need_the_configured_token() {
     let gw = Gw::start("api-auth", true).await;
     let before = std::fs::read(&gw.operator).expect("the operator file");
     let body = window(600, 660, "x");
@@ -300,11 +300,9 @@ async fn writes_need_the_token_and_reads_a_loopback_host() {
     is_problem(&gw.call("POST", "/api/v1/emergencies", false, &[], Some("{}")).await, 401);
     assert_eq!(std::fs::read(&gw.operator).expect("the operator file"), before);
 
-    // A rebound name reaches loopback too; without a token it is refused.
+    // With a token configured, reads need it too, whatever `Host` says.
     let mut c = Client::connect(gw.admin, None).await;
-    is_problem(&c.request("GET", "evil.example", "/api/v1/tenants", &[]).await, 403);
-    let mut c = Client::connect(gw.admin, None).await;
-    assert_eq!(c.request("GET", "localhost:1234", "/api/v1/tenants", &[]).await.status, 200);
+    is_problem(&c.request("GET", "localhost", "/api/v1/tenants", &[]).await, 401);
 
     // Bodies: JSON only, with a length.
     let mut c = Client::connect(gw.admin, None).await;
@@ -320,13 +318,18 @@ async fn writes_need_the_token_and_reads_a_loopback_host() {
     c.send(chunked.as_bytes()).await;
     is_problem(&c.response(false).await, 411);
     is_problem(&gw.call("PATCH", "/api/v1/windows/x", true, &[], None).await, 405);
-    is_problem(&gw.call("GET", "/api/v1/nothing", false, &[], None).await, 404);
+    is_problem(&gw.call("GET", "/api/v1/nothing", true, &[], None).await, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_an_admin_token_the_api_only_reads() {
+async fn without_an_admin_token_the_api_only_reads_and_only_for_a_loopback_host() {
     let gw = Gw::start("api-no-token", false).await;
     assert_eq!(gw.call("GET", "/api/v1/tenants", false, &[], None).await.status, 200);
+    // A rebound name reaches loopback too: refused.
+    let mut c = Client::connect(gw.admin, None).await;
+    is_problem(&c.request("GET", "evil.example", "/api/v1/tenants", &[]).await, 403);
+    let mut c = Client::connect(gw.admin, None).await;
+    assert_eq!(c.request("GET", "localhost:1234", "/api/v1/tenants", &[]).await.status, 200);
     let r = gw.call("PUT", "/api/v1/windows/x", false, &[], Some(&window(600, 660, "x"))).await;
     assert!(is_problem(&r, 403)["detail"].as_str().unwrap_or("").contains("admin_token"));
 }
@@ -423,8 +426,8 @@ async fn the_cli_calls_the_api() {
     let no_token = tokio::task::block_in_place(|| hiatus(&["DELETE", "windows/from-cli"], None));
     assert_eq!(no_token.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&no_token.stderr).contains("401"));
-    let listed = tokio::task::block_in_place(|| hiatus(&["GET", "tenants"], None));
-    assert!(listed.status.success(), "reads need no token on loopback");
+    let listed = tokio::task::block_in_place(|| hiatus(&["GET", "tenants"], Some(TOKEN)));
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
 }
 
 /// `docs/openapi.json` is a valid OpenAPI 3.1 document by `openapi-spec-validator` (in the
@@ -462,7 +465,7 @@ async fn the_openapi_description_names_exactly_the_routes() {
     assert_eq!(described, routes);
 
     let gw = Gw::start("api-openapi", true).await;
-    let served = bounded("the description", gw.call("GET", "/api/v1/openapi.json", false, &[], None)).await;
+    let served = bounded("the description", gw.call("GET", "/api/v1/openapi.json", true, &[], None)).await;
     assert_eq!(served.status, 200);
     assert_eq!(served.json(), doc);
     // And the router answers each of them (a route it does not know is a 404 or a 405).

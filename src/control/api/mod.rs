@@ -20,8 +20,9 @@
 //! listener's body limit), RFC 9457 problems (`problem`), `ETag` the operator file's version,
 //! `If-Match` honoured on writes (412), `Idempotency-Key` on `POST` (`idempotency`).
 //! Every write needs the bearer token (`[gateway] admin_token`), on loopback too: a browser can
-//! reach loopback (a cross-site `POST`, DNS rebinding). A read without the token must name a
-//! loopback host in `Host` (403 otherwise), which a rebound name does not.
+//! reach loopback (a cross-site `POST`, DNS rebinding); with a token configured, every request
+//! needs it. Without one (the admin listener is then on loopback) the API only reads, and a
+//! read must name a loopback host in `Host` (403 otherwise), which a rebound name does not.
 
 pub mod emergencies;
 pub mod idempotency;
@@ -136,15 +137,17 @@ fn refused(cx: &Context, req: &Request) -> Option<Problem> {
     let authorized =
         matches!((presented, cx.token), (Some(p), Some(t)) if crate::gateway::bypass::secret_matches(p, t));
     let write = !matches!(req.method, "GET" | "HEAD");
-    match (write, authorized, cx.token) {
-        (_, true, _) => None,
-        (true, false, None) => Some(Problem::new(
+    match (cx.token, authorized, write) {
+        (Some(_), true, _) => None,
+        // A configured token is required for every request, as on the rest of the admin
+        // listener: off loopback a `Host` proves nothing.
+        (Some(_), false, _) => Some(Problem::new(401, "a bearer token is required")),
+        (None, _, true) => Some(Problem::new(
             403,
             "writes need a bearer token, also on loopback: set `[gateway] admin_token` (a restart applies it)",
         )),
-        (true, false, Some(_)) => Some(Problem::new(401, "a bearer token is required for writes")),
-        (false, false, _) if req.field("host").is_some_and(loopback_host) => None,
-        (false, false, _) => Some(Problem::new(403, "host not allowed: without a token, name a loopback host")),
+        (None, _, false) if req.field("host").is_some_and(loopback_host) => None,
+        (None, _, false) => Some(Problem::new(403, "host not allowed: without a token, name a loopback host")),
     }
 }
 
