@@ -61,3 +61,69 @@ impl OperatorIncidents {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: UnixTime = 1_740_787_200; // 2025-03-01T00:00:00Z
+
+    /// Tenants `a` and `b`, and the `[[incidents]]` given.
+    fn config(incidents: &str) -> Config {
+        let text = format!(
+            "[defaults]\nzone = \"UTC\"\n\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n\n\
+             [[tenants]]\nid = \"b\"\nhosts = [\"b.test\"]\nupstreams = [\"127.0.0.1:1\"]\n\n{incidents}"
+        );
+        crate::config::load_str(&text, "operator-test.toml", std::path::Path::new("."))
+            .unwrap_or_else(|r| panic!("{r}"))
+            .config
+    }
+
+    fn told(events: &[Event]) -> Vec<(&'static str, String)> {
+        events
+            .iter()
+            .map(|e| match &e.subject {
+                Subject::Incident { id, .. } => (e.kind.name(), id.clone()),
+                Subject::Window { id, .. } => (e.kind.name(), id.clone()),
+            })
+            .collect()
+    }
+
+    const OPENED: &str = "[[incidents]]\nid = \"db\"\nseverity = \"critical\"\ntenants = [\"a\", \"b\"]\n\
+                          start = \"2025-03-01T00:00:00Z\"\ntitle = { en = \"DB\" }\n\
+                          updates = [{ at = \"2025-03-01T00:00:00Z\", text = { en = \"Restoring\" } }]\n";
+
+    #[test]
+    fn each_step_once_per_tenant_and_nothing_twice() {
+        let mut o = OperatorIncidents::default();
+        let opened = o.look(&config(OPENED), 1, T0 + 60);
+        assert_eq!(told(&opened), [("incident.opened", "db:a".into()), ("incident.opened", "db:b".into())]);
+        assert!(o.look(&config(OPENED), 1, T0 + 120).is_empty(), "the same generation is not looked at again");
+        assert!(o.look(&config(OPENED), 2, T0 + 120).is_empty(), "a reload tells nothing new");
+
+        let updated = OPENED.replace(
+            "text = { en = \"Restoring\" } }]",
+            "text = { en = \"Restoring\" } }, { at = \"2025-03-01T00:05:00Z\", text = { en = \"Half\" } }]\n\
+             end = \"2025-03-01T00:10:00Z\"",
+        );
+        let later = o.look(&config(&updated), 3, T0 + 700);
+        assert_eq!(
+            told(&later),
+            [
+                ("incident.updated", "db:a#1".into()),
+                ("incident.resolved", "db:a".into()),
+                ("incident.updated", "db:b#1".into()),
+                ("incident.resolved", "db:b".into())
+            ]
+        );
+        let ids: HashSet<&str> = opened.iter().chain(&later).map(|e| e.id.as_str()).collect();
+        assert_eq!(ids.len(), 6, "every event has an id of its own");
+    }
+
+    #[test]
+    fn at_start_only_what_is_recent_is_told() {
+        let mut o = OperatorIncidents::default();
+        assert!(o.look(&config(OPENED), 1, T0 + 2 * super::super::CATCH_UP_SECS).is_empty());
+        assert_eq!(OperatorIncidents::default().look(&config(OPENED), 1, T0 + 60).len(), 2);
+    }
+}
