@@ -153,6 +153,8 @@ async fn windows_made_replaced_and_cancelled_through_the_api_change_the_pages_an
     assert!(feed.contains("urn:hiatus:window:disk-swap:"), "{feed}");
     let status = gw.get("status.test", "/status/status.json").await.text();
     assert!(status.contains("disk-swap"), "{status}");
+    let calendar = gw.get("status.test", "/status/calendar.ics").await.text();
+    assert!(calendar.contains("X-HIATUS-WINDOW:disk-swap"), "{calendar}");
     let tenants = gw.call("GET", "/api/v1/tenants", true, &[], None).await.json();
     assert_eq!(tenants["tenants"][0]["state"], "maintenance", "{tenants}");
     assert_eq!(tenants["tenants"][0]["window"], "disk-swap");
@@ -187,6 +189,8 @@ async fn windows_made_replaced_and_cancelled_through_the_api_change_the_pages_an
 
     let cancelled = gw.call("DELETE", "/api/v1/windows/disk-swap", true, &[], None).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text());
+    let calendar = gw.get("status.test", "/status/calendar.ics").await.text();
+    assert!(!calendar.contains("disk-swap"), "cancelled: {calendar}");
     is_problem(&gw.call("GET", "/api/v1/windows/disk-swap", true, &[], None).await, 404);
     let text = gw.file();
     assert!(!text.contains("disk-swap"), "{text}");

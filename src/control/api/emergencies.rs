@@ -73,7 +73,7 @@ pub async fn on(cx: &Context<'_>, req: &Request<'_>) -> Result<Answer, Problem> 
     let (switched, version, reload) = apply(cx, move |store| {
         let taken = target.ids_elsewhere();
         let language = on.language.unwrap_or(target.language());
-        edit(&store, if_match.as_deref(), |doc| emergency::switch_on(doc, &on, language, at, &taken).map_err(problem))
+        edit(&*store, if_match.as_deref(), |doc| emergency::switch_on(doc, &on, language, at, &taken).map_err(problem))
     })
     .await?;
     let mut body = serde_json::json!({
@@ -91,7 +91,7 @@ pub async fn off(cx: &Context<'_>, req: &Request<'_>, id: &str) -> Result<Answer
     let target = target(cx)?;
     let (at, if_match, id_) = (now(cx), req.if_match(), id.to_string());
     let (switched, version, reload) = apply(cx, move |store| {
-        edit(&store, if_match.as_deref(), |doc| {
+        edit(&*store, if_match.as_deref(), |doc| {
             emergency::switch_off(doc, Some(&id_), at, target.main_zone()).map_err(|e| match e {
                 emergency::Error::NothingOpen(m) if m.starts_with("no window") => Problem::new(404, m),
                 e => problem(e),

@@ -96,7 +96,7 @@ pub async fn open(cx: &Context<'_>, req: &Request<'_>) -> Result<Answer, Problem
     let at = now(cx);
     let if_match = req.if_match();
     let (id, version, reload) = apply(cx, move |store| {
-        edit(&store, if_match.as_deref(), |doc| {
+        edit(&*store, if_match.as_deref(), |doc| {
             let list = incidents_mut(doc)?;
             let taken = |id: &str| list.iter().any(|t| t.get("id").and_then(|v| v.as_str()) == Some(id));
             let id = match &wanted {
@@ -145,7 +145,7 @@ async fn change(cx: &Context<'_>, req: &Request<'_>, id: &str, resolve: bool) ->
     }
     let (at, if_match, id_) = (now(cx), req.if_match(), id.to_string());
     let ((), version, reload) = apply(cx, move |store| {
-        edit(&store, if_match.as_deref(), |doc| {
+        edit(&*store, if_match.as_deref(), |doc| {
             let t = find(doc, &id_)?;
             if t.contains_key("end") {
                 return Err(Problem::new(409, format!("incident {id_:?} is resolved")));

@@ -79,8 +79,9 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn store(&self) -> store::FileStore {
-        store::FileStore { main: self.reloader.path().to_path_buf() }
+    /// Where changes live: the one place a store of another kind (etcd) plugs in.
+    fn store(&self) -> Arc<dyn OperatorStore> {
+        Arc::new(store::FileStore { main: self.reloader.path().to_path_buf() })
     }
 }
 
@@ -283,7 +284,7 @@ fn unavailable(e: StoreError) -> Problem {
 /// the reload was refused, `reload_errors`), and the new version as its `ETag`.
 pub async fn apply<T: Send + 'static>(
     cx: &Context<'_>,
-    edit_fn: impl FnOnce(store::FileStore) -> Result<Edited<T>, Problem> + Send + 'static,
+    edit_fn: impl FnOnce(Arc<dyn OperatorStore>) -> Result<Edited<T>, Problem> + Send + 'static,
 ) -> Result<(T, Version, serde_json::Value), Problem> {
     let store = cx.store();
     let edited = tokio::task::spawn_blocking(move || edit_fn(store))

@@ -11,7 +11,6 @@
 //! A window of another file of the configuration is listed but not edited here: 409.
 
 use super::problem::Problem;
-use super::store::OperatorStore as _;
 use super::{apply, edit, json, with_etag, Context, Request};
 use crate::config::Diagnostic;
 use crate::control::http::Answer;
@@ -178,7 +177,7 @@ pub async fn put(cx: &Context<'_>, req: &Request<'_>, id: &str) -> Result<Answer
     let elsewhere = config_ids(cx, &BTreeSet::new());
     let (id_, if_match) = (id.to_string(), req.if_match());
     let (created, version, reload) = apply(cx, move |store| {
-        edit(&store, if_match.as_deref(), |doc| {
+        edit(&*store, if_match.as_deref(), |doc| {
             if elsewhere.contains(&id_) && !operator_ids(doc).contains(&id_) {
                 return Err(not_here(&id_));
             }
@@ -210,7 +209,7 @@ pub async fn delete(cx: &Context<'_>, req: &Request<'_>, id: &str) -> Result<Ans
     let elsewhere = config_ids(cx, &BTreeSet::new());
     let (id_, if_match) = (id.to_string(), req.if_match());
     let ((), version, reload) = apply(cx, move |store| {
-        edit(&store, if_match.as_deref(), |doc| {
+        edit(&*store, if_match.as_deref(), |doc| {
             let found =
                 doc.get("windows").and_then(toml_edit::Item::as_array_of_tables).and_then(|w| position(w, &id_));
             match found {
