@@ -359,6 +359,10 @@ async fn an_operators_incident_reaches_the_status_page_the_feed_and_a_webhook() 
     let feed = gw.get("status.test", "/status/feed.atom").await.text();
     assert!(feed.contains("urn:hiatus:incident:db-1") && feed.contains("Database trouble"), "{feed}");
 
+    let tenants = gw.call("GET", "/api/v1/tenants", true, &[], None).await.json();
+    assert_eq!(tenants["tenants"][0]["incidents"][0]["id"], "db-1", "{tenants}");
+    assert_eq!(tenants["tenants"][1]["incidents"].as_array().map(Vec::len), Some(0), "b is not affected");
+
     let update = r#"{"text":{"en":"Half of it is back"}}"#;
     let r = gw.call("POST", "/api/v1/incidents/db-1/updates", true, &[], Some(update)).await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -4,7 +4,8 @@
 //! force is open-ended, as an emergency switch makes it), the window in force and the end of
 //! its block, the next window and its start, `health` (`healthy` while one upstream is,
 //! `unhealthy`, `unchecked` without health checks) and the open incidents (id, start, cause
-//! kind). Upstream addresses and error texts stay in `GET /state`.
+//! kind; an operator's: id, start, severity). Upstream addresses and error texts stay in
+//! `GET /state`.
 
 use super::{rfc3339, Context};
 use crate::schedule::rule::Rule;
@@ -34,11 +35,22 @@ pub fn list(cx: &Context) -> serde_json::Value {
                 Some(h) if h.upstreams.iter().any(|u| u.is_healthy()) => "healthy",
                 Some(_) => "unhealthy",
             };
-            let open: Vec<serde_json::Value> = incidents
+            let mut open: Vec<serde_json::Value> = incidents
                 .iter()
                 .filter(|x| x.tenant == t.id)
                 .map(|x| serde_json::json!({ "id": x.id, "start": rfc3339(Some(x.start)), "cause": x.cause.code() }))
                 .collect();
+            // And what operators posted and have not resolved.
+            open.extend(
+                compiled
+                    .config()
+                    .incidents
+                    .iter()
+                    .filter(|x| x.end.is_none() && x.start <= now && x.tenants.contains(&t.id))
+                    .map(|x| {
+                        serde_json::json!({ "id": x.id, "start": rfc3339(Some(x.start)), "severity": x.severity.name() })
+                    }),
+            );
             serde_json::json!({
                 "id": t.id,
                 "name": t.name,
