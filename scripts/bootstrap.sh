@@ -33,3 +33,8 @@ if ! "$venv/bin/python" -c "import icalendar, recurring_ical_events, feedparser,
   echo "bootstrap: installing ${packages[*]} into $venv" >&2
   "$venv/bin/pip" install -q "${packages[@]}"
 fi
+# tests/it/api.rs: docs/openapi.json validated by openapi-spec-validator, in the same venv.
+if ! "$venv/bin/python" -c "import openapi_spec_validator" 2>/dev/null; then
+  echo "bootstrap: installing openapi-spec-validator into $venv" >&2
+  "$venv/bin/pip" install -q openapi-spec-validator
+fi

@@ -15,6 +15,7 @@ macro_rules! say {
     }};
 }
 
+mod api;
 mod check;
 mod emergency;
 mod explain;
@@ -122,6 +123,8 @@ enum Command {
         #[command(subcommand)]
         action: emergency::Action,
     },
+    /// One request to a running gateway's operator API (README "Operator API").
+    Api(api::ApiArgs),
     /// The manual page (roff) on stdout, or with `--dir` one page per command written there.
     #[command(hide = true)]
     Man {
@@ -145,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::Demo { config, origin } => run::demo(&config, origin),
         Command::Origin { listen } => origin::run(listen),
         Command::Emergency { action } => emergency::run(action),
+        Command::Api(args) => api::run(&args),
         Command::Man { dir } => manual::man(dir.as_deref()),
         Command::Completions { shell } => manual::completions(shell),
         Command::Vet { config, max_size } => match crate::control::vet::vet_here(&config, max_size) {

@@ -205,6 +205,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         limits: crate::control::http::Limits::default(),
         acme: Some(gateway_acme.clone()),
         sections,
+        idempotency: Default::default(),
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;

@@ -17,6 +17,7 @@ mod duration;
 pub mod file;
 pub mod gateway;
 pub mod health;
+pub mod incidents;
 pub mod lint;
 pub mod locate;
 pub mod mail;
@@ -211,6 +212,10 @@ fn load_text(
     let mut declared_subscribers: Vec<validate::Declared> = Vec::new();
     let mut certificates = Vec::new();
     let mut acme: Option<acme::Parsed> = None;
+    // Operator incidents with where they were written, for the cross-checks.
+    let mut operator_incidents: Vec<incidents::OperatorIncident> = Vec::new();
+    // Every incident's id and tenants as written, valid or not, for the cross-checks.
+    let mut declared_incidents: Vec<incidents::Declared> = Vec::new();
     for (index, (fname, path, mut table)) in docs.into_iter().enumerate() {
         sources.push(path);
         let defaults = if index == 0 {
@@ -234,12 +239,23 @@ fn load_text(
             Some(_) => report.error(&fname, "acme", "[acme] belongs in the main file only"),
             None => {}
         }
+        let items_i = take_array(&mut table, "incidents", &fname, &mut report);
         for key in table.keys() {
-            const TOP: [&str; 8] =
-                ["include", "defaults", "gateway", "tenants", "windows", "notify", "certificates", "acme"];
+            const TOP: [&str; 10] = [
+                "include",
+                "defaults",
+                "gateway",
+                "tenants",
+                "windows",
+                "notify",
+                "certificates",
+                "incidents",
+                "acme",
+                "cluster",
+            ];
             let message = match suggest::closest(key, TOP) {
                 Some(near) => format!("unknown key `{key}`; did you mean `{near}`?"),
-                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify, certificates or acme"),
+                None => format!("unknown key `{key}`; expected include, defaults, gateway, tenants, windows, notify, certificates, incidents, acme or cluster"),
             };
             report.error(&fname, key, message);
         }
@@ -262,6 +278,13 @@ fn load_text(
                 if let Some(e) = certificates::entry(&c, base, &fname, &path, &mut report) {
                     certificates.push((fname.clone(), path, e));
                 }
+            }
+        }
+        for (i, item) in items_i.into_iter().enumerate() {
+            let path = format!("incidents[{i}]");
+            if let Some(x) = deserialize::<incidents::FileIncident>(item, &fname, &path, &mut report) {
+                operator_incidents.extend(incidents::validate(&x, &fname, &path, &mut report));
+                declared_incidents.push((fname.clone(), path, x.id, x.tenants));
             }
         }
         for (i, item) in items_t.into_iter().enumerate() {
@@ -336,6 +359,7 @@ fn load_text(
             report.error(file, path.clone(), format!("no tenant has the id {tenant:?}"));
         }
     }
+    incidents::cross_check(&declared_incidents, &tenant_ids, &mut report);
     // Certificates are read with the configuration: new ones in the same files are a change
     // (a renewal rewrites the PEM files, not the TOML).
     for c in &certificates {
@@ -355,6 +379,7 @@ fn load_text(
         cluster,
         certificates,
         acme,
+        incidents: operator_incidents,
         sources,
         include_dirs,
         digest: digest.finish(),

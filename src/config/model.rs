@@ -204,6 +204,8 @@ pub struct Config {
     pub certificates: Vec<CertificateEntry>,
     /// `[acme]`: automatic certificates (`crate::acme`).
     pub acme: Option<super::acme::AcmeSettings>,
+    /// `[[incidents]]`: incidents operators posted (`config::incidents`), in file order.
+    pub incidents: Vec<super::incidents::OperatorIncident>,
     /// Every file read, the main file first: what a reload watches.
     pub sources: Vec<PathBuf>,
     /// Folders named by include globs: a file appearing there is a change too.

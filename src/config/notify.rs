@@ -21,17 +21,19 @@ pub enum EventKind {
     EmergencyOn,
     EmergencyOff,
     IncidentOpened,
+    IncidentUpdated,
     IncidentResolved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::WindowAnnounced,
         EventKind::WindowStarted,
         EventKind::WindowEnded,
         EventKind::EmergencyOn,
         EventKind::EmergencyOff,
         EventKind::IncidentOpened,
+        EventKind::IncidentUpdated,
         EventKind::IncidentResolved,
     ];
 
@@ -43,6 +45,7 @@ impl EventKind {
             EventKind::EmergencyOn => "emergency.on",
             EventKind::EmergencyOff => "emergency.off",
             EventKind::IncidentOpened => "incident.opened",
+            EventKind::IncidentUpdated => "incident.updated",
             EventKind::IncidentResolved => "incident.resolved",
         }
     }

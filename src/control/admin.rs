@@ -16,6 +16,8 @@
 //!   Operators only: unlike public pages, this names upstream addresses and error texts.
 //!   Sections other parts add ([`StateSection`]): `cluster` in cluster mode (node, connected,
 //!   revision, last contact).
+//! - `/api/v1/…`     the operator API (`control::api`: tenants, windows, emergencies), with a
+//!   token required for every write, also on loopback.
 //!
 //! `HEAD` works wherever `GET` does: the same head (its `Content-Length` too), no body.
 //! Served by `control::http` (pingora's HTTP/1 session): a head within 10 s, a body within 10 s
@@ -50,6 +52,8 @@ pub struct Admin {
     pub acme: Option<Arc<crate::acme::Acme>>,
     /// Sections other parts of the process add to `/state` (the cluster's contact with etcd).
     pub sections: Vec<Arc<dyn StateSection>>,
+    /// The operator API's `Idempotency-Key`s and their answers.
+    pub idempotency: super::api::idempotency::Keys,
 }
 
 /// A section of `/state` kept by another part of the process, by name (`cluster`).
@@ -187,6 +191,23 @@ impl Admin {
         }
     }
 
+    /// The operator API (`control::api`): it checks the token itself, since its writes need
+    /// one even where the other endpoints do not.
+    async fn api(&self, head: &RequestHeader, body: &[u8]) -> Answer {
+        let method = match head.method.as_str() {
+            "HEAD" => "GET",
+            m => m,
+        };
+        let cx = super::api::Context {
+            reloader: &self.reloader,
+            clock: &self.clock,
+            token: self.token.as_deref(),
+            keys: &self.idempotency,
+        };
+        let req = super::api::Request { method, path: head.uri.path(), head, body };
+        super::api::answer(&cx, &req).await
+    }
+
     /// The admin endpoints as a pingora server app, within `limits`.
     pub fn app(self: &Arc<Self>) -> AdminApp {
         Bounded::new(self.clone(), self.limits)
@@ -200,9 +221,14 @@ impl Admin {
 
 #[async_trait::async_trait]
 impl Endpoints for Admin {
-    async fn answer(&self, head: &RequestHeader, _body: &[u8]) -> Answer {
+    async fn answer(&self, head: &RequestHeader, body: &[u8]) -> Answer {
         let authorization = head.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let mut answer = self.handle(head.method.as_str(), head.uri.path(), authorization).await;
+        let path = head.uri.path();
+        let mut answer = if path.starts_with(super::api::PREFIX) {
+            self.api(head, body).await
+        } else {
+            self.handle(head.method.as_str(), path, authorization).await
+        };
         answer.fields.push(("cache-control", "no-store".to_string()));
         answer
     }

@@ -221,6 +221,16 @@ pub struct Target {
 }
 
 impl Target {
+    /// The main file's default zone, when it names a valid one.
+    pub fn main_zone(&self) -> Option<Tz> {
+        self.main_zone
+    }
+
+    /// The main file's default language (`en` when it names none).
+    pub fn language(&self) -> Language {
+        self.language
+    }
+
     fn base(&self) -> PathBuf {
         self.main.parent().map(Path::to_path_buf).unwrap_or_default()
     }
@@ -312,7 +322,7 @@ impl Target {
     }
 
     /// The text an edited document is written as.
-    fn text(doc: &DocumentMut, fresh: bool) -> String {
+    pub fn text(doc: &DocumentMut, fresh: bool) -> String {
         if fresh {
             format!("{HEADER}{doc}")
         } else {
@@ -321,7 +331,7 @@ impl Target {
     }
 
     /// Window ids in every other file of the configuration: a new id must not clash with them.
-    fn ids_elsewhere(&self) -> BTreeSet<String> {
+    pub fn ids_elsewhere(&self) -> BTreeSet<String> {
         let mut ids = window_ids(&self.main_table);
         let base = self.base();
         let (files, _) = config::included_files(&self.includes(), &base, &self.main.display().to_string());

@@ -7,6 +7,7 @@
 //! competes with pingora's request runtimes and a slow reload never delays a request.
 
 pub mod admin;
+pub mod api;
 pub mod emergency;
 pub mod http;
 pub mod prober;

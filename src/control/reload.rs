@@ -194,6 +194,11 @@ impl Reloader {
         self
     }
 
+    /// The main configuration file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn current(&self) -> &Arc<ArcSwap<Compiled>> {
         &self.current
     }

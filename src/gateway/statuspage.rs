@@ -212,8 +212,9 @@ fn render(compiled: &Compiled, lang: Language, now: UnixTime, what: Rendering<'_
         Rendering::Feed(base) => {
             let shown = status::shown(compiled);
             // Older incidents too: when one aged out is when the feed last changed.
-            let logged = incidents.recent(now - status::atom::KEEP_SECS - 400 * 86_400);
-            let public = status::public_incidents(&audience::Audience::new(config), logged.iter());
+            let since = now - status::atom::KEEP_SECS - 400 * 86_400;
+            let logged = incidents.recent(since);
+            let public = status::shown_incidents(config, &audience::Audience::new(config), &logged, lang, since);
             let input = status::atom::Input { windows: &shown, incidents: &public, now, lang, fallback, base, any };
             let r = status::atom::feed(&input);
             validated("application/atom+xml; charset=utf-8", lang, r.text, r.modified)

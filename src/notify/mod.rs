@@ -26,6 +26,7 @@ pub mod deliver;
 pub mod event;
 pub mod letter;
 pub mod metrics;
+pub mod operator;
 pub mod outbox;
 pub mod payload;
 pub mod smtp;
@@ -64,6 +65,8 @@ pub struct Notifier {
     incidents_version: u64,
     /// Each target's counters, published for the metrics' collector.
     board: metrics::Board,
+    /// Incidents posted by operators.
+    operator: operator::OperatorIncidents,
 }
 
 /// One target's counters at a moment.
@@ -97,6 +100,7 @@ impl Notifier {
             incidents: None,
             incidents_version: u64::MAX,
             board,
+            operator: operator::OperatorIncidents::default(),
         })
     }
 
@@ -144,6 +148,7 @@ impl Notifier {
         leads.dedup();
         events.extend(self.announcer.look(config, compiled.generation, &leads, now));
         events.extend(self.incident_events(compiled, now));
+        events.extend(self.operator.look(config, compiled.generation, now));
         let claims = claims::shared();
         for e in &events {
             for t in &config.notify {

@@ -149,25 +149,29 @@ pub fn feed(input: &Input<'_>) -> Rendered {
         });
     }
     for i in incidents {
-        let Incident { id, name, start, end, cause, .. } = i;
+        let Incident { id, name, start, end, cause, title, text: said, updated: posted, .. } = i;
         if let Some(e) = end.filter(|e| e + KEEP_SECS <= now) {
             aged_out = aged_out.max(e + KEEP_SECS);
             continue;
         }
-        let updated = end.unwrap_or(*start);
+        // An operator's update changes the entry too.
+        let updated = end.unwrap_or(*start).max(posted.unwrap_or(*start));
         let state = match end {
             Some(e) => format!("{} – {}", time(*start), time(*e)),
             None => format!("{} {} ({})", w.since, time(*start), w.open),
         };
         let mut text = String::new();
-        let title = format!("{name}: {}", cause_words(*cause, lang));
+        let title = format!("{name}: {}", title.as_deref().unwrap_or(cause_words(*cause, lang)));
         entry(
             &mut text,
             &format!("urn:hiatus:incident:{id}"),
             &title,
             updated,
             &page,
-            &format!("<p>{}</p>", xml(&state)),
+            &match said {
+                Some(said) => format!("<p>{}</p><p>{}</p>", xml(&state), xml(said)),
+                None => format!("<p>{}</p>", xml(&state)),
+            },
         );
         items.push((updated, *start, text));
     }

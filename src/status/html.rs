@@ -94,7 +94,9 @@ pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Res
         "upcoming": status.upcoming.iter().map(|e| entry(e, lang, &everyone)).collect::<Vec<_>>(),
         "history": status.history.iter().map(|e| entry(e, lang, &everyone)).collect::<Vec<_>>(),
         "incidents": status.incidents.iter().map(|i| json!({
-            "tenant": i.name, "cause": status.cause_words(i.cause),
+            "tenant": i.name,
+            "cause": i.title.clone().unwrap_or_else(|| status.cause_words(i.cause).to_string()),
+            "text": i.text,
             "start": local_time(i.start, status.zone, lang), "end": when(i.end, status.zone, lang),
         })).collect::<Vec<_>>(),
         "base": base,

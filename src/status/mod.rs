@@ -105,6 +105,12 @@ pub struct Incident {
     pub start: UnixTime,
     pub end: Option<UnixTime>,
     pub cause: Cause,
+    /// An incident an operator posted: its title and newest update in the page's language
+    /// (pages show these instead of the cause's words).
+    pub title: Option<String>,
+    pub text: Option<String>,
+    /// When its newest update was posted (operators' incidents).
+    pub updated: Option<UnixTime>,
 }
 
 /// The state of everything, most severe first.
@@ -235,10 +241,56 @@ pub fn public_incidents<'i>(
                 start: i.start,
                 end: i.end,
                 cause: i.cause,
+                title: None,
+                text: None,
+                updated: None,
             })
         })
         .collect();
     out.sort_by_key(|i| std::cmp::Reverse(i.start));
+    out
+}
+
+/// What the public sees of the health checks' `logged` incidents and the operators' ones
+/// that had not ended by `lo`; newest first.
+pub fn shown_incidents(
+    config: &crate::config::Config,
+    audience: &Audience<'_>,
+    logged: &[health::Incident],
+    lang: Language,
+    lo: UnixTime,
+) -> Vec<Incident> {
+    let mut out = public_incidents(audience, logged.iter().filter(|i| i.end.is_none_or(|e| e > lo)));
+    out.extend(operator_incidents(config, audience, lang, lo));
+    out.sort_by_key(|i| std::cmp::Reverse(i.start));
+    out
+}
+
+/// The incidents operators posted (`[[incidents]]`), one per public tenant they affect (with
+/// the id `INCIDENT:TENANT` when they affect several), texts in `lang`.
+fn operator_incidents(
+    config: &crate::config::Config,
+    audience: &Audience<'_>,
+    lang: Language,
+    lo: UnixTime,
+) -> Vec<Incident> {
+    let fallback = config.defaults.language;
+    let mut out = Vec::new();
+    for x in config.incidents.iter().filter(|x| x.end.is_none_or(|e| e > lo)) {
+        for t in x.tenants.iter().filter_map(|t| audience.public(t)) {
+            out.push(Incident {
+                id: if x.tenants.len() == 1 { x.id.clone() } else { format!("{}:{}", x.id, t.id) },
+                tenant: t.id.clone(),
+                name: t.display_name().to_string(),
+                start: x.start,
+                end: x.end,
+                cause: Cause::Unavailable,
+                title: x.title.get(lang, fallback).map(str::to_string),
+                text: x.latest(lang, fallback).map(str::to_string),
+                updated: x.updates.last().map(|u| u.at),
+            });
+        }
+    }
     out
 }
 
@@ -303,7 +355,7 @@ pub fn gather(
     }
     upcoming.sort_by_key(|e| e.start);
     history.sort_by_key(|e| std::cmp::Reverse(e.start));
-    let incidents = public_incidents(&audience, incidents.iter().filter(|i| i.end.is_none_or(|e| e > lo)));
+    let incidents = shown_incidents(config, &audience, incidents, lang, lo);
     let tenants: Vec<TenantRow> = config
         .tenants
         .iter()
@@ -394,7 +446,7 @@ pub fn json(status: &Status, base: &str) -> String {
         "history": status.history.iter().map(entry).collect::<Vec<_>>(),
         "incidents": status.incidents.iter().map(|i| serde_json::json!({
             "id": i.id, "tenant": i.tenant, "name": i.name, "start": fmt(Some(i.start)), "end": fmt(i.end),
-            "cause": i.cause, "cause_text": status.cause_words(i.cause),
+            "cause": i.cause, "cause_text": status.cause_words(i.cause), "title": i.title, "text": i.text,
         })).collect::<Vec<_>>(),
     })
     .to_string()

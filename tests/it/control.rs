@@ -395,6 +395,7 @@ async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::con
         limits: hiatus::control::http::Limits::default(),
         acme: None,
         sections: Vec::new(),
+        idempotency: Default::default(),
     });
     hiatus::control::scrape::register(&gw.metrics, gw.reloader.clone(), Clock::manual(NOW), Some(gw.drain.clone()))
         .expect("register the scrape's gauges");
@@ -759,6 +760,7 @@ async fn admin_within(gw: &Reloadable, limits: hiatus::control::http::Limits) ->
         limits,
         acme: None,
         sections: Vec::new(),
+        idempotency: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let at = listener.local_addr().expect("addr");

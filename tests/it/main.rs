@@ -37,6 +37,9 @@
 //!   manual pages and completions, the packaged configuration, the demo origin without Nagle.
 //! - `mail`: e-mail targets against SMTP sinks the tests start (aiosmtpd): the messages parsed
 //!   (headers, both parts, language per tenant), 4xx retried, 5xx dropped, `/metrics` counters.
+//! - `api`: the operator API on the real binary: windows and emergencies through it change pages
+//!   and feeds, 422 with every problem and nothing written, `If-Match`, `Idempotency-Key`,
+//!   the token and `Host` checks, comments kept, the OpenAPI description against the routes.
 //! - `tls`: the gateway's TLS listener: certificates by SNI, HTTP/1.1 and h2 over TLS as plain,
 //!   redirects to HTTPS, HSTS, `X-Forwarded-Proto`, certificate reloads, old TLS refused.
 //! - `acme`: automatic certificates from Debian's `pebble` on loopback, HTTP-01 answered by the
@@ -45,6 +48,7 @@
 //!   failure page and the log's cause, pooled connections by name (SNI), TLS health probes.
 
 mod acme;
+mod api;
 mod backpressure;
 mod cli;
 mod cluster;

@@ -88,6 +88,7 @@ impl Scraped {
             limits: hiatus::control::http::Limits::default(),
             acme: None,
             sections: Vec::new(),
+            idempotency: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin_at = listener.local_addr().expect("addr");
