@@ -87,6 +87,14 @@ pub fn demo(config: &Path, origin: SocketAddr) -> ExitCode {
     }
     println!("  curl -i -H 'Host: nobody.example' http://{at}/        # unknown host: never forwarded");
     println!("Open in a browser: http://maint.localhost:{}/ (*.localhost names point to this machine)", at.port());
+    if let Some(tls) = compiled.config().gateway.listen_tls.first() {
+        // The certificate is scripts/demo-cert.sh's: its CA is what a client trusts.
+        let port = tls.port();
+        println!("Over HTTPS (HTTP/2 and HTTP/1.1), trusting the demo's CA:");
+        println!("  curl -i --cacert target/demo-tls/ca.pem https://app.localhost:{port}/");
+        println!("  curl -i --cacert target/demo-tls/ca.pem https://maint.localhost:{port}/");
+        println!("  (a browser warns: the CA is not one it knows; import target/demo-tls/ca.pem to trust it)");
+    }
     match serve(config, compiled, Clock::system(), RunOptions::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -238,7 +246,9 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         service.add_tcp(&a.to_string());
         server.add_service(service);
         // Stdout: the announcement scripts and tests read; the log has its own line.
-        println!("hiatus: admin on http://{a} (/metrics /healthz /readyz /state, POST /reload)");
+        println!(
+            "hiatus: admin on http://{a} (/metrics /healthz /readyz /state /certificates, POST /reload, /api/v1/)"
+        );
         log::info!("admin listener on http://{a}");
     }
     stop_when_drained(server.watch_execution_phase(), drain, grace, access_log);

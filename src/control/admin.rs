@@ -187,7 +187,7 @@ impl Admin {
             (_, "/metrics" | "/healthz" | "/readyz" | "/reload" | "/state") => {
                 Answer::new(405, "text/plain", "method not allowed\n")
             }
-            _ => Answer::new(404, "text/plain", "endpoints: /metrics /healthz /readyz /state, POST /reload\n"),
+            _ => Answer::new(404, "text/plain", "endpoints: /metrics /healthz /readyz /state /certificates, POST /reload, /api/v1/ (the operator API)\n"),
         }
     }
 

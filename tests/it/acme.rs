@@ -12,6 +12,7 @@
 use crate::control::TempDir;
 use crate::gateway_support::{bounded, config, tenant, Behaviour, Client, Origin};
 use crate::lifecycle::Running;
+use crate::support::free_port;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -28,13 +29,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A port nothing listens on now (bound, then released): pebble's and the gateway's ports must
-/// be known before either starts, since each names the other's.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("address").port()
 }
 
 /// Waits (bounded) until something accepts connections on `port`.

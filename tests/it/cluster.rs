@@ -6,6 +6,7 @@
 //! be installed runs them that way (CI installs it).
 
 use crate::control::TempDir;
+use crate::support::free_port;
 use hiatus::cluster::client::Client as Etcd;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -16,10 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const ETCD: &str = "/usr/bin/etcd";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
 
 /// Polls `check` every 50 ms until it holds, at most `limit`; panics with `what` otherwise.
 fn until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {

@@ -4,6 +4,7 @@
 
 use crate::control::TempDir;
 use crate::gateway_support::{bounded, Behaviour, Client, Origin};
+use crate::support::free_port;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -92,10 +93,6 @@ impl Running {
         }
         None
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// A configuration file in `dir` for one tenant `a.test` served by `origin`; its path.

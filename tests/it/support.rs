@@ -179,3 +179,9 @@ pub fn golden(rel: &str, actual: &str) {
         "{rel} differs (HIATUS_BLESS=1 regenerates it)\n--- expected\n{expected}\n--- actual\n{actual}"
     );
 }
+
+/// A loopback port nothing listens on now (bound, then released): for processes whose ports
+/// must be known before they start.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}

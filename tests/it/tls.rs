@@ -553,3 +553,77 @@ fn check_names_the_file_and_key_of_a_bad_certificate() {
     let text = config("", &tenant("a", &["a.test"], &[up], "hsts = \"max-age=1\\r\\nx: y\""));
     assert!(crate::support::load_err(&text, &pki.dir.0).to_string().contains("tenants[0].hsts"));
 }
+
+/// The HTTPS demo (`scripts/demo.sh --tls`): what `scripts/demo-tls.sh` makes (a CA, a leaf for
+/// localhost and `*.localhost`, the demo configuration with a TLS listener), run by `hiatus demo`
+/// on free ports, serves the demo's tenants over HTTP/1.1 and HTTP/2 to a client that trusts
+/// only the demo's CA (rustls: each demo host is named in the certificate), and plain HTTP as
+/// before.
+#[tokio::test]
+async fn the_https_demo_serves_the_demo_tenants_with_its_certificate() {
+    use crate::support::{free_port, root};
+    let dir = TempDir::new("https-demo");
+    let out = dir.0.join("demo-tls");
+    let made =
+        std::process::Command::new(root().join("scripts/demo-tls.sh")).arg(&out).status().expect("run demo-tls.sh");
+    assert!(made.success(), "scripts/demo-tls.sh failed");
+    let (plain, tls, origin, admin) = (free_port(), free_port(), free_port(), free_port());
+    let config = std::fs::read_to_string(out.join("hiatus.toml")).expect("the demo's TLS configuration");
+    assert!(config.contains("listen_tls = [\"127.0.0.1:8443\"]"), "{config}");
+    let config = config
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{plain}"))
+        .replace("127.0.0.1:8443", &format!("127.0.0.1:{tls}"))
+        .replace("127.0.0.1:18081", &format!("127.0.0.1:{origin}"))
+        .replace("127.0.0.1:18089", &format!("127.0.0.1:{}", free_port()))
+        .replace("[gateway]\n", &format!("[gateway]\nadmin = \"127.0.0.1:{admin}\"\n"));
+    let path = out.join("hiatus.toml");
+    std::fs::write(&path, config).expect("write the configuration");
+    let origin_at = format!("127.0.0.1:{origin}");
+    let demo = crate::lifecycle::Running::start(&["demo", "--config", &path.to_string_lossy(), "--origin", &origin_at]);
+    let at = demo.listening();
+    assert_eq!(at.port(), plain);
+
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(out.join("ca.pem")).expect("ca.pem");
+    for c in pem_certificates(&ca) {
+        roots.add(c).expect("the demo CA as a root");
+    }
+    let client = |alpn: &[&[u8]]| {
+        let mut c = ClientConfig::builder_with_provider(hiatus::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        tokio_rustls::TlsConnector::from(Arc::new(c))
+    };
+    let tls_at = SocketAddr::from(([127, 0, 0, 1], tls));
+    let connect = |host: &'static str, alpn: &'static [&'static [u8]]| {
+        let connector = client(alpn);
+        async move {
+            let tcp = bounded("connect", TcpStream::connect(tls_at)).await.expect("connect");
+            let name = ServerName::try_from(host.to_string()).expect("name");
+            bounded("handshake", connector.connect(name, tcp)).await.expect("a handshake verified by the demo CA")
+        }
+    };
+    for (host, status) in [("app.localhost", 200), ("maint.localhost", 503), ("dead.localhost", 502)] {
+        let mut s = connect(host, &[b"http/1.1"]).await;
+        let answer = h1(&mut s, "GET", host, "/", "").await;
+        assert_eq!(answer.status, status, "{host} over TLS: {answer:?}");
+        if host == "app.localhost" {
+            assert!(answer.body.contains("Demo origin"), "{}", answer.body);
+        }
+    }
+    // HTTP/2 by ALPN on the same certificate.
+    let s = connect("status.localhost", &[b"h2"]).await;
+    assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // Plain HTTP is still served.
+    let mut plain_conn = bounded("connect", TcpStream::connect(at)).await.expect("connect");
+    assert_eq!(h1(&mut plain_conn, "GET", "maint.localhost", "/", "").await.status, 503);
+}
+
+/// The certificates of a PEM text.
+fn pem_certificates(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem).map(|c| c.expect("a PEM certificate")).collect()
+}
