@@ -181,7 +181,7 @@ const CAS_TRIES: usize = 5;
 
 /// Reads the operator document, makes the new text with `change`, and writes it only if the
 /// document did not change meanwhile (a compare-and-swap txn on its `mod_revision`); retried
-/// from the read up to [`CAS_TRIES`] times. The revision written and what `change` returned.
+/// from the read up to `CAS_TRIES` times. The revision written and what `change` returned.
 pub fn edit<T, E: From<Error>>(
     client: &Client,
     prefix: &str,

@@ -105,7 +105,7 @@ fn system(name: &str) -> Looked {
     }
 }
 
-/// Looks up `names` with `resolve` on up to [`AT_ONCE`] threads, waiting at most `timeout` for
+/// Looks up `names` with `resolve` on up to `AT_ONCE` threads, waiting at most `timeout` for
 /// all of them. A lookup still running then is left to finish on its own thread (a resolver
 /// call cannot be cancelled); its name is answered as timed out.
 pub fn look_up_all(names: Vec<String>, timeout: Duration, resolve: fn(&str) -> Looked) -> HashMap<String, Looked> {
