@@ -123,7 +123,7 @@ expected="-rw-r--r-- root/root /etc/hiatus/hiatus.toml
 -rw-r--r-- root/root /usr/share/doc/hiatus/README.md.gz
 -rw-r--r-- root/root /usr/share/doc/hiatus/copyright
 -rw-r--r-- root/root /usr/share/fish/vendor_completions.d/hiatus.fish
-$(for page in hiatus hiatus-check hiatus-demo hiatus-emergency hiatus-emergency-list hiatus-emergency-off \
+$(for page in hiatus hiatus-api hiatus-check hiatus-demo hiatus-emergency hiatus-emergency-list hiatus-emergency-off \
   hiatus-emergency-on hiatus-explain hiatus-origin hiatus-run hiatus-upcoming; do
   echo "-rw-r--r-- root/root /usr/share/man/man1/$page.1.gz"; done)
 -rw-r--r-- root/root /usr/share/zsh/vendor-completions/_hiatus
