@@ -235,6 +235,17 @@ impl Endpoints for Admin {
         answer.fields.push(("cache-control", "no-store".to_string()));
         answer
     }
+
+    /// The API's errors are all problems, this one too.
+    fn too_large(&self, head: &RequestHeader) -> Answer {
+        let mut answer = if head.uri.path().starts_with(super::api::PREFIX) {
+            super::api::problem::Problem::new(413, format!("the body is over {} bytes", self.limits.max_body)).answer()
+        } else {
+            Answer::new(413, "text/plain", "the body is too large\n")
+        };
+        answer.fields.push(("cache-control", "no-store".to_string()));
+        answer
+    }
 }
 
 /// The admin endpoints as a pingora server app: the admin listener is then one of the process's

@@ -486,3 +486,54 @@ async fn the_openapi_description_names_exactly_the_routes() {
         );
     }
 }
+
+/// `GET incidents` and `GET incidents/{id}`: what operators posted, with every language and
+/// update, the file's version as `ETag`; an unknown id is a 404 problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_incidents_are_listed_with_their_updates() {
+    let gw = Gw::start("api-incident-list", true).await;
+    let none = gw.call("GET", "/api/v1/incidents", true, &[], None).await;
+    assert_eq!((none.status, none.json()["incidents"].as_array().map(Vec::len)), (200, Some(0)), "{}", none.text());
+    let opened = r#"{"id":"db-1","title":{"en":"Database trouble","de":"Datenbankstörung"},
+                     "text":{"en":"Looking"},"severity":"info","tenants":["a","b"]}"#;
+    assert_eq!(gw.call("POST", "/api/v1/incidents", true, &[], Some(opened)).await.status, 201);
+    let r = gw.call("POST", "/api/v1/incidents/db-1/updates", true, &[], Some(r#"{"text":{"en":"Found"}}"#)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let written = r.header("etag").map(str::to_string);
+
+    let list = gw.call("GET", "/api/v1/incidents", true, &[], None).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert_eq!(list.header("etag").map(str::to_string), written, "the version after the last write");
+    let all = list.json();
+    assert_eq!(all["incidents"].as_array().map(Vec::len), Some(1), "{all}");
+    let one = gw.call("GET", "/api/v1/incidents/db-1", true, &[], None).await.json();
+    assert_eq!(one, all["incidents"][0]);
+    assert_eq!((one["id"].as_str(), one["severity"].as_str()), (Some("db-1"), Some("info")));
+    assert_eq!(one["tenants"], serde_json::json!(["a", "b"]));
+    assert_eq!(one["title"], serde_json::json!({ "en": "Database trouble", "de": "Datenbankstörung" }));
+    let texts: Vec<&str> =
+        one["updates"].as_array().expect("updates").iter().filter_map(|u| u["text"]["en"].as_str()).collect();
+    assert_eq!(texts, ["Looking", "Found"]);
+    assert!(one["start"].is_string() && one["end"].is_null(), "{one}");
+    assert!(one["updates"][0]["at"].is_string(), "{one}");
+    is_problem(&gw.call("GET", "/api/v1/incidents/nope", true, &[], None).await, 404);
+    is_problem(&gw.call("DELETE", "/api/v1/incidents/db-1", true, &[], None).await, 405);
+}
+
+/// A body over the admin listener's limit is refused like every other API error: a problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_a_413_problem_and_writes_nothing() {
+    let gw = Gw::start("api-too-large", true).await;
+    let before = gw.file();
+    let big = format!(r#"{{"scope":["all"],"reason":"{}"}}"#, "x".repeat(70 * 1024));
+    let r = gw.call("POST", "/api/v1/emergencies", true, &[], Some(&big)).await;
+    let j = is_problem(&r, 413);
+    assert!(j["detail"].as_str().is_some_and(|d| d.contains("65536")), "{j}");
+    assert_eq!(gw.file(), before);
+    // Outside the API the admin listener keeps its plain answer.
+    let mut c = Client::connect(gw.admin, None).await;
+    let bearer = format!("Bearer {TOKEN}");
+    c.send_request("POST", "127.0.0.1", "/reload", &[("Authorization", &bearer)], &vec![b'x'; 70_000]).await;
+    let r = c.response(false).await;
+    assert_eq!((r.status, r.header("content-type")), (413, Some("text/plain")));
+}

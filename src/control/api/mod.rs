@@ -7,7 +7,7 @@
 //!   created, replaced and cancelled (`windows`).
 //! - `POST emergencies`, `DELETE emergencies/{id}`: emergencies on and off, as
 //!   `hiatus emergency on|off` (`emergencies`).
-//! - `POST incidents`, `POST incidents/{id}/updates`, `POST incidents/{id}/resolve`: incidents
+//! - `GET incidents`, `GET incidents/{id}`, `POST incidents`, `POST incidents/{id}/updates`, `POST incidents/{id}/resolve`: incidents
 //!   posted by operators (`incidents`).
 //! - `GET openapi.json`: the description of all this.
 //!
@@ -53,6 +53,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/windows/{id}"),
     ("POST", "/api/v1/emergencies"),
     ("DELETE", "/api/v1/emergencies/{id}"),
+    ("GET", "/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/{id}"),
     ("POST", "/api/v1/incidents"),
     ("POST", "/api/v1/incidents/{id}/updates"),
     ("POST", "/api/v1/incidents/{id}/resolve"),
@@ -205,6 +207,8 @@ async fn route(cx: &Context<'_>, req: &Request<'_>, segments: &[&str]) -> Result
         ("DELETE", ["windows", id]) => windows::delete(cx, req, id).await,
         ("POST", ["emergencies"]) => emergencies::on(cx, req).await,
         ("DELETE", ["emergencies", id]) => emergencies::off(cx, req, id).await,
+        ("GET", ["incidents"]) => incidents::list(cx),
+        ("GET", ["incidents", id]) => incidents::get(cx, id),
         ("POST", ["incidents"]) => incidents::open(cx, req).await,
         ("POST", ["incidents", id, "updates"]) => incidents::updated(cx, req, id).await,
         ("POST", ["incidents", id, "resolve"]) => incidents::resolve(cx, req, id).await,
@@ -212,7 +216,7 @@ async fn route(cx: &Context<'_>, req: &Request<'_>, segments: &[&str]) -> Result
         (
             _,
             ["tenants" | "windows" | "emergencies" | "incidents" | "openapi.json"]
-            | ["windows" | "emergencies", _]
+            | ["windows" | "emergencies" | "incidents", _]
             | ["incidents", _, "updates" | "resolve"],
         ) => Err(Problem::new(405, format!("{} is not allowed here", req.method))),
         _ => Ok(not_found()),
