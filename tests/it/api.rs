@@ -537,3 +537,27 @@ async fn a_body_over_the_limit_is_a_413_problem_and_writes_nothing() {
     let r = c.response(false).await;
     assert_eq!((r.status, r.header("content-type")), (413, Some("text/plain")));
 }
+
+/// An `info` incident is a notice: shown, but its tenant stays operational; a `critical` one
+/// disrupts its tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_info_incident_is_a_notice_and_disrupts_nobody() {
+    let gw = Gw::start("api-incident-notice", true).await;
+    let info = r#"{"id":"heads-up","title":{"en":"New login page"},"severity":"info","tenants":["a"]}"#;
+    assert_eq!(gw.call("POST", "/api/v1/incidents", true, &[], Some(info)).await.status, 201);
+    let critical = r#"{"id":"down","title":{"en":"Database trouble"},"severity":"critical","tenants":["b"]}"#;
+    assert_eq!(gw.call("POST", "/api/v1/incidents", true, &[], Some(critical)).await.status, 201);
+    let json = gw.get("status.test", "/status/status.json").await.json();
+    let state = |id: &str| {
+        json["tenants"].as_array().and_then(|ts| ts.iter().find(|t| t["id"] == id)).map(|t| t["state"].clone())
+    };
+    assert_eq!(state("a"), Some("operational".into()), "{json}");
+    assert_eq!(state("b"), Some("disruption".into()), "{json}");
+    let notice = |id: &str| {
+        json["incidents"].as_array().and_then(|xs| xs.iter().find(|x| x["id"] == id)).map(|x| x["notice"].clone())
+    };
+    assert_eq!((notice("heads-up"), notice("down")), (Some(true.into()), Some(false.into())), "{json}");
+    let page = gw.get("status.test", "/status").await.text();
+    assert!(page.contains("Notice · ") && page.contains("New login page"), "{page}");
+    assert_eq!(page.matches("Notice · ").count(), 1, "only the info incident is a notice");
+}
