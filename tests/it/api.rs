@@ -390,6 +390,23 @@ async fn an_operators_incident_reaches_the_status_page_the_feed_and_a_webhook() 
     })
     .await;
     assert_eq!(kinds(), ["incident.opened", "incident.updated", "incident.resolved"]);
+    // Each tells the incident's title and the text of its step, in the target's language.
+    let told: Vec<serde_json::Value> =
+        hook.seen().iter().filter_map(|s| serde_json::from_slice(&s.body).ok()).collect();
+    let texts: Vec<(&str, &str)> = told
+        .iter()
+        .map(|b| (b["incident"]["title"].as_str().unwrap_or(""), b["incident"]["text"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("Database trouble", "We are <restoring>"),
+            ("Database trouble", "Half of it is back"),
+            ("Database trouble", "Half of it is back")
+        ]
+    );
+    let sentence = told[1]["text"].as_str().unwrap_or("");
+    assert_eq!(sentence, "Incident update: Database trouble (a): Half of it is back", "{}", told[1]);
 
     // An incident for a tenant nobody has: every problem listed, nothing written.
     let before = std::fs::read(&gw.operator).expect("the operator file");
