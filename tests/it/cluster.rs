@@ -262,8 +262,13 @@ impl Node {
 
     /// A node whose operator API takes writes ([`TOKEN`]) and that serves `status.test`.
     fn start_api(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str) -> Node {
+        Node::start_api_with(name, origin, endpoints, prefix, "")
+    }
+
+    /// [`Node::start_api`] with `extra` appended to the main file.
+    fn start_api_with(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> Node {
         let dir = TempDir::new(&format!("node-{name}"));
-        let main = config_with(&dir, name, origin, endpoints, prefix, &api_gateway(), "");
+        let main = config_with(&dir, name, origin, endpoints, prefix, &api_gateway(), extra);
         let (child, addr, admin) = Node::spawn(&main, &dir.0);
         Node { name: name.to_string(), child, addr, admin, dir }
     }
@@ -454,6 +459,26 @@ fn the_operator_api_writes_to_etcd_and_every_node_follows() {
     });
     let export = std::fs::read_to_string(b.dir.0.join("emergency.toml")).expect("export");
     assert!(export.contains("id = \"swap\"") && export.contains("db-1"), "b's export: {export}");
+}
+
+#[test]
+fn an_api_write_is_validated_with_the_nodes_own_configuration_before_it_reaches_etcd() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let c = format!("[[tenants]]\nid = \"c\"\nhosts = [\"c.test\"]\nupstreams = [\"{origin}\"]\n");
+    let a = Node::start_api_with("a", origin, &etcd.clients, "/it/apicheck", &c);
+    let b = Node::start_api("b", origin, &etcd.clients, "/it/apicheck");
+    let for_c = window_now("Disk swap").replace("[\"a\"]", "[\"c\"]");
+    // Node b has no tenant c: refused there with the finding, nothing written to etcd.
+    let (code, _, body) = b.api("PUT", "/api/v1/windows/swap", &[], &for_c);
+    assert!(code == 422 && body.contains("tenants"), "{code} {body}");
+    assert!(etcd.client().get("/it/apicheck/operator").expect("get").0.is_none());
+    // Node a has: in force there at its answer; node b refuses the revision and logs it.
+    let (code, _, body) = a.api("PUT", "/api/v1/windows/swap", &[], &for_c);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(get(a.addr, "c.test", "/").0, 503);
+    until("node b refuses the revision", Duration::from_secs(10), || b.log().contains("refused, revision"));
+    assert_eq!(status(b.addr), 200);
 }
 
 #[test]
