@@ -197,12 +197,15 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         }
     });
     // Cluster mode: etcd's operator document is followed from now on (`cluster`).
+    // There the operator API writes to etcd too (`cluster::api`), handed in as a trait object.
     let mut sections: Vec<Arc<dyn crate::control::admin::StateSection>> = Vec::new();
+    let mut operator_store: Option<Arc<dyn crate::control::api::store::OperatorStore>> = None;
     if let Some(c) = &reloader.current().load().config().cluster {
-        let contact = crate::cluster::start(c, config_path, reloader.clone(), settings.state_dir.as_deref())
+        let started = crate::cluster::start(c, config_path, reloader.clone(), settings.state_dir.as_deref())
             .map_err(|e| format!("cluster: {e}"))?;
-        crate::cluster::contact::register(&metrics, contact.clone()).map_err(|e| format!("metrics: {e}"))?;
-        sections.push(contact);
+        crate::cluster::contact::register(&metrics, started.contact.clone()).map_err(|e| format!("metrics: {e}"))?;
+        sections.push(started.contact);
+        operator_store = Some(started.store);
     }
     let admin = Arc::new(Admin {
         reloader,
@@ -214,6 +217,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         acme: Some(gateway_acme.clone()),
         sections,
         idempotency: Default::default(),
+        operator_store,
     });
     // The control plane first: it installs the SIGHUP handler before anything can send one.
     crate::control::start(admin.clone()).map_err(|e| format!("control plane: {e}"))?;

@@ -7,11 +7,13 @@
 //!   through the validated reload in revision order, its local copy, the writers' CAS.
 //! - `watch`: list, watch from the next revision, resume, re-list after compaction; heartbeat.
 //! - `contact`: connected or not, the revision in force: metrics, `/state`, log lines.
+//! - `api`: the operator API's store in cluster mode (writes to etcd, answers once applied here).
 //! - `marks`: delivery marks, so each event reaches each target once whichever node saw it.
 //!
 //! It never runs on the request path: a request reads the `Compiled` in force whether etcd
 //! answers or not.
 
+pub mod api;
 pub mod client;
 pub mod contact;
 pub mod marks;
@@ -24,14 +26,23 @@ use contact::Contact;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Starts following etcd on threads of their own; the contact, for metrics and `/state`.
+/// What a started cluster mode hands the rest of the process.
+#[derive(Debug)]
+pub struct Started {
+    /// For metrics and `/state`.
+    pub contact: Arc<Contact>,
+    /// For the operator API: its writes go to etcd.
+    pub store: Arc<api::EtcdStore>,
+}
+
+/// Starts following etcd on threads of their own.
 /// Returns at once: a node that cannot reach etcd serves its last known state meanwhile.
 pub fn start(
     settings: &ClusterSettings,
     main: &Path,
     reloader: Arc<Reloader>,
     state_dir: Option<&Path>,
-) -> std::io::Result<Arc<Contact>> {
+) -> std::io::Result<Started> {
     let contact = Arc::new(Contact::new(&settings.node));
     let local = state_dir.map(store::LocalCopy::in_dir);
     let applier = Arc::new(store::Applier::new(main.to_path_buf(), reloader, contact.clone(), local));
@@ -44,6 +55,13 @@ pub fn start(
     let client = Arc::new(client::Client::new(settings.endpoints.clone(), settings.timeout));
     let marks = marks::Marks { client: client.clone(), prefix: settings.prefix.clone(), node: settings.node.clone() };
     crate::notify::claims::share(Arc::new(marks));
+    let store = Arc::new(api::EtcdStore {
+        client: client.clone(),
+        prefix: settings.prefix.clone(),
+        main: main.to_path_buf(),
+        applier: applier.clone(),
+        wait: api::IN_FORCE_WAIT,
+    });
     let follow = watch::Follow {
         client,
         prefix: settings.prefix.clone(),
@@ -54,5 +72,5 @@ pub fn start(
     let beat = follow.clone();
     std::thread::Builder::new().name("hiatus-cluster".into()).spawn(move || follow.run())?;
     std::thread::Builder::new().name("hiatus-cluster-beat".into()).spawn(move || beat.heartbeat())?;
-    Ok(contact)
+    Ok(Started { contact, store })
 }

@@ -13,7 +13,8 @@ use super::contact::Contact;
 use crate::control::emergency::{self, Target};
 use crate::control::reload::Reloader;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// The operator document's key under the prefix.
 pub fn operator_key(prefix: &str) -> String {
@@ -78,6 +79,8 @@ pub struct Applier {
     local: Option<LocalCopy>,
     /// The revision in force; held while one is applied, so two loops cannot interleave.
     in_force: Mutex<i64>,
+    /// Told whenever `in_force` moves: what a writer waits on ([`Applier::wait_for`]).
+    moved: Condvar,
 }
 
 impl Applier {
@@ -85,11 +88,32 @@ impl Applier {
     pub fn new(main: PathBuf, reloader: Arc<Reloader>, contact: Arc<Contact>, local: Option<LocalCopy>) -> Applier {
         let start = local.as_ref().and_then(LocalCopy::read).map_or(0, |d| d.revision);
         contact.set_revision(start);
-        Applier { main, reloader, contact, local, in_force: Mutex::new(start) }
+        Applier { main, reloader, contact, local, in_force: Mutex::new(start), moved: Condvar::new() }
     }
 
     pub fn in_force(&self) -> i64 {
         *self.in_force.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits at most `limit` until `revision` or a newer one was applied here; whether it was
+    /// put in force (`Err`: refused here, or not reached in time, in words).
+    pub fn wait_for(&self, revision: i64, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        let mut in_force = self.in_force.lock().unwrap_or_else(|e| e.into_inner());
+        while *in_force < revision {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "revision {revision} is in etcd but not yet in force on this node after {limit:?}; it follows"
+                ));
+            }
+            in_force = self.moved.wait_timeout(in_force, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        // `in_force` moves on a refused revision too; the contact keeps the last good one.
+        if self.contact.revision() < revision {
+            return Err(format!("revision {revision} was refused on this node (see its log)"));
+        }
+        Ok(())
     }
 
     /// The export's text now ("" when there is no file).
@@ -114,6 +138,7 @@ impl Applier {
         }
         let outcome = if same_text { Ok(()) } else { self.export(doc) };
         *in_force = doc.revision;
+        self.moved.notify_all();
         match outcome {
             Ok(()) => {
                 self.contact.set_revision(doc.revision);

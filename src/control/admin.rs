@@ -54,6 +54,8 @@ pub struct Admin {
     pub sections: Vec<Arc<dyn StateSection>>,
     /// The operator API's `Idempotency-Key`s and their answers.
     pub idempotency: super::api::idempotency::Keys,
+    /// Where the operator API writes when not in the operator file: etcd in cluster mode.
+    pub operator_store: Option<Arc<dyn super::api::store::OperatorStore>>,
 }
 
 /// A section of `/state` kept by another part of the process, by name (`cluster`).
@@ -203,6 +205,7 @@ impl Admin {
             clock: &self.clock,
             token: self.token.as_deref(),
             keys: &self.idempotency,
+            store: self.operator_store.as_ref(),
         };
         let req = super::api::Request { method, path: head.uri.path(), head, body };
         super::api::answer(&cx, &req).await
@@ -228,6 +231,17 @@ impl Endpoints for Admin {
             self.api(head, body).await
         } else {
             self.handle(head.method.as_str(), path, authorization).await
+        };
+        answer.fields.push(("cache-control", "no-store".to_string()));
+        answer
+    }
+
+    /// The API's errors are all problems, this one too.
+    fn too_large(&self, head: &RequestHeader) -> Answer {
+        let mut answer = if head.uri.path().starts_with(super::api::PREFIX) {
+            super::api::problem::Problem::new(413, format!("the body is over {} bytes", self.limits.max_body)).answer()
+        } else {
+            Answer::new(413, "text/plain", "the body is too large\n")
         };
         answer.fields.push(("cache-control", "no-store".to_string()));
         answer

@@ -62,6 +62,11 @@ impl Answer {
 #[async_trait]
 pub trait Endpoints: Send + Sync + 'static {
     async fn answer(&self, head: &RequestHeader, body: &[u8]) -> Answer;
+
+    /// The answer to a request whose body is over [`Limits::max_body`] (its body unread).
+    fn too_large(&self, _head: &RequestHeader) -> Answer {
+        Answer::text(413, "the body is too large\n")
+    }
 }
 
 /// [`Endpoints`] served with [`Limits`] (see the module doc).
@@ -159,7 +164,7 @@ impl<E: Endpoints> HttpServerApp for Bounded<E> {
         let (answer, close) = match read_body(&mut http, self.limits).await {
             Ok(body) => (self.endpoints.answer(http.req_header(), &body).await, *shutdown.borrow()),
             // The rest of the body is not read: the connection ends with the answer.
-            Err(BodyError::TooLarge) => (Answer::text(413, "the body is too large\n"), true),
+            Err(BodyError::TooLarge) => (self.endpoints.too_large(http.req_header()), true),
             Err(BodyError::Broken) => return None,
         };
         if !write(&mut http, answer, close).await {

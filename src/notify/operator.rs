@@ -93,6 +93,28 @@ mod tests {
                           start = \"2025-03-01T00:00:00Z\"\ntitle = { en = \"DB\" }\n\
                           updates = [{ at = \"2025-03-01T00:00:00Z\", text = { en = \"Restoring\" } }]\n";
 
+    /// Slack and webhook targets hear the incident's title and the step's text in their language.
+    #[test]
+    fn payloads_carry_the_title_and_the_steps_text_in_the_targets_language() {
+        let text = "[[incidents]]\nid = \"db\"\nseverity = \"critical\"\ntenants = [\"a\"]\n\
+                    start = \"2025-03-01T00:00:00Z\"\ntitle = { en = \"DB\", de = \"Datenbank\" }\n\
+                    updates = [{ at = \"2025-03-01T00:00:00Z\", text = { en = \"Restoring\", de = \"Wird repariert\" } },\n\
+                    { at = \"2025-03-01T00:05:00Z\", text = { en = \"Half\", de = \"Halb\" } }]\n\n\
+                    [[notify]]\nid = \"chat\"\ntype = \"slack\"\nurl = \"http://127.0.0.1:1/x\"\nlanguage = \"de\"\n\n\
+                    [[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/y\"\nlanguage = \"en\"\n";
+        let config = config(text);
+        let events = OperatorIncidents::default().look(&config, 1, T0 + 600);
+        assert_eq!(told(&events), [("incident.opened", "db".into()), ("incident.updated", "db#1".into())]);
+        let body = |target: usize, event: usize| -> serde_json::Value {
+            let text = crate::notify::payload::body(&config, &config.notify[target], &events[event]).expect("a body");
+            serde_json::from_str(&text).expect("json")
+        };
+        assert_eq!(body(0, 0)["text"], "Störung: Datenbank (a): Wird repariert");
+        assert_eq!(body(0, 1)["text"], "Störung: neue Meldung: Datenbank (a): Halb");
+        let hook = body(1, 1);
+        assert_eq!((hook["incident"]["title"].as_str(), hook["incident"]["text"].as_str()), (Some("DB"), Some("Half")));
+    }
+
     #[test]
     fn each_step_once_per_tenant_and_nothing_twice() {
         let mut o = OperatorIncidents::default();

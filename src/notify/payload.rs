@@ -86,16 +86,53 @@ pub fn body(config: &Config, target: &NotifyTarget, event: &Event) -> Option<Str
                         "lead": lead.map(lead_text),
                     });
                 }
-                Subject::Incident { id, cause, start, end, .. } => {
+                Subject::Incident { id, tenant, cause, start, end } => {
                     v["incident"] = json!({
                         "id": id, "cause": cause.code(), "start": time(*start), "end": end.map(time),
                     });
+                    if let Some(said) = operator_words(config, event.kind, id, tenant, lang) {
+                        v["incident"]["title"] = said.title.into();
+                        v["incident"]["text"] = said.text.into();
+                    }
                 }
             }
             v
         }
     };
     Some(value.to_string())
+}
+
+/// What an operator's incident says at one of its events, in a language.
+#[derive(Debug)]
+struct Said {
+    title: String,
+    /// The update the event is about (`ID#N`); at the opening the text posted with it; at the
+    /// resolution the last one.
+    text: Option<String>,
+}
+
+/// The words of the operator's incident (`[[incidents]]`) an event with subject `id` for
+/// `tenant` is about (`notify::operator` names them `ID`, `ID:TENANT`, `…#N`); `None` for an
+/// incident of the health checks.
+fn operator_words(config: &Config, kind: EventKind, id: &str, tenant: &str, lang: Language) -> Option<Said> {
+    let (base, update) = match id.split_once('#') {
+        Some((base, n)) => (base, Some(n.parse::<usize>().ok()?)),
+        None => (id, None),
+    };
+    let suffix = format!(":{tenant}");
+    let x = config.incidents.iter().find(|x| {
+        x.tenants.iter().any(|t| t == tenant) && (x.id == base || base.strip_suffix(&suffix) == Some(x.id.as_str()))
+    })?;
+    let fallback = config.defaults.language;
+    let chosen = match (update, kind) {
+        (Some(n), _) => x.updates.get(n),
+        (None, EventKind::IncidentOpened) => x.updates.first().filter(|u| u.at <= x.start),
+        (None, _) => x.updates.last(),
+    };
+    Some(Said {
+        title: x.title.get(lang, fallback).unwrap_or(&x.id).to_string(),
+        text: chosen.and_then(|u| u.text.get(lang, fallback)).map(str::to_string),
+    })
 }
 
 /// A few words for a title: what kind of thing happened, in `lang`.
@@ -233,17 +270,28 @@ pub(super) fn sentence(config: &Config, event: &Event, lang: Language, who: &[St
                 (_, _) => format!("Maintenance \"{title}\" for {who} has ended"),
             }
         }
-        Subject::Incident { .. } => match (event.kind, lang) {
-            (EventKind::IncidentOpened, Language::De) => format!("Störung: {who} nicht erreichbar"),
-            (EventKind::IncidentOpened, Language::Nb) => format!("Driftsavbrudd: {who} utilgjengelig"),
-            (EventKind::IncidentOpened, _) => format!("Incident: {who} unavailable"),
-            (EventKind::IncidentUpdated, Language::De) => format!("Störung: neue Meldung zu {who}"),
-            (EventKind::IncidentUpdated, Language::Nb) => format!("Driftsavbrudd: ny melding om {who}"),
-            (EventKind::IncidentUpdated, _) => format!("Incident update: {who}"),
-            (_, Language::De) => format!("Störung behoben: {who} wieder erreichbar"),
-            (_, Language::Nb) => format!("Driftsavbrudd løst: {who} tilgjengelig igjen"),
-            (_, _) => format!("Resolved: {who} available again"),
+        Subject::Incident { id, tenant, .. } => match operator_words(config, event.kind, id, tenant, lang) {
+            Some(Said { title, text: Some(text) }) => {
+                format!("{}: {title} ({who}): {text}", headline(event.kind, lang))
+            }
+            Some(Said { title, text: None }) => format!("{}: {title} ({who})", headline(event.kind, lang)),
+            None => health_sentence(event.kind, lang, &who),
         },
+    }
+}
+
+/// An incident of the health checks in words: its tenants unavailable, or available again.
+fn health_sentence(kind: EventKind, lang: Language, who: &str) -> String {
+    match (kind, lang) {
+        (EventKind::IncidentOpened, Language::De) => format!("Störung: {who} nicht erreichbar"),
+        (EventKind::IncidentOpened, Language::Nb) => format!("Driftsavbrudd: {who} utilgjengelig"),
+        (EventKind::IncidentOpened, _) => format!("Incident: {who} unavailable"),
+        (EventKind::IncidentUpdated, Language::De) => format!("Störung: neue Meldung zu {who}"),
+        (EventKind::IncidentUpdated, Language::Nb) => format!("Driftsavbrudd: ny melding om {who}"),
+        (EventKind::IncidentUpdated, _) => format!("Incident update: {who}"),
+        (_, Language::De) => format!("Störung behoben: {who} wieder erreichbar"),
+        (_, Language::Nb) => format!("Driftsavbrudd løst: {who} tilgjengelig igjen"),
+        (_, _) => format!("Resolved: {who} available again"),
     }
 }
 

@@ -21,7 +21,7 @@ fn words(lang: Language) -> Value {
             "open_ended": "Ende offen", "more": "weitere Termine", "everyone": "alle Dienste", "nothing": "Keine.",
             "next": "Nächste Wartung", "tentative": "möglich", "calendar": "Kalender abonnieren (iCal)",
             "feed": "Meldungen abonnieren (Atom)", "json": "Maschinenlesbar (JSON)", "updated": "Stand",
-            "services": "Dienste",
+            "services": "Dienste", "notice": "Hinweis",
         }),
         Language::En => json!({
             "title": "System status", "operational": "All systems operational", "maintenance": "Maintenance in progress",
@@ -31,7 +31,7 @@ fn words(lang: Language) -> Value {
             "open_ended": "end not known yet", "more": "more dates", "everyone": "all services", "nothing": "None.",
             "next": "Next maintenance", "tentative": "possible", "calendar": "Subscribe to the calendar (iCal)",
             "feed": "Subscribe to announcements (Atom)", "json": "Machine-readable (JSON)", "updated": "As of",
-            "services": "Services",
+            "services": "Services", "notice": "Notice",
         }),
         Language::Nb => json!({
             "title": "Systemstatus", "operational": "Alle systemer i drift", "maintenance": "Vedlikehold pågår",
@@ -41,7 +41,7 @@ fn words(lang: Language) -> Value {
             "open_ended": "slutt ikke kjent ennå", "more": "flere datoer", "everyone": "alle tjenester", "nothing": "Ingen.",
             "next": "Neste vedlikehold", "tentative": "mulig", "calendar": "Abonner på kalenderen (iCal)",
             "feed": "Abonner på meldinger (Atom)", "json": "Maskinlesbar (JSON)", "updated": "Per",
-            "services": "Tjenester",
+            "services": "Tjenester", "notice": "Merknad",
         }),
     }
 }
@@ -97,6 +97,7 @@ pub fn render(pages: &Pages, status: &Status, lang: Language, base: &str) -> Res
             "tenant": i.name,
             "cause": i.title.clone().unwrap_or_else(|| status.cause_words(i.cause).to_string()),
             "text": i.text,
+            "notice": i.notice,
             "start": local_time(i.start, status.zone, lang), "end": when(i.end, status.zone, lang),
         })).collect::<Vec<_>>(),
         "base": base,

@@ -111,6 +111,9 @@ pub struct Incident {
     pub text: Option<String>,
     /// When its newest update was posted (operators' incidents).
     pub updated: Option<UnixTime>,
+    /// An operator's incident of severity `info`: shown as a notice, its tenant stays
+    /// operational (what it tells is not a disruption).
+    pub notice: bool,
 }
 
 /// The state of everything, most severe first.
@@ -244,6 +247,7 @@ pub fn public_incidents<'i>(
                 title: None,
                 text: None,
                 updated: None,
+                notice: false,
             })
         })
         .collect();
@@ -288,6 +292,7 @@ fn operator_incidents(
                 title: x.title.get(lang, fallback).map(str::to_string),
                 text: x.latest(lang, fallback).map(str::to_string),
                 updated: x.updates.last().map(|u| u.at),
+                notice: x.severity == crate::config::notify::Severity::Info,
             });
         }
     }
@@ -295,7 +300,8 @@ fn operator_incidents(
 }
 
 /// Collects the status at `now` from the incident log's `incidents`, texts in `lang`, lists as
-/// `span` says. A tenant is disrupted while it has an open incident (active health checks) or
+/// `span` says. A tenant is disrupted while it has an open incident (active health checks, or
+/// an operator's above `info`, which is a notice) or
 /// requests marked every upstream of it down (passive health, `health::passive`).
 pub fn gather(
     compiled: &Compiled,
@@ -363,7 +369,7 @@ pub fn gather(
         .filter(|(_, t)| t.public)
         .map(|(i, t)| {
             let v = engine.verdict(&engine.route_of_tenant(i as u32), now);
-            let open = incidents.iter().find(|x| x.tenant == t.id && x.end.is_none());
+            let open = incidents.iter().find(|x| x.tenant == t.id && x.end.is_none() && !x.notice);
             let passive = compiled.tenants.get(i).and_then(|r| r.passively_down(now));
             let state = if open.is_some() || passive.is_some() {
                 Overall::Disruption
@@ -446,7 +452,7 @@ pub fn json(status: &Status, base: &str) -> String {
         "history": status.history.iter().map(entry).collect::<Vec<_>>(),
         "incidents": status.incidents.iter().map(|i| serde_json::json!({
             "id": i.id, "tenant": i.tenant, "name": i.name, "start": fmt(Some(i.start)), "end": fmt(i.end),
-            "cause": i.cause, "cause_text": status.cause_words(i.cause), "title": i.title, "text": i.text,
+            "cause": i.cause, "cause_text": status.cause_words(i.cause), "title": i.title, "text": i.text, "notice": i.notice,
         })).collect::<Vec<_>>(),
     })
     .to_string()

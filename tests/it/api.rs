@@ -390,6 +390,23 @@ async fn an_operators_incident_reaches_the_status_page_the_feed_and_a_webhook() 
     })
     .await;
     assert_eq!(kinds(), ["incident.opened", "incident.updated", "incident.resolved"]);
+    // Each tells the incident's title and the text of its step, in the target's language.
+    let told: Vec<serde_json::Value> =
+        hook.seen().iter().filter_map(|s| serde_json::from_slice(&s.body).ok()).collect();
+    let texts: Vec<(&str, &str)> = told
+        .iter()
+        .map(|b| (b["incident"]["title"].as_str().unwrap_or(""), b["incident"]["text"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("Database trouble", "We are <restoring>"),
+            ("Database trouble", "Half of it is back"),
+            ("Database trouble", "Half of it is back")
+        ]
+    );
+    let sentence = told[1]["text"].as_str().unwrap_or("");
+    assert_eq!(sentence, "Incident update: Database trouble (a): Half of it is back", "{}", told[1]);
 
     // An incident for a tenant nobody has: every problem listed, nothing written.
     let before = std::fs::read(&gw.operator).expect("the operator file");
@@ -485,4 +502,79 @@ async fn the_openapi_description_names_exactly_the_routes() {
             "{method} {path}: {j}"
         );
     }
+}
+
+/// `GET incidents` and `GET incidents/{id}`: what operators posted, with every language and
+/// update, the file's version as `ETag`; an unknown id is a 404 problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_incidents_are_listed_with_their_updates() {
+    let gw = Gw::start("api-incident-list", true).await;
+    let none = gw.call("GET", "/api/v1/incidents", true, &[], None).await;
+    assert_eq!((none.status, none.json()["incidents"].as_array().map(Vec::len)), (200, Some(0)), "{}", none.text());
+    let opened = r#"{"id":"db-1","title":{"en":"Database trouble","de":"Datenbankstörung"},
+                     "text":{"en":"Looking"},"severity":"info","tenants":["a","b"]}"#;
+    assert_eq!(gw.call("POST", "/api/v1/incidents", true, &[], Some(opened)).await.status, 201);
+    let r = gw.call("POST", "/api/v1/incidents/db-1/updates", true, &[], Some(r#"{"text":{"en":"Found"}}"#)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let written = r.header("etag").map(str::to_string);
+
+    let list = gw.call("GET", "/api/v1/incidents", true, &[], None).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert_eq!(list.header("etag").map(str::to_string), written, "the version after the last write");
+    let all = list.json();
+    assert_eq!(all["incidents"].as_array().map(Vec::len), Some(1), "{all}");
+    let one = gw.call("GET", "/api/v1/incidents/db-1", true, &[], None).await.json();
+    assert_eq!(one, all["incidents"][0]);
+    assert_eq!((one["id"].as_str(), one["severity"].as_str()), (Some("db-1"), Some("info")));
+    assert_eq!(one["tenants"], serde_json::json!(["a", "b"]));
+    assert_eq!(one["title"], serde_json::json!({ "en": "Database trouble", "de": "Datenbankstörung" }));
+    let texts: Vec<&str> =
+        one["updates"].as_array().expect("updates").iter().filter_map(|u| u["text"]["en"].as_str()).collect();
+    assert_eq!(texts, ["Looking", "Found"]);
+    assert!(one["start"].is_string() && one["end"].is_null(), "{one}");
+    assert!(one["updates"][0]["at"].is_string(), "{one}");
+    is_problem(&gw.call("GET", "/api/v1/incidents/nope", true, &[], None).await, 404);
+    is_problem(&gw.call("DELETE", "/api/v1/incidents/db-1", true, &[], None).await, 405);
+}
+
+/// A body over the admin listener's limit is refused like every other API error: a problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_a_413_problem_and_writes_nothing() {
+    let gw = Gw::start("api-too-large", true).await;
+    let before = gw.file();
+    let big = format!(r#"{{"scope":["all"],"reason":"{}"}}"#, "x".repeat(70 * 1024));
+    let r = gw.call("POST", "/api/v1/emergencies", true, &[], Some(&big)).await;
+    let j = is_problem(&r, 413);
+    assert!(j["detail"].as_str().is_some_and(|d| d.contains("65536")), "{j}");
+    assert_eq!(gw.file(), before);
+    // Outside the API the admin listener keeps its plain answer.
+    let mut c = Client::connect(gw.admin, None).await;
+    let bearer = format!("Bearer {TOKEN}");
+    c.send_request("POST", "127.0.0.1", "/reload", &[("Authorization", &bearer)], &vec![b'x'; 70_000]).await;
+    let r = c.response(false).await;
+    assert_eq!((r.status, r.header("content-type")), (413, Some("text/plain")));
+}
+
+/// An `info` incident is a notice: shown, but its tenant stays operational; a `critical` one
+/// disrupts its tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_info_incident_is_a_notice_and_disrupts_nobody() {
+    let gw = Gw::start("api-incident-notice", true).await;
+    let info = r#"{"id":"heads-up","title":{"en":"New login page"},"severity":"info","tenants":["a"]}"#;
+    assert_eq!(gw.call("POST", "/api/v1/incidents", true, &[], Some(info)).await.status, 201);
+    let critical = r#"{"id":"down","title":{"en":"Database trouble"},"severity":"critical","tenants":["b"]}"#;
+    assert_eq!(gw.call("POST", "/api/v1/incidents", true, &[], Some(critical)).await.status, 201);
+    let json = gw.get("status.test", "/status/status.json").await.json();
+    let state = |id: &str| {
+        json["tenants"].as_array().and_then(|ts| ts.iter().find(|t| t["id"] == id)).map(|t| t["state"].clone())
+    };
+    assert_eq!(state("a"), Some("operational".into()), "{json}");
+    assert_eq!(state("b"), Some("disruption".into()), "{json}");
+    let notice = |id: &str| {
+        json["incidents"].as_array().and_then(|xs| xs.iter().find(|x| x["id"] == id)).map(|x| x["notice"].clone())
+    };
+    assert_eq!((notice("heads-up"), notice("down")), (Some(true.into()), Some(false.into())), "{json}");
+    let page = gw.get("status.test", "/status").await.text();
+    assert!(page.contains("Notice · ") && page.contains("New login page"), "{page}");
+    assert_eq!(page.matches("Notice · ").count(), 1, "only the info incident is a notice");
 }

@@ -206,15 +206,36 @@ impl Drop for Node {
     }
 }
 
+/// The operator API's token of the nodes [`Node::start_api`] starts.
+const TOKEN: &str = "cluster-api-token-0123456789";
+
+/// `[gateway]` lines of a node whose operator API writes (a token) and that has a status page.
+fn api_gateway() -> String {
+    format!("admin_token = \"{TOKEN}\"\nstatus_host = \"status.test\"\nstatus_path = \"/status\"\n")
+}
+
 /// The main file of a node named `name` following `endpoints`.
 fn config(dir: &TempDir, name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> PathBuf {
+    config_with(dir, name, origin, endpoints, prefix, "", extra)
+}
+
+/// [`config`] with `gateway` lines in `[gateway]`.
+fn config_with(
+    dir: &TempDir,
+    name: &str,
+    origin: SocketAddr,
+    endpoints: &[String],
+    prefix: &str,
+    gateway: &str,
+    extra: &str,
+) -> PathBuf {
     let endpoints: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
     if !dir.0.join("emergency.toml").exists() {
         dir.write("emergency.toml", "");
     }
     let text = format!(
         "include = [\"emergency.toml\"]\n[defaults]\nzone = \"UTC\"\n\n[gateway]\nlisten = [\"127.0.0.1:0\"]\nadmin = \"127.0.0.1:0\"\n\
-         emergency_file = \"emergency.toml\"\nstate_dir = \"{}\"\n\n\
+         emergency_file = \"emergency.toml\"\nstate_dir = \"{}\"\n{gateway}\n\
          [cluster]\nendpoints = [{}]\nprefix = \"{prefix}\"\nnode = \"{name}\"\ntimeout = \"500ms\"\nretry_max = \"500ms\"\n\n\
          [[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"{origin}\"]\n\n{extra}",
         dir.0.join("state").display(),
@@ -234,6 +255,40 @@ impl Node {
         let main = config(&dir, name, origin, endpoints, prefix, extra);
         let (child, addr, admin) = Node::spawn(&main, &dir.0);
         Node { name: name.to_string(), child, addr, admin, dir }
+    }
+
+    /// A node whose operator API takes writes ([`TOKEN`]) and that serves `status.test`.
+    fn start_api(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str) -> Node {
+        Node::start_api_with(name, origin, endpoints, prefix, "")
+    }
+
+    /// [`Node::start_api`] with `extra` appended to the main file.
+    fn start_api_with(name: &str, origin: SocketAddr, endpoints: &[String], prefix: &str, extra: &str) -> Node {
+        let dir = TempDir::new(&format!("node-{name}"));
+        let main = config_with(&dir, name, origin, endpoints, prefix, &api_gateway(), extra);
+        let (child, addr, admin) = Node::spawn(&main, &dir.0);
+        Node { name: name.to_string(), child, addr, admin, dir }
+    }
+
+    /// One request to the operator API with the token: status, head and body.
+    fn api(&self, method: &str, path: &str, fields: &[(&str, &str)], body: &str) -> (u16, String, String) {
+        let Ok(mut s) = TcpStream::connect(self.admin) else { return (0, String::new(), String::new()) };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(15)));
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n"
+        );
+        for (k, v) in fields {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if method != "GET" {
+            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
+        let _ = s.write_all(format!("{head}\r\n{body}").as_bytes());
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        (status, head.to_ascii_lowercase(), body.to_string())
     }
 
     /// Stops the process and runs it again on the same folder (its state_dir, its export).
@@ -344,6 +399,103 @@ fn an_emergency_switched_at_one_node_is_in_force_at_every_node_and_off_again() {
     until("node a answers 200", Duration::from_secs(10), || status(a.addr) == 200);
     until("node b answers 200", Duration::from_secs(10), || status(b.addr) == 200);
     assert!(b.metric("hiatus_cluster_revision") > revision);
+}
+
+/// The `etag` field of a head read by [`Node::api`].
+fn etag(head: &str) -> String {
+    head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap_or_default().trim().to_string()
+}
+
+/// A window over tenant `a` in force from a minute ago for an hour, as the API takes it.
+fn window_now(title: &str) -> String {
+    let at = |m: i64| (chrono::Utc::now() + chrono::Duration::minutes(m)).format("%Y-%m-%dT%H:%M").to_string();
+    serde_json::json!({
+        "zone": "UTC", "scope": { "tenants": ["a"] },
+        "once": { "start": at(-1), "end": at(60) }, "title": { "en": title },
+    })
+    .to_string()
+}
+
+#[test]
+fn the_operator_api_writes_to_etcd_and_every_node_follows() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let a = Node::start_api("a", origin, &etcd.clients, "/it/api");
+    let b = Node::start_api("b", origin, &etcd.clients, "/it/api");
+    assert_eq!((status(a.addr), status(b.addr)), (200, 200));
+    let (code, head, _) = a.api("GET", "/api/v1/windows", &[], "");
+    assert_eq!(code, 200);
+    let before = etag(&head);
+    assert!(before.starts_with("\"r"), "the version is etcd's revision: {head}");
+
+    let (code, head, body) = a.api("PUT", "/api/v1/windows/swap", &[], &window_now("Disk swap"));
+    assert_eq!(code, 201, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(answer["generation"].as_u64().is_some(), "the answer waited for this node: {answer}");
+    // The answer came once node a applied the revision: no wait here.
+    assert_eq!(status(a.addr), 503);
+    let written = etag(&head);
+    let (kv, _) = etcd.client().get("/it/api/operator").expect("get");
+    let kv = kv.expect("the document is in etcd");
+    assert!(kv.value.contains("id = \"swap\""), "{}", kv.value);
+    assert_eq!(written, format!("\"r{}\"", kv.mod_revision));
+    let (code, head, _) = a.api("GET", "/api/v1/windows/swap", &[], "");
+    assert_eq!((code, etag(&head)), (200, written.clone()));
+    until("node b answers 503", Duration::from_secs(10), || status(b.addr) == 503);
+
+    // A version read before the last write is stale wherever it is presented.
+    let incident = r#"{"id":"db-1","title":{"en":"Database trouble"},"text":{"en":"We are <restoring>"},
+                      "severity":"critical","tenants":["a"]}"#;
+    let (code, _, body) = b.api("POST", "/api/v1/incidents", &[("If-Match", &before)], incident);
+    assert!(code == 412 && body.contains("\"status\":412"), "{code} {body}");
+    let (code, _, body) = a.api("POST", "/api/v1/incidents", &[("If-Match", &written)], incident);
+    assert_eq!(code, 201, "{body}");
+    until("node b's status.json shows the incident", Duration::from_secs(10), || {
+        let (_, text) = get(b.addr, "status.test", "/status/status.json");
+        text.contains("\"db-1\"") && text.contains("Database trouble")
+    });
+    let export = std::fs::read_to_string(b.dir.0.join("emergency.toml")).expect("export");
+    assert!(export.contains("id = \"swap\"") && export.contains("db-1"), "b's export: {export}");
+}
+
+#[test]
+fn an_api_write_is_validated_with_the_nodes_own_configuration_before_it_reaches_etcd() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let c = format!("[[tenants]]\nid = \"c\"\nhosts = [\"c.test\"]\nupstreams = [\"{origin}\"]\n");
+    let a = Node::start_api_with("a", origin, &etcd.clients, "/it/apicheck", &c);
+    let b = Node::start_api("b", origin, &etcd.clients, "/it/apicheck");
+    let for_c = window_now("Disk swap").replace("[\"a\"]", "[\"c\"]");
+    // Node b has no tenant c: refused there with the finding, nothing written to etcd.
+    let (code, _, body) = b.api("PUT", "/api/v1/windows/swap", &[], &for_c);
+    assert!(code == 422 && body.contains("tenants"), "{code} {body}");
+    assert!(etcd.client().get("/it/apicheck/operator").expect("get").0.is_none());
+    // Node a has: in force there at its answer; node b refuses the revision and logs it.
+    let (code, _, body) = a.api("PUT", "/api/v1/windows/swap", &[], &for_c);
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(get(a.addr, "c.test", "/").0, 503);
+    until("node b refuses the revision", Duration::from_secs(10), || b.log().contains("refused, revision"));
+    assert_eq!(status(b.addr), 200);
+}
+
+#[test]
+fn an_api_write_on_a_node_cut_from_etcd_is_a_503_and_changes_nothing() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let origin = origin();
+    let relay = Relay::start(&etcd.clients[0]);
+    let b = Node::start_api("b", origin, &[relay.url()], "/it/apicut");
+    let (code, _, _) = b.api("GET", "/api/v1/windows", &[], "");
+    assert_eq!(code, 200, "node b reaches etcd through the relay");
+    relay.stop();
+    let (code, head, body) = b.api("PUT", "/api/v1/windows/swap", &[], &window_now("Disk swap"));
+    assert_eq!(code, 503, "{body}");
+    assert!(head.contains("content-type: application/problem+json"), "{head}");
+    let problem: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("etcd cannot be reached")), "{problem}");
+    let (kv, _) = etcd.client().get("/it/apicut/operator").expect("get");
+    assert!(kv.is_none(), "nothing reached etcd: {kv:?}");
+    assert!(!std::fs::read_to_string(b.dir.0.join("emergency.toml")).unwrap_or_default().contains("swap"));
+    assert_eq!(status(b.addr), 200, "the node serves on, unchanged");
 }
 
 #[test]

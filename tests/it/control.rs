@@ -396,6 +396,7 @@ async fn control_plane(gw: &Reloadable, token: Option<&str>) -> (Arc<hiatus::con
         acme: None,
         sections: Vec::new(),
         idempotency: Default::default(),
+        operator_store: None,
     });
     hiatus::control::scrape::register(&gw.metrics, gw.reloader.clone(), Clock::manual(NOW), Some(gw.drain.clone()))
         .expect("register the scrape's gauges");
@@ -761,6 +762,7 @@ async fn admin_within(gw: &Reloadable, limits: hiatus::control::http::Limits) ->
         acme: None,
         sections: Vec::new(),
         idempotency: Default::default(),
+        operator_store: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let at = listener.local_addr().expect("addr");

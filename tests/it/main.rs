@@ -22,7 +22,8 @@
 //!   the recording origin sees exactly what the gateway decided.
 //! - `health`: health checks with origins that die and come back; incidents across restarts.
 //! - `cluster`: several gateways (the real binary) sharing state through a real etcd: a switch
-//!   at one node in force at every node, refusals, a node cut off, member loss, compaction.
+//!   at one node in force at every node, refusals, a node cut off, member loss, compaction;
+//!   the operator API writing to etcd (every node follows, stale `If-Match`, etcd out of reach).
 //! - `cli`: the `hiatus` binary's contract (exit codes, JSON keys, golden `check` output).
 //! - `logs`: the real binary's log on stderr: each event once, text and JSON lines, `RUST_LOG`,
 //!   a reload's changes, a refusal without its secret, upstream errors limited, the stop.

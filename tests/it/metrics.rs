@@ -89,6 +89,7 @@ impl Scraped {
             acme: None,
             sections: Vec::new(),
             idempotency: Default::default(),
+            operator_store: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin_at = listener.local_addr().expect("addr");

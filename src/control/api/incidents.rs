@@ -1,5 +1,6 @@
-//! `incidents`: incidents posted by operators — opened (`POST incidents`), updated
-//! (`POST incidents/{id}/updates`) and resolved (`POST incidents/{id}/resolve`).
+//! `incidents`: incidents posted by operators — listed (`GET incidents`, `GET incidents/{id}`),
+//! opened (`POST incidents`), updated (`POST incidents/{id}/updates`) and resolved
+//! (`POST incidents/{id}/resolve`).
 //!
 //! Owns the incident resource's JSON and its edits of the operator file: an `[[incidents]]`
 //! table (`config::incidents` reads and validates it) with `start` now, and its `updates` as
@@ -13,7 +14,7 @@
 
 use super::problem::Problem;
 use super::windows::merge;
-use super::{apply, edit, json, with_etag, Context, Request};
+use super::{apply, edit, json, rfc3339, with_etag, Context, Request};
 use crate::control::http::Answer;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -75,6 +76,43 @@ fn find<'d>(doc: &'d mut DocumentMut, id: &str) -> Result<&'d mut toml_edit::Tab
         return Err(missing());
     }
     incidents_mut(doc)?.iter_mut().find(|t| t.get("id").and_then(|v| v.as_str()) == Some(id)).ok_or_else(missing)
+}
+
+/// One operator incident as the API shows it: its texts in every language it has.
+fn shown(x: &crate::config::incidents::OperatorIncident) -> Value {
+    let texts = |t: &crate::config::model::Texts| -> Value {
+        t.0.iter()
+            .map(|(lang, text)| (lang.code().to_string(), Value::from(text.as_str())))
+            .collect::<Map<_, _>>()
+            .into()
+    };
+    serde_json::json!({
+        "id": x.id,
+        "severity": x.severity.name(),
+        "tenants": x.tenants,
+        "start": rfc3339(Some(x.start)),
+        "end": rfc3339(x.end),
+        "title": texts(&x.title),
+        "updates": x.updates.iter().map(|u| serde_json::json!({ "at": rfc3339(Some(u.at)), "text": texts(&u.text) })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET incidents`: the operators' incidents of the configuration in force, in file order
+/// (open and resolved: the history stays), with the operator file's version as `ETag`.
+pub fn list(cx: &Context) -> Result<Answer, Problem> {
+    let (_, version) = cx.store().read().map_err(super::unavailable)?;
+    let compiled = cx.reloader.current().load_full();
+    let all: Vec<Value> = compiled.config().incidents.iter().map(shown).collect();
+    Ok(with_etag(json(200, &serde_json::json!({ "incidents": all })), &version))
+}
+
+/// `GET incidents/{id}`: one of them, or 404.
+pub fn get(cx: &Context, id: &str) -> Result<Answer, Problem> {
+    let (_, version) = cx.store().read().map_err(super::unavailable)?;
+    let compiled = cx.reloader.current().load_full();
+    let found = compiled.config().incidents.iter().find(|x| x.id == id);
+    let x = found.ok_or_else(|| Problem::new(404, format!("no operator incident {id:?}")))?;
+    Ok(with_etag(json(200, &shown(x)), &version))
 }
 
 /// `POST incidents`: 201 with its id and start.

@@ -7,12 +7,14 @@
 //!   created, replaced and cancelled (`windows`).
 //! - `POST emergencies`, `DELETE emergencies/{id}`: emergencies on and off, as
 //!   `hiatus emergency on|off` (`emergencies`).
-//! - `POST incidents`, `POST incidents/{id}/updates`, `POST incidents/{id}/resolve`: incidents
+//! - `GET incidents`, `GET incidents/{id}`, `POST incidents`, `POST incidents/{id}/updates`, `POST incidents/{id}/resolve`: incidents
 //!   posted by operators (`incidents`).
 //! - `GET openapi.json`: the description of all this.
 //!
 //! Changes go to the operator file through [`store::OperatorStore`] and are then applied as a
-//! reload, so pages, feeds, calendars and notifications see them like a hand edit. A change
+//! reload, so pages, feeds, calendars and notifications see them like a hand edit. In cluster
+//! mode the store (handed in, see `Context::store`) is etcd's, which applies its writes itself:
+//! the answer then waits for this node to have applied the revision written. A change
 //! that would leave the configuration with errors is a 422 listing every one (key paths as
 //! `hiatus check` gives them) and writes nothing.
 //!
@@ -51,6 +53,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/windows/{id}"),
     ("POST", "/api/v1/emergencies"),
     ("DELETE", "/api/v1/emergencies/{id}"),
+    ("GET", "/api/v1/incidents"),
+    ("GET", "/api/v1/incidents/{id}"),
     ("POST", "/api/v1/incidents"),
     ("POST", "/api/v1/incidents/{id}/updates"),
     ("POST", "/api/v1/incidents/{id}/resolve"),
@@ -76,12 +80,18 @@ pub struct Context<'a> {
     /// `[gateway] admin_token`.
     pub token: Option<&'a str>,
     pub keys: &'a idempotency::Keys,
+    /// Where changes live when not in the operator file (cluster mode: etcd), handed in by
+    /// the binary.
+    pub store: Option<&'a Arc<dyn OperatorStore>>,
 }
 
 impl Context<'_> {
     /// Where changes live: the one place a store of another kind (etcd) plugs in.
     fn store(&self) -> Arc<dyn OperatorStore> {
-        Arc::new(store::FileStore { main: self.reloader.path().to_path_buf() })
+        match self.store {
+            Some(store) => store.clone(),
+            None => Arc::new(store::FileStore { main: self.reloader.path().to_path_buf() }),
+        }
     }
 }
 
@@ -197,6 +207,8 @@ async fn route(cx: &Context<'_>, req: &Request<'_>, segments: &[&str]) -> Result
         ("DELETE", ["windows", id]) => windows::delete(cx, req, id).await,
         ("POST", ["emergencies"]) => emergencies::on(cx, req).await,
         ("DELETE", ["emergencies", id]) => emergencies::off(cx, req, id).await,
+        ("GET", ["incidents"]) => incidents::list(cx),
+        ("GET", ["incidents", id]) => incidents::get(cx, id),
         ("POST", ["incidents"]) => incidents::open(cx, req).await,
         ("POST", ["incidents", id, "updates"]) => incidents::updated(cx, req, id).await,
         ("POST", ["incidents", id, "resolve"]) => incidents::resolve(cx, req, id).await,
@@ -204,7 +216,7 @@ async fn route(cx: &Context<'_>, req: &Request<'_>, segments: &[&str]) -> Result
         (
             _,
             ["tenants" | "windows" | "emergencies" | "incidents" | "openapi.json"]
-            | ["windows" | "emergencies", _]
+            | ["windows" | "emergencies" | "incidents", _]
             | ["incidents", _, "updates" | "resolve"],
         ) => Err(Problem::new(405, format!("{} is not allowed here", req.method))),
         _ => Ok(not_found()),
@@ -280,20 +292,30 @@ fn unavailable(e: StoreError) -> Problem {
     }
 }
 
-/// Runs an edit off the runtime, then reloads: the answer's body gets `generation` (or, when
-/// the reload was refused, `reload_errors`), and the new version as its `ETag`.
+/// Runs an edit off the runtime, then puts it in force: a reload, or for a store that applies
+/// its writes itself (etcd) a bounded wait until this node applied the version written. The
+/// answer's body gets `generation` (or, when the reload was refused or the wait ran out,
+/// `reload_errors`), and the new version as its `ETag`.
 pub async fn apply<T: Send + 'static>(
     cx: &Context<'_>,
     edit_fn: impl FnOnce(Arc<dyn OperatorStore>) -> Result<Edited<T>, Problem> + Send + 'static,
 ) -> Result<(T, Version, serde_json::Value), Problem> {
     let store = cx.store();
-    let edited = tokio::task::spawn_blocking(move || edit_fn(store))
-        .await
-        .map_err(|e| Problem::new(503, format!("the edit did not finish: {e}")))??;
-    let reload = match crate::control::reload_off_thread(cx.reloader.clone(), "api").await {
-        Ok(Ok(a)) => serde_json::json!({ "generation": a.generation }),
-        Ok(Err(errors)) => serde_json::json!({ "reload_errors": errors }),
-        Err(e) => serde_json::json!({ "reload_errors": [e.to_string()] }),
+    let (edited, settled) = tokio::task::spawn_blocking(move || {
+        let edited = edit_fn(store.clone())?;
+        let settled = store.in_force(&edited.version);
+        Ok::<_, Problem>((edited, settled))
+    })
+    .await
+    .map_err(|e| Problem::new(503, format!("the edit did not finish: {e}")))??;
+    let reload = match settled {
+        Some(Ok(())) => serde_json::json!({ "generation": cx.reloader.current().load().generation }),
+        Some(Err(why)) => serde_json::json!({ "reload_errors": [why] }),
+        None => match crate::control::reload_off_thread(cx.reloader.clone(), "api").await {
+            Ok(Ok(a)) => serde_json::json!({ "generation": a.generation }),
+            Ok(Err(errors)) => serde_json::json!({ "reload_errors": errors }),
+            Err(e) => serde_json::json!({ "reload_errors": [e.to_string()] }),
+        },
     };
     Ok((edited.value, edited.version, reload))
 }

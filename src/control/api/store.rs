@@ -9,7 +9,10 @@
 //! and the API never write past each other.
 //!
 //! It does not edit documents (the resources do) nor reload (the API does, after a write). A
-//! store of another kind (etcd, for cluster mode) implements the same trait.
+//! store of another kind implements the same trait: cluster mode's `cluster::api::EtcdStore`,
+//! handed in by the binary (control must not know about etcd), whose versions are etcd
+//! revisions ([`Version::revision`]) and which puts its writes in force itself
+//! ([`OperatorStore::in_force`]).
 
 use crate::config::{Diagnostic, Report};
 use crate::control::emergency::{self, Target};
@@ -25,6 +28,16 @@ impl Version {
     pub fn of(text: &str) -> Version {
         let hash = Blake2s256::new().chain_update(b"hiatus-operator-v1\n").chain_update(text.as_bytes()).finalize();
         Version(hash.iter().take(12).map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The version of a store that numbers its writes (etcd's `mod_revision`): `r42`.
+    pub fn revision(number: i64) -> Version {
+        Version(format!("r{number}"))
+    }
+
+    /// The number of a [`Version::revision`]; `None` for a hash.
+    pub fn revision_number(&self) -> Option<i64> {
+        self.0.strip_prefix('r')?.parse().ok()
     }
 
     /// `"…"`: the strong entity tag of this version.
@@ -54,13 +67,20 @@ pub enum StoreError {
 }
 
 /// The operator file's text, versioned: the one interface the API writes through.
-pub trait OperatorStore: Send + Sync {
+pub trait OperatorStore: Send + Sync + std::fmt::Debug {
     /// The text as it is now (empty when there is none yet) and its version.
     fn read(&self) -> Result<(String, Version), StoreError>;
 
     /// Writes `text` if the stored version is still `expected`, after the whole configuration
     /// validated with it; the new version. Warnings about the operator file come back too.
     fn write(&self, text: &str, expected: &Version) -> Result<(Version, Vec<Diagnostic>), StoreError>;
+
+    /// After a write: `None` when the store leaves applying it to the API (a reload, as for
+    /// a file); else waits, bounded, until `version` is in force on this node, and says
+    /// whether it is (`Err`: why not yet). Blocking.
+    fn in_force(&self, _version: &Version) -> Option<Result<(), String>> {
+        None
+    }
 }
 
 /// The operator file of the configuration at `main` (`[gateway] emergency_file`).
@@ -120,5 +140,14 @@ mod tests {
         assert!(a.matches(&format!("\"x\", {}", a.etag())));
         assert!(!a.matches("\"x\""));
         assert!(!a.matches(&Version::of("").etag()));
+    }
+
+    #[test]
+    fn revisions_are_versions_that_give_their_number_back() {
+        let r = Version::revision(42);
+        assert_eq!(r.etag(), "\"r42\"");
+        assert_eq!(r.revision_number(), Some(42));
+        assert!(r.matches("\"r42\"") && !r.matches("\"r41\""));
+        assert_eq!(Version::of("a").revision_number(), None);
     }
 }
