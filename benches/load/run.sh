@@ -473,13 +473,14 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
                # prints a character per connection: `r` resumed, `*` a full TLS 1.3 handshake.
                # s_time sends no Host (Hiatus answers 400 to that): the path carries one, and
                # s_time's own " HTTP/1.0" ends up in the value of a harmless field after it.
-               local mode=${tool#stime-} k t0 t1 req="$path HTTP/1.0"$'\r\n'"Host: $host"$'\r\n'"X-Bench: s_time"
+               local mode=${tool#stime-} k t0 t1 clients=() req="$path HTTP/1.0"$'\r\n'"Host: $host"$'\r\n'"X-Bench: s_time"
                t0=$(date +%s.%N)
                for k in $(seq "$STIME_CLIENTS"); do
                  "${TLS_CLIENT[@]}" "${PIN_LOAD[@]}" timeout $((DURATION + 15)) openssl s_time -connect "127.0.0.1:$port" \
                    "-$mode" -www "$req" -time "$DURATION" -ciphersuites TLS_AES_128_GCM_SHA256 >"$out.$k" 2>&1 &
+                 clients+=("$!")
                done
-               wait
+               wait "${clients[@]}" || true      # these only: the origin and the proxy run on
                t1=$(date +%s.%N)
                { echo "mode $mode wall $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"; cat "$out".[0-9]*; } >"$out" ;;
     ws-echo)   "${PIN_LOAD[@]}" timeout $((DURATION + 15)) "$WSB" client --connect "127.0.0.1:$port" --host "$host" \
@@ -489,7 +490,7 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
 parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99_ms errors requests"
   local tool=$1 out=$2 want=$3
   case $tool in
-    wrk|wrk-hosts|raw)
+    wrk|wrk-hosts|wrk-tls|raw)
       local rps req p50 p99 sock non2
       rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
       req=$(awk '/requests in/ {print $1}' "$out")
