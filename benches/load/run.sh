@@ -3,7 +3,9 @@
 # "## Load benchmark"). Installs what is missing (apt-get), builds Hiatus, starts an origin (nginx)
 # pinned to one core and each proxy under test (one worker/thread) pinned to the other, drives it
 # with wrk (HTTP/1.1), h2load (h2c) and ws-bench (WebSocket echo: origin and client, built with
-# Hiatus), and prints a markdown table of medians over the rounds with
+# Hiatus), and over TLS (scenarios tls, h2tls, hsfull, hsresume: wrk and h2load over https,
+# openssl s_time for handshakes; an ECDSA P-256 certificate made here; TLS 1.3, X25519,
+# AES-128-GCM), and prints a markdown table of medians over the rounds with
 # ratios against nginx (also written to benches/load/results.md). Everything it starts is stopped
 # on exit, also on failure or Ctrl-C. Only 127.0.0.1 is used; every load run is bounded in time.
 # Binaries are taken from $CARGO_TARGET_DIR when it is set (else target/).
@@ -25,12 +27,12 @@ INSTALL=1
 RELOAD=1
 KEEP=0
 OUT="$HERE/results.md"
-ALL_SCENARIOS="small sched 64k maint status refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws"
+ALL_SCENARIOS="small sched 64k maint status refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws tls h2tls hsfull hsresume"
 ALL_PROXIES="nginx haproxy caddy pingora hiatus"
 SCENARIOS=$ALL_SCENARIOS
 PROXIES=$ALL_PROXIES
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; DURATION=3 ;;
@@ -67,6 +69,7 @@ if [ "$INSTALL" = 1 ]; then
   command -v h2load >/dev/null || missing+=(nghttp2-client)
   command -v curl >/dev/null || missing+=(curl)
   command -v taskset >/dev/null || missing+=(util-linux)
+  command -v openssl >/dev/null || missing+=(openssl)
   if ! command -v caddy >/dev/null; then
     cand=$(apt-cache policy caddy 2>/dev/null | awk '/Candidate:/ {print $2}')
     if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then missing+=(caddy); else CADDY_NA="no Debian package"; fi
@@ -79,7 +82,7 @@ if [ "$INSTALL" = 1 ]; then
   fi
 fi
 command -v caddy >/dev/null || CADDY_NA=${CADDY_NA:-"not installed"}
-for t in nginx haproxy wrk h2load curl taskset; do
+for t in nginx haproxy wrk h2load curl taskset openssl; do
   command -v "$t" >/dev/null || { echo "run.sh: $t is missing (run without --no-install)" >&2; exit 1; }
 done
 if [ "$BUILD" = 1 ]; then
@@ -187,18 +190,23 @@ CLK_TCK=$(getconf CLK_TCK)
 
 render() {                 # render TEMPLATE OUT: @NAME@ -> value of $NAME for the names used
   local src=$1 dst=$2 expr=() n
-  for n in WORK ORIGIN_PORT DEAD_PORT PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT WS_PORT WS_ORIGIN_PORT ADMIN; do
+  for n in WORK ORIGIN_PORT DEAD_PORT PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT WS_PORT WS_ORIGIN_PORT ADMIN \
+           TLS_PORT NGX_CACHE NGX_TICKETS HA_CACHE HA_TICKETS; do
     expr+=(-e "s#@$n@#${!n:-}#g")
   done
   sed "${expr[@]}" "$src" >"$dst"
 }
 
-probe() {                  # probe PORT HOST PATH [h2]: the status code (000 when nothing answers)
-  local h2=(); [ "${4:-}" = h2 ] && h2=(--http2-prior-knowledge)
-  curl "${h2[@]}" -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Host: $2" -H 'Accept:' -H 'User-Agent:' \
-    "http://127.0.0.1:$1$3" 2>/dev/null || true
+probe() {                  # probe PORT HOST PATH [h2|tls]: the status code (000 when nothing answers)
+  local opt=() scheme=http
+  case ${4:-} in
+    h2) opt=(--http2-prior-knowledge) ;;
+    tls) opt=(-k); scheme=https ;;     # the benchmark's own self-signed certificate
+  esac
+  curl "${opt[@]}" -s -o /dev/null -w '%{http_code}' --max-time 2 -H "Host: $2" -H 'Accept:' -H 'User-Agent:' \
+    "$scheme://127.0.0.1:$1$3" 2>/dev/null || true
 }
-wait_status() {            # wait_status PID PORT HOST PATH WANT TIMEOUT_S [h2]
+wait_status() {            # wait_status PID PORT HOST PATH WANT TIMEOUT_S [h2|tls]
   local pid=$1 port=$2 host=$3 path=$4 want=$5 end=$((SECONDS + $6)) got="" proto=${7:-}
   while [ $SECONDS -lt $end ]; do
     kill -0 "$pid" 2>/dev/null || return 1
@@ -212,6 +220,7 @@ wait_status() {            # wait_status PID PORT HOST PATH WANT TIMEOUT_S [h2]
 
 # ---------------------------------------------------------------- shared set-up
 TENANTS=10000
+STIME_CLIENTS=4            # openssl s_time processes side by side in the handshake rows
 alloc ORIGIN_PORT DEAD_PORT
 head -c 65536 /dev/urandom >"$WORK/www/64k"
 head -c 1048576 /dev/urandom >"$WORK/www/1m"
@@ -224,6 +233,29 @@ alloc WS_ORIGIN_PORT
 start_bg ws-origin "$LOAD_CPU" "$WSB" origin --listen "127.0.0.1:$WS_ORIGIN_PORT"
 wait_status "$LAST_PID" "$WS_ORIGIN_PORT" origin / 200 10 || { cat "$WORK/ws-origin.log" >&2; exit 1; }
 log "origin on 127.0.0.1:$ORIGIN_PORT, WebSocket echo origin on 127.0.0.1:$WS_ORIGIN_PORT (cpu $LOAD_CPU); load generator on cpu $LOAD_CPU; proxies on cpu $PROXY_CPU"
+
+# TLS rows: one ECDSA P-256 leaf (self-signed) for every proxy; HAProxy wants cert and key in one
+# file. The load generators' OpenSSL is held to TLS 1.3, X25519 and TLS_AES_128_GCM_SHA256 by a
+# configuration of their own (OPENSSL_CONF, given to the clients only): wrk has no options for it,
+# and Hiatus (rustls) follows the client's order, where nginx and HAProxy are configured to it.
+mkdir -p "$WORK/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" -subj /CN=bench.localhost \
+  -addext "subjectAltName=DNS:bench.localhost,DNS:localhost" 2>"$WORK/tls/openssl.log" \
+  || { cat "$WORK/tls/openssl.log" >&2; exit 1; }
+cat "$WORK/tls/cert.pem" "$WORK/tls/key.pem" >"$WORK/tls/haproxy.pem"
+cat >"$WORK/tls/client.cnf" <<'CNF'
+openssl_conf = init
+[init]
+ssl_conf = ssl
+[ssl]
+system_default = client
+[client]
+MinProtocol = TLSv1.3
+Ciphersuites = TLS_AES_128_GCM_SHA256
+Groups = X25519
+CNF
+TLS_CLIENT=(env OPENSSL_CONF="$WORK/tls/client.cnf")
 
 # host lists for the 10 000-tenant configs
 : >"$WORK/nginx-hosts.map"; : >"$WORK/haproxy-hosts.map"; : >"$WORK/hiatus-tenants.toml"; : >"$WORK/caddy-sites"
@@ -257,10 +289,12 @@ sched_windows() {
 }
 SCHED_WINDOWS=55           # the windows sched_windows writes: 4 rules, 50 once, 1 dates
 
-# per proxy: ports and config files (base = pass/maint/refused/h2c, many = 10 000 tenants)
+# per proxy: ports and config files (base = pass/maint/refused/h2c, many = 10 000 tenants,
+# tls = HTTPS with session cache and tickets, tlsnr = HTTPS without them)
 declare -A PORT CONF
 for px in $ALL_PROXIES; do
-  alloc PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT WS_PORT
+  alloc PASS_PORT H2_PORT MAINT_PORT REFUSED_PORT MANY_PORT WS_PORT TLS_PORT
+  PORT[$px.tls]=$TLS_PORT
   # Hiatus routes by Host on one listener (ws.localhost: the WebSocket tenant)
   if [ "$px" = hiatus ]; then MAINT_PORT=$PASS_PORT; REFUSED_PORT=$PASS_PORT; WS_PORT=$PASS_PORT; fi
   PORT[$px.pass]=$PASS_PORT; PORT[$px.h2]=$H2_PORT; PORT[$px.maint]=$MAINT_PORT
@@ -268,13 +302,19 @@ for px in $ALL_PROXIES; do
   ADMIN=off
   case $px in
     nginx)   render "$HERE/nginx.conf" "$WORK/conf/nginx.conf"
-             render "$HERE/nginx-10k.conf" "$WORK/conf/nginx-10k.conf" ;;
+             render "$HERE/nginx-10k.conf" "$WORK/conf/nginx-10k.conf"
+             NGX_CACHE=shared:SSL:10m NGX_TICKETS=on render "$HERE/nginx-tls.conf" "$WORK/conf/nginx-tls.conf"
+             NGX_CACHE=off NGX_TICKETS=off render "$HERE/nginx-tls.conf" "$WORK/conf/nginx-tlsnr.conf" ;;
     haproxy) render "$HERE/haproxy.cfg" "$WORK/conf/haproxy.cfg"
-             render "$HERE/haproxy-10k.cfg" "$WORK/conf/haproxy-10k.cfg" ;;
+             render "$HERE/haproxy-10k.cfg" "$WORK/conf/haproxy-10k.cfg"
+             HA_CACHE=20000 HA_TICKETS="" render "$HERE/haproxy-tls.cfg" "$WORK/conf/haproxy-tls.cfg"
+             HA_CACHE=0 HA_TICKETS=no-tls-tickets render "$HERE/haproxy-tls.cfg" "$WORK/conf/haproxy-tlsnr.cfg" ;;
     caddy)   render "$HERE/Caddyfile" "$WORK/conf/Caddyfile"
              { sed '/@CADDY_SITES@/,$d' "$HERE/Caddyfile-10k"; sed '$ s/$/ {/' "$WORK/caddy-sites"; sed '1,/@CADDY_SITES@/d' "$HERE/Caddyfile-10k"; } >"$WORK/conf/Caddyfile-10k.in"
              render "$WORK/conf/Caddyfile-10k.in" "$WORK/conf/Caddyfile-10k" ;;
     hiatus)  render "$HERE/hiatus.toml" "$WORK/conf/hiatus.toml"
+             render "$HERE/hiatus-tls.toml" "$WORK/conf/hiatus-tls.toml"
+             cp "$WORK/conf/hiatus-tls.toml" "$WORK/conf/hiatus-tlsnr.toml"   # no switch: see the file
              sched_windows >>"$WORK/conf/hiatus.toml"
              { cat "$HERE/hiatus-10k-head.toml"; echo; cat "$WORK/hiatus-tenants.toml"; } >"$WORK/conf/hiatus-10k.in"
              render "$WORK/conf/hiatus-10k.in" "$WORK/conf/hiatus-10k.toml"
@@ -285,9 +325,9 @@ for px in $ALL_PROXIES; do
 done
 
 PROXY_PID=""
-start_proxy() {            # start_proxy PROXY base|many|ws [CONFIG]: starts it pinned, sets PROXY_PID
+start_proxy() {            # start_proxy PROXY base|many|ws|tls|tlsnr [CONFIG]: starts it pinned, sets PROXY_PID
   local px=$1 kind=$2 conf=${3:-} x=""
-  if [ "$kind" = many ]; then x=-10k; fi
+  case $kind in many) x=-10k ;; tls|tlsnr) x=-$kind ;; esac
   case $px in
     nginx)   start_bg "nginx-$kind" "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/conf/nginx$x.conf" ;;
     haproxy) start_bg "haproxy-$kind" "$PROXY_CPU" haproxy -db -f "$WORK/conf/haproxy$x.cfg" ;;
@@ -345,6 +385,12 @@ scen() {
     h2cm10)      echo "base h2 bench.localhost / 200 h2load-h2c-m10" ;;
     # ws-bench: per connection, upgrade + 1000 echoes of 32 bytes + close, again until the end
     ws)          echo "ws ws ws.localhost /ws 200 ws-echo" ;;
+    # over TLS (issue 18): keep-alive HTTP/1.1, h2 with 10 streams, and a new connection per
+    # request (openssl s_time: handshake, `GET / HTTP/1.0`, close) without and with resumption
+    tls)         echo "tls tls bench.localhost / 200 wrk-tls" ;;
+    h2tls)       echo "tls tls bench.localhost / 200 h2load-h2-m10" ;;
+    hsfull)      echo "tlsnr tls bench.localhost / 200 stime-new" ;;
+    hsresume)    echo "tls tls bench.localhost / 200 stime-reuse" ;;
   esac
 }
 scen_title() {
@@ -367,11 +413,17 @@ scen_title() {
     http10)      echo "HTTP/1.0 without keep-alive" ;;
     h2cm10)      echo "h2c, 10 streams per connection" ;;
     ws)          echo "WebSocket: upgrade + echo of 1000 small messages (per message)" ;;
+    tls)         echo "TLS keep-alive HTTP/1.1 (wrk https)" ;;
+    h2tls)       echo "TLS h2, 10 streams per connection (h2load)" ;;
+    hsfull)      echo "TLS full handshake per request, no resumption (s_time -new)" ;;
+    hsresume)    echo "TLS resumed handshake per request (s_time -reuse)" ;;
   esac
 }
 na_reason() {              # why a proxy/scenario pair is not run (empty: it is run)
   local px=$1 sc=$2
   if [ "$px" = caddy ] && [ -n "$CADDY_NA" ]; then echo "$CADDY_NA"; return; fi
+  # issue 18 compares TLS with nginx and HAProxy only
+  case $sc in tls|h2tls|hsfull|hsresume) case $px in caddy|pingora) echo "TLS rows: nginx and HAProxy only"; return ;; esac ;; esac
   if [ "$sc" = sched ] && [ "$px" != hiatus ]; then echo "a Hiatus schedule: compare with the row above"; return; fi
   # the status page is Hiatus's own: its CPU per request is compared with Hiatus's maintenance page
   if [ "$sc" = status ] && [ "$px" != hiatus ]; then echo "a Hiatus status page: compare with Hiatus's maint row"; return; fi
@@ -409,6 +461,28 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
                local streams=1; [ "$tool" = h2load-h2c-m10 ] && streams=10
                "${PIN_LOAD[@]}" timeout $((DURATION + 15)) h2load "${h1[@]}" -c "$CONNS" -m "$streams" -t 1 -D "$DURATION" \
                  -H ":authority: $host" --log-file="$out.reqlog" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+    wrk-tls)   "${TLS_CLIENT[@]}" "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+                 -H "Host: $host" "https://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+    h2load-h2-m10)   # h2 by ALPN; the name in the URL is the SNI, --connect-to the address
+               "${TLS_CLIENT[@]}" "${PIN_LOAD[@]}" timeout $((DURATION + 15)) h2load -c "$CONNS" -m 10 -t 1 -D "$DURATION" \
+                 --tls13-ciphers TLS_AES_128_GCM_SHA256 --groups X25519 --connect-to "127.0.0.1:$port" \
+                 --log-file="$out.reqlog" "https://$host:$port$path" >"$out" 2>&1 || true ;;
+    stime-new|stime-reuse)
+               # openssl s_time makes one connection at a time (handshake, `GET path HTTP/1.0`,
+               # read to the close); STIME_CLIENTS of them side by side keep the proxy busy. Each
+               # prints a character per connection: `r` resumed, `*` a full TLS 1.3 handshake.
+               # s_time sends no Host (Hiatus answers 400 to that): the path carries one, and
+               # s_time's own " HTTP/1.0" ends up in the value of a harmless field after it.
+               local mode=${tool#stime-} k t0 t1 clients=() req="$path HTTP/1.0"$'\r\n'"Host: $host"$'\r\n'"X-Bench: s_time"
+               t0=$(date +%s.%N)
+               for k in $(seq "$STIME_CLIENTS"); do
+                 "${TLS_CLIENT[@]}" "${PIN_LOAD[@]}" timeout $((DURATION + 15)) openssl s_time -connect "127.0.0.1:$port" \
+                   "-$mode" -www "$req" -time "$DURATION" -ciphersuites TLS_AES_128_GCM_SHA256 >"$out.$k" 2>&1 &
+                 clients+=("$!")
+               done
+               wait "${clients[@]}" || true      # these only: the origin and the proxy run on
+               t1=$(date +%s.%N)
+               { echo "mode $mode wall $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"; cat "$out".[0-9]*; } >"$out" ;;
     ws-echo)   "${PIN_LOAD[@]}" timeout $((DURATION + 15)) "$WSB" client --connect "127.0.0.1:$port" --host "$host" \
                  --path "$path" --connections "$CONNS" --messages 1000 --size 32 --duration "$DURATION" >"$out" 2>&1 || true ;;
   esac
@@ -416,7 +490,7 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
 parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99_ms errors requests"
   local tool=$1 out=$2 want=$3
   case $tool in
-    wrk|wrk-hosts|raw)
+    wrk|wrk-hosts|wrk-tls|raw)
       local rps req p50 p99 sock non2
       rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
       req=$(awk '/requests in/ {print $1}' "$out")
@@ -436,6 +510,18 @@ parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99
       err=$(awk '/^Errors:/ {print $2}' "$out")
       [ -n "$rps" ] && [ -n "$req" ] || { echo ""; return; }
       echo "$rps $p50 $p99 ${err:-0} $req" ;;
+    stime-*)   # a "request" is one connection: handshake + one small answer; latency: the mean
+      awk -v want="${tool#stime-}" '
+        /^mode / { wall = $4 }
+        /connections in .* real seconds/ { n += $1; if ($(NF - 4) + 0 == 0) bad = 1 }
+        /^[r*]+$/ { r += gsub(/r/, "r"); f += gsub(/\*/, "*") }
+        END {
+          if (n == 0 || wall == 0 || bad) { print ""; exit }
+          # every connection of its kind: a resumed one in a full row, or a full one (after the
+          # first of each client) in a resumed row, counts as failed
+          err = (want == "new" ? r : (f > 0 ? f : 0))
+          ms = wall * 1000 / n * '"$STIME_CLIENTS"'
+          printf "%.0f %.3f %.3f %d %d\n", n / wall, ms, ms, err, n }' "$out" ;;
     h2load-*)
       local rps done_ bad
       rps=$(awk '/^finished in/ {gsub(",", ""); print $4}' "$out")
@@ -457,6 +543,7 @@ run_one() {                # run_one SCENARIO PROXY ROUND
   port=${PORT[$px.$pkey]}
   start_proxy "$px" "$kind"
   local proto=""; [[ "$tool" == h2load-h2c* ]] && proto=h2
+  case $kind in tls|tlsnr) proto=tls ;; esac
   if ! wait_status "$PROXY_PID" "$port" "$host" "$path" "$want" 60 "$proto"; then
     log "$px/$sc: not ready; log tail:"; tail -5 "$WORK/$px-$kind.log" >&2
     stop_proxy "$px"; printf '%s\t%s\t%s\n' "$sc" "$px" "did not start or answer $want" >>"$NA"; return
@@ -630,12 +717,18 @@ table() {
     done
   done
   echo
-  echo "CPU µs/req = (utime + stime of the proxy's processes, from /proc/PID/stat, over the run) / requests; peak RSS = VmHWM summed over its processes (a fresh process per run); failed = socket errors + unexpected statuses, summed over rounds; origin conns = connections the origin accepted during the run (median; connection reuse shows as about the connection count or less). h2load rows: p50/p99 from its per-request log; one stream per connection."
+  echo "CPU µs/req = (utime + stime of the proxy's processes, from /proc/PID/stat, over the run) / requests; peak RSS = VmHWM summed over its processes (a fresh process per run); failed = socket errors + unexpected statuses, summed over rounds; origin conns = connections the origin accepted during the run (median; connection reuse shows as about the connection count or less). h2load rows: p50/p99 from its per-request log; one stream per connection (h2cm10, h2tls: 10). TLS rows: TLS 1.3, X25519, TLS_AES_128_GCM_SHA256, an ECDSA P-256 certificate; s_time rows: a request is a new connection (handshake, \`GET / HTTP/1.0\` with a Host, close) by $STIME_CLIENTS openssl s_time clients side by side, p50 and p99 show the mean time per connection, failed counts connections that resumed when they should not or did not when they should."
   if [[ " $PROXIES " == *" nginx "* && " $PROXIES " == *" hiatus "* ]]; then
     echo
     echo "Hiatus against nginx, paired per round (each round's Hiatus run divided by the same round's nginx run, then the median over the rounds): less exposed to the machine drifting between rounds than the ratio of the medians above."
     echo
     paired nginx nginx
+  fi
+  if [[ " $PROXIES " == *" haproxy "* && " $PROXIES " == *" hiatus "* ]]; then
+    echo
+    echo "Hiatus against HAProxy, paired per round the same way:"
+    echo
+    paired haproxy HAProxy
   fi
   if [[ " $PROXIES " == *" pingora "* && " $PROXIES " == *" hiatus "* ]]; then
     echo
@@ -647,18 +740,29 @@ table() {
     echo
     echo "Schedule evaluation under load: Hiatus, the tenant with $SCHED_WINDOWS windows (none in force) against the tenant with none, run back to back in every round:"
     echo
-    echo "| Hiatus, no windows: CPU µs/req | $SCHED_WINDOWS windows: CPU µs/req | with ÷ without, median of rounds (min–max) |"
-    echo "|---:|---:|---:|"
-    awk -F'\t' "$AWK_MED"'
-      $1 == "small" && $2 == "hiatus" { pc[$3] = $7 }
-      $1 == "sched" && $2 == "hiatus" { hc[$3] = $7 }
-      END {
-        for (r in pc) if (r in hc && pc[r] > 0) { n++; q[n] = hc[r] / pc[r]; a[n] = pc[r]; b[n] = hc[r]
-          if (n == 1 || q[n] < lo) lo = q[n]; if (n == 1 || q[n] > hi) hi = q[n] }
-        if (n == 0) exit
-        printf "| %.1f | %.1f | %.2f (%.2f–%.2f) |\n", med(a, n), med(b, n), med(q, n), lo, hi }' "$RUNS"
+    within small sched "Hiatus, no windows" "$SCHED_WINDOWS windows" "with ÷ without"
+  fi
+  if [[ " $SCENARIOS " == *" status "* && " $SCENARIOS " == *" maint "* ]]; then
+    echo
+    echo "Status-host flood: Hiatus's status page (served from its per-minute cache) against its maintenance page, run back to back in every round:"
+    echo
+    within maint status "Hiatus maintenance page" "status page" "status ÷ maintenance"
   fi
   if [ -n "$RELOAD_LINE" ]; then echo; echo "$RELOAD_LINE"; fi
+}
+# within A B TITLE_A TITLE_B TITLE_RATIO: Hiatus's CPU per request in scenario B over scenario A,
+# paired per round
+within() {
+  echo "| $3: CPU µs/req | $4: CPU µs/req | $5, median of rounds (min–max) |"
+  echo "|---:|---:|---:|"
+  awk -F'\t' -v sa="$1" -v sb="$2" "$AWK_MED"'
+    $1 == sa && $2 == "hiatus" { pc[$3] = $7 }
+    $1 == sb && $2 == "hiatus" { hc[$3] = $7 }
+    END {
+      for (r in pc) if (r in hc && pc[r] > 0) { n++; q[n] = hc[r] / pc[r]; a[n] = pc[r]; b[n] = hc[r]
+        if (n == 1 || q[n] < lo) lo = q[n]; if (n == 1 || q[n] > hi) hi = q[n] }
+      if (n == 0) exit
+      printf "| %.1f | %.1f | %.2f (%.2f–%.2f) |\n", med(a, n), med(b, n), med(q, n), lo, hi }' "$RUNS"
 }
 table | tee "$OUT"
 log "written to $OUT"

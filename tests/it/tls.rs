@@ -7,6 +7,7 @@
 //! HTTP/1.1 and HTTP/2 over TLS (ALPN) give the same answers as plain HTTP (pass-through,
 //! maintenance, failure, status host); HSTS only over TLS; `X-Forwarded-Proto` at the origin;
 //! the bypass cookie `Secure` over TLS; plain HTTP redirected (301/308) except ACME's path; a
+//! connection that closes after its answer sends close_notify, and sessions resume; a
 //! reload swaps the certificate for new handshakes while an open connection goes on, and a
 //! bad new file keeps the old one; a TLS 1.1-only client is refused; `check` errors name the
 //! file and key path.
@@ -361,6 +362,32 @@ async fn http1_and_h2_over_tls_answer_as_plain_http_does() {
     let mut bare = tls_to(&pki, g.tls, "b.test", &[]).await;
     assert_eq!(h1(&mut bare, "GET", "b.test", "/bare", "").await.status, 200);
     assert!(origin.hits() >= 7, "the origin answered the proxied requests");
+}
+
+#[tokio::test]
+async fn a_connection_that_closes_after_its_answer_ends_with_close_notify_and_its_session_resumes() {
+    let (pki, _origin, g) = started().await;
+    // One client configuration for every connection: its session store is what resumes.
+    let client = pki.client(&[b"http/1.1"]);
+    let name = ServerName::try_from("b.test").expect("server name");
+    let requests = [
+        "GET /ten HTTP/1.0\r\nHost: b.test\r\n\r\n",
+        "GET /close HTTP/1.1\r\nHost: b.test\r\nConnection: close\r\n\r\n",
+        "GET /ten-again HTTP/1.0\r\nHost: b.test\r\n\r\n",
+    ];
+    for (i, request) in requests.into_iter().enumerate() {
+        let tcp = bounded("connect", TcpStream::connect(g.tls)).await.expect("connect");
+        let mut tls = bounded("handshake", client.connect(name.clone(), tcp)).await.expect("TLS handshake");
+        let kind = tls.get_ref().1.handshake_kind();
+        let expected = if i == 0 { rustls::HandshakeKind::Full } else { rustls::HandshakeKind::Resumed };
+        assert_eq!(kind, Some(expected), "handshake {i}");
+        bounded("write", tls.write_all(request.as_bytes())).await.expect("write the request");
+        // rustls reports an end without close_notify as an error (UnexpectedEof).
+        let mut answer = Vec::new();
+        let read = bounded("read to the end", tls.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "{request:?}: closed without close_notify: {read:?}");
+        assert!(answer.starts_with(b"HTTP/1.1 200 "), "{request:?}: {}", String::from_utf8_lossy(&answer));
+    }
 }
 
 #[tokio::test]

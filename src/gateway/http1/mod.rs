@@ -46,6 +46,8 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How long, and how much, a closing connection is read and discarded after its last answer.
 const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 1024 * 1024;
+/// How long a TLS connection's close_notify may take to leave before the socket just closes.
+const CLOSE_NOTIFY: Duration = Duration::from_secs(1);
 
 /// Bytes a connection's scratch buffers hold from the start (a response head with its
 /// markers, an upstream request head with the forwarded fields).
@@ -222,7 +224,15 @@ pub async fn connection(core: &Arc<Core>, mut io: Stream, shutdown: &ShutdownWat
                     scratch.more = BytesMut::new();
                 }
             }
-            Next::Close => return,
+            Next::Close => {
+                if tls {
+                    // close_notify: the end is on purpose. OpenSSL takes an end without it for
+                    // an error (HTTP/1.0, `Connection: close`) and then forgets the session, so
+                    // its clients could never resume one.
+                    let _ = tokio::time::timeout(CLOSE_NOTIFY, io.shutdown()).await;
+                }
+                return;
+            }
             Next::Linger => {
                 linger(&mut io).await;
                 return;
