@@ -84,8 +84,9 @@ fn client_config(tls: &UpstreamTls) -> Result<ClientConfig, TlsSetupError> {
 
 /// `verify = false`: any certificate is taken for any name (the handshake's signatures are
 /// still checked, so the peer holds the key of the certificate it showed). `check` warns.
+/// Public for tests that look at which certificate a server showed.
 #[derive(Debug)]
-struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+pub struct Unverified(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for Unverified {
     fn verify_server_cert(
