@@ -1,5 +1,6 @@
 //! A small etcd v3 client over etcd's JSON gateway (`POST /v3/kv/range|put|txn|compaction`,
-//! the streamed `POST /v3/watch`), with the blocking `ureq` the tree already has.
+//! `/v3/lease/grant|keepalive`, the streamed `POST /v3/watch`), with the blocking `ureq` the
+//! tree already has.
 //!
 //! Owns the wire: base64 keys and values, int64s written as strings, the endpoint rotation
 //! (a request that cannot reach one endpoint tries the next; the one that answered is tried
@@ -111,6 +112,40 @@ impl Client {
         Ok((kv, int(&v["header"]["revision"])))
     }
 
+    /// Every key under `prefix` (which ends in `/`), and the store's revision at the read.
+    pub fn list(&self, prefix: &str) -> Result<(Vec<Kv>, i64), Error> {
+        let body = json!({ "key": encode(prefix), "range_end": encode(&prefix_end(prefix)) });
+        let v = self.call("/v3/kv/range", &body)?;
+        let kvs = v["kvs"].as_array().into_iter().flatten().map(kv).collect::<Result<_, _>>()?;
+        Ok((kvs, int(&v["header"]["revision"])))
+    }
+
+    /// Puts `value` at `key` whatever it held; the revision written.
+    pub fn put(&self, key: &str, value: &str) -> Result<i64, Error> {
+        let v = self.call("/v3/kv/put", &json!({ "key": encode(key), "value": encode(value) }))?;
+        Ok(int(&v["header"]["revision"]))
+    }
+
+    /// Deletes `key` whatever it held.
+    pub fn delete(&self, key: &str) -> Result<(), Error> {
+        self.call("/v3/kv/deleterange", &json!({ "key": encode(key) })).map(|_| ())
+    }
+
+    /// A new lease of `ttl` seconds: its id.
+    pub fn grant(&self, ttl: i64) -> Result<i64, Error> {
+        let v = self.call("/v3/lease/grant", &json!({ "TTL": ttl.to_string() }))?;
+        match int(&v["ID"]) {
+            0 => Err(Error::Refused(format!("lease grant: {}", message(&v.to_string())))),
+            id => Ok(id),
+        }
+    }
+
+    /// Renews `lease`: the seconds it has left, 0 when it has expired (keys under it are gone).
+    pub fn keep_alive(&self, lease: i64) -> Result<i64, Error> {
+        let v = self.call("/v3/lease/keepalive", &json!({ "ID": lease.to_string() }))?;
+        Ok(int(&v["result"]["TTL"]))
+    }
+
     /// Puts `value` at `key` only if its `mod_revision` is still `expected` (0: only if the key
     /// does not exist). `Ok(Some(revision))` when written, `Ok(None)` when another write came first.
     pub fn put_if(&self, key: &str, value: &str, expected: i64) -> Result<Option<i64>, Error> {
@@ -130,9 +165,19 @@ impl Client {
     /// Creates `key` with `value` unless it exists: `Ok(None)` when created, else the value
     /// it holds (one txn: nothing can come between the look and the write).
     pub fn create_or_get(&self, key: &str, value: &str) -> Result<Option<String>, Error> {
+        self.create_or_get_leased(key, value, 0)
+    }
+
+    /// [`Client::create_or_get`], the key bound to `lease` (0: none): it goes when the lease ends.
+    pub fn create_or_get_leased(&self, key: &str, value: &str, lease: i64) -> Result<Option<String>, Error> {
+        let put = if lease == 0 {
+            json!({ "key": encode(key), "value": encode(value) })
+        } else {
+            json!({ "key": encode(key), "value": encode(value), "lease": lease.to_string() })
+        };
         let body = json!({
             "compare": [{ "key": encode(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0" }],
-            "success": [{ "request_put": { "key": encode(key), "value": encode(value) } }],
+            "success": [{ "request_put": put }],
             "failure": [{ "request_range": { "key": encode(key) } }],
         });
         let v = self.call("/v3/kv/txn", &body)?;
@@ -143,15 +188,6 @@ impl Client {
         Ok(Some(kvs.as_array().and_then(|a| a.first()).map(kv).transpose()?.map(|kv| kv.value).unwrap_or_default()))
     }
 
-    /// Deletes `key` if it holds exactly `value`; whether it did.
-    pub fn delete_if(&self, key: &str, value: &str) -> Result<bool, Error> {
-        let body = json!({
-            "compare": [{ "key": encode(key), "target": "VALUE", "result": "EQUAL", "value": encode(value) }],
-            "success": [{ "request_delete_range": { "key": encode(key) } }],
-        });
-        Ok(self.call("/v3/kv/txn", &body)?["succeeded"].as_bool() == Some(true))
-    }
-
     /// Compacts the store's history up to `revision` (tests and operators; Hiatus never does).
     pub fn compact(&self, revision: i64) -> Result<(), Error> {
         self.call("/v3/kv/compaction", &json!({ "revision": revision.to_string(), "physical": true })).map(|_| ())
@@ -160,14 +196,26 @@ impl Client {
     /// Watches `key` from `from` on; calls `seen` with each change in order until the stream
     /// ends, a read waits longer than `quiet`, or `seen` says stop (`false`). `Ok(())` for an
     /// ordinary end (resume from the last revision seen), `Err(Compacted)` when `from` is gone.
-    pub fn watch(
+    pub fn watch(&self, key: &str, from: i64, quiet: Duration, seen: impl FnMut(Change) -> bool) -> Result<(), Error> {
+        let body = json!({ "create_request": { "key": encode(key), "start_revision": from.to_string() } });
+        self.watch_with(body, quiet, seen)
+    }
+
+    /// [`Client::watch`] of every key under `prefix` (which ends in `/`).
+    pub fn watch_prefix(
         &self,
-        key: &str,
+        prefix: &str,
         from: i64,
         quiet: Duration,
-        mut seen: impl FnMut(Change) -> bool,
+        seen: impl FnMut(Change) -> bool,
     ) -> Result<(), Error> {
-        let body = json!({ "create_request": { "key": encode(key), "start_revision": from.to_string() } });
+        let body = json!({ "create_request": {
+            "key": encode(prefix), "range_end": encode(&prefix_end(prefix)), "start_revision": from.to_string()
+        } });
+        self.watch_with(body, quiet, seen)
+    }
+
+    fn watch_with(&self, body: Value, quiet: Duration, mut seen: impl FnMut(Change) -> bool) -> Result<(), Error> {
         let r = self.post("/v3/watch", &body, Some(quiet))?;
         let lines = BufReader::new(r.into_body().into_reader());
         for line in lines.lines() {
@@ -199,6 +247,16 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// The end of the range of keys that start with `prefix`: its last byte plus one (keys here are
+/// ASCII, and a prefix ends in `/`, so this stays text).
+fn prefix_end(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last = last.saturating_add(1);
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| prefix.to_string())
 }
 
 /// etcd's error text out of a JSON error answer, else the text itself (bounded for a log line).
@@ -282,6 +340,12 @@ mod tests {
         assert_eq!(decode(&encode(text)).as_deref(), Some(text.as_bytes()));
         assert_eq!(decode("a"), None);
         assert_eq!(decode("Zm9v!"), None);
+    }
+
+    #[test]
+    fn a_prefix_range_ends_after_its_last_byte() {
+        assert_eq!(prefix_end("/hiatus/incident-log/"), "/hiatus/incident-log0");
+        assert_eq!(prefix_end("a"), "b");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What this node knows of its contact with etcd: connected or not, the operator document's
-//! revision in force, when etcd last answered. Shown three ways — the metrics
-//! `hiatus_cluster_connected`, `hiatus_cluster_revision`,
-//! `hiatus_cluster_last_contact_timestamp_seconds` (a collector registered once), the `cluster`
+//! revision in force, when etcd last answered, whether it decides incidents. Shown three ways —
+//! the metrics `hiatus_cluster_connected`, `hiatus_cluster_revision`,
+//! `hiatus_cluster_last_contact_timestamp_seconds`, `hiatus_cluster_incident_keeper` (a
+//! collector registered once), the `cluster`
 //! section of the admin `/state`, and one log line per loss and per recovery.
 //!
 //! Atomics only: the loops write them, a scrape or `/state` reads them, nobody waits.
@@ -10,7 +11,7 @@ use crate::control::admin::StateSection;
 use crate::telemetry::exposition::Family;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 const UNKNOWN: u8 = 0;
@@ -26,6 +27,8 @@ pub struct Contact {
     revision: AtomicI64,
     /// Unix seconds of etcd's last answer (0: never).
     last_contact: AtomicI64,
+    /// This node holds the incident keeper's lease (`incidents`).
+    keeper: AtomicBool,
 }
 
 fn now() -> i64 {
@@ -39,7 +42,16 @@ impl Contact {
             state: AtomicU8::new(UNKNOWN),
             revision: AtomicI64::new(0),
             last_contact: AtomicI64::new(0),
+            keeper: AtomicBool::new(false),
         }
+    }
+
+    pub fn keeper(&self) -> bool {
+        self.keeper.load(Ordering::Relaxed)
+    }
+
+    pub fn set_keeper(&self, keeper: bool) {
+        self.keeper.store(keeper, Ordering::Relaxed);
     }
 
     pub fn connected(&self) -> bool {
@@ -92,12 +104,13 @@ impl StateSection for Contact {
             "node": self.node,
             "connected": self.connected(),
             "revision": self.revision(),
+            "incident_keeper": self.keeper(),
             "last_contact": (last > 0).then(|| chrono::DateTime::from_timestamp(last, 0).map(|t| t.to_rfc3339())),
         })
     }
 }
 
-const FAMILIES: [Family; 3] = [
+const FAMILIES: [Family; 4] = [
     Family::gauge(
         "hiatus_cluster_connected",
         "1 while etcd answers this node, else 0 (serving its last known state)",
@@ -107,6 +120,11 @@ const FAMILIES: [Family; 3] = [
     Family::gauge(
         "hiatus_cluster_last_contact_timestamp_seconds",
         "Unix time of etcd's last answer to this node (0: never)",
+        &[],
+    ),
+    Family::gauge(
+        "hiatus_cluster_incident_keeper",
+        "1 while this node decides the cluster's incidents (holds the keeper lease), else 0",
         &[],
     ),
 ];
@@ -131,8 +149,12 @@ impl Collector for ContactCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let c = &self.contact;
-        let values =
-            [f64::from(u8::from(c.connected())), c.revision() as f64, c.last_contact.load(Ordering::Relaxed) as f64];
+        let values = [
+            f64::from(u8::from(c.connected())),
+            c.revision() as f64,
+            c.last_contact.load(Ordering::Relaxed) as f64,
+            f64::from(u8::from(c.keeper())),
+        ];
         FAMILIES.iter().zip(values).map(|(f, v)| f.of(vec![f.sample(&[], v)])).collect()
     }
 }

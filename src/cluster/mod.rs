@@ -8,6 +8,8 @@
 //! - `watch`: list, watch from the next revision, resume, re-list after compaction; heartbeat.
 //! - `contact`: connected or not, the revision in force: metrics, `/state`, log lines.
 //! - `api`: the operator API's store in cluster mode (writes to etcd, answers once applied here).
+//! - `incidents`: the incident keeper: one node decides incidents (an etcd lease), every node
+//!   shows the records it publishes.
 //! - `marks`: delivery marks, so each event reaches each target once whichever node saw it.
 //!
 //! It never runs on the request path: a request reads the `Compiled` in force whether etcd
@@ -16,6 +18,7 @@
 pub mod api;
 pub mod client;
 pub mod contact;
+pub mod incidents;
 pub mod marks;
 pub mod store;
 pub mod watch;
@@ -44,6 +47,8 @@ pub fn start(
     state_dir: Option<&Path>,
 ) -> std::io::Result<Started> {
     let contact = Arc::new(Contact::new(&settings.node));
+    // The health registry (and its incident log) outlives every reload: taken once here.
+    let registry = reloader.current().load().health.clone();
     let local = state_dir.map(store::LocalCopy::in_dir);
     let applier = Arc::new(store::Applier::new(main.to_path_buf(), reloader, contact.clone(), local));
     if applier.in_force() > 0 {
@@ -69,8 +74,19 @@ pub fn start(
         contact: contact.clone(),
         retry_max: settings.retry_max,
     };
+    let keeper = Arc::new(incidents::EtcdKeeper::new(
+        follow.client.clone(),
+        &settings.prefix,
+        &settings.node,
+        contact.clone(),
+        settings.retry_max,
+    ));
+    registry.incidents().share(keeper.clone());
     let beat = follow.clone();
+    let records = keeper.clone();
     std::thread::Builder::new().name("hiatus-cluster".into()).spawn(move || follow.run())?;
     std::thread::Builder::new().name("hiatus-cluster-beat".into()).spawn(move || beat.heartbeat())?;
+    std::thread::Builder::new().name("hiatus-cluster-keeper".into()).spawn(move || keeper.run())?;
+    std::thread::Builder::new().name("hiatus-cluster-incidents".into()).spawn(move || records.follow(registry))?;
     Ok(Started { contact, store })
 }

@@ -8,6 +8,7 @@
 //!   │                             └─▶ the request path picks healthy ones only
 //!   └── after probes: settle ──▶ IncidentLog (begin when all of a tenant's upstreams are
 //!                                down, end when one is healthy again; incidents.jsonl)
+//!                                cluster mode: only where the keeper decides, then published
 //! ```
 //!
 //! [`run`] is spawned by `control::start`; [`probe_once`] runs one round directly, for tests
@@ -199,9 +200,14 @@ fn changes(compiled: &Compiled, open: &[Incident]) -> Vec<Change> {
     out
 }
 
-/// Applies [`changes`] to the log (file writes off the async thread).
+/// Applies [`changes`] to the log (file writes off the async thread). In cluster mode only the
+/// node whose keeper decides does, and publishes each change (`health::shared`).
 async fn settle(compiled: &Arc<Compiled>, now: UnixTime) {
     let registry = compiled.health.clone();
+    let keeper = registry.incidents().keeper().cloned();
+    if keeper.as_ref().is_some_and(|k| !k.decides()) {
+        return;
+    }
     let changes = changes(compiled, &registry.incidents().open());
     if changes.is_empty() {
         return;
@@ -217,11 +223,17 @@ async fn settle(compiled: &Arc<Compiled>, now: UnixTime) {
                             i.id,
                             cause.code()
                         );
+                        if let Some(k) = &keeper {
+                            k.publish(&i);
+                        }
                     }
                 }
                 Change::End { tenant } => {
                     if let Some(i) = registry.incidents().end(&tenant, now) {
                         log::info!("incident {} ended: tenant {tenant} is served again", i.id);
+                        if let Some(k) = &keeper {
+                            k.publish(&i);
+                        }
                     }
                 }
             }

@@ -14,12 +14,13 @@
 //! it reads as the generic kind ([`Cause::Unavailable`]) with that text as its detail.
 
 use super::cause::Cause;
+use super::shared::Keeper;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The name of the file in `state_dir`.
 pub const FILE_NAME: &str = "incidents.jsonl";
@@ -49,6 +50,18 @@ pub struct Incident {
     /// What the health checks saw, in plain words (`10.0.0.7:8080: connection refused`): for
     /// logs and the admin listener only, never for a page.
     pub detail: String,
+}
+
+impl Incident {
+    /// The incident as one line of `incidents.jsonl` (no newline): also its shape in etcd.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&Line::from(self)).unwrap_or_default()
+    }
+
+    /// An incident from [`Incident::to_json`]'s shape.
+    pub fn from_json(text: &str) -> Result<Incident, serde_json::Error> {
+        serde_json::from_str::<Line>(text).map(Incident::from)
+    }
 }
 
 /// One line of the file.
@@ -98,6 +111,8 @@ pub struct IncidentLog {
     /// Bumped on every open and close: pages cached with an older value are rendered anew,
     /// and checking costs the request path one atomic load, not the lock.
     version: AtomicU64,
+    /// Cluster mode: who decides incidents (`shared`); unset, this node does.
+    keeper: OnceLock<Arc<dyn Keeper>>,
 }
 
 #[derive(Debug)]
@@ -122,6 +137,7 @@ impl IncidentLog {
             inner: Mutex::new(Inner { incidents: Vec::new(), file: None }),
             path: None,
             version: AtomicU64::new(0),
+            keeper: OnceLock::new(),
         }
     }
 
@@ -158,7 +174,70 @@ impl IncidentLog {
             inner: Mutex::new(Inner { incidents, file: Some(file) }),
             path: Some(path),
             version: AtomicU64::new(0),
+            keeper: OnceLock::new(),
         })
+    }
+
+    /// Hands the deciding to `keeper` (cluster mode; the first call wins).
+    pub fn share(&self, keeper: Arc<dyn Keeper>) {
+        let _ = self.keeper.set(keeper);
+    }
+
+    /// The keeper, in cluster mode.
+    pub fn keeper(&self) -> Option<&Arc<dyn Keeper>> {
+        self.keeper.get()
+    }
+
+    /// Takes `incident` as another node published it (cluster mode): added, or replacing the
+    /// one with its id when it differs. An open one also closes any other open incident of its
+    /// tenant (one that this node opened while it decided, never published, now superseded),
+    /// at the adopted one's start. An incident never opens again once ended (a late copy of its
+    /// opening changes nothing: a new outage is a new id). Whether anything changed.
+    pub fn adopt(&self, incident: Incident) -> bool {
+        let mut inner = self.lock();
+        let reopens = incident.end.is_none() && inner.incidents.iter().any(|i| i.id == incident.id && i.end.is_some());
+        if reopens || inner.incidents.contains(&incident) {
+            return false;
+        }
+        if incident.end.is_none() {
+            let stale: Vec<usize> = (0..inner.incidents.len())
+                .filter(|&n| {
+                    let i = &inner.incidents[n];
+                    i.end.is_none() && i.tenant == incident.tenant && i.id != incident.id
+                })
+                .collect();
+            for n in stale {
+                let mut closed = inner.incidents[n].clone();
+                closed.end = Some(incident.start.max(closed.start));
+                log::info!("incident {} ended: superseded by the cluster's incident {}", closed.id, incident.id);
+                self.persist(&mut inner, &closed);
+                inner.incidents[n] = closed;
+            }
+        }
+        self.persist(&mut inner, &incident);
+        match inner.incidents.iter().position(|i| i.id == incident.id) {
+            Some(n) => inner.incidents[n] = incident,
+            None => {
+                // Kept in order of start, as local openings are.
+                let at = inner.incidents.iter().rposition(|i| i.start <= incident.start).map_or(0, |n| n + 1);
+                inner.incidents.insert(at, incident);
+            }
+        }
+        self.version.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Closes the open incident `id` at `now` unless it already ended; whether it did (cluster
+    /// mode: an incident the shared record no longer holds open).
+    pub fn end_id(&self, id: &str, now: i64) -> bool {
+        let mut inner = self.lock();
+        let Some(n) = inner.incidents.iter().position(|i| i.id == id && i.end.is_none()) else { return false };
+        let mut closed = inner.incidents[n].clone();
+        closed.end = Some(now.max(closed.start));
+        self.persist(&mut inner, &closed);
+        inner.incidents[n] = closed;
+        self.version.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Changes whenever an incident opens or closes.
@@ -339,6 +418,35 @@ mod tests {
         log.end("a", 130);
         log.begin("a", Cause::Unreachable, "third", 130);
         assert_eq!(log.open_for("a").map(|i| i.id), Some("a-130-2".to_string()));
+    }
+
+    #[test]
+    fn adopted_incidents_replace_by_id_and_supersede_a_stale_open_one() {
+        let log = IncidentLog::in_memory();
+        let stale = log.begin("a", Cause::Unreachable, "seen here", 100).expect("opened");
+        let shared = Incident {
+            id: "a-90".into(),
+            tenant: "a".into(),
+            start: 90,
+            end: None,
+            cause: Cause::Timeout,
+            detail: "x".into(),
+        };
+        let before = log.version();
+        assert!(log.adopt(shared.clone()));
+        assert!(!log.adopt(shared.clone()), "the same incident again changes nothing");
+        assert!(log.version() > before);
+        assert_eq!(ids(&log.recent(0)), [("a-100", Some(100)), ("a-90", None)], "the stale one ended");
+        assert_eq!(log.open_for("a").map(|i| i.id), Some("a-90".to_string()));
+        assert_ne!(stale.id, "a-90");
+        assert!(log.adopt(Incident { end: Some(150), ..shared.clone() }));
+        assert!(log.open().is_empty());
+        assert!(!log.adopt(shared), "a late copy of its opening does not open it again");
+        assert!(log.open().is_empty());
+        assert!(!log.end_id("a-90", 160), "already ended");
+        log.begin("b", Cause::Unreachable, "x", 200);
+        assert!(log.end_id("b-200", 210));
+        assert_eq!(log.recent(0).first().map(|i| i.end), Some(Some(210)));
     }
 
     #[test]

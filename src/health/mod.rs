@@ -4,7 +4,8 @@
 //! - `state`: the pure counting (rise/fall); `probe`: one TCP or HTTP probe;
 //!   `registry`: the per-upstream state that outlives reloads; `incidents`: the incident log;
 //!   `cause`: the public kind of an incident (its detail stays with logs and the admin listener);
-//!   `passive`: what proxied requests tell (failures in a row mark an upstream down for a while).
+//!   `passive`: what proxied requests tell (failures in a row mark an upstream down for a while);
+//!   `shared`: the seam through which several gateways keep one set of incidents (cluster mode).
 //!
 //! Only fixed upstreams are checked: `{n}` templates name one server per host number, known only
 //! per request, so tenants with them are never marked unhealthy (validation refuses a `health`
@@ -17,6 +18,7 @@ pub mod incidents;
 pub mod passive;
 pub mod probe;
 pub mod registry;
+pub mod shared;
 pub mod state;
 
 pub use cause::Cause;

@@ -677,8 +677,19 @@ fn sink() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, bodies)
 }
 
+/// The open incident of tenant `down` on `node`, as its admin `/state` shows it: id and start.
+fn incident_of(node: &Node) -> Option<(String, String)> {
+    let state = node.state();
+    let tenant = state["tenants"].as_array()?.iter().find(|t| t["tenant"] == "down")?.clone();
+    let i = &tenant["incident"];
+    Some((i["id"].as_str()?.to_string(), i["start"].as_str()?.to_string()))
+}
+
+/// An outage every node's checks see is one incident: one node (the keeper, by an etcd lease)
+/// decides it, all show it with the same id and start, each of its events is sent once; when
+/// the keeper dies, another node takes over and resolves it.
 #[test]
-fn one_incident_seen_by_two_nodes_is_notified_once() {
+fn an_outage_seen_by_every_node_is_one_incident_notified_once_even_when_its_keeper_dies() {
     let Some(etcd) = Cluster::start(1) else { return };
     let origin = origin();
     let (url, bodies) = sink();
@@ -688,32 +699,50 @@ fn one_incident_seen_by_two_nodes_is_notified_once() {
          health = {{ tcp = true, interval = \"100ms\", timeout = \"100ms\", rise = 1, fall = 1 }}\n\n\
          [[notify]]\nid = \"hook\"\ntype = \"webhook\"\nurl = \"{url}\"\nevents = [\"incident.opened\", \"incident.resolved\"]\n"
     );
-    let a = Node::start_with("a", origin, &etcd.clients, "/it/incident", &extra);
-    let b = Node::start_with("b", origin, &etcd.clients, "/it/incident", &extra);
-    until("both nodes open the incident", Duration::from_secs(10), || {
-        a.metric("hiatus_incidents_open") == 1.0 && b.metric("hiatus_incidents_open") == 1.0
-    });
+    let mut a = Node::start_with("a", origin, &etcd.clients, "/it/incident", &extra);
+    until("the first node opens the incident", Duration::from_secs(15), || a.metric("hiatus_incidents_open") == 1.0);
+    // A second later: its own checks would open an incident with another id and start.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut b = Node::start_with("b", origin, &etcd.clients, "/it/incident", &extra);
+    until("the second node shows it too", Duration::from_secs(15), || b.metric("hiatus_incidents_open") == 1.0);
+    std::thread::sleep(Duration::from_millis(500));
+    let (ia, ib) = (incident_of(&a), incident_of(&b));
+    assert!(ia.is_some() && ia == ib, "one incident, the same id and start on both nodes: {ia:?} {ib:?}");
+    let keepers: Vec<f64> = [&a, &b].iter().map(|n| n.metric("hiatus_cluster_incident_keeper")).collect();
+    assert_eq!(keepers, [1.0, 0.0], "one keeper, the node that came first");
+    let (id, _) = ia.expect("the incident");
+    let record = etcd.client().get(&format!("/it/incident/incident-log/{id}")).expect("get").0.expect("the record");
+    assert!(record.value.contains("\"end\":null"), "open in etcd: {}", record.value);
     let opened = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("incident.opened")).count();
     until("the incident is notified", Duration::from_secs(10), || opened() >= 1);
-    // Both nodes' tickers have looked at their incident several times by now (every 250 ms).
+    // Both nodes' tickers have looked at the incident several times by now (every 250 ms).
     until("another node's claim is logged", Duration::from_secs(10), || {
         a.log().contains("is another node's to send") || b.log().contains("is another node's to send")
     });
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(opened(), 1, "one delivery: {:?}", bodies.lock().expect("bodies"));
-    let marks = etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.expect("the mark");
-    assert!(marks.value.starts_with("a ") || marks.value.starts_with("b "), "{}", marks.value);
-    // The upstream comes back: both nodes resolve their incident, the one that opened it tells.
+    // The keeper dies (no goodbye: its lease runs out); the other node takes over.
+    let (keeper, other) = (&mut a, &mut b);
+    let _ = keeper.child.kill();
+    let _ = keeper.child.wait();
+    until("the other node decides incidents", Duration::from_secs(15), || {
+        other.metric("hiatus_cluster_incident_keeper") == 1.0
+    });
+    assert_eq!(incident_of(other).map(|(i, _)| i), Some(id.clone()), "the same incident goes on");
+    // The upstream comes back: the new keeper resolves the incident, once, for everyone.
     let back = TcpListener::bind(("127.0.0.1", dead)).expect("the upstream's port");
     std::thread::spawn(move || for _ in back.incoming() {});
-    until("both nodes resolve the incident", Duration::from_secs(10), || {
-        a.metric("hiatus_incidents_open") == 0.0 && b.metric("hiatus_incidents_open") == 0.0
-    });
+    until("the incident is resolved", Duration::from_secs(10), || other.metric("hiatus_incidents_open") == 0.0);
     let resolved = || bodies.lock().expect("bodies").iter().filter(|b| b.contains("incident.resolved")).count();
     until("the resolution is notified", Duration::from_secs(10), || resolved() >= 1);
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!((opened(), resolved()), (1, 1), "{:?}", bodies.lock().expect("bodies"));
-    assert!(etcd.client().get("/it/incident/incidents/down/hook").expect("get").0.is_none(), "the mark is gone");
+    let record = etcd.client().get(&format!("/it/incident/incident-log/{id}")).expect("get").0.expect("the record");
+    assert!(!record.value.contains("\"end\":null"), "ended in etcd: {}", record.value);
+    // The dead keeper comes back with its own copy open (in its state_dir): it takes the ended
+    // incident from etcd.
+    keeper.restart();
+    until("the restarted node has the incident ended", Duration::from_secs(15), || {
+        keeper.metric("hiatus_incidents_open") == 0.0
+    });
 }
 
 /// In process, without etcd: revisions are applied in order only, and each through the reload.
