@@ -27,7 +27,7 @@ INSTALL=1
 RELOAD=1
 KEEP=0
 OUT="$HERE/results.md"
-ALL_SCENARIOS="small sched 64k maint status refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws tls h2tls hsfull hsresume"
+ALL_SCENARIOS="small sched 64k maint status maintgz statusgz refused 10k h1 h2c post1k chunked16k upload1m download1m maintpost refusedpost http10 h2cm10 ws tls h2tls hsfull hsresume"
 ALL_PROXIES="nginx haproxy caddy pingora hiatus"
 SCENARIOS=$ALL_SCENARIOS
 PROXIES=$ALL_PROXIES
@@ -356,10 +356,12 @@ start_proxy hiatus base
 wait_status "$PROXY_PID" "${PORT[hiatus.pass]}" bench.localhost / 200 60 || { tail -20 "$WORK/hiatus-base.log" >&2; exit 1; }
 curl -s -H 'Host: maint.localhost' -H 'Accept:' -H 'User-Agent:' "http://127.0.0.1:${PORT[hiatus.pass]}/" >"$WORK/pages/maint.html"
 curl -s -H 'Host: dead.localhost' -H 'Accept:' -H 'User-Agent:' "http://127.0.0.1:${PORT[hiatus.pass]}/" >"$WORK/pages/refused.html"
+curl -s -H 'Host: status.localhost' "http://127.0.0.1:${PORT[hiatus.pass]}/" >"$WORK/pages/status.html"
+curl -s -H 'Host: status.localhost' -H 'Accept-Encoding: gzip' "http://127.0.0.1:${PORT[hiatus.pass]}/" >"$WORK/pages/status.html.gz"
 stop_proxy hiatus
 { printf 'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: %s\r\ncache-control: no-store\r\n\r\n' \
     "$(stat -c %s "$WORK/pages/refused.html")"; cat "$WORK/pages/refused.html"; } >"$WORK/pages/refused.http"
-log "Hiatus pages: maintenance $(stat -c %s "$WORK/pages/maint.html") B, upstream refused $(stat -c %s "$WORK/pages/refused.html") B"
+log "Hiatus pages: maintenance $(stat -c %s "$WORK/pages/maint.html") B, upstream refused $(stat -c %s "$WORK/pages/refused.html") B, status $(stat -c %s "$WORK/pages/status.html") B (gzip: $(stat -c %s "$WORK/pages/status.html.gz") B)"
 
 # ---------------------------------------------------------------- scenarios
 # scenario -> config kind, port key, Host, path, expected status, tool
@@ -370,6 +372,8 @@ scen() {
     64k)     echo "base pass bench.localhost /64k 200 wrk" ;;
     maint)   echo "base maint maint.localhost / 503 wrk" ;;
     status)  echo "base pass status.localhost / 200 wrk" ;;
+    maintgz)  echo "base maint maint.localhost / 503 wrk-gzip" ;;
+    statusgz) echo "base pass status.localhost / 200 wrk-gzip" ;;
     refused) echo "base refused dead.localhost / 502 wrk" ;;
     10k)     echo "many many t00042.bench.localhost / 200 wrk-hosts" ;;
     h1)      echo "base pass bench.localhost / 200 h2load-h1" ;;
@@ -400,6 +404,8 @@ scen_title() {
     64k)     echo "pass-through, 64 KiB (wrk)" ;;
     maint)   echo "maintenance page 503 (wrk)" ;;
     status)  echo "status page flood, 200 (wrk)" ;;
+    maintgz)  echo "maintenance page 503, clients that send a browser's Accept-Encoding (wrk)" ;;
+    statusgz) echo "status page flood, 200, clients that take gzip like browsers (wrk)" ;;
     refused) echo "upstream refused, error page 502 (wrk)" ;;
     10k)     echo "10 000 tenants, Host spread (wrk)" ;;
     h1)      echo "pass-through small, h2load --h1" ;;
@@ -426,7 +432,7 @@ na_reason() {              # why a proxy/scenario pair is not run (empty: it is 
   case $sc in tls|h2tls|hsfull|hsresume) case $px in caddy|pingora) echo "TLS rows: nginx and HAProxy only"; return ;; esac ;; esac
   if [ "$sc" = sched ] && [ "$px" != hiatus ]; then echo "a Hiatus schedule: compare with the row above"; return; fi
   # the status page is Hiatus's own: its CPU per request is compared with Hiatus's maintenance page
-  if [ "$sc" = status ] && [ "$px" != hiatus ]; then echo "a Hiatus status page: compare with Hiatus's maint row"; return; fi
+  case $sc in status|statusgz|maintgz) [ "$px" != hiatus ] && { echo "a Hiatus status page: compare with Hiatus's maint row"; return; } ;; esac
   # the baseline only proxies: it has no pages and no routing by Host
   if [ "$px" = pingora ]; then case $sc in maint|refused|10k|maintpost|refusedpost) echo "plain proxy: no pages, no Host routing"; return ;; esac; fi
   return 0
@@ -454,6 +460,8 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
                  -s "$HERE/request.lua" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
     wrk)       "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
                  -H "Host: $host" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
+    wrk-gzip)  "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
+                 -H "Host: $host" -H "Accept-Encoding: gzip, deflate, br, zstd" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
     wrk-hosts) HOSTS=$TENANTS "${PIN_LOAD[@]}" timeout $((DURATION + 15)) wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s --latency \
                  -s "$HERE/hosts.lua" "http://127.0.0.1:$port$path" >"$out" 2>&1 || true ;;
     h2load-h1|h2load-h2c|h2load-h2c-m10)
@@ -490,7 +498,7 @@ run_load() {               # run_load TOOL PORT HOST PATH OUTFILE [METHOD BYTES 
 parse_load() {             # parse_load TOOL OUTFILE EXPECTED -> "rps p50_ms p99_ms errors requests"
   local tool=$1 out=$2 want=$3
   case $tool in
-    wrk|wrk-hosts|wrk-tls|raw)
+    wrk|wrk-gzip|wrk-hosts|wrk-tls|raw)
       local rps req p50 p99 sock non2
       rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
       req=$(awk '/requests in/ {print $1}' "$out")
@@ -747,6 +755,12 @@ table() {
     echo "Status-host flood: Hiatus's status page (served from its per-minute cache) against its maintenance page, run back to back in every round:"
     echo
     within maint status "Hiatus maintenance page" "status page" "status ÷ maintenance"
+  fi
+  if [[ " $SCENARIOS " == *" statusgz "* && " $SCENARIOS " == *" maintgz "* ]]; then
+    echo
+    echo 'Both floods from clients that send `Accept-Encoding: gzip, deflate, br, zstd` (as every browser does): the status page'"'"'s gzip-coded copy (made once per rendering) against the maintenance page (made per request, not coded), run back to back in every round:'
+    echo
+    within maintgz statusgz "Hiatus maintenance page" "status page, gzip" "status (gzip) ÷ maintenance"
   fi
   if [ -n "$RELOAD_LINE" ]; then echo; echo "$RELOAD_LINE"; fi
 }

@@ -147,7 +147,7 @@ fn route(
     if canonical.starts_with("/.hiatus/") {
         return Action::Own;
     }
-    if status_host && super::statuspage::owns(compiled, host, &canonical) {
+    if status_host && super::statuspage::owns(compiled, &canonical) {
         return Action::Status;
     }
     let routed = if plain { Ok(routes.route(req.path)) } else { path::route_by(req.path, |p| routes.route(p)) };

@@ -18,7 +18,7 @@ use super::core::relay::Relayed;
 use super::core::response::{Asked, ClientHead, Framing};
 use super::core::upstream::{self, BodyFraming, Outgoing};
 use super::core::{pool, Core, InFlight, Plan};
-use super::decide::{decide, Decided, Request, FORWARDED_LINES};
+use super::decide::{decide, Action, Decided, Request, FORWARDED_LINES};
 use super::respond::{self, Answer};
 use crate::pages::Failure;
 use crate::telemetry::Outcome;
@@ -202,6 +202,8 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool
         tls,
     };
     let d = decide(&compiled, &input, now);
+    // Only the status host's answers come in codings (`statuspage`): no lookup for the rest.
+    let accept_encoding = (d.action == Action::Status).then(|| joined(&rh, header::ACCEPT_ENCODING)).flatten();
     let tenant = d.route.and_then(|r| r.tenant);
     let mut req = InFlight {
         compiled: &compiled,
@@ -212,6 +214,7 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool
         query: rh.uri.query(),
         accept: input.accept,
         accept_language: input.accept_language,
+        accept_encoding: accept_encoding.as_deref(),
         started,
         tenant,
         verdict: d.verdict,
@@ -229,11 +232,7 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool
     };
     match core.plan(&req, &d, now) {
         Plan::Answer(a) if a.marker == respond::Marker::Status => {
-            let joined = |name: header::HeaderName| {
-                let lines: Vec<&str> = rh.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-                (!lines.is_empty()).then(|| lines.join(", "))
-            };
-            let (inm, ims) = (joined(header::IF_NONE_MATCH), joined(header::IF_MODIFIED_SINCE));
+            let (inm, ims) = (joined(&rh, header::IF_NONE_MATCH), joined(&rh, header::IF_MODIFIED_SINCE));
             let get = rh.method == http::Method::GET || rh.method == http::Method::HEAD;
             let a = super::statuspage::conditional(a, get, inm.as_deref(), ims.as_deref());
             send(core, &mut s, &mut req, &a).await
@@ -245,6 +244,12 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool
 
 /// The request's cookies as one line: HTTP/2 sends each cookie in a field of its own (RFC 9113
 /// §8.2.3), and the bypass cookie may be any of them.
+/// Every line of field `name` as one value (joined with `, `), if any.
+fn joined(rh: &RequestHeader, name: header::HeaderName) -> Option<String> {
+    let lines: Vec<&str> = rh.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    (!lines.is_empty()).then(|| lines.join(", "))
+}
+
 fn cookies(rh: &RequestHeader) -> Option<Cow<'_, str>> {
     let mut all = rh.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
     let first = all.next()?;

@@ -18,6 +18,7 @@ use crate::telemetry::Outcome;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
+use std::sync::Arc;
 
 /// Response formats: `[html, json]` index.
 pub use crate::compiled::pages::{HTML, JSON};
@@ -60,9 +61,44 @@ pub struct Answer {
     pub cache_control: &'static str,
     pub vary: Option<&'static str>,
     pub retry_after: Option<HeaderValue>,
-    /// Fields of rarer answers: a redirect's `Location`, a cookie, `Allow` (empty: no allocation).
-    pub extra: Vec<(HeaderName, HeaderValue)>,
+    /// Fields of rarer answers: a redirect's `Location`, a cookie, validators.
+    pub extra: Extra,
     pub body: Bytes,
+}
+
+/// The further fields of an [`Answer`]: none costs no allocation, and a clone (a status-cache
+/// hit) shares them, one count, instead of copying a list per request.
+#[derive(Debug, Clone, Default)]
+pub struct Extra(Option<Arc<Vec<(HeaderName, HeaderValue)>>>);
+
+impl Extra {
+    pub fn push(&mut self, name: HeaderName, value: HeaderValue) {
+        Arc::make_mut(self.0.get_or_insert_with(Default::default)).push((name, value));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(HeaderName, HeaderValue)> {
+        self.0.iter().flat_map(|v| v.iter())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &HeaderName) -> Option<&HeaderValue> {
+        self.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Replaces every value of `name` (copies a shared list first).
+    pub fn set(&mut self, name: &HeaderName, value: HeaderValue) {
+        if let Some(list) = self.0.as_mut() {
+            for (_, v) in Arc::make_mut(list).iter_mut().filter(|(n, _)| n == name) {
+                *v = value.clone();
+            }
+        }
+    }
+}
+
+impl From<Vec<(HeaderName, HeaderValue)>> for Extra {
+    fn from(list: Vec<(HeaderName, HeaderValue)>) -> Extra {
+        Extra((!list.is_empty()).then(|| Arc::new(list)))
+    }
 }
 
 impl Answer {
@@ -77,7 +113,7 @@ impl Answer {
             cache_control: "no-store",
             vary: Some("Accept, Accept-Language"),
             retry_after: None,
-            extra: Vec::new(),
+            extra: Extra::default(),
             body,
         }
     }
@@ -95,7 +131,7 @@ impl Answer {
             cache_control: "no-store",
             vary: None,
             retry_after: None,
-            extra: Vec::new(),
+            extra: Extra::default(),
             body: Bytes::from_static(text.as_bytes()),
         }
     }
@@ -146,7 +182,7 @@ pub fn fields(
     if let Some(r) = &a.retry_after {
         put(&header::RETRY_AFTER, Value::Header(r));
     }
-    for (name, value) in &a.extra {
+    for (name, value) in a.extra.iter() {
         put(name, Value::Header(value));
     }
     put(&header::CONTENT_SECURITY_POLICY, Value::Static(CONTENT_SECURITY_POLICY));

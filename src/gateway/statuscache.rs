@@ -3,9 +3,10 @@
 //!
 //! Owns [`StatusCache`]: one slot per (rendering, language) — the page, `status.json`,
 //! `feed.atom`, `calendar.ics` — and one per (public tenant's calendar, language), each holding
-//! the latest [`Answer`] with the generation and minute it was rendered for. A hit is an
-//! `ArcSwap` load and a clone of the answer (its body and validators are shared bytes): no lock,
-//! no rendering. What the client's request adds to an answer (a feed's links carry the client's
+//! the latest [`Rendered`] (the answer as made and, when that is smaller, gzip-coded) with the
+//! generation and minute it was rendered for. A hit is an `ArcSwap` load and a clone of the
+//! answer the client takes (its body and validators are shared bytes): no lock, no rendering,
+//! no compression. What the client's request adds to an answer (a feed's links carry the client's
 //! scheme and port; a `status.json` page its `from`) is the slot's *variant*: another variant
 //! renders and takes the slot over.
 //!
@@ -63,11 +64,29 @@ impl Key {
     }
 }
 
+/// One rendering, in the codings it is kept in.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub plain: Answer,
+    /// The same content gzip-coded, when that is smaller (`statuspage::gzipped`).
+    pub gzip: Option<Answer>,
+}
+
+impl Rendered {
+    /// The answer for a client that takes gzip (`gzip`) or not.
+    fn pick(&self, gzip: bool) -> Answer {
+        match (&self.gzip, gzip) {
+            (Some(g), true) => g.clone(),
+            _ => self.plain.clone(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Cached {
     key: Key,
     variant: Box<str>,
-    answer: Answer,
+    rendered: Rendered,
 }
 
 #[derive(Debug, Default)]
@@ -112,9 +131,10 @@ impl StatusCache {
         self.renders.load(Ordering::Relaxed)
     }
 
-    /// The answer `wanted` with `variant`: the cached one when it was rendered for this
-    /// generation and minute, else `render`'s (kept for the next requests).
-    pub fn answer(&self, wanted: Wanted, variant: &str, render: impl FnOnce() -> Answer) -> Answer {
+    /// The answer `wanted` with `variant`, gzip-coded when `gzip` and that was smaller: the
+    /// cached one when it was rendered for this generation and minute, else `render`'s (kept
+    /// for the next requests).
+    pub fn answer(&self, wanted: Wanted, variant: &str, gzip: bool, render: impl FnOnce() -> Rendered) -> Answer {
         let Wanted { kind, lang, generation, tenants, now } = wanted;
         let key = Key { generation, minute: now.div_euclid(60) };
         let held;
@@ -123,7 +143,7 @@ impl StatusCache {
                 held = self.tenant_slots(generation, tenants);
                 match held.slots.get(t as usize * LANGS + lang_index(lang)) {
                     Some(slot) => slot,
-                    None => return self.rendered(render),
+                    None => return self.rendered(render).pick(gzip),
                 }
             }
             fixed => {
@@ -137,23 +157,27 @@ impl StatusCache {
             }
         };
         let latest = slot.latest.load();
-        let same_variant = latest.as_ref().filter(|c| &*c.variant == variant);
+        // Most answers have no variant: then nothing is compared (see `statuspage::below`).
+        let same_variant = latest
+            .as_ref()
+            .filter(|c| c.variant.len() == variant.len() && (variant.is_empty() || &*c.variant == variant));
         if let Some(c) = same_variant {
             if c.key == key {
-                return c.answer.clone();
+                return c.rendered.pick(gzip);
             }
             // Stale by the minute only: one request renders, the others keep the last answer.
             if c.key.generation == generation && slot.claim.swap(key.token(), Ordering::AcqRel) == key.token() {
-                return c.answer.clone();
+                return c.rendered.pick(gzip);
             }
         }
-        let answer = self.rendered(render);
+        let rendered = self.rendered(render);
+        let answer = rendered.pick(gzip);
         slot.claim.store(key.token(), Ordering::Release);
-        slot.latest.store(Some(Arc::new(Cached { key, variant: variant.into(), answer: answer.clone() })));
+        slot.latest.store(Some(Arc::new(Cached { key, variant: variant.into(), rendered })));
         answer
     }
 
-    fn rendered(&self, render: impl FnOnce() -> Answer) -> Answer {
+    fn rendered(&self, render: impl FnOnce() -> Rendered) -> Rendered {
         self.renders.fetch_add(1, Ordering::Relaxed);
         render()
     }
@@ -185,8 +209,8 @@ impl StatusCache {
 mod tests {
     use super::*;
 
-    fn render(text: &'static str) -> impl FnOnce() -> Answer {
-        move || Answer::plain(200, text)
+    fn render(text: &'static str) -> impl FnOnce() -> Rendered {
+        move || Rendered { plain: Answer::plain(200, text), gzip: None }
     }
 
     fn body(a: &Answer) -> &[u8] {
@@ -198,7 +222,7 @@ mod tests {
         let cache = StatusCache::default();
         let en = Language::En;
         let get = |generation, now, lang, variant, text| {
-            cache.answer(Wanted { kind: Kind::Page, lang, generation, tenants: 0, now }, variant, render(text))
+            cache.answer(Wanted { kind: Kind::Page, lang, generation, tenants: 0, now }, variant, false, render(text))
         };
         assert_eq!(body(&get(1, 60, en, "", "a")), b"a");
         assert_eq!(body(&get(1, 119, en, "", "b")), b"a", "same minute: the cached bytes");
@@ -212,14 +236,27 @@ mod tests {
     }
 
     #[test]
+    fn a_client_that_takes_gzip_gets_the_coded_answer_when_there_is_one() {
+        let cache = StatusCache::default();
+        let wanted = Wanted { kind: Kind::Feed, lang: Language::En, generation: 1, tenants: 0, now: 0 };
+        let both = || Rendered { plain: Answer::plain(200, "plain"), gzip: Some(Answer::plain(200, "coded")) };
+        assert_eq!(body(&cache.answer(wanted, "", true, both)), b"coded");
+        assert_eq!(body(&cache.answer(wanted, "", false, render("x"))), b"plain", "the same rendering, as made");
+        assert_eq!(body(&cache.answer(wanted, "", true, render("x"))), b"coded");
+        assert_eq!(cache.renders(), 1);
+        let page = Wanted { kind: Kind::Page, ..wanted };
+        assert_eq!(body(&cache.answer(page, "", true, render("small"))), b"small", "nothing coded: as made");
+    }
+
+    #[test]
     fn a_claimed_minute_serves_the_previous_answer_meanwhile() {
         let cache = StatusCache::default();
         let key = Key { generation: 1, minute: 2 };
         let json = |now| Wanted { kind: Kind::Json, lang: Language::En, generation: 1, tenants: 0, now };
-        cache.answer(json(60), "", render("old"));
+        cache.answer(json(60), "", false, render("old"));
         // Another request has claimed minute 2 and is rendering it.
         cache.fixed[LANGS + lang_index(Language::En)].claim.store(key.token(), Ordering::Relaxed);
-        let a = cache.answer(json(120), "", render("new"));
+        let a = cache.answer(json(120), "", false, render("new"));
         assert_eq!(body(&a), b"old");
         assert_eq!(cache.renders(), 1);
     }
@@ -229,7 +266,7 @@ mod tests {
         let cache = StatusCache::default();
         let cal = |t, generation, text| {
             let wanted = Wanted { kind: Kind::TenantCalendar(t), lang: Language::Nb, generation, tenants: 2, now: 0 };
-            cache.answer(wanted, "", render(text))
+            cache.answer(wanted, "", false, render(text))
         };
         assert_eq!(body(&cal(0, 1, "a0")), b"a0");
         assert_eq!(body(&cal(1, 1, "a1")), b"a1");

@@ -18,7 +18,7 @@
 use crate::compiled::Compiled;
 use crate::config::{Language, Tenant};
 use crate::gateway::respond::{Answer, Marker};
-use crate::gateway::statuscache::{Kind, StatusCache, Wanted};
+use crate::gateway::statuscache::{Kind, Rendered, StatusCache, Wanted};
 use crate::schedule::{occurrence::from_unix, UnixTime};
 use crate::status::{self, audience, Shown};
 use crate::telemetry::Outcome;
@@ -37,13 +37,24 @@ pub struct Asked<'a> {
     pub secure: bool,
     /// Negotiated from `Accept-Language`; `?lang=` wins.
     pub lang: Language,
+    /// The client takes gzip (`Accept-Encoding`, [`accepts_gzip`]).
+    pub gzip: bool,
 }
 
-/// Whether `path` (already below the status host) belongs to the status page.
-pub fn owns(compiled: &Compiled, host: &str, path: &str) -> bool {
-    let g = &compiled.config().gateway;
-    g.status_host.as_deref() == Some(host)
-        && path.strip_prefix(g.status_path.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+/// Whether `path`, on the status host (the caller has compared it), belongs to the status page.
+pub fn owns(compiled: &Compiled, path: &str) -> bool {
+    below(path, &compiled.config().gateway.status_path).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `path` without the status path `prefix`, if it starts with it. Every request to the status
+/// host asks this twice: the common empty prefix (the status host's root) compares nothing —
+/// a library compare of zero bytes still costs a call, measurable in a flood.
+fn below<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    if prefix.is_empty() {
+        Some(path)
+    } else {
+        path.strip_prefix(prefix)
+    }
 }
 
 /// The language `?lang=` asks for, if it names one.
@@ -86,9 +97,9 @@ fn answer_of(status: u16, content_type: &'static str, lang: Language, body: Byte
         content_type,
         lang: Some(lang),
         cache_control: "no-cache",
-        vary: Some("Accept-Language"),
+        vary: Some("Accept-Encoding, Accept-Language"),
         retry_after: None,
-        extra: Vec::new(),
+        extra: Default::default(),
         body,
     }
 }
@@ -98,10 +109,10 @@ fn validated(content_type: &'static str, lang: Language, text: String, modified:
     let tag = format!("\"{}\"", crate::compiled::ledger::digest(&text));
     let mut a = answer_of(200, content_type, lang, Bytes::from(text));
     if let Ok(v) = HeaderValue::from_str(&tag) {
-        a.extra.push((header::ETAG, v));
+        a.extra.push(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&http_date(modified)) {
-        a.extra.push((header::LAST_MODIFIED, v));
+        a.extra.push(header::LAST_MODIFIED, v);
     }
     a
 }
@@ -127,10 +138,14 @@ pub fn answer(compiled: &Compiled, asked: &Asked<'_>, now: UnixTime, cache: &Sta
     let config = compiled.config();
     let g = &config.gateway;
     let lang = query_lang(asked.query).unwrap_or(asked.lang);
-    let rest = asked.path.strip_prefix(g.status_path.as_str()).unwrap_or(asked.path);
+    let rest = below(asked.path, &g.status_path).unwrap_or(asked.path);
     let (generation, tenants) = (compiled.generation, config.tenants.len());
     let cached = |kind, variant: &str, render: &dyn Fn() -> Answer| {
-        cache.answer(Wanted { kind, lang, generation, tenants, now }, variant, render)
+        cache.answer(Wanted { kind, lang, generation, tenants, now }, variant, asked.gzip, || {
+            let plain = render();
+            let gzip = gzipped(&plain);
+            Rendered { plain, gzip }
+        })
     };
     match rest {
         "" | "/" | "/index.html" => cached(Kind::Page, "", &|| render(compiled, lang, now, Rendering::Page)),
@@ -222,6 +237,58 @@ fn render(compiled: &Compiled, lang: Language, now: UnixTime, what: Rendering<'_
     }
 }
 
+/// Bodies smaller than this are sent as they are: coding them saves next to nothing.
+const GZIP_FROM: usize = 512;
+
+/// Whether an `Accept-Encoding` value takes gzip (RFC 9110 §12.5.3): `gzip` (or `x-gzip`) with
+/// a weight above 0, or `*` above 0 when gzip is not named.
+pub fn accepts_gzip(field: Option<&str>) -> bool {
+    let Some(field) = field else { return false };
+    let mut star = false;
+    for item in field.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let weight = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .next()
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok());
+        let wanted = weight.is_some_and(|q| q > 0.0);
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            return wanted;
+        }
+        if coding == "*" {
+            star = wanted;
+        }
+    }
+    star
+}
+
+/// `a` gzip-coded, made once per rendering: its own strong `ETag` (another representation,
+/// RFC 9110 §8.8.3), `Content-Encoding`, the same `Last-Modified`. `None` when the body is small
+/// or coding does not make it smaller.
+fn gzipped(a: &Answer) -> Option<Answer> {
+    use flate2::{write::GzEncoder, Compression};
+    use std::io::Write;
+    if a.status != 200 || a.body.len() < GZIP_FROM {
+        return None;
+    }
+    let mut coder = GzEncoder::new(Vec::with_capacity(a.body.len() / 3), Compression::best());
+    coder.write_all(&a.body).ok()?;
+    let coded = coder.finish().ok()?;
+    if coded.len() >= a.body.len() {
+        return None;
+    }
+    let mut g = a.clone();
+    g.body = Bytes::from(coded);
+    if let Some(tag) = g.extra.get(&header::ETAG) {
+        let tag = tag.to_str().ok()?.trim_end_matches('"');
+        let coded = HeaderValue::from_str(&format!("{tag}-gzip\"")).ok()?;
+        g.extra.set(&header::ETAG, coded);
+    }
+    g.extra.push(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    Some(g)
+}
+
 /// The start of `now`'s minute: the page and `status.json` are made per minute, so that is
 /// when what they show last changed.
 fn minute_of(now: UnixTime) -> UnixTime {
@@ -243,7 +310,10 @@ pub fn conditional(
     if_none_match: Option<&str>,
     if_modified_since: Option<&str>,
 ) -> Answer {
-    let find = |name: &header::HeaderName| a.extra.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.to_str().ok());
+    if if_none_match.is_none() && if_modified_since.is_none() {
+        return a;
+    }
+    let find = |name: &header::HeaderName| a.extra.get(name).and_then(|v| v.to_str().ok());
     let (Some(tag), true, 200) = (find(&header::ETAG), get_or_head, a.status) else { return a };
     let current = match (if_none_match, if_modified_since) {
         (Some(inm), _) => none_match(inm, tag),
@@ -268,11 +338,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn gzip_is_taken_when_named_or_starred_with_a_weight_above_zero() {
+        let cases = [
+            (None, false),
+            (Some(""), false),
+            (Some("gzip, deflate, br, zstd"), true),
+            (Some("br;q=1.0, GZIP;q=0.5"), true),
+            (Some("x-gzip"), true),
+            (Some("gzip;q=0"), false),
+            (Some("gzip; q=0.000"), false),
+            (Some("deflate, br"), false),
+            (Some("*"), true),
+            (Some("*;q=0"), false),
+            (Some("gzip;q=0, *"), false),
+            (Some("identity"), false),
+            (Some("gzip;q=nonsense"), false),
+        ];
+        for (field, takes) in cases {
+            assert_eq!(accepts_gzip(field), takes, "{field:?}");
+        }
+    }
+
+    #[test]
+    fn a_coded_answer_inflates_to_the_same_bytes_under_its_own_tag() {
+        use std::io::Read;
+        let text = "<p>maintenance</p>\n".repeat(100);
+        let plain = validated("text/html; charset=utf-8", Language::En, text.clone(), 60);
+        let coded = gzipped(&plain).expect("a page of 2 KB is worth coding");
+        assert!(coded.body.len() < plain.body.len() / 4, "{} bytes", coded.body.len());
+        let mut inflated = String::new();
+        flate2::read::GzDecoder::new(&coded.body[..]).read_to_string(&mut inflated).expect("gzip");
+        assert_eq!(inflated, text);
+        let field = |a: &Answer, n: &header::HeaderName| a.extra.get(n).map(|v| v.to_str().unwrap_or("").to_string());
+        let (tag, coded_tag) = (field(&plain, &header::ETAG).expect("tag"), field(&coded, &header::ETAG).expect("tag"));
+        assert_ne!(tag, coded_tag, "another representation, another strong tag");
+        assert_eq!(coded_tag, format!("{}-gzip\"", tag.trim_end_matches('"')));
+        assert_eq!(field(&coded, &header::CONTENT_ENCODING).as_deref(), Some("gzip"));
+        assert_eq!(field(&coded, &header::LAST_MODIFIED), field(&plain, &header::LAST_MODIFIED));
+        assert_eq!(field(&plain, &header::CONTENT_ENCODING), None);
+        assert_eq!(coded.vary, Some("Accept-Encoding, Accept-Language"));
+        // Small bodies are not worth it.
+        assert!(gzipped(&validated("text/html", Language::En, "short".into(), 60)).is_none());
+    }
+
+    #[test]
     fn validators_decide_304() {
         let fresh = || {
             let mut a = answer_of(200, "application/atom+xml; charset=utf-8", Language::En, Bytes::from_static(b"x"));
-            a.extra.push((header::ETAG, HeaderValue::from_static("\"abc\"")));
-            a.extra.push((header::LAST_MODIFIED, HeaderValue::from_static("Thu, 14 Nov 2024 10:00:00 GMT")));
+            a.extra.push(header::ETAG, HeaderValue::from_static("\"abc\""));
+            a.extra.push(header::LAST_MODIFIED, HeaderValue::from_static("Thu, 14 Nov 2024 10:00:00 GMT"));
             a
         };
         let cases: &[(bool, Option<&str>, Option<&str>, u16)] = &[

@@ -663,3 +663,44 @@ async fn feeds_keep_their_entries_until_their_subject_changes_and_answer_conditi
     assert!(en.contains("Affects: Shop"), "{en}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client that takes gzip (every browser) gets the status host's answers gzip-coded, made once
+/// per rendering: the same bytes inflated, their own `ETag`, `Vary: Accept-Encoding`; a client
+/// that does not, or refuses it, gets them as made. On both lanes.
+#[tokio::test]
+async fn status_answers_come_gzip_coded_to_clients_that_take_it() {
+    use std::io::Read;
+    let dir = scratch("gzip");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).expect("state directory");
+    let gw = TestGateway::start(&config_with_state(&state, "Release 4.2"), NOW).await;
+    let host = format!("status.test:{}", gw.addr.port());
+    let inflate = |body: &[u8]| {
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(body).read_to_end(&mut text).expect("a gzip body");
+        text
+    };
+    for path in ["/status/", "/status/status.json", "/status/feed.atom", "/status/calendar.ics"] {
+        let plain = gw.get(&host, path, &[]).await;
+        let coded = gw.get(&host, path, &[("accept-encoding", "gzip, deflate, br, zstd")]).await;
+        assert_eq!((plain.status, coded.status), (200, 200), "{path}");
+        assert_eq!(plain.header("content-encoding"), None, "{path}");
+        assert_eq!(coded.header("content-encoding"), Some("gzip"), "{path}");
+        assert!(coded.body.len() < plain.body.len(), "{path}: {} against {}", coded.body.len(), plain.body.len());
+        assert_eq!(inflate(&coded.body), plain.body.to_vec(), "{path}: the same content");
+        for r in [&plain, &coded] {
+            assert_eq!(r.header("vary"), Some("Accept-Encoding, Accept-Language"), "{path}");
+        }
+        let tag = coded.header("etag").expect("an ETag");
+        assert_ne!(Some(tag), plain.header("etag"), "{path}: another representation, another tag");
+        let refused = gw.get(&host, path, &[("accept-encoding", "gzip;q=0, br")]).await;
+        assert_eq!((refused.header("content-encoding"), refused.body.len()), (None, plain.body.len()), "{path}");
+        let again = gw.get(&host, path, &[("accept-encoding", "gzip"), ("if-none-match", tag)]).await;
+        assert_eq!((again.status, again.body.len()), (304, 0), "{path}: the coded copy is current");
+    }
+    let plain = gw.get(&host, "/status/feed.atom", &[]).await;
+    let mut h2 = gw.h2().await;
+    let r = h2.request("GET", &format!("http://{host}/status/feed.atom"), &[("accept-encoding", "gzip")]).await;
+    assert_eq!((r.status, r.header("content-encoding")), (200, Some("gzip")), "on h2c too");
+    assert_eq!(inflate(&r.body), plain.body.to_vec());
+}

@@ -77,6 +77,8 @@ pub struct InFlight<'a> {
     pub query: Option<&'a str>,
     pub accept: Option<&'a str>,
     pub accept_language: Option<&'a str>,
+    /// Read for the status host's answers only (the lanes leave it `None` otherwise).
+    pub accept_encoding: Option<&'a str>,
     pub started: Instant,
     pub tenant: Option<u32>,
     pub verdict: Option<Verdict>,

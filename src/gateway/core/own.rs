@@ -36,7 +36,7 @@ pub fn hiatus_path(req: &InFlight<'_>, d: &Decided, path: &str, query: Option<&s
             cache_control: "public, max-age=3600",
             vary: None,
             retry_after: None,
-            extra: Vec::new(),
+            extra: Default::default(),
             body: Bytes::from_static(bytes),
         };
     }
@@ -91,7 +91,7 @@ fn redirect(status: u16, extra: Vec<(header::HeaderName, HeaderValue)>, body: By
         cache_control: "no-store",
         vary: None,
         retry_after: None,
-        extra,
+        extra: extra.into(),
         body,
     }
 }
@@ -128,7 +128,8 @@ fn plain_target(to: &str) -> bool {
 
 /// The status page or one of its feeds (`path` canonical); `statuspage` builds the answer.
 pub fn status(req: &InFlight<'_>, d: &Decided, path: &str, now: UnixTime, cache: &StatusCache) -> Answer {
-    let asked = statuspage::Asked { path, query: req.query, host: req.host, secure: d.secure, lang: d.lang };
+    let gzip = statuspage::accepts_gzip(req.accept_encoding);
+    let asked = statuspage::Asked { path, query: req.query, host: req.host, secure: d.secure, lang: d.lang, gzip };
     statuspage::answer(req.compiled, &asked, now, cache)
 }
 

@@ -25,7 +25,7 @@ use super::core::relay::{relay, Relayed};
 use super::core::response::{Asked, ClientHead, Framing};
 use super::core::upstream::{self, BodyFraming, Outgoing};
 use super::core::{buffers, exchange::Failed, pool, tunnel, Core, InFlight, Plan};
-use super::decide::{decide, Request, FORWARDED_LINES};
+use super::decide::{decide, Action, Request, FORWARDED_LINES};
 use super::drain::IDLE_BEFORE_CLOSING;
 use super::respond::{Answer, Marker};
 use super::statuspage;
@@ -305,11 +305,22 @@ fn forwarded_lines<'b>(head: &Head, buf: &'b [u8], lines: &mut [&'b str; FORWARD
     n
 }
 
-/// An end-to-end field's lines joined with `, ` (the status page's validators: rare, allocates).
-fn end_to_end(head: &Head, buf: &[u8], lower: &[u8]) -> Option<String> {
-    let lines = head.fields().iter().filter(|(f, name, _)| *f == Field::EndToEnd && name_is(name.bytes(buf), lower));
-    let joined: Vec<&str> = lines.map(|(_, _, v)| v.str(buf)).collect();
-    (!joined.is_empty()).then(|| joined.join(", "))
+/// An end-to-end field's lines joined with `, ` (the status host's validators and codings): one
+/// line as it is, several (rare) joined anew.
+fn end_to_end<'b>(head: &Head, buf: &'b [u8], lower: &[u8]) -> Option<Cow<'b, str>> {
+    let mut lines = head
+        .fields()
+        .iter()
+        .filter(|(f, name, _)| *f == Field::EndToEnd && name_is(name.bytes(buf), lower))
+        .map(|(_, _, v)| v.str(buf));
+    let first = lines.next()?;
+    let Some(second) = lines.next() else { return Some(Cow::Borrowed(first)) };
+    let mut joined = format!("{first}, {second}");
+    for line in lines {
+        joined.push_str(", ");
+        joined.push_str(line);
+    }
+    Some(Cow::Owned(joined))
 }
 
 /// The request's cookies as one line: one field as it is, several joined (rare: allocates).
@@ -359,6 +370,8 @@ async fn request(core: &Core, io: &mut Stream, buf: &[u8], head: &Head, conn: Co
         tls,
     };
     let d = decide(&compiled, &input, now);
+    // Only the status host's answers come in codings (`statuspage`): no lookup for the rest.
+    let accept_encoding = (d.action == Action::Status).then(|| end_to_end(head, buf, b"accept-encoding")).flatten();
     let method = head.method.str(buf);
     let tenant = d.route.and_then(|r| r.tenant);
     let mut req = InFlight {
@@ -370,6 +383,7 @@ async fn request(core: &Core, io: &mut Stream, buf: &[u8], head: &Head, conn: Co
         query: text(head.query),
         accept: input.accept,
         accept_language: input.accept_language,
+        accept_encoding: accept_encoding.as_deref(),
         started,
         tenant,
         verdict: d.verdict,
