@@ -69,10 +69,23 @@ pub struct Status {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fingerprint(Vec<(PathBuf, Option<Stamp>)>);
 
+/// Whether two paths name the same file (as written, or once resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 impl Fingerprint {
     pub fn of(files: &[PathBuf], dirs: &[PathBuf]) -> Fingerprint {
+        Fingerprint::of_except(files, dirs, None)
+    }
+
+    /// [`Fingerprint::of`] without `except` (a file some other path reloads for).
+    pub fn of_except(files: &[PathBuf], dirs: &[PathBuf], except: Option<&Path>) -> Fingerprint {
         let stat = |p: &Path| std::fs::metadata(p).ok().map(|m| Stamp::of(&m));
-        let mut entries: Vec<(PathBuf, Option<Stamp>)> = files.iter().map(|f| (f.clone(), stat(f))).collect();
+        // Resolved only for a name that matches: folders of includes may hold thousands.
+        let skipped = |p: &Path| except.is_some_and(|e| p.file_name() == e.file_name() && same_file(p, e));
+        let mut entries: Vec<(PathBuf, Option<Stamp>)> =
+            files.iter().filter(|f| !skipped(f)).map(|f| (f.clone(), stat(f))).collect();
         for d in dirs {
             if let Ok(list) = std::fs::read_dir(d) {
                 // Dot-files are never configuration (include globs skip them): an editor's swap
@@ -81,7 +94,7 @@ impl Fingerprint {
                 let mut found: Vec<PathBuf> = list
                     .filter_map(Result::ok)
                     .map(|e| e.path())
-                    .filter(|p| !files.contains(p) && !hidden(p))
+                    .filter(|p| !files.contains(p) && !hidden(p) && !skipped(p))
                     .collect();
                 found.sort();
                 entries.extend(found.into_iter().map(|p| {
@@ -225,10 +238,15 @@ impl Reloader {
         (files, c.config().include_dirs.clone())
     }
 
-    /// How the watched files look now.
+    /// How the watched files look now. In cluster mode without the emergency file: there it
+    /// is etcd's export, written and reloaded by the cluster's applier itself
+    /// (`cluster::store::Applier`); watching it too reloaded every switch twice and, in a burst
+    /// of switches, read it while the next one was written (a refused reload in the log).
     pub fn fingerprint(&self) -> Fingerprint {
         let (files, dirs) = self.watched();
-        Fingerprint::of(&files, &dirs)
+        let c = self.current.load();
+        let export = c.config().cluster.as_ref().and(c.config().gateway.emergency_file.as_deref());
+        Fingerprint::of_except(&files, &dirs, export)
     }
 
     /// How long a file written in place must hold still before it is read (`reload_settle`).
@@ -457,6 +475,13 @@ mod tests {
         assert_eq!(Fingerprint::of(&[], std::slice::from_ref(&dir)), before, "dot-files are not looked at");
         std::fs::write(dir.join("windows.toml"), "").expect("write");
         assert_ne!(Fingerprint::of(&[], std::slice::from_ref(&dir)), before, "a new file is a change");
+        // A file left out (cluster mode's export) changes nothing, named or found in a folder.
+        let export = dir.join("export.toml");
+        let files = [export.clone()];
+        let without = Fingerprint::of_except(&files, std::slice::from_ref(&dir), Some(&export));
+        std::fs::write(&export, "x = 2\n").expect("write");
+        assert_eq!(Fingerprint::of_except(&files, std::slice::from_ref(&dir), Some(&export)), without);
+        assert_ne!(Fingerprint::of(&files, std::slice::from_ref(&dir)), without);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -401,6 +401,34 @@ fn an_emergency_switched_at_one_node_is_in_force_at_every_node_and_off_again() {
     assert!(b.metric("hiatus_cluster_revision") > revision);
 }
 
+/// In cluster mode the emergency file is etcd's export: the node's applier writes and reloads
+/// it, the file watcher leaves it alone. A burst of switches is one reload per revision, none
+/// refused, none for "file change".
+#[test]
+fn a_burst_of_switches_is_one_reload_each_and_the_file_watcher_stays_out() {
+    let Some(etcd) = Cluster::start(1) else { return };
+    let a = Node::start("a", origin(), &etcd.clients, "/it/burst");
+    emergency(&a.main(), &["on", "--scope", "all", "--reason", "Burst", "--id", "burst"]);
+    until("node a answers 503", Duration::from_secs(10), || status(a.addr) == 503);
+    let on = std::fs::read_to_string(a.dir.0.join("emergency.toml")).expect("export");
+    let client = etcd.client();
+    let mut last = 0;
+    for n in 0..20 {
+        let text = if n % 2 == 0 { String::new() } else { on.clone() };
+        last = client.put("/it/burst/operator", &text).expect("put");
+    }
+    until("the last revision is in force", Duration::from_secs(15), || {
+        a.metric("hiatus_cluster_revision") == last as f64
+    });
+    assert_eq!(status(a.addr), 503, "the last text switches it on");
+    // Several looks of the file watcher (every 200 ms) after the last write.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = a.log();
+    assert!(!log.contains("(file change)"), "the watcher reloaded the export:\n{log}");
+    assert!(!log.contains("reload refused"), "{log}");
+    assert!(a.metric("hiatus_config_reloads_total{result=\"error\"}") <= 0.0, "no error was ever counted");
+}
+
 /// The `etag` field of a head read by [`Node::api`].
 fn etag(head: &str) -> String {
     head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap_or_default().trim().to_string()
