@@ -5,13 +5,14 @@
 //! one compare-and-swap on it after the whole configuration of this node validated with the
 //! new text (a text no node would accept never reaches etcd), and a written revision is in
 //! force here once this node's [`Applier`] applied it (the answer waits for that, bounded,
-//! so its `generation` and a following read show the change). It does not retry (the API's
+//! so its `generation` and a following read show the change). A read while etcd cannot be
+//! reached shows the revision in force here (`read_known`), marked so; a write then is a 503. It does not retry (the API's
 //! edit loop does) nor apply anything itself (the watch does, through the `Applier`).
 
 use super::client::{Client, Error};
 use super::store::{Applier, EtcdOperator};
 use crate::config::Diagnostic;
-use crate::control::api::store::{OperatorStore, StoreError, Version};
+use crate::control::api::store::{Known, OperatorStore, StoreError, Version};
 use crate::control::emergency::{self, Target};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,6 +67,22 @@ impl OperatorStore for EtcdStore {
             Ok(Some(written)) => Ok((Version::revision(written), warnings)),
             Ok(None) => Err(StoreError::Conflict),
             Err(e) => Err(etcd_failed(e, true)),
+        }
+    }
+
+    fn read_known(&self) -> Result<(String, Version, Known), StoreError> {
+        match self.read() {
+            Ok((text, version)) => Ok((text, version, Known::Current)),
+            Err(unreachable) => {
+                // The export holds the text of the revision in force (0: none applied yet, and
+                // then nothing is known here either).
+                let revision = self.applier.in_force();
+                if revision == 0 {
+                    return Err(unreachable);
+                }
+                let text = self.applier.export_text().map_err(StoreError::Unavailable)?;
+                Ok((text, Version::revision(revision), Known::InForce))
+            }
         }
     }
 

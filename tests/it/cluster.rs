@@ -512,18 +512,28 @@ fn an_api_write_on_a_node_cut_from_etcd_is_a_503_and_changes_nothing() {
     let origin = origin();
     let relay = Relay::start(&etcd.clients[0]);
     let b = Node::start_api("b", origin, &[relay.url()], "/it/apicut");
-    let (code, _, _) = b.api("GET", "/api/v1/windows", &[], "");
+    let (code, head, _) = b.api("GET", "/api/v1/windows", &[], "");
     assert_eq!(code, 200, "node b reaches etcd through the relay");
+    assert!(!head.contains("x-hiatus-state"), "{head}");
+    let (code, _, body) = b.api("PUT", "/api/v1/windows/before", &[], &window_now("Before the cut"));
+    assert_eq!(code, 201, "{body}");
     relay.stop();
+    // Reads show what the node serves, said to be that; writes are refused.
+    let (code, head, body) = b.api("GET", "/api/v1/windows", &[], "");
+    assert_eq!(code, 200, "{body}");
+    assert!(head.contains("x-hiatus-state: in-force") && head.contains("etag: \"r"), "{head}");
+    assert!(body.contains("\"before\""), "{body}");
+    let (code, head, _) = b.api("GET", "/api/v1/windows/before", &[], "");
+    assert!(code == 200 && head.contains("x-hiatus-state: in-force"), "{code} {head}");
     let (code, head, body) = b.api("PUT", "/api/v1/windows/swap", &[], &window_now("Disk swap"));
     assert_eq!(code, 503, "{body}");
     assert!(head.contains("content-type: application/problem+json"), "{head}");
     let problem: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert!(problem["detail"].as_str().is_some_and(|d| d.contains("etcd cannot be reached")), "{problem}");
     let (kv, _) = etcd.client().get("/it/apicut/operator").expect("get");
-    assert!(kv.is_none(), "nothing reached etcd: {kv:?}");
+    assert!(kv.is_some_and(|kv| !kv.value.contains("swap")), "nothing more reached etcd");
     assert!(!std::fs::read_to_string(b.dir.0.join("emergency.toml")).unwrap_or_default().contains("swap"));
-    assert_eq!(status(b.addr), 200, "the node serves on, unchanged");
+    assert_eq!(status(b.addr), 503, "the node serves on, unchanged: the window made before the cut");
 }
 
 #[test]

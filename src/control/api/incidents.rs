@@ -100,19 +100,19 @@ fn shown(x: &crate::config::incidents::OperatorIncident) -> Value {
 /// `GET incidents`: the operators' incidents of the configuration in force, in file order
 /// (open and resolved: the history stays), with the operator file's version as `ETag`.
 pub fn list(cx: &Context) -> Result<Answer, Problem> {
-    let (_, version) = cx.store().read().map_err(super::unavailable)?;
+    let (_, version, known) = cx.store().read_known().map_err(super::unavailable)?;
     let compiled = cx.reloader.current().load_full();
     let all: Vec<Value> = compiled.config().incidents.iter().map(shown).collect();
-    Ok(with_etag(json(200, &serde_json::json!({ "incidents": all })), &version))
+    Ok(super::known(json(200, &serde_json::json!({ "incidents": all })), &version, known))
 }
 
 /// `GET incidents/{id}`: one of them, or 404.
 pub fn get(cx: &Context, id: &str) -> Result<Answer, Problem> {
-    let (_, version) = cx.store().read().map_err(super::unavailable)?;
+    let (_, version, known) = cx.store().read_known().map_err(super::unavailable)?;
     let compiled = cx.reloader.current().load_full();
     let found = compiled.config().incidents.iter().find(|x| x.id == id);
     let x = found.ok_or_else(|| Problem::new(404, format!("no operator incident {id:?}")))?;
-    Ok(with_etag(json(200, &shown(x)), &version))
+    Ok(super::known(json(200, &shown(x)), &version, known))
 }
 
 /// `POST incidents`: 201 with its id and start.

@@ -237,6 +237,16 @@ pub fn with_etag(mut answer: Answer, version: &Version) -> Answer {
     answer
 }
 
+/// A read's answer with the version's `ETag`, and, when it is this node's last known state
+/// rather than the store's (cluster mode, etcd unreachable), `X-Hiatus-State: in-force`.
+pub fn known(answer: Answer, version: &Version, known: store::Known) -> Answer {
+    let mut answer = with_etag(answer, version);
+    if known == store::Known::InForce {
+        answer.fields.push(("x-hiatus-state", "in-force".to_string()));
+    }
+    answer
+}
+
 /// What an edit did.
 #[derive(Debug)]
 pub struct Edited<T> {

@@ -75,12 +75,29 @@ pub trait OperatorStore: Send + Sync + std::fmt::Debug {
     /// validated with it; the new version. Warnings about the operator file come back too.
     fn write(&self, text: &str, expected: &Version) -> Result<(Version, Vec<Diagnostic>), StoreError>;
 
+    /// For a read that changes nothing (a `GET`): [`OperatorStore::read`], or, when the store
+    /// cannot be reached now, the text and version this node last put in force, marked
+    /// `Known::InForce` (a node cut from etcd still shows what it serves). Writes always
+    /// [`OperatorStore::read`]: an edit is never made on a copy.
+    fn read_known(&self) -> Result<(String, Version, Known), StoreError> {
+        self.read().map(|(text, version)| (text, version, Known::Current))
+    }
+
     /// After a write: `None` when the store leaves applying it to the API (a reload, as for
     /// a file); else waits, bounded, until `version` is in force on this node, and says
     /// whether it is (`Err`: why not yet). Blocking.
     fn in_force(&self, _version: &Version) -> Option<Result<(), String>> {
         None
     }
+}
+
+/// Where a [`OperatorStore::read_known`] answer comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// The store itself.
+    Current,
+    /// This node's last applied version: the store could not be reached.
+    InForce,
 }
 
 /// The operator file of the configuration at `main` (`[gateway] emergency_file`).

@@ -55,26 +55,26 @@ fn config_ids(cx: &Context, operator: &BTreeSet<String>) -> BTreeSet<String> {
 
 /// `GET windows`: every window in force and every operator-made one.
 pub fn list(cx: &Context) -> Result<Answer, Problem> {
-    let (text, version) = cx.store().read().map_err(super::unavailable)?;
+    let (text, version, known) = cx.store().read_known().map_err(super::unavailable)?;
     let operator = operator_windows(&text);
     let ids: BTreeSet<String> = operator.iter().map(|(id, _)| id.clone()).collect();
     let mut out: Vec<serde_json::Value> =
         config_ids(cx, &ids).into_iter().map(|id| serde_json::json!({ "id": id, "source": CONFIG })).collect();
     out.extend(operator.into_iter().map(|(id, w)| serde_json::json!({ "id": id, "source": OPERATOR, "window": w })));
-    Ok(with_etag(json(200, &serde_json::json!({ "windows": out })), &version))
+    Ok(super::known(json(200, &serde_json::json!({ "windows": out })), &version, known))
 }
 
 /// `GET windows/{id}`.
 pub fn get(cx: &Context, id: &str) -> Result<Answer, Problem> {
-    let (text, version) = cx.store().read().map_err(super::unavailable)?;
+    let (text, version, known) = cx.store().read_known().map_err(super::unavailable)?;
     let operator = operator_windows(&text);
     if let Some((_, w)) = operator.iter().find(|(i, _)| i == id) {
         let body = serde_json::json!({ "id": id, "source": OPERATOR, "window": w });
-        return Ok(with_etag(json(200, &body), &version));
+        return Ok(super::known(json(200, &body), &version, known));
     }
     let ids = operator.into_iter().map(|(i, _)| i).collect();
     if config_ids(cx, &ids).contains(id) {
-        return Ok(with_etag(json(200, &serde_json::json!({ "id": id, "source": CONFIG })), &version));
+        return Ok(super::known(json(200, &serde_json::json!({ "id": id, "source": CONFIG })), &version, known));
     }
     Err(Problem::new(404, format!("no window {id:?}")))
 }
