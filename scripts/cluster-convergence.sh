@@ -7,6 +7,7 @@
 # are inside the figure). Results to benches/load/results-cluster.md.
 #
 #   scripts/cluster-convergence.sh [BINARY]   (default: $CARGO_TARGET_DIR or target, debug build)
+#   SWITCHES=N (default 50); VERBOSE=1 prints each `off`'s command and convergence times.
 #
 # Needs /usr/bin/etcd (scripts/bootstrap.sh), wrk and python3. Everything it starts is stopped
 # at the end, by process id.
@@ -120,6 +121,8 @@ def converge(want, limit=10.0):
 def switch(args):
     t0 = time.monotonic()
     done = subprocess.run([binary, "emergency", *args, "--config", config], capture_output=True, text=True)
+    if os.environ.get("VERBOSE") and "attempt" in done.stderr:
+        print(done.stderr.strip(), file=sys.stderr)
     if done.returncode != 0:
         sys.exit(f"hiatus emergency {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
     return t0, time.monotonic() - t0
@@ -130,10 +133,16 @@ for i in range(switches):
     cli.append(c)
     r = converge(503)
     on.append(time.monotonic() - t0 if r != float("inf") else r)
+    # Windows are written to the second: one switched off within the second it started ends at
+    # the next second (its end must lie after its start). Wait that out, so that `off` measures
+    # how fast the change travels, not the rest of that second.
+    time.sleep(max(0.0, 1.05 - (time.monotonic() - t0)))
     t0, c = switch(["off", "--id", f"bench-{i}"])
     cli.append(c)
     r = converge(200)
     off.append(time.monotonic() - t0 if r != float("inf") else r)
+    if os.environ.get("VERBOSE"):
+        print(f"off {i}: command {c:.3f}s, then {r:.3f}s; wall {time.time() % 1:.3f}", file=sys.stderr)
 
 def q(xs, p):
     xs = sorted(xs)
@@ -147,11 +156,13 @@ lines = [
     "",
     f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; 3 gateways (`{os.path.basename(binary)}`, "
     f"{'debug' if '/debug/' in binary else 'release'} build) and a 3-member etcd 3.4 on loopback, one shared 2-core "
-    "machine (other builds and tests ran beside it: the figures are noisy, read them as an upper bound); "
+    "machine (the figures are noisy when other work runs beside them: read them as an upper bound); "
     "wrk -t1 -c2 against each gateway throughout.",
     "",
     f"{switches} switches each way; the clock starts before `hiatus emergency` is run (its own start, the "
-    "configuration check and the etcd write are inside the figure) and stops when every node answered the new status.",
+    "configuration check and the etcd write are inside the figure) and stops when every node answered the new status. "
+    "`off` is run at least 1.05 s after `on` (windows are written to the second: one switched off in the second it "
+    "started ends at the next second, which would be measured instead).",
     "",
     "| | p50 | p90 | p99 | max |",
     "|---|---|---|---|---|",

@@ -129,6 +129,9 @@ fn in_cluster(
     edit: impl Fn(&emergency::Target, &str) -> Result<(String, emergency::Done), Error>,
 ) -> Result<(i64, emergency::Done), ExitCode> {
     let target = emergency::Target::locate(main, None).map_err(|e| failed(&e))?;
+    // Warnings to stderr (`RUST_LOG` may say more): an attempt that etcd did not answer shows.
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let _ = crate::telemetry::logger::install(log::LevelFilter::Warn, Default::default(), rust_log.as_deref());
     let client = Client::new(c.endpoints.clone(), c.timeout);
     crate::cluster::store::edit(&client, &c.prefix, |text| edit(&target, text).map_err(Failure::Edit)).map_err(|f| {
         match f {

@@ -215,10 +215,12 @@ pub fn edit<T, E: From<Error>>(
     let key = operator_key(prefix);
     let store = EtcdOperator { client, prefix };
     let mut last = Error::Refused("no attempt".into());
-    // A write whose answer was lost: the next read tells whether it landed.
+    // A write whose answer was lost, or whose compare failed: the next read tells whether it
+    // landed (then the document is as this edit wants it, whoever wrote it).
     let mut unanswered: Option<(String, T)> = None;
     for attempt in 0..CAS_TRIES {
         if attempt > 0 {
+            log::warn!("cluster: {key}: attempt {} after: {last}", attempt + 1);
             // A member lost mid-election answers nothing for a moment: wait before again.
             std::thread::sleep(super::watch::backoff(attempt as u32 + 2, std::time::Duration::from_secs(2)));
         }
@@ -238,8 +240,13 @@ pub fn edit<T, E: From<Error>>(
         let (new, said) = change(&text)?;
         match store.write_if(&new, version) {
             Ok(Some(revision)) => return Ok((revision, said)),
+            // Another write came first, or ours did: the client tries the next endpoint when
+            // one fails to answer, and a write that member made before it failed then makes
+            // our own compare fail. The next read tells (the convergence bench met it: an
+            // `off` that landed, tried again, then found nothing open).
             Ok(None) => {
-                last = Error::Refused(format!("{key} changed while it was edited, {CAS_TRIES} times; try again"))
+                last = Error::Refused(format!("{key} changed while it was edited, {CAS_TRIES} times; try again"));
+                unanswered = Some((new, said));
             }
             Err(e @ Error::Unreachable(_)) => {
                 last = e;
