@@ -4,8 +4,9 @@
 //! - `<prefix>/keeper` holds `<node> <lease>`, bound to that node's lease (a few seconds, renewed
 //!   every heartbeat): the node that created it decides incidents (its prober opens and closes
 //!   them) until its lease ends — it stopped, crashed or lost etcd — and another node's next
-//!   attempt creates the key. A node that cannot renew stops deciding at once, before etcd
-//!   lets the key go: two nodes never decide at the same time.
+//!   attempt creates the key. A node stops deciding when a renewal fails, and in any case
+//!   3.5 s after the last renewal it sent (a call to etcd may hang longer than that), before
+//!   etcd lets the key go at 5 s: two nodes never decide at the same time.
 //! - `<prefix>/incident-log/<id>` holds one incident as a line of `incidents.jsonl`, put by the
 //!   node that decided it. Every node lists and watches them (like the operator document) and
 //!   takes each into its own log (`IncidentLog::adopt`), so the status pages, the metrics and
@@ -28,10 +29,14 @@ use crate::health::HealthRegistry;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The keeper's lease, in seconds: how long the incidents go undecided after the keeper died.
 pub const LEASE_TTL: i64 = 5;
+
+/// How long after the renewal was sent this node still decides: the lease less a margin for
+/// clocks and the keeper's next attempt.
+const DECIDES_FOR: Duration = Duration::from_millis(LEASE_TTL as u64 * 1000 - 1500);
 
 /// A watch that heard nothing this long is ended and resumed.
 const QUIET: Duration = Duration::from_secs(30);
@@ -62,13 +67,21 @@ pub struct EtcdKeeper {
     pub contact: Arc<Contact>,
     pub retry_max: Duration,
     decides: AtomicBool,
+    /// When the last renewal that kept this node the keeper was sent: deciding ends
+    /// [`LEASE_TTL`] less a margin after it, whatever the loop is waiting for (a call to etcd
+    /// may take up to `[cluster] timeout`, longer than the lease).
+    renewed: Mutex<Option<Instant>>,
     /// Changes not published yet (the latest per id), retried every heartbeat.
     pending: Mutex<Vec<Incident>>,
 }
 
 impl Keeper for EtcdKeeper {
     fn decides(&self) -> bool {
-        self.decides.load(Ordering::Acquire)
+        let fresh = || {
+            let renewed = *self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+            renewed.is_some_and(|at| at.elapsed() < DECIDES_FOR)
+        };
+        self.decides.load(Ordering::Acquire) && fresh()
     }
 
     fn publish(&self, incident: &Incident) {
@@ -90,6 +103,7 @@ impl EtcdKeeper {
             contact,
             retry_max,
             decides: AtomicBool::new(false),
+            renewed: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
         }
     }
@@ -124,8 +138,14 @@ impl EtcdKeeper {
         let mut lease = 0;
         let mut beats = 0u32;
         loop {
+            let sent = Instant::now();
             match self.campaign(&mut lease) {
-                Ok(decides) => self.set_decides(decides),
+                Ok(decides) => {
+                    if decides {
+                        *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent);
+                    }
+                    self.set_decides(decides)
+                }
                 // Not renewed: maybe expired in etcd already; never decide on a maybe.
                 Err(_) => self.set_decides(false),
             }
@@ -229,5 +249,25 @@ impl EtcdKeeper {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deciding_ends_before_the_lease_can_have_whatever_the_loop_waits_for() {
+        let client = Arc::new(Client::new(vec!["http://127.0.0.1:9".into()], Duration::from_millis(100)));
+        let keeper = EtcdKeeper::new(client, "/t", "n", Arc::new(Contact::new("n")), Duration::from_secs(1));
+        assert!(!keeper.decides(), "not before a campaign was won");
+        keeper.decides.store(true, Ordering::Release);
+        assert!(!keeper.decides(), "never renewed");
+        *keeper.renewed.lock().expect("lock") = Some(Instant::now());
+        assert!(keeper.decides());
+        let long_ago = Instant::now().checked_sub(DECIDES_FOR + Duration::from_millis(1));
+        *keeper.renewed.lock().expect("lock") = long_ago;
+        assert!(long_ago.is_none() || !keeper.decides(), "a renewal older than the margin decides nothing");
+        assert!(DECIDES_FOR < Duration::from_secs(LEASE_TTL as u64));
     }
 }
