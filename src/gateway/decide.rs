@@ -105,7 +105,14 @@ pub fn decide(compiled: &Compiled, req: &Request<'_>, now: UnixTime) -> Decided 
         verdict: None,
     };
     let mut buf = [0u8; HOST_BUF_LEN];
-    if let Some(host) = req.host.and_then(|h| normalize_host(h, &mut buf)) {
+    // No host at all: HTTP/1.0 may leave it out (the HTTP/1.1 lane refuses a request without
+    // one). It names no tenant's host: the default tenant serves it, or the unknown-host page.
+    // A host that does not read as one is a bad request.
+    let host = match req.host {
+        Some(h) => normalize_host(h, &mut buf),
+        None => Some(""),
+    };
+    if let Some(host) = host {
         d.action = route(compiled, req, host, client, now, &mut d);
     }
     // Only answers of our own need a language and a format: proxied requests skip the parsing.

@@ -1088,8 +1088,21 @@ async fn without_h2c_a_short_http_1_0_request_is_answered() {
     let body = tenant("app", &["app.test"], &[origin.addr], "");
     let gw = TestGateway::start(&config("h2c = false", &body), t0()).await;
     let mut client = gw.client().await;
-    // 18 bytes, no Host: answered at once (with the bad-request page: there is no host).
+    // 18 bytes, no Host (HTTP/1.0 may leave it out): answered at once. It names no tenant's
+    // host: the unknown-host page.
     client.send(b"GET / HTTP/1.0\r\n\r\n").await;
     let r = client.response(false).await;
+    assert_eq!(r.marker(), "unknown-host");
+    assert_eq!(origin.hits(), 0);
+    // With a default tenant, that tenant serves it; HTTP/1.1 without Host stays a bad request.
+    let gw = TestGateway::start(&config("h2c = false\ndefault_tenant = \"app\"", &body), t0()).await;
+    let mut client = gw.client().await;
+    client.send(b"GET /old HTTP/1.0\r\n\r\n").await;
+    let r = client.response(false).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "o GET /old"));
+    let mut client = gw.client().await;
+    client.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    let r = client.response(false).await;
     assert_eq!((r.status, r.marker()), (400, "bad-request"));
+    assert_eq!(origin.hits(), 1);
 }

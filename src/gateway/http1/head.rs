@@ -303,6 +303,11 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
             return refuse(400, "The request names two different hosts.\n");
         }
     }
+    // HTTP/1.1 requires `Host` (RFC 9112 §3.2); HTTP/1.0 may leave it out, and then its
+    // request names no tenant's host (the default tenant, or the unknown-host page).
+    if !http10 && head.host.is_none() && head.authority.is_none() {
+        return refuse(400, "The request names no host: HTTP/1.1 requires a Host field.\n");
+    }
     if head.connection.overflow {
         return refuse(400, "The request's Connection field names too many fields.\n");
     }
