@@ -265,7 +265,17 @@ fn load_text(
                 let tenants = n.tenants.clone().unwrap_or_default();
                 declared_targets.push((fname.clone(), path.clone(), n.id.clone(), tenants));
                 for tenant in n.subscribers.iter().flat_map(|s| s.keys()) {
-                    declared_subscribers.push((fname.clone(), format!("{path}.subscribers.{tenant}"), tenant.clone()));
+                    let at = format!("{path}.subscribers.{tenant}");
+                    // A target limited to some tenants hears nothing of the others: their
+                    // subscribers would never get a letter.
+                    if n.tenants.as_ref().is_some_and(|only| !only.contains(tenant)) {
+                        report.warn(
+                            &fname,
+                            at.clone(),
+                            format!("{tenant:?} is not in this target's `tenants`: its subscribers get no mail"),
+                        );
+                    }
+                    declared_subscribers.push((fname.clone(), at, tenant.clone()));
                 }
                 if let Some(t) = notify::target(&n, base, &fname, &path, &mut report) {
                     targets.push(t);

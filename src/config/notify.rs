@@ -207,7 +207,7 @@ pub fn target_url(text: &str) -> Result<String, String> {
         // A port that is no port (0, above 65535) would only fail at the first notification
         // (`http` reads such a port as none at all; an IPv6 host's colons end with `]`).
         Some(a) if a.as_str().rsplit_once(':').is_some_and(|(_, p)| !p.contains(']') && !p.is_empty() && !port(p)) => {
-            Err(format!("{text:?}: the port must be a number from 1 to 65535"))
+            Err(format!("{text:?}: the port must be 1 to 65535"))
         }
         Some(a) if !a.host().is_empty() && !a.as_str().contains('@') => Ok(text.to_string()),
         Some(_) => Err(format!("{text:?}: credentials in the URL are not supported; use `secret`")),

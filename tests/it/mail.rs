@@ -442,3 +442,19 @@ fn check_names_each_bad_mail_key() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+/// Subscribers of a tenant that the target's `tenants` leaves out would never get a letter:
+/// `check` warns, naming the key, and the configuration still loads.
+#[test]
+fn check_warns_of_subscribers_a_target_never_writes_to() {
+    let dir = TempDir::new("mail-subscribers");
+    let targets = "[[notify]]\nid = \"m\"\ntype = \"email\"\nurl = \"smtp://127.0.0.1:2525\"\ntls = \"none\"\n\
+                   from = \"status@example.net\"\ntenants = [\"a\"]\n\
+                   subscribers = { a = [\"anna@example.net\"], b = [\"bob@example.net\"] }\n";
+    let config = write(&dir, targets);
+    let out = crate::support::hiatus(&["check", "--config", &config]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error: {text}");
+    assert!(text.contains("notify[0].subscribers.b: \"b\" is not in this target's `tenants`"), "{text}");
+    assert!(!text.contains("subscribers.a:"), "{text}");
+}
