@@ -112,6 +112,22 @@ async fn look(
         .map(str::to_string)
         .collect();
     drop(issued);
+    if wanted.is_empty() {
+        return until_next(schedule, clock);
+    }
+    // The other gateway of an upgrade may be ordering the same names: it holds the lock, and
+    // its certificates are read from storage at the next look.
+    let _orders = match storage.lock_orders() {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            log::info!("acme: another process is ordering certificates here; looking again shortly");
+            return LOOK_EVERY;
+        }
+        Err(e) => {
+            log::error!("acme: {e}");
+            return Duration::from_secs(60);
+        }
+    };
     for name in &wanted {
         let result = match account {
             Some((directory, a)) if *directory == settings.directory => Ok(a.clone()),
@@ -143,6 +159,11 @@ async fn look(
             }
         }
     }
+    until_next(schedule, clock)
+}
+
+/// How long to sleep until the schedule's next look (1 s to [`LOOK_EVERY`]).
+fn until_next(schedule: &Schedule, clock: &Clock) -> Duration {
     let next = schedule.next_look(clock.now(), LOOK_EVERY.as_secs() as i64) - clock.now();
     Duration::from_secs(next.clamp(1, LOOK_EVERY.as_secs() as i64) as u64)
 }

@@ -42,6 +42,29 @@ impl Storage {
         &self.dir
     }
 
+    /// The right to order certificates now: a lock on `.orders.lock` held by the returned file
+    /// until it is dropped; `Ok(None)` while another process holds it. During a zero-downtime
+    /// upgrade the old and the new gateway share this folder and both run a manager: only one
+    /// orders a due name, the other takes its certificate from here at its next look.
+    // `File::try_lock`: above the declared rust-version, as `control::emergency::EditLock::take`
+    // says why.
+    #[allow(clippy::incompatible_msrv)]
+    pub fn lock_orders(&self) -> Result<Option<fs::File>, String> {
+        let path = self.dir.join(".orders.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: cannot open it: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(format!("{}: cannot lock it: {e}", path.display())),
+        }
+    }
+
     /// The account stored for `directory`, if any (an account of another directory is not).
     pub fn account(&self, directory: &str) -> Result<Option<serde_json::Value>, String> {
         let path = self.dir.join("account.json");
@@ -110,6 +133,11 @@ mod tests {
         s.save_certificate("a.test", "not a pem", "key").expect("saved");
         let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode(&state.join("acme")), 0o700);
+        // One orderer at a time, across processes (flock: another open file description).
+        let held = s.lock_orders().expect("lock").expect("free");
+        assert!(s.lock_orders().expect("lock").is_none(), "held elsewhere");
+        drop(held);
+        assert!(s.lock_orders().expect("lock").is_some(), "free again");
         assert_eq!(mode(&state.join("acme/account.json")), 0o600);
         assert_eq!(mode(&state.join("acme/certs/a.test.key")), 0o600);
         assert!(s.certificate("a.test").is_err(), "a broken file is an error, not a certificate");
