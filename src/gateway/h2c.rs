@@ -242,14 +242,14 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool
     }
 }
 
-/// The request's cookies as one line: HTTP/2 sends each cookie in a field of its own (RFC 9113
-/// §8.2.3), and the bypass cookie may be any of them.
 /// Every line of field `name` as one value (joined with `, `), if any.
 fn joined(rh: &RequestHeader, name: header::HeaderName) -> Option<String> {
     let lines: Vec<&str> = rh.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
     (!lines.is_empty()).then(|| lines.join(", "))
 }
 
+/// The request's cookies as one line: HTTP/2 sends each cookie in a field of its own (RFC 9113
+/// §8.2.3), and the bypass cookie may be any of them.
 fn cookies(rh: &RequestHeader) -> Option<Cow<'_, str>> {
     let mut all = rh.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
     let first = all.next()?;
