@@ -79,7 +79,10 @@ pub struct Head {
     pub query: Option<Span>,
     /// The authority of an absolute-form target: it names the host, not `Host`.
     pub authority: Option<Span>,
+    /// The `Host` field when it is ASCII (`None` as well when there is none: see `host_sent`).
     pub host: Option<Span>,
+    /// A `Host` field was sent (readable or not).
+    pub host_sent: bool,
     pub accept: Option<Span>,
     pub accept_language: Option<Span>,
     pub forwarded_proto: Option<Span>,
@@ -153,6 +156,7 @@ impl Head {
             query: None,
             authority: None,
             host: None,
+            host_sent: false,
             accept: None,
             accept_language: None,
             forwarded_proto: None,
@@ -224,6 +228,7 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
     head.query = None;
     head.authority = None;
     head.host = None;
+    head.host_sent = false;
     head.accept = None;
     head.accept_language = None;
     head.forwarded_proto = None;
@@ -255,6 +260,7 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
             Field::Host => {
                 hosts += 1;
                 head.host = text();
+                head.host_sent = true;
             }
             Field::ContentLength if length.is_some() => {
                 return refuse(400, "The request has more than one Content-Length.\n")
@@ -305,7 +311,7 @@ pub fn parse_into(buf: &[u8], head: &mut Head) -> Step {
     }
     // HTTP/1.1 requires `Host` (RFC 9112 §3.2); HTTP/1.0 may leave it out, and then its
     // request names no tenant's host (the default tenant, or the unknown-host page).
-    if !http10 && head.host.is_none() && head.authority.is_none() {
+    if !http10 && !head.host_sent && head.authority.is_none() {
         return refuse(400, "The request names no host: HTTP/1.1 requires a Host field.\n");
     }
     if head.connection.overflow {

@@ -353,7 +353,9 @@ async fn request(core: &Core, io: &mut Stream, buf: &[u8], head: &Head, conn: Co
     let compiled = core.gateway.current.load_full();
     let now = core.gateway.clock.now();
     let text = |s: Option<head::Span>| s.map(|s| s.str(buf));
-    let host = text(head.authority.or(head.host));
+    // A `Host` that is not ASCII reads as "" (a bad request); one that is absent as none (an
+    // HTTP/1.0 request may leave it out: `decide`).
+    let host = text(head.authority.or(head.host)).or(head.host_sent.then_some(""));
     let path = if head.path.is_empty() { "/" } else { head.path.str(buf) };
     let mut lines = [""; FORWARDED_LINES];
     let count = forwarded_lines(head, buf, &mut lines);
