@@ -85,12 +85,12 @@ impl Keeper for EtcdKeeper {
     }
 
     fn publish(&self, incident: &Incident) {
-        if let Err(e) = self.client.put(&format!("{}{}", records(&self.prefix), incident.id), &incident.to_json()) {
-            log::warn!("cluster: incident {} not published yet ({e}); retrying", incident.id);
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.retain(|p| p.id != incident.id);
-            pending.push(incident.clone());
-        }
+        // Publishing and retrying hold the list, one at a time, and only an incident's latest
+        // state waits: an older one put after a newer one (its opening after its end) would
+        // undo it.
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.retain(|p| p.id != incident.id);
+        self.put_or_keep(incident, &mut pending);
     }
 }
 
@@ -161,9 +161,18 @@ impl EtcdKeeper {
     }
 
     fn flush(&self) {
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        for incident in pending {
-            self.publish(&incident);
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for incident in std::mem::take(&mut *pending) {
+            self.put_or_keep(&incident, &mut pending);
+        }
+    }
+
+    /// Puts `incident`'s record; keeps it in `pending` when etcd did not take it.
+    fn put_or_keep(&self, incident: &Incident, pending: &mut Vec<Incident>) {
+        let key = format!("{}{}", records(&self.prefix), incident.id);
+        if let Err(e) = self.client.put(&key, &incident.to_json()) {
+            log::warn!("cluster: incident {} not published yet ({e}); retrying", incident.id);
+            pending.push(incident.clone());
         }
     }
 
@@ -269,5 +278,20 @@ mod tests {
         *keeper.renewed.lock().expect("lock") = long_ago;
         assert!(long_ago.is_none() || !keeper.decides(), "a renewal older than the margin decides nothing");
         assert!(DECIDES_FOR < Duration::from_secs(LEASE_TTL as u64));
+    }
+
+    #[test]
+    fn only_an_incidents_latest_state_waits_to_be_published() {
+        let client = Arc::new(Client::new(vec!["http://127.0.0.1:9".into()], Duration::from_millis(100)));
+        let keeper = EtcdKeeper::new(client, "/t", "n", Arc::new(Contact::new("n")), Duration::from_secs(1));
+        let cause = crate::health::Cause::Unreachable;
+        let open = Incident { id: "a-1".into(), tenant: "a".into(), start: 1, end: None, cause, detail: String::new() };
+        keeper.publish(&open);
+        keeper.publish(&Incident { end: Some(5), ..open.clone() });
+        keeper.publish(&Incident { id: "b-2".into(), tenant: "b".into(), ..open });
+        keeper.flush();
+        let pending = keeper.pending.lock().expect("lock").clone();
+        let states: Vec<(&str, Option<i64>)> = pending.iter().map(|i| (i.id.as_str(), i.end)).collect();
+        assert_eq!(states, [("a-1", Some(5)), ("b-2", None)], "etcd is unreachable: each waits, once, as it is now");
     }
 }
