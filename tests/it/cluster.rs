@@ -81,14 +81,22 @@ impl Cluster {
         if let Some(mut c) = self.members[i].take() {
             let _ = c.kill();
             let _ = c.wait();
+            // The member's client port stays taken, closing every connection at once as a dead
+            // member's would refuse it: freed, another test's etcd could take it, and the
+            // nodes would then talk to a stranger.
+            let at = self.clients[i].trim_start_matches("http://").to_string();
+            if let Ok(tomb) = TcpListener::bind(&at) {
+                std::thread::spawn(move || for _ in tomb.incoming() {});
+            }
         }
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for i in 0..self.members.len() {
-            self.kill(i);
+        for mut c in self.members.iter_mut().filter_map(Option::take) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }
