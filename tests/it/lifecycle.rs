@@ -184,14 +184,19 @@ async fn a_request_still_waiting_when_a_short_grace_period_ends_gets_a_503_page(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_still_arriving_when_the_grace_period_ends_gets_a_503() {
-    let origin = Origin::start("o", Behaviour::Ok).await;
+    // An upstream that takes the connection and waits, like an origin reading a slow upload.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("upstream");
     let dir = TempDir::new("grace-over-upload");
-    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "300ms", origin.addr);
+    let at = upstream.local_addr().expect("addr");
+    let config = write_config_with(&dir, "127.0.0.1:0", "127.0.0.1:0", "300ms", at);
     let mut gw = Running::start(&["run", "--config", &config]);
     let addr = gw.listening();
     let mut client = Client::connect(addr, None).await;
     // 10 of 100 bytes of the body, then nothing: the request waits for the rest.
     client.send(b"POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 100\r\n\r\n0123456789").await;
+    // The gateway has read the head once it opens the upstream connection to stream the body
+    // into: only then is the request in flight (a signal before that finds an idle connection).
+    let (_held, _) = bounded("the upstream connection", upstream.accept()).await.expect("accept");
     let took = std::time::Instant::now();
     gw.signal("-TERM");
     let r = client.response(false).await;
