@@ -105,9 +105,9 @@ pub fn decide(compiled: &Compiled, req: &Request<'_>, now: UnixTime) -> Decided 
         verdict: None,
     };
     let mut buf = [0u8; HOST_BUF_LEN];
-    // No host at all: HTTP/1.0 may leave it out (the HTTP/1.1 lane refuses a request without
-    // one). It names no tenant's host: the default tenant serves it, or the unknown-host page.
-    // A host that does not read as one is a bad request.
+    // No host at all: only HTTP/1.0 may leave it out (the lanes refuse or pass "" otherwise).
+    // It names no tenant's host: the default tenant serves it, or the unknown-host page. A host
+    // that does not read as one is a bad request.
     let host = match req.host {
         Some(h) => normalize_host(h, &mut buf),
         None => Some(""),

@@ -178,7 +178,9 @@ async fn stream(core: &Core, mut s: HttpSession, peer: Option<IpAddr>, tls: bool
     }
     let now = core.gateway.clock.now();
     let text = |name: header::HeaderName| rh.headers.get(name).and_then(|v| v.to_str().ok());
-    let host = rh.uri.authority().map(|a| a.as_str()).or_else(|| text(header::HOST));
+    // Neither `:authority` nor a readable `Host`: a bad request (as "", which names no host).
+    // Only an HTTP/1.0 request may name none (`decide`).
+    let host = rh.uri.authority().map(|a| a.as_str()).or_else(|| text(header::HOST)).or(Some(""));
     let mut lines = [""; FORWARDED_LINES];
     let mut count = 0;
     for v in rh.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()) {
