@@ -97,16 +97,7 @@ pub fn smtp_url(text: &str) -> Result<(MailTls, String, Option<u16>), String> {
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Err(format!("{text:?}: an SMTP URL has no path or query"));
     }
-    // `http::Uri` takes any digits as a port (and then has none): read it from the text.
-    let raw = authority.as_str();
-    let after_host = raw.rsplit_once(']').map_or(raw, |(_, rest)| rest);
-    let port = match after_host.rsplit_once(':') {
-        None => None,
-        Some((_, p)) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => return Err(format!("{text:?}: the port must be 1 to 65535")),
-        },
-    };
+    let port = super::values::url_port(text, authority)?;
     let host = authority.host().trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(format!("{text:?}: the URL names no host"));

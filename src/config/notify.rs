@@ -191,11 +191,6 @@ pub fn long_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Whether `text` is a TCP port: 1 to 65535.
-fn port(text: &str) -> bool {
-    text.parse::<u16>().is_ok_and(|p| p > 0)
-}
-
 /// An `http://` or `https://` URL with a host; anything else is refused with the reason.
 pub fn target_url(text: &str) -> Result<String, String> {
     let uri: http::Uri = text.parse().map_err(|e| format!("{text:?} is not a URL: {e}"))?;
@@ -203,12 +198,11 @@ pub fn target_url(text: &str) -> Result<String, String> {
         Some("http") | Some("https") => {}
         _ => return Err(format!("{text:?}: only http:// and https:// URLs can be notified")),
     }
+    if let Some(a) = uri.authority() {
+        // A port that is no port would only fail at the first notification.
+        super::values::url_port(text, a)?;
+    }
     match uri.authority() {
-        // A port that is no port (0, above 65535) would only fail at the first notification
-        // (`http` reads such a port as none at all; an IPv6 host's colons end with `]`).
-        Some(a) if a.as_str().rsplit_once(':').is_some_and(|(_, p)| !p.contains(']') && !p.is_empty() && !port(p)) => {
-            Err(format!("{text:?}: the port must be 1 to 65535"))
-        }
         Some(a) if !a.host().is_empty() && !a.as_str().contains('@') => Ok(text.to_string()),
         Some(_) => Err(format!("{text:?}: credentials in the URL are not supported; use `secret`")),
         None => Err(format!("{text:?}: the URL names no host")),

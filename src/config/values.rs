@@ -1,5 +1,6 @@
 //! Parsers for the scalar values of a configuration file: zones, dates, times, durations,
-//! weekdays, months, month days, languages. Each returns a message naming the offending value.
+//! weekdays, months, month days, languages, a URL's port. Each returns a message naming the
+//! offending value.
 
 use super::model::Language;
 use super::suggest::edit_distance;
@@ -21,6 +22,21 @@ pub fn zone(text: &str) -> Result<Tz, String> {
             Err(format!("unknown time zone {text:?}; did you mean {name:?}?"))
         }
         _ => Err(format!("unknown time zone {text:?}; use an IANA name such as \"Europe/Berlin\" or \"UTC\"")),
+    }
+}
+
+/// The port the authority of the URL `text` names, if any: `http::Uri` takes any digits as a
+/// port (and then has none), so it is read from the text. An error for one that is no port
+/// (empty, 0, above 65535); an IPv6 host's colons end at its `]`.
+pub fn url_port(text: &str, authority: &http::uri::Authority) -> Result<Option<u16>, String> {
+    let raw = authority.as_str();
+    let after_host = raw.rsplit_once(']').map_or(raw, |(_, rest)| rest);
+    match after_host.rsplit_once(':') {
+        None => Ok(None),
+        Some((_, p)) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(format!("{text:?}: the port must be 1 to 65535")),
+        },
     }
 }
 

@@ -69,8 +69,8 @@ pub struct Status {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fingerprint(Vec<(PathBuf, Option<Stamp>)>);
 
-/// Whether two paths name the same file (as written, or once resolved).
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether two paths name one file (they may be spelt differently: `./x` and `x`).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 

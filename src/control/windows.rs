@@ -10,10 +10,10 @@
 //! It does not decide requests (the engine's timelines do, per request) and keeps no history
 //! (incidents and the status page do).
 
+use super::reload::same_file;
 use crate::config::model::{Config, Scope};
 use crate::schedule::{Expanded, UnixTime, OPEN_END};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// What started or ended since the last look.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,11 +149,6 @@ impl WindowWatch {
     }
 }
 
-/// Whether two paths name one file (they may be spelt differently: `./x` and `x`).
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-}
-
 /// A scope in words: `all tenants`, `tenants a, b; hosts *.x.test`.
 pub fn describe(scope: &Scope) -> String {
     match scope {
@@ -182,7 +177,9 @@ mod tests {
         let text = format!(
             "[defaults]\nzone = \"UTC\"\n\n[[tenants]]\nid = \"a\"\nhosts = [\"a.test\"]\nupstreams = [\"127.0.0.1:1\"]\n\n{windows}"
         );
-        crate::config::load_str(&text, "windows-test.toml", Path::new(".")).unwrap_or_else(|r| panic!("{r}")).config
+        crate::config::load_str(&text, "windows-test.toml", std::path::Path::new("."))
+            .unwrap_or_else(|r| panic!("{r}"))
+            .config
     }
 
     const NIGHT: &str = "[[windows]]\nid = \"night\"\nscope = { tenants = [\"a\"], hosts = [\"*.b.test\"] }\n\
