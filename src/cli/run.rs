@@ -256,7 +256,7 @@ fn serve(config_path: &std::path::Path, compiled: Compiled, clock: Clock, option
         log::info!("admin listener on http://{a}");
     }
     stop_when_drained(server.watch_execution_phase(), drain, grace, access_log);
-    announce_when_listening(listen, listen_tls, admin);
+    announce_when_listening(listen, listen_tls, admin_at, admin);
     server.run_forever()
 }
 
@@ -311,18 +311,34 @@ fn stop_when_drained(
 }
 
 /// Says "listening" (stdout, `/readyz`) only once every listener accepts connections: pingora
-/// binds inside `run_forever`, after this function has handed over control.
-fn announce_when_listening(listen: Vec<SocketAddr>, listen_tls: Vec<SocketAddr>, admin: Arc<Admin>) {
+/// binds inside `run_forever`, after this function has handed over control. The admin
+/// listener, a service of its own that may bind later, is waited for first: whoever reads
+/// "listening" may call it at once.
+fn announce_when_listening(
+    listen: Vec<SocketAddr>,
+    listen_tls: Vec<SocketAddr>,
+    admin_at: Option<SocketAddr>,
+    admin: Arc<Admin>,
+) {
     std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let all = listen.iter().map(|a| ("http", a)).chain(listen_tls.iter().map(|a| ("https", a)));
-        for (scheme, a) in all {
+        let accepting = |a: &SocketAddr| {
             while std::net::TcpStream::connect_timeout(a, std::time::Duration::from_millis(200)).is_err() {
                 if std::time::Instant::now() > deadline {
                     log::error!("{a} is not accepting connections; is the address in use?");
-                    return;
+                    return false;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            true
+        };
+        if admin_at.as_ref().is_some_and(|a| a.port() != 0 && !accepting(a)) {
+            return;
+        }
+        let all = listen.iter().map(|a| ("http", a)).chain(listen_tls.iter().map(|a| ("https", a)));
+        for (scheme, a) in all {
+            if !accepting(a) {
+                return;
             }
             println!("hiatus: listening on {scheme}://{a}");
             log::info!("listening on {scheme}://{a}");
